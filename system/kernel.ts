@@ -1,0 +1,372 @@
+import type { SchedulerAction, SchedulerLike } from 'rxjs';
+import { Subscription } from 'rxjs';
+import type { Clock, TimerHandle } from './clock.js';
+import { Random } from './random.js';
+
+/**
+ * A scheduled event. The object itself is the timer handle: cancelling
+ * clears `fn`, and the heap drops it lazily when it reaches the top, so a
+ * cancel is O(1) and needs no side table.
+ */
+interface KernelEvent {
+  time: number;
+  seq: number;
+  fn: ((arg: unknown) => void) | null;
+  arg: unknown;
+}
+
+/** Options of {@link Kernel.runUntil}. */
+export interface RunUntilOptions {
+  /** Virtual milliseconds the predicate may take to become true. */
+  within: number;
+  /** Names the awaited condition in the error, for a person reading it. */
+  description?: string;
+}
+
+/** Options of a {@link Kernel}. */
+export interface KernelOptions {
+  /** Seed of every random stream of this kernel. */
+  seed?: number;
+  /**
+   * Upper bound on events fired at one virtual instant. More means a
+   * livelock (a zero-delay loop), which is reported instead of hanging.
+   */
+  maxEventsPerInstant?: number;
+}
+
+/** Thrown by {@link Kernel.runUntil} when the condition is not met in time. */
+export class SimulationTimeoutError extends Error {
+  readonly code = 'SimulationTimeout';
+  constructor(
+    readonly description: string,
+    readonly within: number,
+    readonly at: number,
+    readonly seed: number,
+  ) {
+    super(`${description} did not happen within ${within} virtual ms (now t=${at}, seed ${seed})`);
+    this.name = 'SimulationTimeoutError';
+  }
+}
+
+/** Thrown when more than `maxEventsPerInstant` events fire at one virtual time. */
+export class LivelockError extends Error {
+  readonly code = 'Livelock';
+  constructor(
+    readonly at: number,
+    readonly events: number,
+    readonly seed: number,
+  ) {
+    super(`livelock: ${events} events at virtual t=${at} without time advancing (seed ${seed})`);
+    this.name = 'LivelockError';
+  }
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The deterministic discrete-event scheduler every simulated actor, timer
+ * and message runs on.
+ *
+ * Events are ordered by (time, sequence); virtual time moves only when the
+ * next event is later than now. The kernel is also an XState clock and an
+ * RxJS scheduler ({@link Kernel.scheduler}), so statechart delays and
+ * time-based operators share the one queue.
+ *
+ * Async code: the async runners ({@link Kernel.run}, {@link Kernel.runUntil})
+ * let the microtask queue drain after each event that may have resumed async
+ * code (anything that called {@link Kernel.wake}, such as {@link Kernel.sleep}),
+ * so promise continuations run at the same virtual time, in order, before the
+ * next event. The sync runners ({@link Kernel.step}, {@link Kernel.advance})
+ * are for fully synchronous worlds and benchmarks.
+ */
+export class Kernel implements Clock {
+  readonly seed: number;
+  /** The root random source; use {@link Kernel.random} for a named stream. */
+  readonly rng: Random;
+  /** An RxJS scheduler on virtual time, for `delay`, `timer`, `debounceTime`, …. */
+  readonly scheduler: SchedulerLike;
+
+  private heap: KernelEvent[] = [];
+  private live = 0;
+  private seq = 0;
+  private time = 0;
+  private fired = 0;
+  private asyncPending = false;
+  private readonly maxEventsPerInstant: number;
+  private instantTime = -1;
+  private instantEvents = 0;
+  private readonly streams = new Map<string, Random>();
+
+  constructor(options: KernelOptions = {}) {
+    this.seed = options.seed ?? 1;
+    if (!Number.isSafeInteger(this.seed)) throw new TypeError(`kernel seed must be an integer, got ${this.seed}`);
+    this.maxEventsPerInstant = options.maxEventsPerInstant ?? 1_000_000;
+    this.rng = new Random(this.seed);
+    this.scheduler = new KernelScheduler(this);
+  }
+
+  /** Current virtual time in milliseconds. */
+  now(): number {
+    return this.time;
+  }
+
+  /** Number of events fired so far. */
+  get eventsFired(): number {
+    return this.fired;
+  }
+
+  /** Number of live (scheduled, not cancelled, not fired) events. */
+  get pending(): number {
+    return this.live;
+  }
+
+  /**
+   * An independent random stream for one component, derived from the seed
+   * and the name: adding a component never shifts another's draws.
+   */
+  random(stream: string): Random {
+    let r = this.streams.get(stream);
+    if (!r) {
+      r = this.rng.derive(stream);
+      this.streams.set(stream, r);
+    }
+    return r;
+  }
+
+  /**
+   * Schedules `fn(arg)` `delay` virtual ms from now (0 = later at this
+   * instant, after everything already scheduled for it). Passing `arg`
+   * instead of a closure keeps the hot path allocation-light.
+   */
+  schedule<A>(delay: number, fn: (arg: A) => void, arg?: A): TimerHandle {
+    if (!(delay >= 0)) throw new RangeError(`delay must be a non-negative number, got ${delay}`);
+    const ev: KernelEvent = { time: this.time + delay, seq: this.seq++, fn: fn as (arg: unknown) => void, arg };
+    this.push(ev);
+    this.live++;
+    return ev;
+  }
+
+  /** Cancels a scheduled event. Returns whether it was still pending. */
+  cancel(handle: TimerHandle): boolean {
+    const ev = handle as KernelEvent | undefined;
+    if (!ev || ev.fn === null) return false;
+    ev.fn = null;
+    ev.arg = undefined;
+    this.live--;
+    return true;
+  }
+
+  /** XState / DOM-style timer: see {@link Clock.setTimeout}. */
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.schedule(Math.max(0, ms || 0), fn);
+  }
+
+  /** See {@link Clock.clearTimeout}. */
+  clearTimeout(handle: TimerHandle): void {
+    this.cancel(handle);
+  }
+
+  /** A promise resolved `ms` virtual ms from now (`ctx.sleep` of handlers). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.schedule(ms, () => {
+        this.wake();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Tells the kernel that async code may have been resumed (a promise
+   * resolved), so the async runners drain microtasks before the next event.
+   */
+  wake(): void {
+    this.asyncPending = true;
+  }
+
+  /** Virtual time of the next live event, or undefined when idle. */
+  peek(): number | undefined {
+    this.dropCancelled();
+    return this.heap.length > 0 ? this.heap[0].time : undefined;
+  }
+
+  /** Fires the next event (advancing time to it). Returns false when idle. */
+  step(): boolean {
+    this.dropCancelled();
+    const ev = this.pop();
+    if (!ev) return false;
+    this.fire(ev);
+    return true;
+  }
+
+  /**
+   * Synchronously fires every event up to `now + ms`, then sets the clock to
+   * exactly that time. Does not drain microtasks: use {@link Kernel.run}
+   * when async handlers are involved.
+   */
+  advance(ms: number): void {
+    const end = this.checkedEnd(ms);
+    for (;;) {
+      this.dropCancelled();
+      if (this.heap.length === 0 || this.heap[0].time > end) break;
+      this.fire(this.pop()!);
+    }
+    this.time = end;
+  }
+
+  /** Runs events up to `now + ms`, draining microtasks after each. */
+  async run(ms: number): Promise<void> {
+    const end = this.checkedEnd(ms);
+    await this.drain();
+    for (;;) {
+      this.dropCancelled();
+      if (this.heap.length === 0 || this.heap[0].time > end) break;
+      this.fire(this.pop()!);
+      await this.drain();
+    }
+    this.time = end;
+  }
+
+  /**
+   * Runs events until `predicate()` holds (checked before the first event
+   * and after each). Throws {@link SimulationTimeoutError} if it does not
+   * hold within `within` virtual ms; returns the virtual time it took.
+   */
+  async runUntil(predicate: () => boolean, options: RunUntilOptions): Promise<number> {
+    const start = this.time;
+    const end = this.checkedEnd(options.within);
+    await this.drain();
+    if (predicate()) return 0;
+    for (;;) {
+      this.dropCancelled();
+      if (this.heap.length === 0 || this.heap[0].time > end) break;
+      this.fire(this.pop()!);
+      await this.drain();
+      if (predicate()) return this.time - start;
+    }
+    this.time = end;
+    throw new SimulationTimeoutError(options.description ?? 'condition', options.within, this.time, this.seed);
+  }
+
+  private checkedEnd(ms: number): number {
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`duration must be a finite non-negative number, got ${ms}`);
+    return this.time + ms;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.asyncPending) {
+      this.asyncPending = false;
+      await settle();
+    }
+  }
+
+  private fire(ev: KernelEvent): void {
+    const fn = ev.fn!;
+    ev.fn = null;
+    this.live--;
+    if (ev.time !== this.instantTime) {
+      this.instantTime = ev.time;
+      this.instantEvents = 0;
+    } else if (++this.instantEvents > this.maxEventsPerInstant) {
+      throw new LivelockError(ev.time, this.instantEvents, this.seed);
+    }
+    this.time = ev.time;
+    this.fired++;
+    fn(ev.arg);
+  }
+
+  private dropCancelled(): void {
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0].fn === null) this.pop();
+  }
+
+  // Binary min-heap on (time, seq), written out for the hot path.
+  private push(ev: KernelEvent): void {
+    const heap = this.heap;
+    let i = heap.length;
+    heap.push(ev);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p];
+      if (parent.time < ev.time || (parent.time === ev.time && parent.seq < ev.seq)) break;
+      heap[i] = parent;
+      i = p;
+    }
+    heap[i] = ev;
+  }
+
+  private pop(): KernelEvent | undefined {
+    const heap = this.heap;
+    const n = heap.length;
+    if (n === 0) return undefined;
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (n > 1) {
+      const size = n - 1;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= size) break;
+        const r = l + 1;
+        let c = l;
+        let child = heap[l];
+        if (r < size) {
+          const right = heap[r];
+          if (right.time < child.time || (right.time === child.time && right.seq < child.seq)) {
+            c = r;
+            child = right;
+          }
+        }
+        if (last.time < child.time || (last.time === child.time && last.seq < child.seq)) break;
+        heap[i] = child;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+}
+
+/** An RxJS action whose timers live on the kernel. */
+class KernelAction<T> extends Subscription implements SchedulerAction<T> {
+  private handle: TimerHandle | undefined;
+  private state: T | undefined;
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly work: (this: SchedulerAction<T>, state?: T) => void,
+  ) {
+    super(() => {
+      if (this.handle !== undefined) kernel.cancel(this.handle);
+      this.handle = undefined;
+    });
+  }
+
+  schedule(state?: T, delay = 0): Subscription {
+    if (this.closed) return this;
+    this.state = state;
+    if (this.handle !== undefined) this.kernel.cancel(this.handle);
+    this.handle = this.kernel.schedule(delay, KernelAction.execute, this as KernelAction<unknown>);
+    return this;
+  }
+
+  private static execute(action: KernelAction<unknown>): void {
+    action.handle = undefined;
+    try {
+      action.work.call(action, action.state);
+    } catch (err) {
+      action.unsubscribe();
+      throw err;
+    }
+  }
+}
+
+class KernelScheduler implements SchedulerLike {
+  constructor(private readonly kernel: Kernel) {}
+  now(): number {
+    return this.kernel.now();
+  }
+  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
+    return new KernelAction<T>(this.kernel, work).schedule(state, delay);
+  }
+}
