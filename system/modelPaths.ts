@@ -25,6 +25,8 @@ export interface ModelPlan<M extends AnyStateMachine> {
    * state space stays finite.
    */
   serialize?: (snapshot: Snap<M>) => string;
+  /** Snapshots not to explore further (bounds a counter the serializer keeps exact). */
+  stopWhen?: (snapshot: Snap<M>) => boolean;
   /** Assertions that must hold in every state reached; throw to fail. */
   invariant?: (snapshot: Snap<M>, kernel: Kernel) => void;
   /** `shortest` (default): one shortest path per edge. `simple`: every simple path (exponential; small machines). */
@@ -111,6 +113,7 @@ export function generateModelPaths<M extends AnyStateMachine>(plan: ModelPlan<M>
     serializeEvent,
     serializeState: (s: Snap<M>, e: Ev<M> | undefined, prev?: Snap<M>) =>
       prev === undefined || e === undefined ? key(s) : `${key(prev)} |${serializeEvent(e)}| ${key(s)}`,
+    stopWhen: plan.stopWhen,
     limit: plan.limit ?? 100_000,
   };
   const generate = plan.strategy === 'simple' ? getSimplePaths : getShortestPaths;
@@ -189,9 +192,15 @@ export function runModelPath<M extends AnyStateMachine>(
   actor.stop();
 }
 
-/** Generates and runs every path of a model; returns its size and coverage. */
-export function checkModel<M extends AnyStateMachine>(plan: ModelPlan<M>): ModelReport {
-  const coverage = new MachineCoverage(plan.machine);
+/**
+ * Generates and runs every path of a model; returns its size and coverage.
+ * Pass one `coverage` to several plans of the same machine (other inputs)
+ * to measure what they cover together.
+ */
+export function checkModel<M extends AnyStateMachine>(
+  plan: ModelPlan<M>,
+  coverage: MachineCoverage = new MachineCoverage(plan.machine),
+): ModelReport {
   const paths = generateModelPaths(plan);
   let steps = 0;
   for (const path of paths) {
