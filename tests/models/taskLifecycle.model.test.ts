@@ -3,35 +3,12 @@ import fc from 'fast-check';
 import { createActor, transition } from 'xstate';
 import { FINAL_TASK_STATUSES, taskLifecycle, type TaskContext, type TaskEvent, type TaskStatus } from '../../machines/taskLifecycle.js';
 import { taskStepper, taskTransitionTable } from '../../machines/taskTable.js';
-import { checkModel, generateModelPaths, isDelayedEvent, type ModelPlan } from '../../system/modelPaths.js';
+import { checkModel, generateModelPaths, isDelayedEvent } from '../../system/modelPaths.js';
+import { TASK_SAMPLE_EVENTS, taskLifecyclePlan } from '../../system/modelPlans/taskLifecycle.plan.js';
 import { Kernel } from '../../system/kernel.js';
 
-const EVENTS: TaskEvent[] = [
-  { type: 'ASSIGN', worker: 'w1' },
-  { type: 'REASSIGN', worker: 'w2' },
-  { type: 'START' },
-  { type: 'PROGRESS', progress: 0.5 },
-  { type: 'COMPLETE' },
-  { type: 'FAIL' },
-  { type: 'FAIL', retryable: false },
-  { type: 'TIMEOUT' },
-  { type: 'RETRY' },
-  { type: 'CANCEL' },
-  { type: 'WORKER_LOST' },
-];
-
-const plan: ModelPlan<typeof taskLifecycle> = {
-  machine: taskLifecycle,
-  input: { maxRetries: 1, timeoutMs: 100, backoffMs: 40 },
-  events: () => EVENTS,
-  invariant: (snap) => {
-    const c = snap.context;
-    if (c.attempt < 0 || c.attempt > c.maxRetries + 1) throw new Error(`attempt ${c.attempt} out of range`);
-    if (snap.value === 'running' && c.attempt < 1) throw new Error('running without an attempt');
-    if ((snap.value === 'assigned' || snap.value === 'running') && c.worker === null) throw new Error(`${snap.value} without a worker`);
-    if (FINAL_TASK_STATUSES.has(snap.value as TaskStatus) && snap.status !== 'done') throw new Error('final state not done');
-  },
-};
+const EVENTS = TASK_SAMPLE_EVENTS;
+const plan = taskLifecyclePlan;
 
 describe('taskLifecycle model', () => {
   it('covers every state and transition of the chart on generated paths, actor agreeing with the model', () => {

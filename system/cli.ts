@@ -1,0 +1,102 @@
+import { pathToFileURL } from 'node:url';
+import { checkMachineModel, MACHINE_MODELS } from './modelPlans/index.js';
+import type { ModelReport } from './modelPaths.js';
+
+/** Where the CLI writes; injectable so tests can read it. */
+export interface CliIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const USAGE = `grey — deterministic actor runtime for distributed task clusters
+
+usage:
+  grey models [--machine NAME] [--json]   generate and run model-based path tests of every statechart;
+                                          prints states and transitions covered, exits 1 below 100%
+  grey help                               this text
+`;
+
+/** A command-line mistake: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'Usage';
+}
+
+function parseFlags(args: string[], known: Record<string, 'bool' | 'value'>): Record<string, string | boolean> {
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
+    const [name, inline] = arg.slice(2).split('=', 2);
+    const kind = known[name];
+    if (!kind) throw new UsageError(`unknown option --${name}`);
+    if (kind === 'bool') flags[name] = true;
+    else {
+      const value = inline ?? args[++i];
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+      flags[name] = value;
+    }
+  }
+  return flags;
+}
+
+const pct = (covered: number, total: number) => (total === 0 ? 100 : (100 * covered) / total);
+
+function modelsCommand(args: string[], io: CliIO): number {
+  const flags = parseFlags(args, { machine: 'value', json: 'bool' });
+  const models = flags.machine ? MACHINE_MODELS.filter((m) => m.machine.id === flags.machine) : MACHINE_MODELS;
+  if (models.length === 0) {
+    throw new UsageError(`no machine '${flags.machine}'; known: ${MACHINE_MODELS.map((m) => m.machine.id).join(', ')}`);
+  }
+  const reports: ModelReport[] = models.map(checkMachineModel);
+  if (flags.json) {
+    io.out(JSON.stringify(reports, null, 2));
+  } else {
+    const rows = [['machine', 'states', 'transitions', 'paths', 'steps']];
+    for (const r of reports) {
+      rows.push([
+        r.machine,
+        `${r.states.covered}/${r.states.total} (${pct(r.states.covered, r.states.total).toFixed(0)}%)`,
+        `${r.transitions.covered}/${r.transitions.total} (${pct(r.transitions.covered, r.transitions.total).toFixed(0)}%)`,
+        String(r.paths),
+        String(r.steps),
+      ]);
+    }
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+    for (const row of rows) io.out(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+    for (const r of reports) {
+      for (const m of [...r.states.missing, ...r.transitions.missing]) io.out(`  ${r.machine}: not covered: ${m}`);
+    }
+  }
+  const complete = reports.every((r) => r.states.missing.length === 0 && r.transitions.missing.length === 0);
+  return complete ? 0 : 1;
+}
+
+/** Runs the CLI on `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], io: CliIO = { out: console.log, err: console.error }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'models':
+        return modelsCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(USAGE);
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`grey: ${err.message}\n`);
+      io.err(USAGE);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
