@@ -10,19 +10,11 @@
  *
  * Run: `npx tsx bench/bus.ts`
  */
-import { pathToFileURL } from 'node:url';
 import { Bus } from '../system/bus.js';
 import type { Envelope } from '../system/envelope.js';
 import { Kernel } from '../system/kernel.js';
 import type { LinkConfigPatch } from '../system/network.js';
-
-/** A benchmark result, as every script of bench/ reports it. */
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  config: Record<string, unknown>;
-}
+import { isMainModule, printResult, type BenchResult } from './result.js';
 
 /** Parameters of {@link benchBus}. */
 export interface BusBenchOptions {
@@ -77,6 +69,7 @@ export async function benchBus(options: BusBenchOptions = {}): Promise<BenchResu
     name: 'bus deliveries',
     value: Math.round(deliveries / (wallMs / 1000)),
     unit: 'deliveries/s',
+    target: 1_000_000,
     config: {
       nodes: nodeCount,
       traffic: 'all-to-all, closed loop (each delivery sends one message; lost messages are resent)',
@@ -92,9 +85,4 @@ export async function benchBus(options: BusBenchOptions = {}): Promise<BenchResu
   };
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = await benchBus();
-  console.log('bus benchmark');
-  for (const [key, value] of Object.entries(result.config)) console.log(`  ${key}: ${JSON.stringify(value)}`);
-  console.log(`${result.name}: ${result.value.toLocaleString('en-US')} ${result.unit}`);
-}
+if (isMainModule(import.meta.url)) printResult(await benchBus());

@@ -5,14 +5,28 @@ import { Random } from './random.js';
 
 /**
  * A scheduled event. The object itself is the timer handle: cancelling
- * clears `fn`, and the heap drops it lazily when it reaches the top, so a
- * cancel is O(1) and needs no side table.
+ * clears `fn`, and the queue drops it lazily when it comes up, so a cancel
+ * is O(1) and needs no side table.
  */
 interface KernelEvent {
   time: number;
-  seq: number;
   fn: ((arg: unknown) => void) | null;
   arg: unknown;
+}
+
+/**
+ * Events due at one virtual instant, in scheduling order. Simulated timers
+ * cluster on few instants (integer delays, shared heartbeats), so the queue
+ * is a min-heap of buckets ordered by (time, seq), and all events of an
+ * integer instant share one FIFO bucket: the heap stays small. A fractional
+ * instant gets a bucket per event (a hash lookup on a non-integer key costs
+ * more than it saves); equal times then fall back to the bucket sequence.
+ */
+interface Bucket {
+  time: number;
+  seq: number;
+  events: KernelEvent[];
+  head: number;
 }
 
 /** Options of {@link Kernel.runUntil}. */
@@ -86,9 +100,12 @@ export class Kernel implements Clock {
   /** An RxJS scheduler on virtual time, for `delay`, `timer`, `debounceTime`, …. */
   readonly scheduler: SchedulerLike;
 
-  private heap: KernelEvent[] = [];
+  /** Min-heap of buckets on (time, seq). */
+  private heap: Bucket[] = [];
+  /** The open bucket of each integer instant. */
+  private readonly buckets = new Map<number, Bucket>();
+  private bucketSeq = 0;
   private live = 0;
-  private seq = 0;
   private time = 0;
   private fired = 0;
   private asyncPending = false;
@@ -140,7 +157,7 @@ export class Kernel implements Clock {
    */
   schedule<A>(delay: number, fn: (arg: A) => void, arg?: A): TimerHandle {
     if (!(delay >= 0)) throw new RangeError(`delay must be a non-negative number, got ${delay}`);
-    const ev: KernelEvent = { time: this.time + delay, seq: this.seq++, fn: fn as (arg: unknown) => void, arg };
+    const ev: KernelEvent = { time: this.time + delay, fn: fn as (arg: unknown) => void, arg };
     this.push(ev);
     this.live++;
     return ev;
@@ -186,16 +203,15 @@ export class Kernel implements Clock {
 
   /** Virtual time of the next live event, or undefined when idle. */
   peek(): number | undefined {
-    this.dropCancelled();
-    return this.heap.length > 0 ? this.heap[0].time : undefined;
+    const b = this.nextBucket();
+    return b === undefined ? undefined : b.time;
   }
 
   /** Fires the next event (advancing time to it). Returns false when idle. */
   step(): boolean {
-    this.dropCancelled();
-    const ev = this.pop();
-    if (!ev) return false;
-    this.fire(ev);
+    const b = this.nextBucket();
+    if (b === undefined) return false;
+    this.fire(b.events[b.head++]);
     return true;
   }
 
@@ -207,9 +223,9 @@ export class Kernel implements Clock {
   advance(ms: number): void {
     const end = this.checkedEnd(ms);
     for (;;) {
-      this.dropCancelled();
-      if (this.heap.length === 0 || this.heap[0].time > end) break;
-      this.fire(this.pop()!);
+      const b = this.nextBucket();
+      if (b === undefined || b.time > end) break;
+      this.fire(b.events[b.head++]);
     }
     this.time = end;
   }
@@ -219,9 +235,9 @@ export class Kernel implements Clock {
     const end = this.checkedEnd(ms);
     await this.drain();
     for (;;) {
-      this.dropCancelled();
-      if (this.heap.length === 0 || this.heap[0].time > end) break;
-      this.fire(this.pop()!);
+      const b = this.nextBucket();
+      if (b === undefined || b.time > end) break;
+      this.fire(b.events[b.head++]);
       await this.drain();
     }
     this.time = end;
@@ -238,9 +254,9 @@ export class Kernel implements Clock {
     await this.drain();
     if (predicate()) return 0;
     for (;;) {
-      this.dropCancelled();
-      if (this.heap.length === 0 || this.heap[0].time > end) break;
-      this.fire(this.pop()!);
+      const b = this.nextBucket();
+      if (b === undefined || b.time > end) break;
+      this.fire(b.events[b.head++]);
       await this.drain();
       if (predicate()) return this.time - start;
     }
@@ -275,55 +291,78 @@ export class Kernel implements Clock {
     fn(ev.arg);
   }
 
-  private dropCancelled(): void {
+  /**
+   * The bucket holding the next live event (at its head), discarding
+   * cancelled events and exhausted buckets on the way; undefined when idle.
+   */
+  private nextBucket(): Bucket | undefined {
     const heap = this.heap;
-    while (heap.length > 0 && heap[0].fn === null) this.pop();
+    while (heap.length > 0) {
+      const b = heap[0];
+      const events = b.events;
+      while (b.head < events.length && events[b.head].fn === null) b.head++;
+      if (b.head < events.length) return b;
+      if (this.buckets.get(b.time) === b) this.buckets.delete(b.time);
+      this.popBucket();
+    }
+    return undefined;
+  }
+
+  private push(ev: KernelEvent): void {
+    const t = ev.time;
+    if (Number.isInteger(t)) {
+      const open = this.buckets.get(t);
+      if (open !== undefined) {
+        open.events.push(ev);
+        return;
+      }
+      const b: Bucket = { time: t, seq: this.bucketSeq++, events: [ev], head: 0 };
+      this.buckets.set(t, b);
+      this.pushBucket(b);
+    } else {
+      this.pushBucket({ time: t, seq: this.bucketSeq++, events: [ev], head: 0 });
+    }
   }
 
   // Binary min-heap on (time, seq), written out for the hot path.
-  private push(ev: KernelEvent): void {
+  private pushBucket(b: Bucket): void {
     const heap = this.heap;
     let i = heap.length;
-    heap.push(ev);
+    heap.push(b);
     while (i > 0) {
       const p = (i - 1) >> 1;
       const parent = heap[p];
-      if (parent.time < ev.time || (parent.time === ev.time && parent.seq < ev.seq)) break;
+      if (parent.time < b.time || (parent.time === b.time && parent.seq < b.seq)) break;
       heap[i] = parent;
       i = p;
     }
-    heap[i] = ev;
+    heap[i] = b;
   }
 
-  private pop(): KernelEvent | undefined {
+  private popBucket(): void {
     const heap = this.heap;
-    const n = heap.length;
-    if (n === 0) return undefined;
-    const top = heap[0];
     const last = heap.pop()!;
-    if (n > 1) {
-      const size = n - 1;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        let c = l;
-        let child = heap[l];
-        if (r < size) {
-          const right = heap[r];
-          if (right.time < child.time || (right.time === child.time && right.seq < child.seq)) {
-            c = r;
-            child = right;
-          }
+    const size = heap.length;
+    if (size === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= size) break;
+      const r = l + 1;
+      let c = l;
+      let child = heap[l];
+      if (r < size) {
+        const right = heap[r];
+        if (right.time < child.time || (right.time === child.time && right.seq < child.seq)) {
+          c = r;
+          child = right;
         }
-        if (last.time < child.time || (last.time === child.time && last.seq < child.seq)) break;
-        heap[i] = child;
-        i = c;
       }
-      heap[i] = last;
+      if (last.time < child.time || (last.time === child.time && last.seq < child.seq)) break;
+      heap[i] = child;
+      i = c;
     }
-    return top;
+    heap[i] = last;
   }
 }
 
