@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// The `grey` command: the built CLI when `dist/` exists (an installed package),
-// otherwise the TypeScript sources through tsx (a development checkout).
+// The `grey` command. In a development checkout (TypeScript sources present)
+// it runs the sources through tsx, so it is never stale; an installed package
+// ships only `dist/` and runs the build.
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist/system/cli.js', import.meta.url);
+const source = new URL('../system/cli.ts', import.meta.url);
 let cli;
-if (existsSync(built)) {
-  cli = await import(built.href);
-} else {
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import(new URL('../system/cli.ts', import.meta.url).href);
+  cli = await import(source.href);
+} else {
+  cli = await import(new URL('../dist/system/cli.js', import.meta.url).href);
 }
 process.exitCode = await cli.main(process.argv.slice(2));

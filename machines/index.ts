@@ -1,0 +1,5 @@
+/** Grey's statecharts: pure definitions, no I/O, no clock, no randomness. */
+export * from './raftRole.js';
+export * from './taskLifecycle.js';
+export * from './taskTable.js';
+export * from './transitionTable.js';
