@@ -25,6 +25,16 @@ function fnv1a(text: string, seed: number): number {
   return h | 0;
 }
 
+/** Murmur3's 32-bit finalizer: spreads every input bit over the output. */
+function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x | 0;
+}
+
 /**
  * A seeded random stream (xoroshiro128+ from `pure-rand`). Same seed, same
  * sequence, on every platform. {@link Random.derive} gives independent named
@@ -34,7 +44,10 @@ export class Random implements RandomSource {
   private readonly gen: RandomGenerator;
 
   constructor(readonly seed: number) {
-    this.gen = xoroshiro128plus(seed | 0);
+    // xoroshiro's first outputs follow its seed closely; neighbouring seeds
+    // (derived streams) would start correlated. Scramble and warm up.
+    this.gen = xoroshiro128plus(mix32(seed | 0));
+    for (let i = 0; i < 8; i++) this.gen.next();
   }
 
   /** An independent stream named `name`, a pure function of (seed, name). */

@@ -152,3 +152,13 @@ describe('Random', () => {
     expect(ids[0]).toMatch(/^task_[A-Za-z0-9_-]{16}$/);
   });
 });
+
+describe('Random streams', () => {
+  it('derived streams of neighbouring names are uncorrelated from the first draw', () => {
+    const k = new Kernel({ seed: 3 });
+    const firsts = Array.from({ length: 64 }, (_, i) => k.random(`node:${i}`).int(150, 300));
+    // 64 uniform draws over 151 values: a correlated start would bunch them.
+    expect(new Set(firsts).size).toBeGreaterThan(40);
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(120);
+  });
+});
