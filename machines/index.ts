@@ -3,3 +3,5 @@ export * from './raftRole.js';
 export * from './taskLifecycle.js';
 export * from './taskTable.js';
 export * from './transitionTable.js';
+export * from './replicationProgress.js';
+export * from './progressTable.js';

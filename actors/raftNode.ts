@@ -1,0 +1,957 @@
+import { createActor, type Actor } from 'xstate';
+import { raftRole, roleOf, quorumOf, type RaftRole, type RaftRoleEmitted } from '../machines/raftRole.js';
+import { progressStepper } from '../machines/progressTable.js';
+import type { ProgressState } from '../machines/replicationProgress.js';
+import type { Clock, TimerHandle } from '../system/clock.js';
+import type { RandomSource } from '../system/random.js';
+import { RaftLog } from './raftLog.js';
+import type { Storage } from './storage.js';
+import {
+  normalizeConfig,
+  type AppendRequest,
+  type AppendResponse,
+  type EntryPayload,
+  type LogEntry,
+  type RaftConfig,
+  type RaftMessages,
+  type RaftMessageType,
+  type Snapshot,
+  type SnapshotRequest,
+  type VoteRequest,
+  type VoteResponse,
+} from './raftTypes.js';
+
+/** Tunables of a Raft node; defaults as etcd runs. */
+export interface RaftOptions {
+  electionTimeoutMin: number;
+  electionTimeoutMax: number;
+  heartbeatMs: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Entries per AppendEntries message. */
+  maxBatch: number;
+  /** AppendEntries messages in flight per peer in the replicate state. */
+  maxInflight: number;
+  /** Applied entries after which a snapshot is taken (0: never). */
+  snapshotThreshold: number;
+  /** Entries kept in the log behind a snapshot, for slow followers. */
+  snapshotKeep: number;
+}
+
+export const DEFAULT_RAFT_OPTIONS: RaftOptions = Object.freeze({
+  electionTimeoutMin: 150,
+  electionTimeoutMax: 300,
+  heartbeatMs: 50,
+  preVote: true,
+  checkQuorum: true,
+  maxBatch: 1024,
+  maxInflight: 4,
+  snapshotThreshold: 10_000,
+  snapshotKeep: 1_000,
+});
+
+/** The replicated state machine a Raft node applies committed commands to. */
+export interface StateMachine {
+  /** Applies a committed command; must be a pure function of the state and the entry (DESIGN rule 5). */
+  apply(entry: LogEntry & { payload: { kind: 'command' } }): unknown;
+  snapshot(): unknown;
+  restore(data: unknown): void;
+}
+
+/** Sends Raft messages to peers. */
+export interface RaftTransport {
+  send<T extends RaftMessageType>(to: string, type: T, payload: RaftMessages[T]): void;
+}
+
+/** What a node reports as it moves; the trace and the invariant checker hang off it. */
+export interface RaftObserver {
+  role?(role: RaftRole, term: number, leader: string | null): void;
+  vote?(term: number, votedFor: string): void;
+  append?(entries: readonly LogEntry[]): void;
+  truncate?(from: number): void;
+  commit?(index: number): void;
+  apply?(entry: LogEntry, result: unknown): void;
+  snapshot?(snapshot: Snapshot, cause: 'take' | 'install' | 'restore'): void;
+  config?(index: number, config: RaftConfig): void;
+  recover?(state: { term: number; votedFor: string | null; lastIndex: number; snapshotIndex: number }): void;
+}
+
+/** Everything a Raft node runs on: its seams to time, chance, network and disk. */
+export interface RaftNodeDeps {
+  id: string;
+  clock: Clock;
+  random: RandomSource;
+  transport: RaftTransport;
+  storage: Storage;
+  stateMachine: StateMachine;
+  /** Configuration when storage is empty: the founding voters (bootstrap), or none for a node that will be added. */
+  bootstrap?: RaftConfig;
+  options?: Partial<RaftOptions>;
+  observer?: RaftObserver;
+}
+
+/** Why a request to a node was refused. */
+export type RaftErrorCode = 'NotLeader' | 'TransferInProgress' | 'ConfigChangeInProgress' | 'InvalidConfigChange' | 'Stopped';
+
+/** A refused request, with a leader hint when one is known. */
+export class RaftError extends Error {
+  constructor(
+    readonly code: RaftErrorCode,
+    message: string,
+    readonly leaderHint: string | null = null,
+  ) {
+    super(message);
+    this.name = 'RaftError';
+  }
+}
+
+/** A one-server-at-a-time change (dissertation §4.1). */
+export type ConfigChange =
+  | { type: 'addLearner'; node: string }
+  | { type: 'promote'; node: string }
+  | { type: 'demote'; node: string }
+  | { type: 'remove'; node: string };
+
+interface Progress {
+  state: ProgressState;
+  match: number;
+  next: number;
+  /** Last index of each append in flight (replicate state). */
+  inflight: number[];
+  probeSent: boolean;
+  pendingSnapshot: number;
+  snapshotSentAt: number;
+  /** Highest ReadIndex round the peer has acknowledged. */
+  readRound: number;
+}
+
+interface PendingRead {
+  round: number;
+  index: number;
+  done: (err: RaftError | null, index: number) => void;
+}
+
+/** A point-in-time view of a node, for tests, the CLI and the demo. */
+export interface RaftStatus {
+  id: string;
+  role: RaftRole;
+  term: number;
+  leader: string | null;
+  votedFor: string | null;
+  commitIndex: number;
+  lastApplied: number;
+  lastIndex: number;
+  lastTerm: number;
+  snapshotIndex: number;
+  config: RaftConfig;
+}
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`Raft assertion failed: ${message}`);
+}
+
+/**
+ * A Raft node (the paper's Figure 2, with the dissertation's PreVote,
+ * CheckQuorum, leadership transfer, ReadIndex and single-server membership
+ * changes). Its role and term are the `raftRole` statechart; it owns the
+ * log, the per-peer replication progress and the commit/apply pipeline.
+ * It does no I/O of its own: messages go through the transport, state
+ * through the storage seam, time and chance through the kernel.
+ */
+export class RaftNode {
+  readonly id: string;
+  readonly options: RaftOptions;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly transport: RaftTransport;
+  private readonly storage: Storage;
+  private readonly sm: StateMachine;
+  private readonly observer: RaftObserver;
+  private readonly role: Actor<typeof raftRole>;
+
+  readonly log = new RaftLog();
+  private commit = 0;
+  private applied = 0;
+  private snapshot: Snapshot | null = null;
+  private baseConfig: RaftConfig;
+  private configs: Array<{ index: number; config: RaftConfig }> = [];
+
+  // Cached from the role chart (updated by its observer).
+  private roleName: RaftRole = 'follower';
+  private term = 0;
+  private leaderId: string | null = null;
+  private votedFor: string | null = null;
+
+  private lastContactAt = Number.NEGATIVE_INFINITY;
+  private lastArmedAt = Number.NEGATIVE_INFINITY;
+  private readonly progress = new Map<string, Progress>();
+  private flushHandle: TimerHandle | undefined;
+  private transferTarget: string | null = null;
+  private transferTimer: TimerHandle | undefined;
+  private transferCampaign = false;
+  private readRound = 0;
+  private reads: PendingRead[] = [];
+  private readsAwaitingCommit: Array<(err: RaftError | null, index: number) => void> = [];
+  private stopped = false;
+
+  constructor(deps: RaftNodeDeps) {
+    this.id = deps.id;
+    this.options = { ...DEFAULT_RAFT_OPTIONS, ...deps.options };
+    const o = this.options;
+    if (!(o.electionTimeoutMin > o.heartbeatMs && o.electionTimeoutMax >= o.electionTimeoutMin)) {
+      throw new RangeError(`raft timing: need heartbeatMs < electionTimeoutMin <= electionTimeoutMax, got ${o.heartbeatMs}, ${o.electionTimeoutMin}-${o.electionTimeoutMax}`);
+    }
+    if (!(o.maxBatch >= 1 && o.maxInflight >= 1)) throw new RangeError('raft: maxBatch and maxInflight must be >= 1');
+    this.clock = deps.clock;
+    this.random = deps.random;
+    this.transport = deps.transport;
+    this.storage = deps.storage;
+    this.sm = deps.stateMachine;
+    this.observer = deps.observer ?? {};
+
+    // Recover whatever durable storage holds (nothing on a first start).
+    const durable = deps.storage.load();
+    this.baseConfig = normalizeConfig(deps.bootstrap ?? { voters: [], learners: [] });
+    if (durable.snapshot) {
+      const s = durable.snapshot;
+      this.snapshot = s;
+      this.log.reset(s.index, s.term);
+      this.baseConfig = s.config;
+      this.sm.restore(s.data);
+      this.commit = this.applied = s.index;
+    }
+    this.log.append(durable.entries);
+    for (const e of durable.entries) if (e.payload.kind === 'config') this.configs.push({ index: e.index, config: e.payload.config });
+    this.term = durable.hardState.term;
+    this.votedFor = durable.hardState.votedFor;
+
+    const config = this.config;
+    this.role = createActor(raftRole.provide({ delays: { electionTimeout: () => this.electionDelay() } }), {
+      clock: this.clock,
+      id: `raft(${this.id})`,
+      input: {
+        self: this.id,
+        term: this.term,
+        votedFor: this.votedFor,
+        voters: Math.max(1, config.voters.length),
+        isVoter: config.voters.includes(this.id),
+        preVote: o.preVote,
+        checkQuorum: o.checkQuorum,
+        electionTimeoutMin: o.electionTimeoutMin,
+        electionTimeoutMax: o.electionTimeoutMax,
+        heartbeatMs: o.heartbeatMs,
+      },
+    });
+    this.role.on('campaign', (e) => this.onCampaign(e));
+    this.role.on('becameLeader', () => this.onBecameLeader());
+    this.role.on('heartbeat', () => this.broadcastHeartbeat(0));
+    this.role.on('steppedDown', () => this.onSteppedDown());
+    this.role.subscribe((snap) => this.onRoleSnapshot(snap.value, snap.context));
+  }
+
+  /** Starts the node's timers (as a follower). */
+  start(): void {
+    const durableLast = this.log.lastIndex;
+    if (durableLast > 0 || this.term > 0 || this.snapshot) {
+      this.observer.recover?.({ term: this.term, votedFor: this.votedFor, lastIndex: durableLast, snapshotIndex: this.snapshot?.index ?? 0 });
+      if (this.snapshot) this.observer.snapshot?.(this.snapshot, 'restore');
+      if (this.log.lastIndex > this.log.snapshotIndex) this.observer.append?.(this.log.slice(this.log.firstIndex, this.log.lastIndex, Number.MAX_SAFE_INTEGER));
+    }
+    this.observer.config?.(this.configIndex(), this.config);
+    this.role.start();
+    this.observer.role?.(this.roleName, this.term, this.leaderId);
+  }
+
+  /** Stops everything (a crash, or a graceful shutdown); volatile state is gone with the object. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.role.stop();
+    if (this.flushHandle !== undefined) this.clock.clearTimeout(this.flushHandle);
+    if (this.transferTimer !== undefined) this.clock.clearTimeout(this.transferTimer);
+    this.failReads(new RaftError('Stopped', `node ${this.id} stopped`));
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  get isLeader(): boolean {
+    return this.roleName === 'leader';
+  }
+
+  get commitIndex(): number {
+    return this.commit;
+  }
+
+  get lastApplied(): number {
+    return this.applied;
+  }
+
+  get currentTerm(): number {
+    return this.term;
+  }
+
+  get currentRole(): RaftRole {
+    return this.roleName;
+  }
+
+  get leader(): string | null {
+    return this.leaderId;
+  }
+
+  /** The configuration in effect: the latest one in the log, committed or not (§4.1). */
+  get config(): RaftConfig {
+    return this.configs.length > 0 ? this.configs[this.configs.length - 1].config : this.baseConfig;
+  }
+
+  /** Peers' replication state, as the leader sees it. */
+  progressOf(peer: string): Readonly<Progress> | undefined {
+    return this.progress.get(peer);
+  }
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      role: this.roleName,
+      term: this.term,
+      leader: this.leaderId,
+      votedFor: this.votedFor,
+      commitIndex: this.commit,
+      lastApplied: this.applied,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      snapshotIndex: this.log.snapshotIndex,
+      config: this.config,
+    };
+  }
+
+  // ------------------------------------------------------------------ client requests
+
+  /**
+   * Appends a command to the leader's log. Returns where it will commit if it
+   * commits; the caller learns the outcome from what is applied there.
+   */
+  propose(command: unknown): { index: number; term: number } {
+    return this.proposeEntry({ kind: 'command', command });
+  }
+
+  /** Proposes a single-server configuration change. */
+  changeConfig(change: ConfigChange): { index: number; term: number } {
+    this.requireLeader();
+    if (this.configs.some((c) => c.index > this.commit)) {
+      throw new RaftError('ConfigChangeInProgress', 'a configuration change is still uncommitted; retry after it commits', this.id);
+    }
+    const cur = this.config;
+    const voters = new Set(cur.voters);
+    const learners = new Set(cur.learners);
+    const n = change.node;
+    const member = voters.has(n) || learners.has(n);
+    switch (change.type) {
+      case 'addLearner':
+        if (member) throw new RaftError('InvalidConfigChange', `${n} is already a member`);
+        learners.add(n);
+        break;
+      case 'promote':
+        if (!learners.has(n)) throw new RaftError('InvalidConfigChange', `${n} is not a learner`);
+        learners.delete(n);
+        voters.add(n);
+        break;
+      case 'demote':
+        if (!voters.has(n)) throw new RaftError('InvalidConfigChange', `${n} is not a voter`);
+        if (voters.size === 1) throw new RaftError('InvalidConfigChange', 'cannot demote the last voter');
+        voters.delete(n);
+        learners.add(n);
+        break;
+      case 'remove':
+        if (!member) throw new RaftError('InvalidConfigChange', `${n} is not a member`);
+        if (voters.has(n) && voters.size === 1) throw new RaftError('InvalidConfigChange', 'cannot remove the last voter');
+        voters.delete(n);
+        learners.delete(n);
+        break;
+    }
+    return this.proposeEntry({ kind: 'config', config: normalizeConfig({ voters: [...voters], learners: [...learners] }) });
+  }
+
+  /**
+   * Linearizable read (dissertation §6.4, ReadIndex): calls back with an
+   * index such that the state machine, once applied up to it, reflects
+   * every write acknowledged before the read began.
+   */
+  readIndex(done: (err: RaftError | null, index: number) => void): void {
+    if (this.roleName !== 'leader') {
+      done(new RaftError('NotLeader', `node ${this.id} is not the leader`, this.leaderId), 0);
+      return;
+    }
+    // Until an entry of its own term commits, a leader's commit index may be stale (§6.4 step 1).
+    if (this.log.term(this.commit) !== this.term) {
+      this.readsAwaitingCommit.push(done);
+      return;
+    }
+    const round = ++this.readRound;
+    this.reads.push({ round, index: this.commit, done });
+    if (this.config.voters.length <= 1) this.confirmReads();
+    else this.broadcastHeartbeat(round);
+  }
+
+  /** Hands leadership to `target` (dissertation §3.10); proposals are refused meanwhile. */
+  transferLeadership(target: string): void {
+    this.requireLeader();
+    if (target === this.id) return;
+    if (!this.config.voters.includes(target)) throw new RaftError('InvalidConfigChange', `${target} is not a voter`);
+    this.transferTarget = target;
+    if (this.transferTimer !== undefined) this.clock.clearTimeout(this.transferTimer);
+    // Abort if the target has not taken over within an election timeout.
+    this.transferTimer = this.clock.setTimeout(() => {
+      this.transferTarget = null;
+      this.transferTimer = undefined;
+    }, this.options.electionTimeoutMin);
+    this.maybeSendTimeoutNow(target);
+    this.sendAppends(target);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  /** Handles one message from a peer. */
+  handle(from: string, type: string, payload: unknown): void {
+    if (this.stopped) return;
+    switch (type) {
+      case 'raft.vote':
+        return this.onVoteRequest(from, payload as VoteRequest);
+      case 'raft.voteResponse':
+        return this.onVoteResponse(from, payload as VoteResponse);
+      case 'raft.append':
+        return this.onAppend(from, payload as AppendRequest);
+      case 'raft.appendResponse':
+        return this.onAppendResponse(from, payload as AppendResponse);
+      case 'raft.snapshot':
+        return this.onSnapshot(from, payload as SnapshotRequest);
+      case 'raft.timeoutNow':
+        return this.onTimeoutNow((payload as { term: number }).term);
+      default:
+        throw new TypeError(`raft node ${this.id}: unknown message type '${type}' from ${from}`);
+    }
+  }
+
+  private onVoteRequest(from: string, m: VoteRequest): void {
+    if (m.term > this.term) {
+      // Leader lease (CheckQuorum): a node that hears from a live leader ignores
+      // campaigns, so a rejoining partitioned node cannot depose it (§4.2.3).
+      const inLease =
+        this.options.checkQuorum &&
+        (this.roleName === 'leader' || (this.leaderId !== null && this.clock.now() - this.lastContactAt < this.options.electionTimeoutMin));
+      if (inLease && !m.transfer) return;
+      if (!m.preVote) this.role.send({ type: 'TERM_SEEN', term: m.term });
+    }
+    const upToDate = this.log.isUpToDate(m.lastIndex, m.lastTerm);
+    if (m.preVote) {
+      const granted = m.term > this.term && upToDate;
+      this.send(from, 'raft.voteResponse', { term: granted ? m.term : this.term, granted, preVote: true });
+      return;
+    }
+    const canVote = this.votedFor === m.candidate || (this.votedFor === null && this.leaderId === null);
+    const granted = m.term === this.term && canVote && upToDate;
+    if (granted) {
+      this.lastContactAt = this.clock.now();
+      this.role.send({ type: 'VOTED', candidate: m.candidate, term: m.term }); // persisted by the role observer
+    }
+    this.send(from, 'raft.voteResponse', { term: this.term, granted, preVote: false });
+  }
+
+  private onVoteResponse(from: string, m: VoteResponse): void {
+    if (m.preVote) {
+      if (m.granted) {
+        if (m.term === this.term + 1) this.role.send({ type: 'PREVOTE_GRANTED', from, term: m.term });
+      } else if (m.term > this.term) {
+        this.role.send({ type: 'TERM_SEEN', term: m.term });
+      } else {
+        this.role.send({ type: 'PREVOTE_DENIED', from, term: this.term + 1 });
+      }
+      return;
+    }
+    if (m.term > this.term) {
+      this.role.send({ type: 'TERM_SEEN', term: m.term });
+      return;
+    }
+    if (m.term < this.term) return; // stale
+    this.role.send({ type: m.granted ? 'VOTE_GRANTED' : 'VOTE_DENIED', from, term: m.term });
+  }
+
+  /** Common term handling for messages from a leader. Returns false when the message is stale. */
+  private acceptLeader(from: string, term: number): boolean {
+    if (term < this.term) {
+      // Tell a deposed leader about the newer term so it steps down.
+      this.send(from, 'raft.appendResponse', { term: this.term, success: false, match: 0, conflictIndex: 0, conflictTerm: 0, lastIndex: this.log.lastIndex, readRound: 0 });
+      return false;
+    }
+    this.lastContactAt = this.clock.now();
+    const ctx = this.role.getSnapshot().context;
+    if (term > this.term || this.roleName !== 'follower' || !ctx.contact || this.leaderId !== from) {
+      this.role.send({ type: 'LEADER_SEEN', term, leader: from });
+    }
+    assert(this.roleName !== 'leader' || this.leaderId === this.id, 'two leaders in one term');
+    return true;
+  }
+
+  private onAppend(from: string, m: AppendRequest): void {
+    if (!this.acceptLeader(from, m.term)) return;
+    let prevIndex = m.prevIndex;
+    let prevTerm = m.prevTerm;
+    let entries = m.entries;
+    const compacted = this.log.snapshotIndex;
+    if (prevIndex < compacted) {
+      // Our compacted prefix is committed, hence equal to the leader's: skip it.
+      entries = entries.filter((e) => e.index > compacted);
+      prevIndex = compacted;
+      prevTerm = this.log.snapshotTerm;
+    }
+    const localPrevTerm = this.log.term(prevIndex);
+    if (localPrevTerm === undefined) {
+      this.send(from, 'raft.appendResponse', {
+        term: this.term, success: false, match: 0, conflictIndex: this.log.lastIndex + 1, conflictTerm: 0, lastIndex: this.log.lastIndex, readRound: m.readRound,
+      });
+      return;
+    }
+    if (localPrevTerm !== prevTerm) {
+      this.send(from, 'raft.appendResponse', {
+        term: this.term, success: false, match: 0, conflictIndex: this.log.firstIndexOfTerm(prevIndex), conflictTerm: localPrevTerm, lastIndex: this.log.lastIndex, readRound: m.readRound,
+      });
+      return;
+    }
+    // Skip entries we already have; truncate at the first conflict (§5.3).
+    let i = 0;
+    for (; i < entries.length; i++) {
+      const e = entries[i];
+      const local = this.log.term(e.index);
+      if (local === undefined) break;
+      if (local !== e.term) {
+        assert(e.index > this.commit, `truncating committed entry ${e.index} (commit ${this.commit})`);
+        this.truncateFrom(e.index);
+        break;
+      }
+    }
+    if (i < entries.length) this.appendEntries(i === 0 ? entries : entries.slice(i));
+    this.storage.sync();
+    const match = prevIndex + entries.length;
+    const newCommit = Math.min(m.commit, match);
+    if (newCommit > this.commit) this.advanceCommit(newCommit);
+    this.respondAppend(from, true, match, m.readRound);
+  }
+
+  private respondAppend(to: string, success: boolean, match: number, readRound: number): void {
+    this.send(to, 'raft.appendResponse', { term: this.term, success, match, conflictIndex: 0, conflictTerm: 0, lastIndex: this.log.lastIndex, readRound });
+  }
+
+  private onSnapshot(from: string, m: SnapshotRequest): void {
+    if (!this.acceptLeader(from, m.term)) return;
+    const s = m.snapshot;
+    if (s.index <= this.commit) {
+      this.respondAppend(from, true, this.commit, 0);
+      return;
+    }
+    if (this.log.term(s.index) === s.term) {
+      // We hold the snapshot's last entry: our log matches up to it (Log Matching).
+      this.advanceCommit(s.index);
+      this.respondAppend(from, true, s.index, 0);
+      return;
+    }
+    this.sm.restore(s.data);
+    this.log.reset(s.index, s.term);
+    this.snapshot = s;
+    this.baseConfig = s.config;
+    this.configs = [];
+    this.storage.saveSnapshot(s);
+    this.storage.sync();
+    this.commit = this.applied = s.index;
+    this.observer.snapshot?.(s, 'install');
+    this.observer.commit?.(s.index);
+    this.applyConfigToRole();
+    this.observer.config?.(s.index, s.config);
+    this.respondAppend(from, true, s.index, 0);
+  }
+
+  private onTimeoutNow(term: number): void {
+    if (term !== this.term || !this.config.voters.includes(this.id)) return;
+    this.transferCampaign = true;
+    this.role.send({ type: 'TIMEOUT_NOW' });
+    this.transferCampaign = false;
+  }
+
+  private onAppendResponse(from: string, m: AppendResponse): void {
+    if (m.term > this.term) {
+      this.role.send({ type: 'TERM_SEEN', term: m.term });
+      return;
+    }
+    if (m.term < this.term || this.roleName !== 'leader') return;
+    const pr = this.progress.get(from);
+    if (!pr) return; // no longer a member
+    if (!this.role.getSnapshot().context.active.includes(from)) this.role.send({ type: 'PEER_ACTIVE', from });
+    if (m.readRound > pr.readRound) {
+      pr.readRound = m.readRound;
+      this.confirmReads();
+    }
+    if (!m.success) {
+      if (m.conflictIndex === 0 || m.conflictIndex <= pr.match) return; // stale rejection
+      let next = m.conflictIndex;
+      if (m.conflictTerm > 0) {
+        const last = this.log.lastIndexOfTerm(m.conflictTerm);
+        if (last > 0) next = last + 1;
+      }
+      pr.next = Math.max(pr.match + 1, Math.min(next, m.lastIndex + 1));
+      pr.inflight.length = 0;
+      pr.probeSent = false;
+      this.stepProgress(pr, 'REJECTED');
+      this.sendAppends(from);
+      return;
+    }
+    if (pr.state === 'snapshot') {
+      if (m.match >= pr.pendingSnapshot) {
+        this.stepProgress(pr, 'SNAPSHOT_DONE');
+        pr.pendingSnapshot = 0;
+      }
+    }
+    if (m.match > pr.match) {
+      pr.match = m.match;
+      if (pr.state === 'probe') this.stepProgress(pr, 'ACCEPTED');
+      this.maybeCommit();
+    }
+    if (pr.next <= pr.match) pr.next = pr.match + 1;
+    // Free the window up to what is acknowledged; a heartbeat answer frees one slot in case an append was lost.
+    const inflight = pr.inflight;
+    let freed = 0;
+    while (freed < inflight.length && inflight[freed] <= m.match) freed++;
+    if (freed === 0 && inflight.length >= this.options.maxInflight) freed = 1;
+    if (freed > 0) inflight.splice(0, freed);
+    pr.probeSent = false;
+    if (from === this.transferTarget) this.maybeSendTimeoutNow(from);
+    this.sendAppends(from);
+  }
+
+  // ------------------------------------------------------------------ role chart hooks
+
+  private electionDelay(): number {
+    const r = this.random.int(this.options.electionTimeoutMin, this.options.electionTimeoutMax);
+    const now = this.clock.now();
+    // Measured from the last contact with a leader, as etcd's ticks are.
+    const delay = this.lastContactAt > this.lastArmedAt ? Math.max(1, this.lastContactAt + r - now) : r;
+    this.lastArmedAt = now;
+    return delay;
+  }
+
+  private onRoleSnapshot(value: unknown, ctx: { term: number; votedFor: string | null; leader: string | null }): void {
+    const role = roleOf(value);
+    const termChanged = ctx.term !== this.term;
+    const voteChanged = ctx.votedFor !== this.votedFor;
+    if (termChanged || voteChanged) {
+      // Persist before anything else is sent: a vote must survive a crash (§5.2).
+      this.storage.setHardState({ term: ctx.term, votedFor: ctx.votedFor });
+      this.storage.sync();
+    }
+    const changed = role !== this.roleName || termChanged || ctx.leader !== this.leaderId;
+    this.term = ctx.term;
+    this.votedFor = ctx.votedFor;
+    this.roleName = role;
+    this.leaderId = ctx.leader;
+    if (voteChanged && ctx.votedFor !== null) this.observer.vote?.(ctx.term, ctx.votedFor);
+    if (changed && this.role.getSnapshot().status === 'active') this.observer.role?.(role, ctx.term, ctx.leader);
+  }
+
+  private onCampaign(e: Extract<RaftRoleEmitted, { type: 'campaign' }>): void {
+    if (!e.preVote) {
+      // Persist the self-vote before asking for votes.
+      this.storage.setHardState({ term: e.term, votedFor: this.id });
+      this.storage.sync();
+    }
+    const req: VoteRequest = {
+      term: e.term,
+      candidate: this.id,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      preVote: e.preVote,
+      transfer: this.transferCampaign,
+    };
+    for (const peer of this.config.voters) if (peer !== this.id) this.send(peer, 'raft.vote', req);
+  }
+
+  private onBecameLeader(): void {
+    this.progress.clear();
+    const last = this.log.lastIndex;
+    for (const peer of this.peers()) this.progress.set(peer, this.freshProgress(last));
+    this.transferTarget = null;
+    // Commit an entry of the new term at once: it commits everything before it (§5.4.2, §6.4).
+    this.proposeEntry({ kind: 'noop' });
+  }
+
+  private onSteppedDown(): void {
+    this.progress.clear();
+    this.transferTarget = null;
+    this.failReads(new RaftError('NotLeader', `node ${this.id} is no longer the leader`, null));
+  }
+
+  // ------------------------------------------------------------------ leader: replication
+
+  private requireLeader(): void {
+    if (this.stopped) throw new RaftError('Stopped', `node ${this.id} is stopped`);
+    if (this.roleName !== 'leader') throw new RaftError('NotLeader', `node ${this.id} is not the leader`, this.leaderId);
+    if (this.transferTarget !== null) throw new RaftError('TransferInProgress', `leadership is moving to ${this.transferTarget}`, this.transferTarget);
+  }
+
+  private proposeEntry(payload: EntryPayload): { index: number; term: number } {
+    if (payload.kind !== 'noop') this.requireLeader();
+    const entry: LogEntry = { index: this.log.lastIndex + 1, term: this.term, payload };
+    this.appendEntries([entry]);
+    // Batch everything proposed at this instant into one write and one round of appends.
+    if (this.flushHandle === undefined) this.flushHandle = this.clock.setTimeout(() => this.flush(), 0);
+    return { index: entry.index, term: entry.term };
+  }
+
+  private flush(): void {
+    this.flushHandle = undefined;
+    this.storage.sync();
+    if (this.stopped || this.roleName !== 'leader') return;
+    for (const peer of this.progress.keys()) this.sendAppends(peer);
+    this.maybeCommit();
+  }
+
+  private peers(): string[] {
+    const c = this.config;
+    const out: string[] = [];
+    for (const v of c.voters) if (v !== this.id) out.push(v);
+    for (const l of c.learners) if (l !== this.id) out.push(l);
+    return out;
+  }
+
+  private freshProgress(last: number): Progress {
+    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0 };
+  }
+
+  private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {
+    const next = progressStepper.step(pr.state, pr, { type });
+    if (next !== null) pr.state = next as ProgressState;
+  }
+
+  private sendAppends(peer: string): void {
+    const pr = this.progress.get(peer);
+    if (!pr || this.flushHandle !== undefined) return; // unflushed entries go out with the flush
+    if (pr.state === 'snapshot') {
+      if (this.clock.now() - pr.snapshotSentAt >= this.options.electionTimeoutMin) this.stepProgress(pr, 'SNAPSHOT_FAILED');
+      else return;
+    }
+    const last = this.log.lastIndex;
+    if (pr.state === 'probe') {
+      if (pr.probeSent) return;
+      if (!this.sendAppendFrom(peer, pr, last)) return;
+      pr.probeSent = true;
+      return;
+    }
+    while (pr.inflight.length < this.options.maxInflight && pr.next <= last) {
+      if (!this.sendAppendFrom(peer, pr, last)) return;
+    }
+  }
+
+  /** Sends one AppendEntries from pr.next (or a snapshot when compacted). Returns false when it sent a snapshot. */
+  private sendAppendFrom(peer: string, pr: Progress, last: number): boolean {
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) {
+      this.sendSnapshot(peer, pr);
+      return false;
+    }
+    const entries = pr.next <= last ? this.log.slice(pr.next, last, this.options.maxBatch) : [];
+    this.send(peer, 'raft.append', { term: this.term, leader: this.id, prevIndex, prevTerm, entries, commit: this.commit, readRound: 0 });
+    if (entries.length > 0 && pr.state === 'replicate') {
+      pr.next = entries[entries.length - 1].index + 1;
+      pr.inflight.push(pr.next - 1);
+    }
+    return true;
+  }
+
+  private sendSnapshot(peer: string, pr: Progress): void {
+    const s = this.snapshot;
+    assert(s !== null, `no snapshot to send to ${peer} (next ${pr.next}, compacted to ${this.log.snapshotIndex})`);
+    this.stepProgress(pr, 'NEED_SNAPSHOT');
+    pr.pendingSnapshot = s.index;
+    pr.snapshotSentAt = this.clock.now();
+    pr.inflight.length = 0;
+    this.send(peer, 'raft.snapshot', { term: this.term, leader: this.id, snapshot: s });
+  }
+
+  private broadcastHeartbeat(readRound: number): void {
+    if (this.roleName !== 'leader') return;
+    for (const [peer, pr] of this.progress) {
+      // The prefix up to match is known equal, so the heartbeat's consistency check passes.
+      const prevTerm = this.log.term(pr.match);
+      if (prevTerm === undefined) {
+        this.sendAppends(peer);
+        continue;
+      }
+      this.send(peer, 'raft.append', {
+        term: this.term, leader: this.id, prevIndex: pr.match, prevTerm, entries: [], commit: Math.min(this.commit, pr.match), readRound,
+      });
+      if (pr.state === 'probe') pr.probeSent = false;
+    }
+  }
+
+  private maybeCommit(): void {
+    const voters = this.config.voters;
+    if (voters.length === 0) return;
+    const matches: number[] = [];
+    for (const v of voters) matches.push(v === this.id ? this.log.lastIndex : (this.progress.get(v)?.match ?? 0));
+    matches.sort((a, b) => b - a);
+    const n = matches[quorumOf(voters.length) - 1];
+    // Only entries of the current term commit by counting (§5.4.2, Figure 8).
+    if (n > this.commit && this.log.term(n) === this.term) {
+      this.advanceCommit(n);
+      // Tell idle followers at once rather than at the next heartbeat.
+      for (const [peer, pr] of this.progress) {
+        if (pr.state === 'replicate' && pr.inflight.length === 0) {
+          this.send(peer, 'raft.append', {
+            term: this.term, leader: this.id, prevIndex: pr.match, prevTerm: this.log.term(pr.match) ?? 0, entries: [], commit: Math.min(this.commit, pr.match), readRound: 0,
+          });
+        }
+      }
+    }
+  }
+
+  private maybeSendTimeoutNow(target: string): void {
+    const pr = this.progress.get(target);
+    if (pr && pr.match === this.log.lastIndex) this.send(target, 'raft.timeoutNow', { term: this.term });
+  }
+
+  // ------------------------------------------------------------------ log, commit, apply
+
+  private appendEntries(entries: readonly LogEntry[]): void {
+    this.log.append(entries);
+    this.storage.append(entries);
+    let configChanged = false;
+    for (const e of entries) {
+      if (e.payload.kind === 'config') {
+        this.configs.push({ index: e.index, config: e.payload.config });
+        configChanged = true;
+      }
+    }
+    this.observer.append?.(entries);
+    if (configChanged) this.onConfigChanged();
+  }
+
+  private truncateFrom(index: number): void {
+    this.log.truncateFrom(index);
+    this.storage.truncateFrom(index);
+    this.observer.truncate?.(index);
+    const before = this.configs.length;
+    this.configs = this.configs.filter((c) => c.index < index);
+    if (this.configs.length !== before) this.onConfigChanged();
+  }
+
+  private configIndex(): number {
+    return this.configs.length > 0 ? this.configs[this.configs.length - 1].index : (this.snapshot?.index ?? 0);
+  }
+
+  private onConfigChanged(): void {
+    const config = this.config;
+    this.observer.config?.(this.configIndex(), config);
+    this.applyConfigToRole();
+    if (this.roleName === 'leader') {
+      const peers = new Set(this.peers());
+      for (const p of [...this.progress.keys()]) if (!peers.has(p)) this.progress.delete(p);
+      for (const p of peers) if (!this.progress.has(p)) this.progress.set(p, this.freshProgress(this.log.lastIndex));
+    }
+  }
+
+  private applyConfigToRole(): void {
+    const c = this.config;
+    if (!this.stopped) {
+      this.role.send({ type: 'CONFIG', voters: Math.max(1, c.voters.length), isVoter: c.voters.includes(this.id) });
+    }
+  }
+
+  private advanceCommit(index: number): void {
+    assert(index > this.commit, `commit index going from ${this.commit} to ${index}`);
+    assert(index <= this.log.lastIndex, `commit ${index} beyond last index ${this.log.lastIndex}`);
+    this.commit = index;
+    this.observer.commit?.(index);
+    this.applyCommitted();
+    if (this.readsAwaitingCommit.length > 0 && this.log.term(this.commit) === this.term) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const done of waiting) this.readIndex(done);
+    }
+  }
+
+  private applyCommitted(): void {
+    while (this.applied < this.commit) {
+      const e = this.log.entry(this.applied + 1)!;
+      this.applied = e.index;
+      let result: unknown;
+      if (e.payload.kind === 'command') result = this.sm.apply(e as LogEntry & { payload: { kind: 'command' } });
+      this.observer.apply?.(e, result);
+      if (e.payload.kind === 'config' && this.roleName === 'leader' && !e.payload.config.voters.includes(this.id) && e.index === this.configIndex()) {
+        // A leader removed from the configuration steps down once the change commits (§4.2.2).
+        this.role.send({ type: 'STEP_DOWN' });
+      }
+    }
+    this.serveReads();
+    const o = this.options;
+    if (o.snapshotThreshold > 0 && this.applied - (this.snapshot?.index ?? 0) >= o.snapshotThreshold) this.takeSnapshot();
+  }
+
+  /** Snapshots the state machine at the applied index and compacts the log behind it. */
+  takeSnapshot(): Snapshot | null {
+    if (this.applied === 0 || this.applied === this.snapshot?.index) return this.snapshot;
+    const index = this.applied;
+    const s: Snapshot = { index, term: this.log.term(index)!, config: this.configAt(index), data: this.sm.snapshot() };
+    this.snapshot = s;
+    this.storage.saveSnapshot(s);
+    this.storage.sync();
+    this.observer.snapshot?.(s, 'take');
+    const keepFrom = index - this.options.snapshotKeep;
+    if (keepFrom > this.log.snapshotIndex) {
+      this.log.compact(keepFrom, this.log.term(keepFrom)!);
+      this.baseConfig = this.configAt(keepFrom);
+      this.configs = this.configs.filter((c) => c.index > keepFrom);
+    }
+    return s;
+  }
+
+  private configAt(index: number): RaftConfig {
+    let config = this.baseConfig;
+    for (const c of this.configs) if (c.index <= index) config = c.config;
+    return config;
+  }
+
+  // ------------------------------------------------------------------ ReadIndex
+
+  private confirmReads(): void {
+    if (this.reads.length === 0) return;
+    const voters = this.config.voters;
+    const need = quorumOf(voters.length);
+    // A read is confirmed once a quorum acknowledged a heartbeat of its round or later.
+    const rounds: number[] = [];
+    for (const v of voters) rounds.push(v === this.id ? this.readRound : (this.progress.get(v)?.readRound ?? 0));
+    rounds.sort((a, b) => b - a);
+    const confirmed = rounds[need - 1];
+    for (const r of this.reads) if (r.round <= confirmed) r.round = -1; // mark confirmed
+    this.serveReads();
+  }
+
+  private serveReads(): void {
+    if (this.reads.length === 0) return;
+    const remaining: PendingRead[] = [];
+    for (const r of this.reads) {
+      if (r.round === -1 && r.index <= this.applied) r.done(null, r.index);
+      else remaining.push(r);
+    }
+    this.reads = remaining;
+  }
+
+  private failReads(err: RaftError): void {
+    const reads = this.reads;
+    const waiting = this.readsAwaitingCommit;
+    this.reads = [];
+    this.readsAwaitingCommit = [];
+    for (const r of reads) r.done(err, 0);
+    for (const done of waiting) done(err, 0);
+  }
+
+  private send<T extends RaftMessageType>(to: string, type: T, payload: RaftMessages[T]): void {
+    this.transport.send(to, type, payload);
+  }
+}
