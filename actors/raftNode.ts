@@ -11,6 +11,7 @@ import {
   type AppendRequest,
   type AppendResponse,
   type EntryPayload,
+  type LogDigests,
   type LogEntry,
   type RaftConfig,
   type RaftMessages,
@@ -88,6 +89,8 @@ export interface RaftNodeDeps {
   bootstrap?: RaftConfig;
   options?: Partial<RaftOptions>;
   observer?: RaftObserver;
+  /** Keep the log's digest chain (tracing and checking); absent in benchmarks. */
+  digests?: LogDigests;
 }
 
 /** Why a request to a node was refused. */
@@ -167,6 +170,7 @@ export class RaftNode {
   private readonly storage: Storage;
   private readonly sm: StateMachine;
   private readonly observer: RaftObserver;
+  private readonly digests: LogDigests | undefined;
   private readonly role: Actor<typeof raftRole>;
 
   readonly log = new RaftLog();
@@ -208,6 +212,7 @@ export class RaftNode {
     this.storage = deps.storage;
     this.sm = deps.stateMachine;
     this.observer = deps.observer ?? {};
+    this.digests = deps.digests;
 
     // Recover whatever durable storage holds (nothing on a first start).
     const durable = deps.storage.load();
@@ -219,8 +224,10 @@ export class RaftNode {
       this.baseConfig = s.config;
       this.sm.restore(s.data);
       this.commit = this.applied = s.index;
+      this.digests?.restore({ index: s.index, digest: s.digest ?? '' });
     }
     this.log.append(durable.entries);
+    if (this.digests) for (const e of durable.entries) this.digests.append({ index: e.index, term: e.term, command: e.payload });
     for (const e of durable.entries) if (e.payload.kind === 'config') this.configs.push({ index: e.index, config: e.payload.config });
     this.term = durable.hardState.term;
     this.votedFor = durable.hardState.votedFor;
@@ -306,6 +313,16 @@ export class RaftNode {
   /** Peers' replication state, as the leader sees it. */
   progressOf(peer: string): Readonly<Progress> | undefined {
     return this.progress.get(peer);
+  }
+
+  /** Digest of the log up to `index`, when digests are kept. */
+  digestAt(index: number): string | undefined {
+    return this.digests?.digestAt(index);
+  }
+
+  /** The latest snapshot (taken, installed or restored), if any. */
+  get latestSnapshot(): Snapshot | null {
+    return this.snapshot;
   }
 
   status(): RaftStatus {
@@ -555,6 +572,7 @@ export class RaftNode {
     }
     this.sm.restore(s.data);
     this.log.reset(s.index, s.term);
+    this.digests?.restore({ index: s.index, digest: s.digest ?? '' });
     this.snapshot = s;
     this.baseConfig = s.config;
     this.configs = [];
@@ -820,6 +838,7 @@ export class RaftNode {
 
   private appendEntries(entries: readonly LogEntry[]): void {
     this.log.append(entries);
+    if (this.digests) for (const e of entries) this.digests.append({ index: e.index, term: e.term, command: e.payload });
     this.storage.append(entries);
     let configChanged = false;
     for (const e of entries) {
@@ -834,6 +853,7 @@ export class RaftNode {
 
   private truncateFrom(index: number): void {
     this.log.truncateFrom(index);
+    this.digests?.truncateFrom(index);
     this.storage.truncateFrom(index);
     this.observer.truncate?.(index);
     const before = this.configs.length;
@@ -898,6 +918,7 @@ export class RaftNode {
     if (this.applied === 0 || this.applied === this.snapshot?.index) return this.snapshot;
     const index = this.applied;
     const s: Snapshot = { index, term: this.log.term(index)!, config: this.configAt(index), data: this.sm.snapshot() };
+    if (this.digests) s.digest = this.digests.digestAt(index);
     this.snapshot = s;
     this.storage.saveSnapshot(s);
     this.storage.sync();
@@ -905,6 +926,7 @@ export class RaftNode {
     const keepFrom = index - this.options.snapshotKeep;
     if (keepFrom > this.log.snapshotIndex) {
       this.log.compact(keepFrom, this.log.term(keepFrom)!);
+      this.digests?.compactTo(keepFrom);
       this.baseConfig = this.configAt(keepFrom);
       this.configs = this.configs.filter((c) => c.index > keepFrom);
     }

@@ -108,3 +108,16 @@ export type RaftMessageType = keyof RaftMessages;
 export function normalizeConfig(config: RaftConfig): RaftConfig {
   return { voters: [...config.voters].sort(), learners: [...config.learners].sort() };
 }
+
+/**
+ * The digest chain of a log (DESIGN.md, trace format), kept beside it when
+ * tracing or checking. The node feeds it every append, truncation,
+ * compaction and snapshot so that snapshots carry their digest.
+ */
+export interface LogDigests {
+  append(entry: { index: number; term: number; command: unknown }): string;
+  digestAt(index: number): string | undefined;
+  truncateFrom(index: number): void;
+  compactTo(index: number): void;
+  restore(point: { index: number; digest: string }): void;
+}

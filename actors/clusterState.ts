@@ -1,0 +1,338 @@
+import { membershipStepper } from '../machines/membershipTable.js';
+import type { MemberStatus, MembershipContext, MembershipEvent } from '../machines/membership.js';
+import { taskStepper } from '../machines/taskTable.js';
+import type { TaskContext, TaskStatus } from '../machines/taskLifecycle.js';
+import type { LogEntry } from './raftTypes.js';
+
+/** Resource quota of a tenant (the seed's TenantQuota). */
+export interface TenantQuota {
+  maxMemoryBytes: number;
+  maxCpuUnits: number;
+  maxStorageBytes: number;
+  maxTasksPerSecond: number;
+  maxConcurrentTasks: number;
+  priorityWeight: number;
+}
+
+/** Quotas every tenant registered without its own gets. */
+export const DEFAULT_TENANT_QUOTA: TenantQuota = Object.freeze({
+  maxMemoryBytes: 64 * 2 ** 30,
+  maxCpuUnits: 64,
+  maxStorageBytes: 256 * 2 ** 30,
+  maxTasksPerSecond: 10_000,
+  maxConcurrentTasks: 10_000,
+  priorityWeight: 1,
+});
+
+/** The tenants registered at bootstrap. */
+export const BOOTSTRAP_TENANTS = ['system', 'default'] as const;
+
+/** Capacity a worker offers. */
+export interface WorkerCapacity {
+  cpu: number;
+  memoryBytes: number;
+}
+
+export interface MemberRecord {
+  node: string;
+  status: MemberStatus;
+  context: MembershipContext;
+  /** Log index of the entry that last changed the member. */
+  since: number;
+}
+
+export interface TenantRecord {
+  tenant: string;
+  quota: TenantQuota;
+  since: number;
+}
+
+export interface WorkerRecord {
+  worker: string;
+  capacity: WorkerCapacity;
+  since: number;
+}
+
+/** A submitted task as the replicated table holds it. */
+export interface TaskRecord extends TaskContext {
+  id: string;
+  status: TaskStatus;
+  type: string;
+  tenant: string;
+  priority: number;
+  payload: unknown;
+  submittedAt: number;
+  index: number;
+}
+
+/** Commands of the replicated state machine (the `command` of a log entry). */
+export type ClusterCommand =
+  | { op: 'bootstrap'; voters: string[] }
+  | { op: 'join'; node: string }
+  | { op: 'approve'; node: string }
+  | { op: 'reject'; node: string; reason?: string }
+  | { op: 'promote'; node: string }
+  | { op: 'demote'; node: string }
+  | { op: 'remove'; node: string; reason?: string }
+  | { op: 'block'; node: string; reason?: string }
+  | { op: 'unblock'; node: string }
+  | { op: 'registerTenant'; tenant: string; quota?: Partial<TenantQuota> }
+  | { op: 'registerWorker'; worker: string; capacity: WorkerCapacity }
+  | {
+      op: 'submitTask';
+      task: { id: string; type: string; tenant: string; priority: number; payload: unknown; maxRetries: number; timeoutMs: number; backoffMs: number; submittedAt: number };
+    }
+  | { op: 'put'; key: string; value: unknown }
+  | { op: 'noop' };
+
+/** A command with its client session (dissertation §6.3): applied once per (client, seq). */
+export interface SessionCommand {
+  client?: string;
+  seq?: number;
+  cmd: ClusterCommand;
+}
+
+/** Stable error codes of applied commands. */
+export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'DuplicateTask' | 'StaleRequest' | 'InvalidCommand';
+
+/** The outcome of applying one command; errors are part of the replicated state too. */
+export type ApplyResult = { ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string };
+
+/** A refused transition, recorded (never forced). */
+export interface RejectedTransition {
+  index: number;
+  kind: 'member' | 'task';
+  id: string;
+  from: string;
+  event: string;
+}
+
+interface Session {
+  lastSeq: number;
+  result: ApplyResult;
+  lastIndex: number;
+}
+
+/** Limits that keep the replicated state bounded (TigerBeetle style: every table has one). */
+export interface ClusterStateLimits {
+  maxSessions: number;
+  maxRejectedKept: number;
+}
+
+const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxRejectedKept: 1_000 };
+
+interface StateData {
+  members: Record<string, MemberRecord>;
+  tenants: Record<string, TenantRecord>;
+  workers: Record<string, WorkerRecord>;
+  tasks: Record<string, TaskRecord>;
+  kv: Record<string, unknown>;
+  sessions: Record<string, Session>;
+  rejected: RejectedTransition[];
+  appliedIndex: number;
+}
+
+function emptyState(): StateData {
+  return { members: {}, tenants: {}, workers: {}, tasks: {}, kv: {}, sessions: {}, rejected: [], appliedIndex: 0 };
+}
+
+const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
+  join: 'REQUEST_JOIN',
+  approve: 'APPROVE',
+  reject: 'REJECT',
+  promote: 'PROMOTE',
+  demote: 'DEMOTE',
+  remove: 'REMOVE',
+  block: 'BLOCK',
+  unblock: 'UNBLOCK',
+};
+
+/**
+ * The replicated state machine of a Grey cluster: members and their
+ * approval workflow, tenants and quotas, workers, task records, and client
+ * sessions. Every node folds the same committed commands through it in log
+ * order; applying is a pure function of the state and the entry (no clock,
+ * no randomness: whatever depends on them is in the command).
+ */
+export class ClusterState {
+  private s: StateData = emptyState();
+  private readonly limits: ClusterStateLimits;
+  /** Called after each member status change (the membership manager hangs off it). */
+  onMemberChange?: (member: MemberRecord, index: number) => void;
+
+  constructor(limits: Partial<ClusterStateLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  // ---------------------------------------------------------------- queries
+  member(node: string): Readonly<MemberRecord> | undefined {
+    return this.s.members[node];
+  }
+  members(): Readonly<MemberRecord>[] {
+    return Object.values(this.s.members);
+  }
+  tenant(id: string): Readonly<TenantRecord> | undefined {
+    return this.s.tenants[id];
+  }
+  tenants(): Readonly<TenantRecord>[] {
+    return Object.values(this.s.tenants);
+  }
+  worker(id: string): Readonly<WorkerRecord> | undefined {
+    return this.s.workers[id];
+  }
+  workers(): Readonly<WorkerRecord>[] {
+    return Object.values(this.s.workers);
+  }
+  task(id: string): Readonly<TaskRecord> | undefined {
+    return this.s.tasks[id];
+  }
+  tasks(): Readonly<TaskRecord>[] {
+    return Object.values(this.s.tasks);
+  }
+  get(key: string): unknown {
+    return this.s.kv[key];
+  }
+  get rejected(): readonly RejectedTransition[] {
+    return this.s.rejected;
+  }
+  get appliedIndex(): number {
+    return this.s.appliedIndex;
+  }
+
+  // ---------------------------------------------------------------- the state machine
+  apply(entry: LogEntry & { payload: { kind: 'command' } }): ApplyResult {
+    const sc = entry.payload.command as SessionCommand;
+    this.s.appliedIndex = entry.index;
+    if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${entry.index} has no command` };
+    if (sc.client !== undefined && sc.seq !== undefined) {
+      const session = this.s.sessions[sc.client];
+      if (session && sc.seq <= session.lastSeq) {
+        // A retried request: answer as the first time, apply nothing (§6.3).
+        if (sc.seq === session.lastSeq) return session.result;
+        return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} is older than its last (${session.lastSeq})` };
+      }
+      const result = this.applyCommand(sc.cmd, entry.index);
+      this.s.sessions[sc.client] = { lastSeq: sc.seq, result, lastIndex: entry.index };
+      this.evictSessions();
+      return result;
+    }
+    return this.applyCommand(sc.cmd, entry.index);
+  }
+
+  snapshot(): unknown {
+    return structuredClone(this.s);
+  }
+
+  restore(data: unknown): void {
+    this.s = structuredClone(data as StateData);
+  }
+
+  private applyCommand(cmd: ClusterCommand, index: number): ApplyResult {
+    switch (cmd.op) {
+      case 'noop':
+        return { ok: true };
+      case 'bootstrap': {
+        for (const node of cmd.voters) {
+          if (this.s.members[node]) continue;
+          this.stepMember(this.newMember(node, index), { type: 'BOOTSTRAP' }, index);
+        }
+        for (const tenant of BOOTSTRAP_TENANTS) {
+          if (!this.s.tenants[tenant]) this.s.tenants[tenant] = { tenant, quota: { ...DEFAULT_TENANT_QUOTA }, since: index };
+        }
+        return { ok: true };
+      }
+      case 'join': {
+        const existing = this.s.members[cmd.node];
+        if (!existing) {
+          this.s.members[cmd.node] = this.newMember(cmd.node, index);
+          this.onMemberChange?.(this.s.members[cmd.node], index);
+          return { ok: true, value: 'pendingApproval' };
+        }
+        return this.stepMember(existing, { type: 'REQUEST_JOIN' }, index);
+      }
+      case 'approve':
+      case 'promote':
+      case 'demote':
+      case 'unblock':
+      case 'reject':
+      case 'remove':
+      case 'block': {
+        const m = this.s.members[cmd.node];
+        if (!m) {
+          if (cmd.op !== 'block') return { ok: false, code: 'UnknownMember', message: `no member '${cmd.node}'` };
+          // A node can be blocked before it ever asks to join.
+          return this.stepMember((this.s.members[cmd.node] = this.newMember(cmd.node, index)), { type: 'BLOCK', reason: cmd.reason }, index);
+        }
+        const type = MEMBER_EVENTS[cmd.op];
+        const event = { type, reason: 'reason' in cmd ? cmd.reason : undefined } as MembershipEvent;
+        return this.stepMember(m, event, index);
+      }
+      case 'registerTenant': {
+        const quota = { ...DEFAULT_TENANT_QUOTA, ...(this.s.tenants[cmd.tenant]?.quota ?? {}), ...cmd.quota };
+        this.s.tenants[cmd.tenant] = { tenant: cmd.tenant, quota, since: index };
+        return { ok: true };
+      }
+      case 'registerWorker': {
+        this.s.workers[cmd.worker] = { worker: cmd.worker, capacity: { ...cmd.capacity }, since: index };
+        return { ok: true };
+      }
+      case 'submitTask': {
+        const t = cmd.task;
+        if (this.s.tasks[t.id]) return { ok: false, code: 'DuplicateTask', message: `task ${t.id} exists` };
+        if (!this.s.tenants[t.tenant]) return { ok: false, code: 'UnknownTenant', message: `tenant '${t.tenant}' is not registered` };
+        const record: TaskRecord = {
+          id: t.id,
+          status: 'pending',
+          type: t.type,
+          tenant: t.tenant,
+          priority: t.priority,
+          payload: t.payload,
+          submittedAt: t.submittedAt,
+          index,
+          attempt: 0,
+          maxRetries: t.maxRetries,
+          timeoutMs: t.timeoutMs,
+          backoffMs: t.backoffMs,
+          worker: null,
+        };
+        record.status = taskStepper.initial(record) as TaskStatus;
+        this.s.tasks[t.id] = record;
+        return { ok: true, value: t.id };
+      }
+      case 'put':
+        this.s.kv[cmd.key] = cmd.value;
+        return { ok: true };
+      default:
+        return { ok: false, code: 'InvalidCommand', message: `unknown op '${(cmd as { op: string }).op}'` };
+    }
+  }
+
+  private newMember(node: string, index: number): MemberRecord {
+    return { node, status: 'pendingApproval', context: { reason: null }, since: index };
+  }
+
+  private stepMember(m: MemberRecord, event: MembershipEvent, index: number): ApplyResult {
+    const next = membershipStepper.step(m.status, m.context, event);
+    if (next === null) {
+      this.recordRejected({ index, kind: 'member', id: m.node, from: m.status, event: event.type });
+      return { ok: false, code: 'InvalidTransition', message: `member ${m.node} is ${m.status}: ${event.type} is not allowed` };
+    }
+    m.status = next as MemberStatus;
+    m.since = index;
+    this.onMemberChange?.(m, index);
+    return { ok: true, value: m.status };
+  }
+
+  private recordRejected(r: RejectedTransition): void {
+    this.s.rejected.push(r);
+    if (this.s.rejected.length > this.limits.maxRejectedKept) this.s.rejected.splice(0, this.s.rejected.length - this.limits.maxRejectedKept);
+  }
+
+  private evictSessions(): void {
+    const ids = Object.keys(this.s.sessions);
+    if (ids.length <= this.limits.maxSessions) return;
+    // Deterministic: the least recently used session goes (ties by id).
+    ids.sort((a, b) => this.s.sessions[a].lastIndex - this.s.sessions[b].lastIndex || (a < b ? -1 : 1));
+    for (const id of ids.slice(0, ids.length - this.limits.maxSessions)) delete this.s.sessions[id];
+  }
+}

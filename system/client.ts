@@ -1,0 +1,167 @@
+import type { ApplyErrorCode, ClusterCommand, ClusterState, SessionCommand } from '../actors/clusterState.js';
+import type { ClusterNode, ProposeOutcome } from '../actors/clusterNode.js';
+import type { Cluster } from './cluster.js';
+
+/** Options of a {@link ClusterClient}. */
+export interface ClientOptions {
+  /** Session id (default `clientN`). */
+  id?: string;
+  /** Give up after this long (virtual ms); the outcome is then unknown. */
+  timeoutMs?: number;
+  /** Wait this long for one node's answer before trying another. */
+  attemptTimeoutMs?: number;
+  /** Pause between attempts when no leader is known. */
+  retryMs?: number;
+  /** One-way latency between the client and a node (virtual ms). */
+  latencyMs?: number;
+}
+
+/** Stable codes of client errors. */
+export type ClientErrorCode = 'NotLeader' | 'Timeout' | ApplyErrorCode;
+
+/**
+ * A request that did not succeed. `outcome` says what the caller may assume:
+ * `failed` — it did not and will not take effect; `unknown` — it may have
+ * (a timeout: retrying with the same session is safe, it applies once).
+ */
+export class ClientError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    readonly outcome: 'failed' | 'unknown',
+    readonly leaderHint: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+/** A successful request: where it was applied, and the state machine's answer. */
+export interface Applied {
+  index: number;
+  term: number;
+  value: unknown;
+}
+
+type Attempt = ProposeOutcome | { ok: false; code: 'Unreachable'; leaderHint: null; message: string };
+
+/**
+ * A client of a simulated cluster. It talks to the node it believes leads,
+ * follows `NotLeader` hints, retries on timeouts with the same session
+ * sequence number (so a retried command applies once, dissertation §6.3),
+ * and reports a timeout as an unknown outcome, never as a failure.
+ */
+export class ClusterClient {
+  private seq = 0;
+  private leaderGuess: string | null = null;
+  private readonly timeoutMs: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly latencyMs: number;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly id: string,
+    options: ClientOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+    this.retryMs = options.retryMs ?? 50;
+    this.latencyMs = options.latencyMs ?? 1;
+  }
+
+  /** Proposes a command and resolves once it is applied. */
+  async submit(cmd: ClusterCommand): Promise<Applied> {
+    const seq = ++this.seq;
+    const req = String(seq);
+    const sc: SessionCommand = { client: this.id, seq, cmd };
+    const kernel = this.cluster.kernel;
+    const trace = this.cluster.trace;
+    const taskId = cmd.op === 'submitTask' ? cmd.task.id : undefined;
+    trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'invoke', ...(taskId ? { taskId } : {}) });
+    const deadline = kernel.now() + this.timeoutMs;
+    let lastError = 'no attempt';
+    let tried = 0;
+    while (kernel.now() < deadline) {
+      const target = this.pickTarget(tried++);
+      const outcome = target === null ? null : await this.attempt(target, sc, Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
+      if (outcome?.ok) {
+        this.leaderGuess = target;
+        const r = outcome.result;
+        const digest = this.cluster.isUp(target!) ? this.cluster.node(target!).raft.digestAt(outcome.index) : undefined;
+        trace?.emit({
+          type: 'client', client: this.id, req, op: cmd.op, phase: 'ok', index: outcome.index, term: outcome.term,
+          ...(digest ? { digest } : {}), ...(r.ok ? {} : { error: r.code }), ...(taskId ? { taskId } : {}),
+        });
+        if (!r.ok) throw new ClientError(r.code, r.message, 'failed');
+        return { index: outcome.index, term: outcome.term, value: r.value };
+      }
+      if (outcome) {
+        lastError = `${outcome.code}: ${outcome.message}`;
+        this.leaderGuess = outcome.leaderHint;
+      } else {
+        this.leaderGuess = null;
+      }
+      if (!outcome?.leaderHint) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+    }
+    trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'info', error: 'Timeout', ...(taskId ? { taskId } : {}) });
+    throw new ClientError('Timeout', `no answer within ${this.timeoutMs} ms (last: ${lastError}); the command may or may not have been applied`, 'unknown');
+  }
+
+  /** A linearizable read of the replicated state (ReadIndex on the leader). */
+  async read<T>(query: (state: ClusterState) => T): Promise<T> {
+    const kernel = this.cluster.kernel;
+    const deadline = kernel.now() + this.timeoutMs;
+    let tried = 0;
+    while (kernel.now() < deadline) {
+      const target = this.pickTarget(tried++);
+      if (target !== null) {
+        const outcome = await this.call<{ ok: true; value: T; index: number } | Extract<Attempt, { ok: false }>>(target, Math.min(this.attemptTimeoutMs, deadline - kernel.now()), (node, done) =>
+          node.read(query, done),
+        );
+        if (outcome.ok) {
+          this.leaderGuess = target;
+          return outcome.value;
+        }
+        this.leaderGuess = outcome.leaderHint;
+        if (outcome.leaderHint) continue;
+      }
+      await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+    }
+    throw new ClientError('Timeout', `read: no answer within ${this.timeoutMs} ms`, 'failed');
+  }
+
+  private pickTarget(attempt: number): string | null {
+    if (this.leaderGuess && this.cluster.isUp(this.leaderGuess)) return this.leaderGuess;
+    const up = this.cluster.ids.filter((id) => this.cluster.isUp(id));
+    return up.length === 0 ? null : up[attempt % up.length];
+  }
+
+  private attempt(target: string, sc: SessionCommand, timeout: number): Promise<Attempt> {
+    return this.call<Attempt>(target, timeout, (node, done) => node.propose(sc, done));
+  }
+
+  /** One request to one node, with the client's latency both ways and a timeout. */
+  private call<R>(target: string, timeout: number, invoke: (node: ClusterNode, done: (r: R) => void) => void): Promise<R | Extract<Attempt, { ok: false }>> {
+    const kernel = this.cluster.kernel;
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (r: R | Extract<Attempt, { ok: false }>) => {
+        if (settled) return;
+        settled = true;
+        kernel.wake();
+        resolve(r);
+      };
+      const timer = kernel.schedule(timeout, () => finish({ ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
+      kernel.schedule(this.latencyMs, () => {
+        if (!this.cluster.isUp(target)) return; // the request is lost with the node; the timer answers
+        invoke(this.cluster.node(target), (r) =>
+          kernel.schedule(this.latencyMs, () => {
+            kernel.cancel(timer);
+            finish(r);
+          }),
+        );
+      });
+    });
+  }
+}

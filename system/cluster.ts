@@ -1,0 +1,277 @@
+import { ClusterNode } from '../actors/clusterNode.js';
+import type { RaftOptions } from '../actors/raftNode.js';
+import type { RaftStatus } from '../actors/raftNode.js';
+import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
+import { Bus } from './bus.js';
+import { ClusterClient, type ClientOptions } from './client.js';
+import { DigestChain } from './digest.js';
+import { Kernel, type RunUntilOptions } from './kernel.js';
+import type { LinkConfigPatch } from './network.js';
+import { traceObserver } from './nodeTracer.js';
+import { Trace, writeTraceFile } from './trace.js';
+
+/** Options of {@link createCluster}. */
+export interface ClusterOptions {
+  /** Node ids, or how many (`n1`…`nN`). */
+  nodes: number | string[];
+  seed?: number;
+  /** Default link model between nodes. */
+  network?: LinkConfigPatch;
+  raft?: Partial<RaftOptions>;
+  /**
+   * Who founds the cluster: `all` (default) starts every node as a voter of
+   * the first configuration; `first` starts a single voter and leaves the
+   * others to join through the approval workflow.
+   */
+  bootstrap?: 'all' | 'first';
+  /** Write the trace to this JSONL file. */
+  tracePath?: string;
+  /** Keep the trace in memory ({@link Cluster.trace}`.toJSONL()`). */
+  keepTrace?: boolean;
+  /** What a crash does to unsynced writes (default: loses them). */
+  crashLoss?: CrashLoss;
+  /** Extra trace listeners (the invariant checker attaches here). */
+  onTrace?: Array<(trace: Trace) => void>;
+}
+
+/** A node slot: its storage survives crashes, its incarnation does not. */
+interface Slot {
+  id: string;
+  storage: MemoryStorage;
+  node: ClusterNode | null;
+  inc: number;
+  founding: boolean;
+}
+
+/**
+ * A simulated Grey cluster: real nodes on the modelled network, one kernel
+ * driving everything, and the controls to hurt it (crash, restart,
+ * partition, isolate, lossy or slow links). A run is a pure function of the
+ * seed and the options.
+ */
+export class Cluster {
+  readonly kernel: Kernel;
+  readonly bus: Bus;
+  readonly seed: number;
+  readonly trace: Trace | undefined;
+  private readonly slots = new Map<string, Slot>();
+  private readonly options: ClusterOptions;
+  private clients = 0;
+  private ended = false;
+
+  constructor(options: ClusterOptions) {
+    this.options = options;
+    this.seed = options.seed ?? 1;
+    const ids = typeof options.nodes === 'number' ? Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`) : [...options.nodes];
+    if (ids.length === 0) throw new RangeError('a cluster needs at least one node');
+    if (new Set(ids).size !== ids.length) throw new RangeError(`duplicate node ids in ${ids.join(', ')}`);
+    this.kernel = new Kernel({ seed: this.seed });
+    this.bus = new Bus(this.kernel, { nodes: ids, link: options.network });
+    const tracing = options.tracePath !== undefined || options.keepTrace === true || (options.onTrace?.length ?? 0) > 0;
+    if (tracing) {
+      this.trace = new Trace({
+        seed: this.seed,
+        nodes: ids,
+        clock: this.kernel,
+        keep: options.keepTrace ?? false,
+        options: { network: options.network ?? {}, raft: options.raft ?? {}, bootstrap: options.bootstrap ?? 'all' },
+      });
+      if (options.tracePath) this.trace.addSink(writeTraceFile(options.tracePath));
+      for (const attach of options.onTrace ?? []) attach(this.trace);
+      this.bus.faults$.subscribe((f) => {
+        const { at: _at, kind, ...rest } = f as { at: number; kind: string } & Record<string, unknown>;
+        this.trace!.emit({ type: 'fault', kind, ...rest } as Parameters<Trace['emit']>[0]);
+      });
+    }
+    const founders = options.bootstrap === 'first' ? ids.slice(0, 1) : ids;
+    for (const id of ids) this.slots.set(id, { id, storage: new MemoryStorage(), node: null, inc: -1, founding: founders.includes(id) });
+    for (const id of ids) {
+      this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
+      this.boot(id);
+    }
+  }
+
+  /** Every node id, in creation order. */
+  get ids(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** The running incarnation of a node; throws when it is down. */
+  node(id: string): ClusterNode {
+    const n = this.slot(id).node;
+    if (!n) throw new Error(`node ${id} is down`);
+    return n;
+  }
+
+  isUp(id: string): boolean {
+    return this.slot(id).node !== null;
+  }
+
+  /** The node's incarnation (0 at first start, +1 per restart). */
+  incarnation(id: string): number {
+    return this.slot(id).inc;
+  }
+
+  /** Nodes that are up. */
+  upNodes(): ClusterNode[] {
+    return [...this.slots.values()].flatMap((s) => (s.node ? [s.node] : []));
+  }
+
+  /** The leader of the highest term among up nodes, if any. */
+  leader(): ClusterNode | undefined {
+    let best: ClusterNode | undefined;
+    for (const n of this.upNodes()) if (n.raft.isLeader && (!best || n.raft.currentTerm > best.raft.currentTerm)) best = n;
+    return best;
+  }
+
+  status(): Record<string, (RaftStatus & { up: true; inc: number }) | { up: false; inc: number }> {
+    const out: Record<string, (RaftStatus & { up: true; inc: number }) | { up: false; inc: number }> = {};
+    for (const s of this.slots.values()) out[s.id] = s.node ? { ...s.node.raft.status(), up: true, inc: s.inc } : { up: false, inc: s.inc };
+    return out;
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** Stops a node abruptly: volatile state is lost, and unsynced writes per the crash model. */
+  crash(id: string, loss: CrashLoss = this.options.crashLoss ?? 'unsynced'): void {
+    const s = this.slot(id);
+    if (!s.node) return;
+    s.node.stop();
+    s.node = null;
+    const lost = s.storage.crash(loss, this.kernel.random(`storage:${id}`));
+    this.bus.setDown(id, true);
+    this.trace?.emit({ type: 'fault', kind: 'crash', node: id, params: { loss, lostWrites: lost } });
+  }
+
+  /** Starts a new incarnation of a crashed node from its storage. */
+  restart(id: string): void {
+    const s = this.slot(id);
+    if (s.node) throw new Error(`node ${id} is already up`);
+    this.trace?.emit({ type: 'fault', kind: 'restart', node: id });
+    this.bus.setDown(id, false);
+    this.boot(id);
+  }
+
+  partition(groups: string[][]): void {
+    this.bus.partition(groups);
+  }
+
+  heal(): void {
+    this.bus.heal();
+  }
+
+  isolate(id: string): void {
+    this.bus.isolate(id);
+  }
+
+  setLink(from: string, to: string, patch: LinkConfigPatch, bothWays = true): void {
+    this.bus.configureLink(from, to, patch);
+    if (bothWays) this.bus.configureLink(to, from, patch);
+  }
+
+  /** Adds a node that is not in any configuration: it must ask to join. */
+  addNode(id: string): ClusterNode {
+    if (this.slots.has(id)) throw new RangeError(`node ${id} exists`);
+    this.bus.addNode(id);
+    this.slots.set(id, { id, storage: new MemoryStorage(), node: null, inc: -1, founding: false });
+    this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
+    return this.boot(id);
+  }
+
+  // ---------------------------------------------------------------- time
+
+  run(ms: number): Promise<void> {
+    return this.kernel.run(ms);
+  }
+
+  runUntil(predicate: () => boolean, options: RunUntilOptions): Promise<number> {
+    return this.kernel.runUntil(predicate, options);
+  }
+
+  /**
+   * Runs the simulation until `promise` settles (a client call waits on
+   * virtual time, so something must drive the kernel meanwhile), then
+   * returns its value or throws its error.
+   */
+  async drive<T>(promise: Promise<T>, within = 60_000): Promise<T> {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await this.runUntil(() => settled, { within, description: 'the awaited operation' });
+    return promise;
+  }
+
+  /** Runs until some up node leads (and returns it). */
+  async waitForLeader(within = 5_000): Promise<ClusterNode> {
+    await this.runUntil(() => this.leader() !== undefined, { within, description: 'a leader' });
+    return this.leader()!;
+  }
+
+  /** A client with its own session (exactly-once retries). */
+  client(options: ClientOptions = {}): ClusterClient {
+    return new ClusterClient(this, options.id ?? `client${++this.clients}`, options);
+  }
+
+  /** Emits the trace's `end` line; call once at the end of a run. */
+  end(): void {
+    if (this.ended || !this.trace) return;
+    this.ended = true;
+    const nodes: Record<string, { role: 'follower' | 'precandidate' | 'candidate' | 'leader' | null; term: number; commitIndex: number; lastApplied: number; inc: number }> = {};
+    for (const s of this.slots.values()) {
+      const st = s.node?.raft.status();
+      nodes[s.id] = st
+        ? { role: st.role, term: st.term, commitIndex: st.commitIndex, lastApplied: st.lastApplied, inc: s.inc }
+        : { role: null, term: s.storage.load().hardState.term, commitIndex: 0, lastApplied: 0, inc: s.inc };
+    }
+    this.trace.emit({ type: 'end', nodes });
+  }
+
+  private slot(id: string): Slot {
+    const s = this.slots.get(id);
+    if (!s) throw new RangeError(`no node '${id}' (nodes: ${this.ids.join(', ')})`);
+    return s;
+  }
+
+  private boot(id: string): ClusterNode {
+    const s = this.slot(id);
+    s.inc++;
+    const inc = s.inc;
+    const founders = [...this.slots.values()].filter((x) => x.founding).map((x) => x.id);
+    let node: ClusterNode | null = null;
+    const trace = this.trace;
+    node = new ClusterNode({
+      id,
+      clock: this.kernel,
+      random: this.kernel.random(`raft:${id}:${inc}`),
+      transport: { send: (to, type, payload) => void this.bus.send(id, to, type, payload) },
+      storage: s.storage,
+      bootstrap: s.founding ? { voters: founders, learners: [] } : undefined,
+      raft: this.options.raft,
+      digests: trace ? new DigestChain() : undefined,
+      observer: trace ? traceObserver(trace, id, inc, () => node!.raft) : undefined,
+    });
+    s.node = node;
+    node.start();
+    return node;
+  }
+}
+
+/** Builds and starts a simulated cluster. */
+export function createCluster(options: ClusterOptions): Cluster {
+  return new Cluster(options);
+}
+
+/**
+ * The seed's mock strategy: `n` real nodes on the simulated bus, founded
+ * together, with a fast network (1–3 ms).
+ */
+export function createTestCluster(n: number, options: Partial<ClusterOptions> = {}): Cluster {
+  return new Cluster({
+    nodes: n,
+    seed: 1,
+    network: { latency: { base: 2, jitter: 1, distribution: 'uniform' } },
+    ...options,
+  });
+}
