@@ -5,3 +5,7 @@ export * from './taskTable.js';
 export * from './transitionTable.js';
 export * from './replicationProgress.js';
 export * from './progressTable.js';
+export * from './circuitBreaker.js';
+export * from './quarantine.js';
+export * from './membership.js';
+export * from './membershipTable.js';

@@ -1,7 +1,11 @@
 import type { AnyStateMachine } from 'xstate';
 import { MachineCoverage } from '../machineCoverage.js';
 import { checkModel, type ModelPlan, type ModelReport } from '../modelPaths.js';
+import { circuitBreakerPlan } from './circuitBreaker.plan.js';
+import { membershipPlan } from './membership.plan.js';
+import { quarantinePlan } from './quarantine.plan.js';
 import { raftRolePlans } from './raftRole.plan.js';
+import { replicationProgressPlan } from './replicationProgress.plan.js';
 import { taskLifecyclePlan } from './taskLifecycle.plan.js';
 
 /** A machine with the plans that together cover it. */
@@ -15,6 +19,10 @@ export interface MachineModel {
 export const MACHINE_MODELS: MachineModel[] = [
   { machine: raftRolePlans[0].machine, plans: raftRolePlans },
   { machine: taskLifecyclePlan.machine, plans: [taskLifecyclePlan] },
+  { machine: circuitBreakerPlan.machine, plans: [circuitBreakerPlan] },
+  { machine: quarantinePlan.machine, plans: [quarantinePlan] },
+  { machine: membershipPlan.machine, plans: [membershipPlan] },
+  { machine: replicationProgressPlan.machine, plans: [replicationProgressPlan] },
 ];
 
 /** Runs every plan of a machine; coverage is what the plans reach together. */
