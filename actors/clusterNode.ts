@@ -43,6 +43,8 @@ export class ClusterNode {
   private readonly reconcileMs: number;
   private readonly catchUpLag: number;
   private reconcileTimer: TimerHandle | undefined;
+  /** Index of the bootstrap entry this leader proposed, while not yet applied. */
+  private bootstrapAt = 0;
   /** Promotions proposed and not yet applied (node → index), so each is proposed once. */
   private readonly promoting = new Map<string, number>();
   private stopped = false;
@@ -75,7 +77,8 @@ export class ClusterNode {
         },
         role: (role, term, leader) => {
           outer.role?.(role, term, leader);
-          if (role === 'leader') this.scheduleReconcile(0);
+          // At once, so the bootstrap entry goes out in the same batch as the leader's no-op.
+          if (role === 'leader') this.reconcile();
         },
       },
     });
@@ -164,6 +167,7 @@ export class ClusterNode {
     this.reconcileTimer = undefined;
     if (this.stopped || !this.raft.isLeader) return;
     try {
+      if (this.state.members().length === 0) this.proposeBootstrap();
       const change = this.nextConfigChange();
       if (change) this.raft.changeConfig(change);
       else this.promoteCaughtUpLearner();
@@ -171,6 +175,18 @@ export class ClusterNode {
       if (!(err instanceof RaftError)) throw err; // in progress or lost leadership: try again later
     }
     this.scheduleReconcile(this.reconcileMs);
+  }
+
+  /**
+   * The first leader of a new cluster records its founding members and the
+   * bootstrap tenants in the replicated state (members of the bootstrap
+   * configuration are voters without an approval round).
+   */
+  private proposeBootstrap(): void {
+    if (this.bootstrapAt > this.raft.lastApplied) return;
+    const voters = this.raft.config.voters;
+    if (voters.length === 0) return;
+    this.bootstrapAt = this.raft.propose({ cmd: { op: 'bootstrap', voters: [...voters] } satisfies ClusterCommand }).index;
   }
 
   private nextConfigChange(): ConfigChange | null {

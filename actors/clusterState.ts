@@ -234,7 +234,7 @@ export class ClusterState {
       case 'bootstrap': {
         for (const node of cmd.voters) {
           if (this.s.members[node]) continue;
-          this.stepMember(this.newMember(node, index), { type: 'BOOTSTRAP' }, index);
+          this.stepMember((this.s.members[node] = this.newMember(node, index)), { type: 'BOOTSTRAP' }, index);
         }
         for (const tenant of BOOTSTRAP_TENANTS) {
           if (!this.s.tenants[tenant]) this.s.tenants[tenant] = { tenant, quota: { ...DEFAULT_TENANT_QUOTA }, since: index };

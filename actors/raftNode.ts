@@ -250,7 +250,7 @@ export class RaftNode {
       },
     });
     this.role.on('campaign', (e) => this.onCampaign(e));
-    this.role.on('becameLeader', () => this.onBecameLeader());
+    this.role.on('becameLeader', (e) => this.onBecameLeader(e.term));
     this.role.on('heartbeat', () => this.broadcastHeartbeat(0));
     this.role.on('steppedDown', () => this.onSteppedDown());
     this.role.subscribe((snap) => this.onRoleSnapshot(snap.value, snap.context));
@@ -689,13 +689,14 @@ export class RaftNode {
     for (const peer of this.config.voters) if (peer !== this.id) this.send(peer, 'raft.vote', req);
   }
 
-  private onBecameLeader(): void {
+  /** Runs inside the chart's transition, before the role observer has cached the new term: use `term`. */
+  private onBecameLeader(term: number): void {
     this.progress.clear();
     const last = this.log.lastIndex;
     for (const peer of this.peers()) this.progress.set(peer, this.freshProgress(last));
     this.transferTarget = null;
     // Commit an entry of the new term at once: it commits everything before it (§5.4.2, §6.4).
-    this.proposeEntry({ kind: 'noop' });
+    this.proposeEntry({ kind: 'noop' }, term);
   }
 
   private onSteppedDown(): void {
@@ -712,9 +713,10 @@ export class RaftNode {
     if (this.transferTarget !== null) throw new RaftError('TransferInProgress', `leadership is moving to ${this.transferTarget}`, this.transferTarget);
   }
 
-  private proposeEntry(payload: EntryPayload): { index: number; term: number } {
+  private proposeEntry(payload: EntryPayload, term = this.term): { index: number; term: number } {
     if (payload.kind !== 'noop') this.requireLeader();
-    const entry: LogEntry = { index: this.log.lastIndex + 1, term: this.term, payload };
+    assert(term >= this.log.lastTerm, `appending term ${term} after term ${this.log.lastTerm}`);
+    const entry: LogEntry = { index: this.log.lastIndex + 1, term, payload };
     this.appendEntries([entry]);
     // Batch everything proposed at this instant into one write and one round of appends.
     if (this.flushHandle === undefined) this.flushHandle = this.clock.setTimeout(() => this.flush(), 0);

@@ -8,6 +8,7 @@ import { DigestChain } from './digest.js';
 import { Kernel, type RunUntilOptions } from './kernel.js';
 import type { LinkConfigPatch } from './network.js';
 import { traceObserver } from './nodeTracer.js';
+import { InvariantChecker } from './invariants.js';
 import { Trace, writeTraceFile } from './trace.js';
 
 /** Options of {@link createCluster}. */
@@ -30,7 +31,13 @@ export interface ClusterOptions {
   keepTrace?: boolean;
   /** What a crash does to unsynced writes (default: loses them). */
   crashLoss?: CrashLoss;
-  /** Extra trace listeners (the invariant checker attaches here). */
+  /**
+   * Check Raft's invariants online as the trace is written (default true):
+   * a violation throws from the step that caused it, naming the seed and
+   * the virtual time. Needs digests, so benchmarks turn it off.
+   */
+  check?: boolean;
+  /** Extra trace listeners. */
   onTrace?: Array<(trace: Trace) => void>;
 }
 
@@ -54,6 +61,8 @@ export class Cluster {
   readonly bus: Bus;
   readonly seed: number;
   readonly trace: Trace | undefined;
+  /** The online invariant checker (when `check` is on). */
+  readonly checker: InvariantChecker | undefined;
   private readonly slots = new Map<string, Slot>();
   private readonly options: ClusterOptions;
   private clients = 0;
@@ -67,7 +76,8 @@ export class Cluster {
     if (new Set(ids).size !== ids.length) throw new RangeError(`duplicate node ids in ${ids.join(', ')}`);
     this.kernel = new Kernel({ seed: this.seed });
     this.bus = new Bus(this.kernel, { nodes: ids, link: options.network });
-    const tracing = options.tracePath !== undefined || options.keepTrace === true || (options.onTrace?.length ?? 0) > 0;
+    const check = options.check ?? true;
+    const tracing = check || options.tracePath !== undefined || options.keepTrace === true || (options.onTrace?.length ?? 0) > 0;
     if (tracing) {
       this.trace = new Trace({
         seed: this.seed,
@@ -77,6 +87,10 @@ export class Cluster {
         options: { network: options.network ?? {}, raft: options.raft ?? {}, bootstrap: options.bootstrap ?? 'all' },
       });
       if (options.tracePath) this.trace.addSink(writeTraceFile(options.tracePath));
+      if (check) {
+        this.checker = new InvariantChecker({ seed: this.seed, nodes: ids });
+        this.trace.subscribe(this.checker.listener);
+      }
       for (const attach of options.onTrace ?? []) attach(this.trace);
       this.bus.faults$.subscribe((f) => {
         const { at: _at, kind, ...rest } = f as { at: number; kind: string } & Record<string, unknown>;
