@@ -262,7 +262,6 @@ export class RaftNode {
     if (durableLast > 0 || this.term > 0 || this.snapshot) {
       this.observer.recover?.({ term: this.term, votedFor: this.votedFor, lastIndex: durableLast, snapshotIndex: this.snapshot?.index ?? 0 });
       if (this.snapshot) this.observer.snapshot?.(this.snapshot, 'restore');
-      if (this.log.lastIndex > this.log.snapshotIndex) this.observer.append?.(this.log.slice(this.log.firstIndex, this.log.lastIndex, Number.MAX_SAFE_INTEGER));
     }
     this.observer.config?.(this.configIndex(), this.config);
     this.role.start();

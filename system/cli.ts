@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { checkTrace, InvariantViolation } from './invariants.js';
 import { checkMachineModel, MACHINE_MODELS } from './modelPlans/index.js';
 import type { ModelReport } from './modelPaths.js';
+import { readTrace, TraceFormatError } from './trace.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -13,6 +16,8 @@ const USAGE = `grey — deterministic actor runtime for distributed task cluster
 usage:
   grey models [--machine NAME] [--json]   generate and run model-based path tests of every statechart;
                                           prints states and transitions covered, exits 1 below 100%
+  grey check <trace.jsonl>                check a run's trace against the Raft safety invariants;
+                                          exits 1 on a violation, 2 when the file cannot be read
   grey help                               this text
 `;
 
@@ -71,6 +76,45 @@ function modelsCommand(args: string[], io: CliIO): number {
   return complete ? 0 : 1;
 }
 
+function checkCommand(args: string[], io: CliIO): number {
+  const paths = args.filter((a) => !a.startsWith('--'));
+  parseFlags(args.filter((a) => a.startsWith('--')), {});
+  if (paths.length !== 1) throw new UsageError(paths.length === 0 ? 'check needs a trace file' : 'check takes one trace file');
+  const path = paths[0];
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    io.err(`grey: cannot read trace ${path}: ${(err as Error).message}`);
+    return 2;
+  }
+  let trace;
+  try {
+    trace = readTrace(text);
+  } catch (err) {
+    if (!(err instanceof TraceFormatError)) throw err;
+    io.err(`grey: ${path}:${err.line}: malformed trace: ${err.detail}`);
+    return 2;
+  }
+  try {
+    const s = checkTrace(trace);
+    const leaders = s.leaders.length === 0 ? 'none' : s.leaders.map((l) => `${l.term}:${l.node}`).join(' ');
+    io.out(`${path}: ok, ${s.events} events checked (seed ${trace.header.seed})`);
+    io.out(`  nodes     ${s.nodes.join(', ')} (${s.restarts} restarts)`);
+    io.out(`  terms     max ${s.maxTerm}; leaders by term ${leaders}`);
+    io.out(`  log       ${s.entriesAppended} entries appended, ${s.truncates} truncates, ${s.snapshots} snapshots`);
+    io.out(`  commits   ${s.commits} commit events, highest index ${s.maxCommit}`);
+    io.out(`  applies   ${s.applies} checked`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof InvariantViolation)) throw err;
+    io.err(`grey: ${path}:${trace.lines[err.eventNumber - 1]}: invariant violated`);
+    io.err(`  ${err.message}`);
+    io.err(`  event: ${JSON.stringify(err.event)}`);
+    return 1;
+  }
+}
+
 /** Runs the CLI on `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], io: CliIO = { out: console.log, err: console.error }): Promise<number> {
   const [command, ...rest] = argv;
@@ -78,6 +122,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
     switch (command) {
       case 'models':
         return modelsCommand(rest, io);
+      case 'check':
+        return checkCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
