@@ -126,6 +126,8 @@ interface Progress {
   snapshotSentAt: number;
   /** Highest ReadIndex round the peer has acknowledged. */
   readRound: number;
+  /** When the window last made progress (match advanced, or it was empty and an append went out). */
+  progressAt: number;
 }
 
 interface PendingRead {
@@ -627,6 +629,7 @@ export class RaftNode {
     }
     if (m.match > pr.match) {
       pr.match = m.match;
+      pr.progressAt = this.clock.now();
       if (pr.state === 'probe') this.stepProgress(pr, 'ACCEPTED');
       this.maybeCommit();
     }
@@ -739,10 +742,10 @@ export class RaftNode {
   }
 
   private freshProgress(last: number): Progress {
-    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0 };
+    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now() };
   }
 
-  private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {
+  private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'UNREACHABLE' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {
     const next = progressStepper.step(pr.state, pr, { type });
     if (next !== null) pr.state = next as ProgressState;
   }
@@ -777,6 +780,7 @@ export class RaftNode {
     const entries = pr.next <= last ? this.log.slice(pr.next, last, this.options.maxBatch) : [];
     this.send(peer, 'raft.append', { term: this.term, leader: this.id, prevIndex, prevTerm, entries, commit: this.commit, readRound: 0 });
     if (entries.length > 0 && pr.state === 'replicate') {
+      if (pr.inflight.length === 0) pr.progressAt = this.clock.now();
       pr.next = entries[entries.length - 1].index + 1;
       pr.inflight.push(pr.next - 1);
     }
@@ -795,7 +799,17 @@ export class RaftNode {
 
   private broadcastHeartbeat(readRound: number): void {
     if (this.roleName !== 'leader') return;
+    const now = this.clock.now();
     for (const [peer, pr] of this.progress) {
+      if (pr.state === 'replicate' && pr.inflight.length > 0 && now - pr.progressAt >= this.options.electionTimeoutMin) {
+        // Appends went unanswered for an election timeout: assume them lost and
+        // probe again from what the peer is known to hold.
+        this.stepProgress(pr, 'UNREACHABLE');
+        pr.next = pr.match + 1;
+        pr.inflight.length = 0;
+        pr.probeSent = false;
+        this.sendAppends(peer);
+      }
       // The prefix up to match is known equal, so the heartbeat's consistency check passes.
       const prevTerm = this.log.term(pr.match);
       if (prevTerm === undefined) {

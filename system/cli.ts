@@ -4,6 +4,8 @@ import { checkTrace, InvariantViolation } from './invariants.js';
 import { checkMachineModel, MACHINE_MODELS } from './modelPlans/index.js';
 import type { ModelReport } from './modelPaths.js';
 import { readTrace, TraceFormatError } from './trace.js';
+import { parseFlags, UsageError } from './cliArgs.js';
+import { simulateCommand } from './simulateCommand.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -18,31 +20,14 @@ usage:
                                           prints states and transitions covered, exits 1 below 100%
   grey check <trace.jsonl>                check a run's trace against the Raft safety invariants;
                                           exits 1 on a violation, 2 when the file cannot be read
+  grey simulate [options]                 run a cluster under faults in deterministic simulation
+      --seed N | --seeds A-B                one seed, or a sweep (progress, summary, repro command)
+      --nodes N (5)  --duration 60s  --rate 200 (requests/s)
+      --faults crash,restart,partition,halves,isolate-leader,ring,minority,unsynced-loss,flaky,loss,duplicate,reorder
+      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --trace out.jsonl
+                                          exits 1 on any violation, lost write or divergence
   grey help                               this text
 `;
-
-/** A command-line mistake: printed with the usage, exit code 2. */
-export class UsageError extends Error {
-  readonly code = 'Usage';
-}
-
-function parseFlags(args: string[], known: Record<string, 'bool' | 'value'>): Record<string, string | boolean> {
-  const flags: Record<string, string | boolean> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
-    const [name, inline] = arg.slice(2).split('=', 2);
-    const kind = known[name];
-    if (!kind) throw new UsageError(`unknown option --${name}`);
-    if (kind === 'bool') flags[name] = true;
-    else {
-      const value = inline ?? args[++i];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      flags[name] = value;
-    }
-  }
-  return flags;
-}
 
 const pct = (covered: number, total: number) => (total === 0 ? 100 : (100 * covered) / total);
 
@@ -124,6 +109,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return modelsCommand(rest, io);
       case 'check':
         return checkCommand(rest, io);
+      case 'simulate':
+        return await simulateCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

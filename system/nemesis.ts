@@ -1,0 +1,221 @@
+import type { Cluster } from './cluster.js';
+import type { Random } from './random.js';
+
+/**
+ * Fault kinds a simulation can inject, after Jepsen's nemeses. The network
+ * kinds `loss`, `duplicate` and `reorder` make every link faulty for the
+ * whole run; the others are episodes the nemesis starts and ends.
+ */
+export const FAULT_KINDS = [
+  'crash',
+  'restart',
+  'partition',
+  'halves',
+  'isolate-leader',
+  'ring',
+  'minority',
+  'unsynced-loss',
+  'flaky',
+  'loss',
+  'duplicate',
+  'reorder',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Parses `crash,restart,partition` into fault kinds, with a clear error for unknown names. */
+export function parseFaults(text: string): FaultKind[] {
+  if (text.trim() === '' || text === 'none') return [];
+  const out: FaultKind[] = [];
+  for (const raw of text.split(',')) {
+    const name = raw.trim();
+    if (!(FAULT_KINDS as readonly string[]).includes(name)) {
+      throw new RangeError(`unknown fault '${name}'; known: ${FAULT_KINDS.join(', ')}`);
+    }
+    out.push(name as FaultKind);
+  }
+  return out;
+}
+
+/** An episode the nemesis runs: how it starts and how it ends. */
+interface Episode {
+  name: string;
+  start(): void;
+  stop(): void;
+}
+
+export interface NemesisOptions {
+  faults: readonly FaultKind[];
+  /** Mean quiet time between episodes (virtual ms). */
+  meanGapMs?: number;
+  /** Episode length range (virtual ms). */
+  minEpisodeMs?: number;
+  maxEpisodeMs?: number;
+  /** Called when an episode takes the leader away (crash or isolation), for failover timing. */
+  onLeaderLoss?: (term: number) => void;
+}
+
+/**
+ * Injects faults into a cluster on a schedule drawn from the kernel's seeded
+ * random stream `nemesis`: quiet, episode, quiet, episode… Episodes never
+ * overlap, and each one is undone (heal, restart, restore links) before the
+ * next starts, so the cluster always gets a chance to recover.
+ */
+export class Nemesis {
+  private readonly rng: Random;
+  private readonly episodes: Array<() => Episode>;
+  private active: Episode | null = null;
+  private stopped = false;
+  readonly log: Array<{ t: number; episode: string; phase: 'start' | 'stop' }> = [];
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly options: NemesisOptions,
+  ) {
+    this.rng = cluster.kernel.random('nemesis');
+    const f = new Set(options.faults);
+    const e: Array<() => Episode> = [];
+    const crashLike = f.has('crash') || f.has('restart');
+    if (crashLike) e.push(() => this.crashEpisode(false, 'unsynced'), () => this.crashEpisode(true, 'unsynced'));
+    if (f.has('unsynced-loss')) e.push(() => this.crashEpisode(this.rng.chance(0.5), 'random'));
+    if (f.has('partition') || f.has('halves')) e.push(() => this.partitionEpisode('halves'));
+    if (f.has('partition') || f.has('minority')) e.push(() => this.partitionEpisode('minority'));
+    if (f.has('partition') || f.has('isolate-leader')) e.push(() => this.isolateLeaderEpisode());
+    if (f.has('partition') || f.has('ring')) e.push(() => this.ringEpisode());
+    if (f.has('flaky')) e.push(() => this.flakyEpisode());
+    this.episodes = e;
+  }
+
+  /** Starts the schedule. */
+  start(): void {
+    if (this.episodes.length > 0) this.scheduleNext();
+  }
+
+  /** Ends the current episode (healing everything) and stops scheduling. */
+  stop(): void {
+    this.stopped = true;
+    if (this.active) this.endEpisode();
+  }
+
+  private scheduleNext(): void {
+    const gap = this.rng.exponential(this.options.meanGapMs ?? 1_500);
+    this.cluster.kernel.schedule(gap, () => {
+      if (this.stopped) return;
+      const episode = this.rng.pick(this.episodes)();
+      this.active = episode;
+      this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'start' });
+      episode.start();
+      const length = this.rng.int(this.options.minEpisodeMs ?? 300, this.options.maxEpisodeMs ?? 3_000);
+      this.cluster.kernel.schedule(length, () => {
+        if (this.stopped || this.active !== episode) return;
+        this.endEpisode();
+        this.scheduleNext();
+      });
+    });
+  }
+
+  private endEpisode(): void {
+    const episode = this.active!;
+    this.active = null;
+    episode.stop();
+    this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'stop' });
+  }
+
+  private leaderLost(): void {
+    const l = this.cluster.leader();
+    if (l) this.options.onLeaderLoss?.(l.raft.currentTerm);
+  }
+
+  private crashEpisode(leader: boolean, loss: 'unsynced' | 'random'): Episode {
+    const c = this.cluster;
+    let victim: string | null = null;
+    return {
+      name: `${loss === 'random' ? 'unsynced-loss' : 'crash'}${leader ? ' leader' : ''}`,
+      start: () => {
+        const up = c.ids.filter((id) => c.isUp(id));
+        const l = c.leader();
+        victim = leader && l ? l.id : up.length > 0 ? this.rng.pick(up) : null;
+        if (victim === null) return;
+        if (l && victim === l.id) this.leaderLost();
+        c.crash(victim, loss);
+      },
+      stop: () => {
+        if (victim !== null && !c.isUp(victim)) c.restart(victim);
+      },
+    };
+  }
+
+  private partitionEpisode(kind: 'halves' | 'minority'): Episode {
+    const c = this.cluster;
+    return {
+      name: kind,
+      start: () => {
+        const ids = this.rng.shuffle([...c.ids]);
+        const cut = kind === 'halves' ? Math.floor(ids.length / 2) : this.rng.int(1, Math.max(1, Math.floor((ids.length - 1) / 2)));
+        const minority = ids.slice(0, cut);
+        const l = c.leader();
+        if (l && minority.includes(l.id)) this.leaderLost();
+        c.partition([minority, ids.slice(cut)]);
+      },
+      stop: () => c.heal(),
+    };
+  }
+
+  private isolateLeaderEpisode(): Episode {
+    const c = this.cluster;
+    return {
+      name: 'isolate-leader',
+      start: () => {
+        const l = c.leader();
+        if (!l) return;
+        this.leaderLost();
+        c.isolate(l.id);
+      },
+      stop: () => c.heal(),
+    };
+  }
+
+  /** Majorities ring: each node reaches only its neighbours, so every node sees a different majority. */
+  private ringEpisode(): Episode {
+    const c = this.cluster;
+    return {
+      name: 'ring',
+      start: () => {
+        const ids = this.rng.shuffle([...c.ids]);
+        const n = ids.length;
+        // Neighbours within k on either side: 2k+1 >= a majority, and no two nodes see the same majority.
+        const k = Math.ceil(Math.floor(n / 2) / 2);
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            const d = Math.min((i - j + n) % n, (j - i + n) % n);
+            if (d > k) c.bus.cut(ids[i], ids[j]);
+          }
+        }
+      },
+      stop: () => c.heal(),
+    };
+  }
+
+  private flakyEpisode(): Episode {
+    const c = this.cluster;
+    const touched: Array<[string, string]> = [];
+    return {
+      name: 'flaky',
+      start: () => {
+        const ids = c.ids;
+        for (const a of ids) {
+          for (const b of ids) {
+            if (a !== b && this.rng.chance(0.3)) {
+              c.bus.configureLink(a, b, { loss: 0.3, duplicate: 0.1, reorder: 0.2 });
+              touched.push([a, b]);
+            }
+          }
+        }
+      },
+      stop: () => {
+        const d = c.bus.defaultLinkConfig;
+        for (const [a, b] of touched) c.bus.configureLink(a, b, { loss: d.loss, duplicate: d.duplicate, reorder: d.reorder });
+      },
+    };
+  }
+}

@@ -1,0 +1,109 @@
+import type { CliIO } from './cli.js';
+import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
+import { parseFaults } from './nemesis.js';
+import { DEFAULT_SIMULATION, runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
+
+const FLAGS = {
+  seed: 'value',
+  seeds: 'value',
+  nodes: 'value',
+  duration: 'value',
+  faults: 'value',
+  latency: 'value',
+  'election-timeout': 'value',
+  rate: 'value',
+  trace: 'value',
+} as const;
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** `grey simulate`: one seed, or a sweep with a progress bar and a summary. */
+export async function simulateCommand(args: string[], io: CliIO): Promise<number> {
+  const f = parseFlags(args, FLAGS);
+  const get = (k: keyof typeof FLAGS) => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
+  if (get('seed') && get('seeds')) throw new UsageError('give --seed or --seeds, not both');
+  const [first, last] = get('seeds') ? parseRange(get('seeds')!, 'seeds') : [Number(get('seed') ?? 1), Number(get('seed') ?? 1)];
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last)) throw new UsageError('seeds must be integers');
+  const base: Omit<SimulationOptions, 'seed'> = {
+    ...DEFAULT_SIMULATION,
+    nodes: get('nodes') ? parsePositiveInt(get('nodes')!, 'nodes') : DEFAULT_SIMULATION.nodes,
+    durationMs: get('duration') ? parseDuration(get('duration')!, 'duration') : DEFAULT_SIMULATION.durationMs,
+    faults: get('faults') ? parseFaultsOrUsage(get('faults')!) : DEFAULT_SIMULATION.faults,
+    latency: get('latency') ? parseRange(get('latency')!, 'latency') : DEFAULT_SIMULATION.latency,
+    electionTimeout: get('election-timeout') ? parseRange(get('election-timeout')!, 'election-timeout') : DEFAULT_SIMULATION.electionTimeout,
+    rate: get('rate') !== undefined ? Number(get('rate')) : DEFAULT_SIMULATION.rate,
+  };
+  if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
+  const sweep = last > first;
+  if (sweep && get('trace')) throw new UsageError('--trace writes one run; use it with --seed');
+
+  const results: SimulationResult[] = [];
+  const total = last - first + 1;
+  const wall0 = performance.now();
+  for (let seed = first; seed <= last; seed++) {
+    const r = await runSimulation({ ...base, seed, tracePath: get('trace') });
+    results.push(r);
+    if (sweep) {
+      const done = seed - first + 1;
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      const bad = results.filter(failed).length;
+      io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} seeds, ${bad} failing`);
+    }
+  }
+  if (sweep) io.err('\n');
+
+  const failing = results.filter(failed);
+  const failovers = results.flatMap((r) => r.failovers).sort((a, b) => a - b);
+  const virtual = results.reduce((a, r) => a + r.virtualMs, 0);
+  const commits = results.reduce((a, r) => a + r.commits, 0);
+  const wall = (performance.now() - wall0) / 1000;
+  io.out(`seeds          ${total} (${first}${sweep ? `-${last}` : ''}), ${base.nodes} nodes, ${base.durationMs / 1000}s each, faults: ${base.faults.join(',') || 'none'}`);
+  io.out(`violations     ${results.filter((r) => r.violation).length}`);
+  io.out(`lost writes    ${results.reduce((a, r) => a + r.lost, 0)} (acknowledged: ${results.reduce((a, r) => a + r.acknowledged, 0)}, unknown outcome: ${results.reduce((a, r) => a + r.unknown, 0)})`);
+  io.out(`diverged       ${results.reduce((a, r) => a + r.diverged, 0)} nodes`);
+  io.out(`elections      ${results.reduce((a, r) => a + r.elections, 0)}`);
+  io.out(
+    `failover       ${failovers.length ? `n=${failovers.length} p50 ${quantile(failovers, 0.5).toFixed(0)} ms, p99 ${quantile(failovers, 0.99).toFixed(0)} ms, max ${failovers[failovers.length - 1].toFixed(0)} ms` : 'none measured'}`,
+  );
+  io.out(`commits        ${commits} (${(commits / (virtual / 1000)).toFixed(0)} per simulated second)`);
+  io.out(`speed          ${(virtual / 1000 / wall).toFixed(0)}x real time (${wall.toFixed(1)} s wall)`);
+  for (const r of failing.slice(0, 10)) {
+    const why = r.violation ? r.violation.message : `${r.lost} lost writes, ${r.diverged} diverged nodes`;
+    io.out(`FAIL seed ${r.seed}: ${why}`);
+    io.out(`  reproduce: ${reproduce(r.seed, base)}`);
+  }
+  return failing.length === 0 ? 0 : 1;
+}
+
+function failed(r: SimulationResult): boolean {
+  return r.violation !== null || r.lost > 0 || r.diverged > 0;
+}
+
+function parseFaultsOrUsage(text: string) {
+  try {
+    return parseFaults(text);
+  } catch (err) {
+    throw new UsageError(`--faults: ${(err as Error).message}`);
+  }
+}
+
+/** The one command that replays a seed, with the options of the sweep and a trace. */
+function reproduce(seed: number, o: Omit<SimulationOptions, "seed">): string {
+  return [
+    'npx grey simulate',
+    `--seed ${seed}`,
+    `--nodes ${o.nodes}`,
+    `--duration ${o.durationMs}ms`,
+    o.faults.length ? `--faults ${o.faults.join(',')}` : '',
+    `--latency ${o.latency.join('-')}`,
+    `--election-timeout ${o.electionTimeout.join('-')}`,
+    `--rate ${o.rate}`,
+    `--trace seed-${seed}.jsonl`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}

@@ -1,0 +1,186 @@
+import type { ClusterClient } from './client.js';
+import { ClientError } from './client.js';
+import { createCluster, type Cluster } from './cluster.js';
+import { InvariantViolation } from './invariants.js';
+import { Nemesis, type FaultKind } from './nemesis.js';
+import type { LinkConfigPatch } from './network.js';
+
+/** Options of one simulated run (`grey simulate`). */
+export interface SimulationOptions {
+  seed: number;
+  nodes: number;
+  /** Virtual ms of workload and faults; a recovery period follows. */
+  durationMs: number;
+  faults: readonly FaultKind[];
+  /** One-way latency range, ms. */
+  latency: [number, number];
+  electionTimeout: [number, number];
+  heartbeatMs?: number;
+  /** Client requests per virtual second. */
+  rate: number;
+  /** Write the trace (JSONL) here. */
+  tracePath?: string;
+  /** Keep the trace in memory (for determinism checks). */
+  keepTrace?: boolean;
+  /** Mean quiet time between fault episodes. */
+  meanGapMs?: number;
+}
+
+/** What a run found. */
+export interface SimulationResult {
+  seed: number;
+  violation: InvariantViolation | null;
+  /** Distinct terms that had a leader. */
+  elections: number;
+  /** Virtual ms from each loss of the leader (crash, isolation) to the next leader of a higher term. */
+  failovers: number[];
+  commits: number;
+  acknowledged: number;
+  /** Requests whose outcome is unknown (timed out). */
+  unknown: number;
+  /** Requests refused with a typed error. */
+  failed: number;
+  /** Acknowledged writes missing after recovery: must be 0. */
+  lost: number;
+  /** Nodes whose state differs from the leader's after recovery: must be 0. */
+  diverged: number;
+  virtualMs: number;
+  wallMs: number;
+  episodes: string[];
+  trace?: string;
+}
+
+export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
+  nodes: 5,
+  durationMs: 60_000,
+  faults: [],
+  latency: [5, 15],
+  electionTimeout: [150, 300],
+  rate: 200,
+};
+
+const MAX_CLIENTS = 64;
+
+/**
+ * One deterministic run: a cluster under a write workload and a nemesis,
+ * then a recovery period (faults healed, crashed nodes restarted), then the
+ * checks: no invariant broken (online, throughout), nothing acknowledged
+ * lost, every node's state equal to the leader's. A pure function of the
+ * options: the same seed writes the same trace.
+ */
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const wall0 = performance.now();
+  const o = { ...DEFAULT_SIMULATION, ...options };
+  const faults = new Set(o.faults);
+  const [lmin, lmax] = o.latency;
+  const network: LinkConfigPatch = {
+    latency: { base: (lmin + lmax) / 2, jitter: (lmax - lmin) / 2, distribution: 'uniform' },
+    loss: faults.has('loss') ? 0.05 : 0,
+    duplicate: faults.has('duplicate') ? 0.05 : 0,
+    reorder: faults.has('reorder') ? 0.1 : 0,
+  };
+  const cluster = createCluster({
+    nodes: o.nodes,
+    seed: o.seed,
+    network,
+    raft: { electionTimeoutMin: o.electionTimeout[0], electionTimeoutMax: o.electionTimeout[1], heartbeatMs: o.heartbeatMs ?? 50 },
+    tracePath: o.tracePath,
+    keepTrace: o.keepTrace,
+    check: true,
+  });
+  const leaderTerms = new Set<number>();
+  const failovers: number[] = [];
+  let lossAt: { t: number; term: number } | null = null;
+  cluster.trace!.subscribe((e) => {
+    if (e.type !== 'role' || e.role !== 'leader') return;
+    leaderTerms.add(e.term as number);
+    if (lossAt && (e.term as number) > lossAt.term) {
+      failovers.push((e.t as number) - lossAt.t);
+      lossAt = null;
+    }
+  });
+  const nemesis = new Nemesis(cluster, {
+    faults: o.faults,
+    meanGapMs: o.meanGapMs,
+    onLeaderLoss: (term) => {
+      if (!lossAt) lossAt = { t: cluster.kernel.now(), term };
+    },
+  });
+
+  const stats = { acknowledged: 0, unknown: 0, failed: 0 };
+  const acked: string[] = [];
+  const idle: ClusterClient[] = [];
+  let clients = 0;
+  const rng = cluster.kernel.random('workload');
+  let stopWorkload = false;
+  let seq = 0;
+  const arrive = () => {
+    if (stopWorkload) return;
+    const client = idle.pop() ?? (clients < MAX_CLIENTS ? cluster.client({ id: `c${++clients}`, timeoutMs: 2_000 }) : null);
+    if (client) {
+      const key = `k${++seq}`;
+      client.submit({ op: 'put', key, value: seq }).then(
+        () => {
+          stats.acknowledged++;
+          acked.push(key);
+          idle.push(client);
+        },
+        (err: unknown) => {
+          if (err instanceof ClientError && err.outcome === 'unknown') stats.unknown++;
+          else stats.failed++;
+          idle.push(client);
+        },
+      );
+    }
+    if (o.rate > 0) cluster.kernel.schedule(rng.exponential(1_000 / o.rate), arrive);
+  };
+
+  let violation: InvariantViolation | null = null;
+  let diverged = 0;
+  let lost = 0;
+  try {
+    await cluster.waitForLeader(10_000);
+    nemesis.start();
+    arrive();
+    await cluster.run(o.durationMs);
+    // Recovery: stop the faults and the load, bring everyone back, let it converge.
+    stopWorkload = true;
+    nemesis.stop();
+    cluster.heal();
+    for (const id of cluster.ids) if (!cluster.isUp(id)) cluster.restart(id);
+    await converge(cluster, 30_000);
+    const leader = cluster.leader()!;
+    lost = acked.filter((k) => leader.state.get(k) === undefined).length;
+    const reference = JSON.stringify(leader.state.snapshot());
+    for (const n of cluster.upNodes()) if (JSON.stringify(n.state.snapshot()) !== reference) diverged++;
+  } catch (err) {
+    if (err instanceof InvariantViolation) violation = err;
+    else if (cluster.checker?.violation) violation = cluster.checker.violation;
+    else throw err;
+  }
+  cluster.end();
+  return {
+    seed: o.seed,
+    violation,
+    elections: leaderTerms.size,
+    failovers,
+    commits: cluster.leader()?.raft.commitIndex ?? Math.max(0, ...cluster.upNodes().map((n) => n.raft.commitIndex)),
+    ...stats,
+    lost,
+    diverged,
+    virtualMs: cluster.kernel.now(),
+    wallMs: performance.now() - wall0,
+    episodes: nemesis.log.filter((e) => e.phase === 'start').map((e) => e.episode),
+    ...(o.keepTrace ? { trace: cluster.trace!.toJSONL() } : {}),
+  };
+}
+
+/** Runs until one leader has committed its whole log and every member applied it. */
+async function converge(cluster: Cluster, within: number): Promise<void> {
+  await cluster.runUntil(() => {
+    const l = cluster.leader()?.raft;
+    if (!l || l.commitIndex !== l.log.lastIndex || l.log.term(l.commitIndex) !== l.currentTerm) return false;
+    const members = new Set([...l.config.voters, ...l.config.learners]);
+    return cluster.upNodes().every((n) => !members.has(n.id) || n.raft.lastApplied === l.commitIndex);
+  }, { within, description: 'convergence after the faults healed' });
+}
