@@ -638,20 +638,21 @@ export class RaftNode {
         pr.pendingSnapshot = 0;
       }
     }
-    if (m.match > pr.match) {
-      pr.match = m.match;
-      pr.progressAt = this.clock.now();
-      if (pr.state === 'probe') this.stepProgress(pr, 'ACCEPTED');
-      this.maybeCommit();
-    }
-    if (pr.next <= pr.match) pr.next = pr.match + 1;
-    // Free the window up to what is acknowledged; a heartbeat answer frees one slot in case an append was lost.
+    // Free the window up to what is acknowledged first, so the commit notice below sees idle peers.
     const inflight = pr.inflight;
     let freed = 0;
     while (freed < inflight.length && inflight[freed] <= m.match) freed++;
     if (freed === 0 && inflight.length >= this.options.maxInflight) freed = 1;
     if (freed > 0) inflight.splice(0, freed);
     pr.probeSent = false;
+    if (m.match > pr.match) {
+      pr.match = m.match;
+      pr.progressAt = this.clock.now();
+      if (pr.state === 'probe') this.stepProgress(pr, 'ACCEPTED');
+      if (pr.next <= pr.match) pr.next = pr.match + 1;
+      this.maybeCommit();
+    }
+    if (pr.next <= pr.match) pr.next = pr.match + 1;
     if (from === this.transferTarget) this.maybeSendTimeoutNow(from);
     this.sendAppends(from);
   }
