@@ -1,8 +1,7 @@
 import { membershipStepper } from '../machines/membershipTable.js';
 import type { MemberStatus, MembershipContext, MembershipEvent } from '../machines/membership.js';
-import { taskStepper } from '../machines/taskTable.js';
-import type { TaskContext, TaskStatus } from '../machines/taskLifecycle.js';
 import type { LogEntry } from './raftTypes.js';
+import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 
 /** Resource quota of a tenant (the seed's TenantQuota). */
 export interface TenantQuota {
@@ -53,18 +52,6 @@ export interface WorkerRecord {
   since: number;
 }
 
-/** A submitted task as the replicated table holds it. */
-export interface TaskRecord extends TaskContext {
-  id: string;
-  status: TaskStatus;
-  type: string;
-  tenant: string;
-  priority: number;
-  payload: unknown;
-  submittedAt: number;
-  index: number;
-}
-
 /** Commands of the replicated state machine (the `command` of a log entry). */
 export type ClusterCommand =
   | { op: 'bootstrap'; voters: string[] }
@@ -78,10 +65,9 @@ export type ClusterCommand =
   | { op: 'unblock'; node: string }
   | { op: 'registerTenant'; tenant: string; quota?: Partial<TenantQuota> }
   | { op: 'registerWorker'; worker: string; capacity: WorkerCapacity }
-  | {
-      op: 'submitTask';
-      task: { id: string; type: string; tenant: string; priority: number; payload: unknown; maxRetries: number; timeoutMs: number; backoffMs: number; submittedAt: number };
-    }
+  | { op: 'submitTasks'; tasks: NewTask[] }
+  | { op: 'taskChanges'; changes: TaskChange[] }
+  | { op: 'pruneTasks'; before: number }
   | { op: 'put'; key: string; value: unknown }
   | { op: 'noop' };
 
@@ -93,7 +79,7 @@ export interface SessionCommand {
 }
 
 /** Stable error codes of applied commands. */
-export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'DuplicateTask' | 'StaleRequest' | 'InvalidCommand';
+export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'StaleRequest' | 'InvalidCommand';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
 export type ApplyResult = { ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string };
@@ -101,7 +87,7 @@ export type ApplyResult = { ok: true; value?: unknown } | { ok: false; code: App
 /** A refused transition, recorded (never forced). */
 export interface RejectedTransition {
   index: number;
-  kind: 'member' | 'task';
+  kind: 'member';
   id: string;
   from: string;
   event: string;
@@ -117,15 +103,16 @@ interface Session {
 export interface ClusterStateLimits {
   maxSessions: number;
   maxRejectedKept: number;
+  tasks: TaskTableLimits;
 }
 
-const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxRejectedKept: 1_000 };
+const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxRejectedKept: 1_000, tasks: DEFAULT_TASK_LIMITS };
 
 interface StateData {
   members: Record<string, MemberRecord>;
   tenants: Record<string, TenantRecord>;
   workers: Record<string, WorkerRecord>;
-  tasks: Record<string, TaskRecord>;
+  tasks: unknown;
   kv: Record<string, unknown>;
   sessions: Record<string, Session>;
   rejected: RejectedTransition[];
@@ -133,7 +120,7 @@ interface StateData {
 }
 
 function emptyState(): StateData {
-  return { members: {}, tenants: {}, workers: {}, tasks: {}, kv: {}, sessions: {}, rejected: [], appliedIndex: 0 };
+  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: {}, rejected: [], appliedIndex: 0 };
 }
 
 const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
@@ -157,11 +144,24 @@ const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
 export class ClusterState {
   private s: StateData = emptyState();
   private readonly limits: ClusterStateLimits;
-  /** Called after each member status change (the membership manager hangs off it). */
-  onMemberChange?: (member: MemberRecord, index: number) => void;
+  /** The task table (its data is part of the snapshot). */
+  readonly taskTable: TaskTable;
+  /** Task status changes applied or refused since the last {@link ClusterState.takeChanges}. */
+  private transitions: TaskTransition[] = [];
+  /** Member status changes since the last {@link ClusterState.takeChanges}. */
+  private memberChanges: Array<{ index: number; node: string; status: MemberStatus }> = [];
 
   constructor(limits: Partial<ClusterStateLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.taskTable = new TaskTable(this.limits.tasks);
+  }
+
+  /** What the last applies changed (task transitions, member statuses); clears the lists. */
+  takeChanges(): { tasks: TaskTransition[]; members: Array<{ index: number; node: string; status: MemberStatus }> } {
+    const out = { tasks: this.transitions, members: this.memberChanges };
+    if (out.tasks.length > 0) this.transitions = [];
+    if (out.members.length > 0) this.memberChanges = [];
+    return out;
   }
 
   // ---------------------------------------------------------------- queries
@@ -184,10 +184,10 @@ export class ClusterState {
     return Object.values(this.s.workers);
   }
   task(id: string): Readonly<TaskRecord> | undefined {
-    return this.s.tasks[id];
+    return this.taskTable.get(id);
   }
   tasks(): Readonly<TaskRecord>[] {
-    return Object.values(this.s.tasks);
+    return this.taskTable.all();
   }
   get(key: string): unknown {
     return this.s.kv[key];
@@ -220,11 +220,13 @@ export class ClusterState {
   }
 
   snapshot(): unknown {
-    return structuredClone(this.s);
+    return structuredClone({ ...this.s, tasks: this.taskTable.snapshot() });
   }
 
   restore(data: unknown): void {
     this.s = structuredClone(data as StateData);
+    this.taskTable.restore(this.s.tasks);
+    this.s.tasks = null;
   }
 
   private applyCommand(cmd: ClusterCommand, index: number): ApplyResult {
@@ -245,7 +247,7 @@ export class ClusterState {
         const existing = this.s.members[cmd.node];
         if (!existing) {
           this.s.members[cmd.node] = this.newMember(cmd.node, index);
-          this.onMemberChange?.(this.s.members[cmd.node], index);
+          this.memberChanges.push({ index, node: cmd.node, status: 'pendingApproval' });
           return { ok: true, value: 'pendingApproval' };
         }
         return this.stepMember(existing, { type: 'REQUEST_JOIN' }, index);
@@ -276,29 +278,17 @@ export class ClusterState {
         this.s.workers[cmd.worker] = { worker: cmd.worker, capacity: { ...cmd.capacity }, since: index };
         return { ok: true };
       }
-      case 'submitTask': {
-        const t = cmd.task;
-        if (this.s.tasks[t.id]) return { ok: false, code: 'DuplicateTask', message: `task ${t.id} exists` };
-        if (!this.s.tenants[t.tenant]) return { ok: false, code: 'UnknownTenant', message: `tenant '${t.tenant}' is not registered` };
-        const record: TaskRecord = {
-          id: t.id,
-          status: 'pending',
-          type: t.type,
-          tenant: t.tenant,
-          priority: t.priority,
-          payload: t.payload,
-          submittedAt: t.submittedAt,
-          index,
-          attempt: 0,
-          maxRetries: t.maxRetries,
-          timeoutMs: t.timeoutMs,
-          backoffMs: t.backoffMs,
-          worker: null,
-        };
-        record.status = taskStepper.initial(record) as TaskStatus;
-        this.s.tasks[t.id] = record;
-        return { ok: true, value: t.id };
+      case 'submitTasks': {
+        for (const t of cmd.tasks) {
+          if (!this.s.tenants[t.spec.tenant]) return { ok: false, code: 'UnknownTenant', message: `tenant '${t.spec.tenant}' is not registered` };
+        }
+        return { ok: true, value: this.taskTable.submit(cmd.tasks, index, this.transitions) };
       }
+      case 'taskChanges':
+        this.taskTable.change(cmd.changes, index, this.transitions);
+        return { ok: true };
+      case 'pruneTasks':
+        return { ok: true, value: this.taskTable.prune(cmd.before) };
       case 'put':
         this.s.kv[cmd.key] = cmd.value;
         return { ok: true };
@@ -319,7 +309,7 @@ export class ClusterState {
     }
     m.status = next as MemberStatus;
     m.since = index;
-    this.onMemberChange?.(m, index);
+    this.memberChanges.push({ index, node: m.node, status: m.status });
     return { ok: true, value: m.status };
   }
 

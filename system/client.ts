@@ -77,7 +77,7 @@ export class ClusterClient {
     const sc: SessionCommand = { client: this.id, seq, cmd };
     const kernel = this.cluster.kernel;
     const trace = this.cluster.trace;
-    const taskId = cmd.op === 'submitTask' ? cmd.task.id : undefined;
+    const taskId = cmd.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : undefined;
     trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'invoke', ...(taskId ? { taskId } : {}) });
     const deadline = kernel.now() + this.timeoutMs;
     let lastError = 'no attempt';

@@ -28,8 +28,8 @@ export function traceObserver(trace: Trace, node: string, inc: number, raft: () 
     commit: (index) => trace.emit({ type: 'commit', node, inc, index, term: raft().log.term(index) ?? raft().latestSnapshot?.term ?? 0, digest: digest(index) }),
     apply: (entry) => {
       const sc = entry.payload.kind === 'command' ? (entry.payload.command as SessionCommand) : undefined;
-      const cmd = sc?.cmd as { task?: { id?: string }; taskId?: string } | undefined;
-      const taskId = cmd?.task?.id ?? cmd?.taskId;
+      const cmd = sc?.cmd;
+      const taskId = cmd?.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : cmd?.op === 'taskChanges' && cmd.changes.length === 1 ? cmd.changes[0].taskId : undefined;
       trace.emit({
         type: 'apply',
         node,

@@ -82,9 +82,9 @@ describe('Integration Tests', () => {
       const c = createTestCluster(3, { seed: 25, network: fast });
       await c.waitForLeader(2_000);
       const r = await c.drive(c.client().submit(taskCommand('t1', { priority: 5 })));
-      expect(r.value).toBe('t1');
+      expect(r.value).toEqual(['t1']);
       await settle(c);
-      for (const n of c.upNodes()) expect(n.state.task('t1')).toMatchObject({ id: 't1', status: 'pending', priority: 5, index: r.index });
+      for (const n of c.upNodes()) expect(n.state.task('t1')).toMatchObject({ id: 't1', status: 'pending', spec: { priority: 5 }, index: r.index });
     });
 
     it('Should sync membership changes across nodes', async () => {

@@ -1,3 +1,4 @@
+import { resolveTaskSpec, type TaskSpec } from '../../system/taskSpec.js';
 import type { Cluster } from '../../system/cluster.js';
 
 /**
@@ -14,10 +15,7 @@ export async function settle(c: Cluster, within = 2_000): Promise<void> {
   }, { within, description: 'every node caught up' });
 }
 
-/** A task submission command with defaults. */
-export function taskCommand(id: string, over: Partial<{ type: string; tenant: string; priority: number; payload: unknown; maxRetries: number; timeoutMs: number; backoffMs: number; submittedAt: number }> = {}) {
-  return {
-    op: 'submitTask' as const,
-    task: { id, type: 'noop', tenant: 'default', priority: 0, payload: null, maxRetries: 3, timeoutMs: 30_000, backoffMs: 1_000, submittedAt: 0, ...over },
-  };
+/** A one-task submission command, defaults filled in. */
+export function taskCommand(id: string, spec: Partial<TaskSpec> = {}, submittedAt = 0) {
+  return { op: 'submitTasks' as const, tasks: [{ id, spec: resolveTaskSpec({ type: 'noop', ...spec }), submittedAt }] };
 }

@@ -1,0 +1,331 @@
+import { taskStepper } from '../machines/taskTable.js';
+import { FINAL_TASK_STATUSES, type TaskContext, type TaskEvent, type TaskStatus } from '../machines/taskLifecycle.js';
+
+/** Resources a task needs, or a worker offers. */
+export interface Resources {
+  cpu: number;
+  memoryBytes: number;
+}
+
+/** Retry backoff: delay = min(maxMs, initialMs × factor^(retry−1)), ± jitter (a fraction). */
+export interface BackoffPolicy {
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+  jitter: number;
+}
+
+/** A task as submitted, with every default filled in (see `system/taskSpec.ts`). */
+export interface ResolvedTaskSpec {
+  type: string;
+  payload: unknown;
+  tenant: string;
+  priority: number;
+  resources: Resources;
+  maxRetries: number;
+  backoff: BackoffPolicy;
+  timeoutMs: number;
+  idempotencyKey?: string;
+}
+
+/** A submission as the proposer wrote it: id and time decided before the entry. */
+export interface NewTask {
+  id: string;
+  spec: ResolvedTaskSpec;
+  submittedAt: number;
+  /** The dead-letter task this one resubmits, if any. */
+  resubmitOf?: string;
+}
+
+/** The signed-later record of one completed execution (the seed's proof artifact). */
+export interface ProofArtifact {
+  taskId: string;
+  workerId: string;
+  attempt: number;
+  startedAt: number;
+  completedAt: number;
+  cpuTimeUs: number;
+  /** Hex SHA-256 of the canonical JSON of the result. */
+  resultHash: string;
+}
+
+/** A task in the replicated table. Extends the chart's context, so the table steps it directly. */
+export interface TaskRecord extends TaskContext {
+  id: string;
+  status: TaskStatus;
+  spec: ResolvedTaskSpec;
+  submittedAt: number;
+  /** Log index of the submission. */
+  index: number;
+  startedAt: number | null;
+  progress: number;
+  result?: unknown;
+  proof?: ProofArtifact;
+  error?: string;
+  /** When a retrying or timed-out task may run again (decided by the proposer). */
+  retryAt: number | null;
+  /** Proposer time of the change that made the task final. */
+  finishedAt: number | null;
+}
+
+/**
+ * One lifecycle change, as a proposer writes it. Every change carries the
+ * proposer's time `at`; applying never reads a clock (DESIGN rule 5).
+ * Changes that name a worker and attempt are only for that execution: a
+ * late message from an older attempt or a presumed-lost worker is refused.
+ */
+export type TaskChange =
+  | { kind: 'assign'; taskId: string; worker: string; at: number }
+  | { kind: 'reassign'; taskId: string; worker: string; at: number }
+  | { kind: 'start'; taskId: string; worker: string; attempt: number; at: number }
+  | { kind: 'progress'; taskId: string; worker: string; attempt: number; progress: number; at: number }
+  | { kind: 'complete'; taskId: string; worker: string; attempt: number; result: unknown; proof: ProofArtifact; at: number }
+  | { kind: 'fail'; taskId: string; worker: string; attempt: number; error: string; retryable: boolean; retryAt: number; at: number }
+  | { kind: 'timeout'; taskId: string; worker: string; attempt: number; retryAt: number; at: number }
+  | { kind: 'retry'; taskId: string; at: number }
+  | { kind: 'cancel'; taskId: string; reason: string; at: number }
+  | { kind: 'lost'; taskId: string; worker: string; at: number };
+
+/** A status change a node applied, or refused (`rejected`): the trace's `task` event. */
+export interface TaskTransition {
+  index: number;
+  taskId: string;
+  from: TaskStatus | null;
+  to: TaskStatus;
+  attempt: number;
+  worker: string | null;
+  reason: string | null;
+  rejected: boolean;
+  change: TaskChange['kind'] | 'submit';
+}
+
+/** Limits of the table; every collection is bounded. */
+export interface TaskTableLimits {
+  /** Finished tasks are dropped from the hot table once finished this long ago (proposer time), by a prune entry. */
+  retentionMs: number;
+  /** Failed tasks kept in the dead-letter set (oldest dropped first). */
+  maxDeadLetters: number;
+  /** Idempotency keys remembered (oldest dropped first). */
+  maxIdempotencyKeys: number;
+}
+
+export const DEFAULT_TASK_LIMITS: TaskTableLimits = Object.freeze({ retentionMs: 60_000, maxDeadLetters: 10_000, maxIdempotencyKeys: 100_000 });
+
+const CHANGE_EVENTS: Record<TaskChange['kind'], TaskEvent['type']> = {
+  assign: 'ASSIGN',
+  reassign: 'REASSIGN',
+  start: 'START',
+  progress: 'PROGRESS',
+  complete: 'COMPLETE',
+  fail: 'FAIL',
+  timeout: 'TIMEOUT',
+  retry: 'RETRY',
+  cancel: 'CANCEL',
+  lost: 'WORKER_LOST',
+};
+
+interface TableData {
+  tasks: Record<string, TaskRecord>;
+  /** idempotency key → task id, in insertion order. */
+  keys: Record<string, string>;
+  deadLetters: Record<string, TaskRecord>;
+  pruned: number;
+}
+
+/**
+ * The replicated task table: submissions and lifecycle changes folded in
+ * log order through the task chart's derived transition table. Pure: the
+ * same entries give the same table on every node.
+ */
+export class TaskTable {
+  private d: TableData = { tasks: {}, keys: {}, deadLetters: {}, pruned: 0 };
+
+  constructor(private readonly limits: TaskTableLimits = DEFAULT_TASK_LIMITS) {}
+
+  get(id: string): Readonly<TaskRecord> | undefined {
+    return this.d.tasks[id] ?? this.d.deadLetters[id];
+  }
+
+  all(): Readonly<TaskRecord>[] {
+    return Object.values(this.d.tasks);
+  }
+
+  deadLetters(): Readonly<TaskRecord>[] {
+    return Object.values(this.d.deadLetters);
+  }
+
+  /** Finished tasks dropped from the hot table so far. */
+  get pruned(): number {
+    return this.d.pruned;
+  }
+
+  get size(): number {
+    return Object.keys(this.d.tasks).length;
+  }
+
+  /** Applies a batch of submissions; returns the task id each resolves to (an existing one for a known idempotency key). */
+  submit(tasks: readonly NewTask[], index: number, out: TaskTransition[]): string[] {
+    const ids: string[] = [];
+    for (const t of tasks) {
+      const key = t.spec.idempotencyKey;
+      if (key !== undefined && this.d.keys[key] !== undefined) {
+        ids.push(this.d.keys[key]);
+        continue;
+      }
+      if (this.d.tasks[t.id]) {
+        ids.push(t.id);
+        continue;
+      }
+      const record: TaskRecord = {
+        id: t.id,
+        status: 'pending',
+        spec: t.spec,
+        submittedAt: t.submittedAt,
+        index,
+        startedAt: null,
+        progress: 0,
+        retryAt: null,
+        finishedAt: null,
+        attempt: 0,
+        maxRetries: t.spec.maxRetries,
+        timeoutMs: t.spec.timeoutMs,
+        backoffMs: t.spec.backoff.initialMs,
+        worker: null,
+      };
+      record.status = taskStepper.initial(record) as TaskStatus;
+      this.d.tasks[t.id] = record;
+      if (key !== undefined) this.rememberKey(key, t.id);
+      if (t.resubmitOf !== undefined) delete this.d.deadLetters[t.resubmitOf];
+      out.push({ index, taskId: t.id, from: null, to: record.status, attempt: 0, worker: null, reason: null, rejected: false, change: 'submit' });
+      ids.push(t.id);
+    }
+    return ids;
+  }
+
+  /** Applies a batch of lifecycle changes; each applied or refused one is reported in `out`. */
+  change(changes: readonly TaskChange[], index: number, out: TaskTransition[]): void {
+    for (const c of changes) this.applyChange(c, index, out);
+  }
+
+  /** Drops finished tasks (not dead letters) finished before `before` (proposer time). Returns how many. */
+  prune(before: number): number {
+    let n = 0;
+    for (const [id, t] of Object.entries(this.d.tasks)) {
+      if (t.finishedAt !== null && t.finishedAt < before && FINAL_TASK_STATUSES.has(t.status)) {
+        delete this.d.tasks[id];
+        n++;
+      }
+    }
+    this.d.pruned += n;
+    return n;
+  }
+
+  snapshot(): unknown {
+    return this.d;
+  }
+
+  restore(data: unknown): void {
+    this.d = data as TableData;
+  }
+
+  private applyChange(c: TaskChange, index: number, out: TaskTransition[]): void {
+    const t = this.d.tasks[c.taskId];
+    const refuse = (reason: string) =>
+      out.push({ index, taskId: c.taskId, from: t?.status ?? null, to: t?.status ?? 'pending', attempt: t?.attempt ?? 0, worker: t?.worker ?? null, reason, rejected: true, change: c.kind });
+    if (!t) {
+      refuse('unknown task');
+      return;
+    }
+    // Changes from an execution apply only to that execution (a late result is refused, never forced).
+    if ('worker' in c && c.kind !== 'assign' && c.kind !== 'reassign' && t.worker !== c.worker) {
+      refuse(`from ${c.worker}, but the task is with ${t.worker ?? 'no worker'}`);
+      return;
+    }
+    if ('attempt' in c && c.kind !== 'start' && c.attempt !== t.attempt) {
+      refuse(`for attempt ${c.attempt}, but the task is on attempt ${t.attempt}`);
+      return;
+    }
+    if (c.kind === 'start' && c.attempt !== t.attempt + 1) {
+      refuse(`start of attempt ${c.attempt}, expected ${t.attempt + 1}`);
+      return;
+    }
+    const from = t.status;
+    const event = toEvent(c);
+    const next = taskStepper.step(from, t, event);
+    if (next === null) {
+      refuse(`${event.type} not allowed in ${from}`);
+      return;
+    }
+    t.status = next as TaskStatus;
+    let reason: string | null = null;
+    switch (c.kind) {
+      case 'start':
+        t.startedAt = c.at;
+        t.progress = 0;
+        break;
+      case 'progress':
+        t.progress = c.progress;
+        break;
+      case 'complete':
+        t.result = c.result;
+        t.proof = c.proof;
+        t.progress = 1;
+        break;
+      case 'fail':
+        t.error = c.error;
+        reason = c.error;
+        t.retryAt = next === 'retrying' ? c.retryAt : null;
+        break;
+      case 'timeout':
+        reason = 'timeout';
+        t.error = `attempt ${c.attempt} timed out after ${t.timeoutMs} ms`;
+        t.retryAt = next === 'timedOut' ? c.retryAt : null;
+        break;
+      case 'cancel':
+        reason = c.reason;
+        break;
+      case 'lost':
+        reason = `worker ${c.worker} lost`;
+        break;
+      case 'retry':
+        t.retryAt = null;
+        break;
+    }
+    if (FINAL_TASK_STATUSES.has(t.status)) {
+      t.finishedAt = c.at;
+      if (t.status === 'failed') this.addDeadLetter(t);
+    }
+    if (from !== t.status || c.kind === 'reassign' || c.kind === 'progress') {
+      out.push({ index, taskId: t.id, from, to: t.status, attempt: t.attempt, worker: t.worker, reason, rejected: false, change: c.kind });
+    }
+  }
+
+  private addDeadLetter(t: TaskRecord): void {
+    delete this.d.tasks[t.id];
+    this.d.deadLetters[t.id] = t;
+    const ids = Object.keys(this.d.deadLetters);
+    if (ids.length > this.limits.maxDeadLetters) delete this.d.deadLetters[ids[0]];
+  }
+
+  private rememberKey(key: string, id: string): void {
+    this.d.keys[key] = id;
+    const keys = Object.keys(this.d.keys);
+    if (keys.length > this.limits.maxIdempotencyKeys) delete this.d.keys[keys[0]];
+  }
+}
+
+function toEvent(c: TaskChange): TaskEvent {
+  switch (c.kind) {
+    case 'assign':
+    case 'reassign':
+      return { type: CHANGE_EVENTS[c.kind] as 'ASSIGN' | 'REASSIGN', worker: c.worker };
+    case 'progress':
+      return { type: 'PROGRESS', progress: c.progress };
+    case 'fail':
+      return { type: 'FAIL', retryable: c.retryable, error: c.error };
+    case 'cancel':
+      return { type: 'CANCEL', reason: c.reason };
+    default:
+      return { type: CHANGE_EVENTS[c.kind] } as TaskEvent;
+  }
+}

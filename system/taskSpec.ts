@@ -1,0 +1,114 @@
+import type { BackoffPolicy, ResolvedTaskSpec, Resources } from '../actors/taskTable.js';
+import { canonicalJson } from './canonical.js';
+
+/** What a user submits. Everything but `type` has a default. */
+export interface TaskSpec {
+  /** Name of a registered handler. */
+  type: string;
+  /** JSON data handed to the handler. */
+  payload?: unknown;
+  tenant?: string;
+  /** Higher runs first; integer in [-100, 100]. */
+  priority?: number;
+  resources?: Partial<Resources>;
+  /** Retries after the first attempt. */
+  maxRetries?: number;
+  backoff?: Partial<BackoffPolicy>;
+  /** Deadline of one attempt, ms. */
+  timeoutMs?: number;
+  /** A second submission with the same key returns the first task. */
+  idempotencyKey?: string;
+}
+
+/** Defaults of every optional field of a {@link TaskSpec}. */
+export const TASK_DEFAULTS = Object.freeze({
+  tenant: 'default',
+  priority: 0,
+  resources: Object.freeze({ cpu: 1, memoryBytes: 64 * 2 ** 20 }),
+  maxRetries: 3,
+  backoff: Object.freeze({ initialMs: 100, factor: 2, maxMs: 10_000, jitter: 0.1 }),
+  timeoutMs: 30_000,
+});
+
+/** Limits on what a task may ask for (explicit, as TigerBeetle keeps them). */
+export const TASK_LIMITS = Object.freeze({
+  maxPayloadBytes: 64 * 1024,
+  maxRetries: 100,
+  maxTimeoutMs: 24 * 3_600_000,
+  maxTypeLength: 128,
+  maxKeyLength: 256,
+});
+
+/** A task submission that cannot be accepted; `field` names what is wrong. */
+export class InvalidTaskError extends Error {
+  readonly code = 'InvalidTask';
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`invalid task: ${field} ${detail}`);
+    this.name = 'InvalidTaskError';
+  }
+}
+
+const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n);
+const isNum = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+
+/**
+ * Validates a submission at the edge and fills in the defaults. Throws
+ * {@link InvalidTaskError} naming the first field at fault.
+ */
+export function resolveTaskSpec(spec: TaskSpec): ResolvedTaskSpec {
+  if (spec === null || typeof spec !== 'object') throw new InvalidTaskError('spec', 'must be an object');
+  const known = new Set(['type', 'payload', 'tenant', 'priority', 'resources', 'maxRetries', 'backoff', 'timeoutMs', 'idempotencyKey']);
+  for (const k of Object.keys(spec)) if (!known.has(k)) throw new InvalidTaskError(k, 'is not a task field');
+  if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
+    throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
+  }
+  let payloadBytes: number;
+  try {
+    payloadBytes = spec.payload === undefined ? 0 : Buffer.byteLength(canonicalJson(spec.payload));
+  } catch (err) {
+    throw new InvalidTaskError('payload', `must be JSON data (${(err as Error).message})`);
+  }
+  if (payloadBytes > TASK_LIMITS.maxPayloadBytes) throw new InvalidTaskError('payload', `is ${payloadBytes} bytes, the limit is ${TASK_LIMITS.maxPayloadBytes}`);
+  const tenant = spec.tenant ?? TASK_DEFAULTS.tenant;
+  if (typeof tenant !== 'string' || tenant.length === 0) throw new InvalidTaskError('tenant', 'must be a non-empty string');
+  const priority = spec.priority ?? TASK_DEFAULTS.priority;
+  if (!isInt(priority) || priority < -100 || priority > 100) throw new InvalidTaskError('priority', 'must be an integer in [-100, 100]');
+  const resources = { ...TASK_DEFAULTS.resources, ...spec.resources };
+  if (!isNum(resources.cpu) || resources.cpu <= 0) throw new InvalidTaskError('resources.cpu', 'must be a positive number');
+  if (!isInt(resources.memoryBytes) || resources.memoryBytes <= 0) throw new InvalidTaskError('resources.memoryBytes', 'must be a positive integer');
+  const maxRetries = spec.maxRetries ?? TASK_DEFAULTS.maxRetries;
+  if (!isInt(maxRetries) || maxRetries < 0 || maxRetries > TASK_LIMITS.maxRetries) throw new InvalidTaskError('maxRetries', `must be an integer in [0, ${TASK_LIMITS.maxRetries}]`);
+  const backoff = { ...TASK_DEFAULTS.backoff, ...spec.backoff };
+  if (!isNum(backoff.initialMs) || backoff.initialMs < 0) throw new InvalidTaskError('backoff.initialMs', 'must be a number >= 0');
+  if (!isNum(backoff.factor) || backoff.factor < 1) throw new InvalidTaskError('backoff.factor', 'must be a number >= 1');
+  if (!isNum(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidTaskError('backoff.maxMs', 'must be a number >= backoff.initialMs');
+  if (!isNum(backoff.jitter) || backoff.jitter < 0 || backoff.jitter > 1) throw new InvalidTaskError('backoff.jitter', 'must be a fraction in [0, 1]');
+  const timeoutMs = spec.timeoutMs ?? TASK_DEFAULTS.timeoutMs;
+  if (!isNum(timeoutMs) || timeoutMs <= 0 || timeoutMs > TASK_LIMITS.maxTimeoutMs) throw new InvalidTaskError('timeoutMs', `must be in (0, ${TASK_LIMITS.maxTimeoutMs}] ms`);
+  if (spec.idempotencyKey !== undefined && (typeof spec.idempotencyKey !== 'string' || spec.idempotencyKey.length === 0 || spec.idempotencyKey.length > TASK_LIMITS.maxKeyLength)) {
+    throw new InvalidTaskError('idempotencyKey', `must be a string of 1–${TASK_LIMITS.maxKeyLength} characters`);
+  }
+  return {
+    type: spec.type,
+    payload: spec.payload ?? null,
+    tenant,
+    priority,
+    resources,
+    maxRetries,
+    backoff,
+    timeoutMs,
+    ...(spec.idempotencyKey !== undefined ? { idempotencyKey: spec.idempotencyKey } : {}),
+  };
+}
+
+/**
+ * The delay before retry number `retry` (1 for the first retry), with
+ * jitter drawn by the proposer from `random` in [0, 1): exponential, capped.
+ */
+export function backoffDelay(policy: BackoffPolicy, retry: number, random: number): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, retry - 1));
+  return Math.max(0, Math.round(base * (1 + policy.jitter * (2 * random - 1))));
+}
