@@ -1,8 +1,13 @@
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
 import { ClusterState, type ApplyResult, type ClusterCommand, type MemberRecord, type SessionCommand } from './clusterState.js';
-import { RaftError, RaftNode, type ConfigChange, type RaftObserver, type RaftOptions, type RaftTransport } from './raftNode.js';
+import { RaftError, RaftNode, type ConfigChange, type RaftObserver, type RaftOptions } from './raftNode.js';
 import type { LogDigests, LogEntry, RaftConfig } from './raftTypes.js';
+import type { MemberStatus } from '../machines/membership.js';
+import type { TaskTransition } from './taskTable.js';
+import { Executor } from './executor.js';
+import type { HandlerRegistry } from './taskHandlers.js';
+import { TaskController, type TaskControllerOptions } from './taskController.js';
 import type { Storage } from './storage.js';
 
 /** The outcome of a proposal made through a node. */
@@ -11,12 +16,47 @@ export type ProposeOutcome =
   /** Not applied: this node cannot take it (with a hint), or it was overwritten by another leader's entry. */
   | { ok: false; code: 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped'; leaderHint: string | null; message: string };
 
+/** Sends any message to a peer (Raft's and the node's own). */
+export interface NodeTransport {
+  send(to: string, type: string, payload: unknown): void;
+}
+
+/** A command forwarded to the leader by a node that is not the leader. */
+interface ForwardRequest {
+  id: number;
+  command: SessionCommand;
+}
+
+/** The leader's answer: where it proposed the command, or why it could not. */
+interface ForwardReply {
+  id: number;
+  ok: boolean;
+  index: number;
+  term: number;
+  leaderHint: string | null;
+}
+
+interface Forwarding {
+  id: number;
+  command: SessionCommand;
+  /** Where the leader put it, once it answered. */
+  at: { index: number; term: number } | null;
+  sentAt: number;
+}
+
+/** What one apply changed, for the executor, the scheduler, the trace and the event stream. */
+export interface AppliedChanges {
+  entry: LogEntry;
+  tasks: TaskTransition[];
+  members: Array<{ index: number; node: string; status: MemberStatus }>;
+}
+
 /** Dependencies of a cluster node: the Raft seams plus its incarnation. */
 export interface ClusterNodeDeps {
   id: string;
   clock: Clock;
   random: RandomSource;
-  transport: RaftTransport;
+  transport: NodeTransport;
   storage: Storage;
   bootstrap?: RaftConfig;
   raft?: Partial<RaftOptions>;
@@ -26,6 +66,12 @@ export interface ClusterNodeDeps {
   reconcileMs?: number;
   /** A learner within this many entries of the leader's commit index is caught up. */
   catchUpLag?: number;
+  /** Resend a forwarded command that got no answer within this long (ms). */
+  forwardRetryMs?: number;
+  /** Task handlers this node runs as a worker (none: it runs no tasks). */
+  handlers?: HandlerRegistry;
+  /** Options of the task controller the node runs while it leads. */
+  tasks?: TaskControllerOptions;
 }
 
 /**
@@ -48,12 +94,25 @@ export class ClusterNode {
   /** Promotions proposed and not yet applied (node → index), so each is proposed once. */
   private readonly promoting = new Map<string, number>();
   private stopped = false;
+  private readonly transport: NodeTransport;
+  private readonly forwardRetryMs: number;
+  private forwardSeq = 0;
+  private readonly forwarding = new Map<number, Forwarding>();
+  private forwardTimer: TimerHandle | undefined;
+  /** Listeners of what each apply changed (executor, task controller, cluster). */
+  private readonly changeListeners: Array<(changes: AppliedChanges) => void> = [];
+  /** Runs the tasks assigned to this node. */
+  readonly executor: Executor | null;
+  /** Drives the task pipeline while this node leads. */
+  readonly tasks: TaskController;
 
   constructor(deps: ClusterNodeDeps) {
     this.id = deps.id;
     this.clock = deps.clock;
     this.reconcileMs = deps.reconcileMs ?? 100;
     this.catchUpLag = deps.catchUpLag ?? 16;
+    this.transport = deps.transport;
+    this.forwardRetryMs = deps.forwardRetryMs ?? 300;
     const outer = deps.observer ?? {};
     this.raft = new RaftNode({
       id: deps.id,
@@ -74,14 +133,24 @@ export class ClusterNode {
         apply: (entry, result) => {
           outer.apply?.(entry, result);
           this.settle(entry, result);
+          const changes = this.state.takeChanges();
+          if (this.changeListeners.length > 0 && (changes.tasks.length > 0 || changes.members.length > 0)) {
+            const applied: AppliedChanges = { entry, tasks: changes.tasks, members: changes.members };
+            for (const l of this.changeListeners) l(applied);
+          }
         },
         role: (role, term, leader) => {
           outer.role?.(role, term, leader);
           // At once, so the bootstrap entry goes out in the same batch as the leader's no-op.
           if (role === 'leader') this.reconcile();
+          this.tasks?.onRole(role === 'leader');
+          // A leader is known (again): send what waits for one now, not at the next retry.
+          if (leader !== null) for (const f of this.forwarding?.values() ?? []) if (!f.at) this.sendForward(f);
         },
       },
     });
+    this.tasks = new TaskController(this, deps.clock, deps.tasks);
+    this.executor = deps.handlers ? new Executor(this, deps.clock, deps.random, deps.handlers) : null;
   }
 
   start(): void {
@@ -90,13 +159,106 @@ export class ClusterNode {
 
   stop(): void {
     this.stopped = true;
+    this.tasks.stop();
+    this.executor?.stop();
     this.raft.stop();
     if (this.reconcileTimer !== undefined) this.clock.clearTimeout(this.reconcileTimer);
+    if (this.forwardTimer !== undefined) this.clock.clearTimeout(this.forwardTimer);
     this.waiters.clear();
+    this.forwarding.clear();
+  }
+
+  /** Subscribes to what each applied entry changed; returns the unsubscribe function. */
+  onChanges(listener: (changes: AppliedChanges) => void): () => void {
+    this.changeListeners.push(listener);
+    return () => {
+      const i = this.changeListeners.indexOf(listener);
+      if (i >= 0) this.changeListeners.splice(i, 1);
+    };
   }
 
   handle(from: string, type: string, payload: unknown): void {
-    if (!this.stopped) this.raft.handle(from, type, payload);
+    if (this.stopped) return;
+    if (type === 'grey.forward') this.onForward(from, payload as ForwardRequest);
+    else if (type === 'grey.forwarded') this.onForwarded(payload as ForwardReply);
+    else this.raft.handle(from, type, payload);
+  }
+
+  // ---------------------------------------------------------------- forwarding to the leader
+
+  /**
+   * Gets a command into the log from any node, reliably: proposed here when
+   * this node leads, otherwise forwarded to the leader, and sent again (to
+   * whoever leads then) until it is applied at the index and term the leader
+   * gave it. The command must tolerate being applied twice (task changes
+   * are: a repeat is refused as stale).
+   */
+  forward(command: SessionCommand): void {
+    const f: Forwarding = { id: ++this.forwardSeq, command, at: null, sentAt: Number.NEGATIVE_INFINITY };
+    this.forwarding.set(f.id, f);
+    this.sendForward(f);
+    this.armForwardTimer();
+  }
+
+  /** Commands forwarded and not yet known applied. */
+  get forwardsPending(): number {
+    return this.forwarding.size;
+  }
+
+  private sendForward(f: Forwarding): void {
+    f.sentAt = this.clock.now();
+    f.at = null;
+    if (this.raft.isLeader) {
+      try {
+        f.at = this.raft.propose(f.command);
+      } catch (err) {
+        if (!(err instanceof RaftError)) throw err;
+      }
+      return;
+    }
+    const leader = this.raft.leader;
+    if (leader !== null && leader !== this.id) this.transport.send(leader, 'grey.forward', { id: f.id, command: f.command } satisfies ForwardRequest);
+  }
+
+  private onForward(from: string, req: ForwardRequest): void {
+    let reply: ForwardReply;
+    try {
+      const at = this.raft.propose(req.command);
+      reply = { id: req.id, ok: true, index: at.index, term: at.term, leaderHint: this.id };
+    } catch (err) {
+      if (!(err instanceof RaftError)) throw err;
+      reply = { id: req.id, ok: false, index: 0, term: 0, leaderHint: err.leaderHint };
+    }
+    this.transport.send(from, 'grey.forwarded', reply);
+  }
+
+  private onForwarded(reply: ForwardReply): void {
+    const f = this.forwarding.get(reply.id);
+    if (!f) return;
+    if (reply.ok) {
+      f.at = { index: reply.index, term: reply.term };
+      this.checkForwardApplied(f);
+    }
+  }
+
+  private checkForwardApplied(f: Forwarding): void {
+    if (!f.at || this.raft.lastApplied < f.at.index) return;
+    const term = this.raft.log.term(f.at.index) ?? (this.raft.latestSnapshot && this.raft.latestSnapshot.index >= f.at.index ? f.at.term : undefined);
+    if (term === f.at.term) this.forwarding.delete(f.id);
+    else this.sendForward(f); // the leader lost it: try again
+  }
+
+  private armForwardTimer(): void {
+    if (this.forwardTimer !== undefined || this.stopped) return;
+    this.forwardTimer = this.clock.setTimeout(() => {
+      this.forwardTimer = undefined;
+      const now = this.clock.now();
+      for (const f of [...this.forwarding.values()]) {
+        this.checkForwardApplied(f);
+        if (this.forwarding.has(f.id) && !f.at && now - f.sentAt >= this.forwardRetryMs) this.sendForward(f);
+      }
+      if (this.forwarding.size > 0) this.armForwardTimer();
+    }, this.forwardRetryMs / 2);
   }
 
   /**

@@ -15,6 +15,15 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
+/**
+ * The delay before retry number `retry` (1 for the first retry), with the
+ * jitter drawn by the proposer as `random` in [0, 1): exponential, capped.
+ */
+export function backoffDelay(policy: BackoffPolicy, retry: number, random: number): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, retry - 1));
+  return Math.max(0, Math.round(base * (1 + policy.jitter * (2 * random - 1))));
+}
+
 /** A task as submitted, with every default filled in (see `system/taskSpec.ts`). */
 export interface ResolvedTaskSpec {
   type: string;

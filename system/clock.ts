@@ -13,6 +13,11 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer; cancelling a fired or cancelled timer is a no-op. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Says that async code may have been resumed (a promise resolved), so the
+   * simulation drains microtasks before its next event. Real clocks need not.
+   */
+  wake?(): void;
 }
 
 /** Opaque handle of a scheduled timer. */

@@ -1,4 +1,9 @@
-import { ClusterNode } from '../actors/clusterNode.js';
+import { Observable, Subject } from 'rxjs';
+import { ClusterNode, type AppliedChanges } from '../actors/clusterNode.js';
+import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
+import type { TaskControllerOptions } from '../actors/taskController.js';
+import type { Resources } from '../actors/taskTable.js';
+import { taskEventOf, type GreyEvent } from './events.js';
 import type { RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
@@ -39,6 +44,16 @@ export interface ClusterOptions {
   check?: boolean;
   /** Extra trace listeners. */
   onTrace?: Array<(trace: Trace) => void>;
+  /**
+   * What each node offers as a worker: every node registers itself with it
+   * when it starts. `null`: nodes do not register; workers are registered
+   * explicitly with `registerWorker` commands.
+   */
+  workerCapacity?: Resources | null;
+  /** Task pipeline options (scheduler placement, worker timeout, retention, …). */
+  tasks?: TaskControllerOptions;
+  /** Events kept for `watch(fromIndex)` replays. */
+  eventHistory?: number;
 }
 
 /** A node slot: its storage survives crashes, its incarnation does not. */
@@ -67,10 +82,21 @@ export class Cluster {
   private readonly options: ClusterOptions;
   private clients = 0;
   private ended = false;
+  /** Handlers every node runs (simulated nodes share the program). */
+  readonly handlers = new HandlerRegistry();
+  private readonly eventsSubject = new Subject<GreyEvent>();
+  private readonly history: GreyEvent[] = [];
+  private readonly historyLimit: number;
+  /** Highest log index whose events were emitted (each index once, whichever node applies it first). */
+  private emittedIndex = 0;
+  private lastLeaderTerm = 0;
+  /** One event per committed change, cluster-wide. */
+  readonly events$: Observable<GreyEvent> = this.eventsSubject.asObservable();
 
   constructor(options: ClusterOptions) {
     this.options = options;
     this.seed = options.seed ?? 1;
+    this.historyLimit = options.eventHistory ?? 100_000;
     const ids = typeof options.nodes === 'number' ? Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`) : [...options.nodes];
     if (ids.length === 0) throw new RangeError('a cluster needs at least one node');
     if (new Set(ids).size !== ids.length) throw new RangeError(`duplicate node ids in ${ids.join(', ')}`);
@@ -142,6 +168,47 @@ export class Cluster {
     const out: Record<string, (RaftStatus & { up: true; inc: number }) | { up: false; inc: number }> = {};
     for (const s of this.slots.values()) out[s.id] = s.node ? { ...s.node.raft.status(), up: true, inc: s.inc } : { up: false, inc: s.inc };
     return out;
+  }
+
+  /** Registers a task handler on every node. */
+  registerHandler(type: string, handler: TaskHandler): void {
+    this.handlers.register(type, handler);
+  }
+
+  /**
+   * The events from log index `fromIndex` on (as far as the history keeps
+   * them), then live ones: a watch that resumes where it left off.
+   */
+  watch(fromIndex = 0): Observable<GreyEvent> {
+    return new Observable<GreyEvent>((sub) => {
+      for (const e of this.history) if (e.index >= fromIndex) sub.next(e);
+      return this.events$.subscribe(sub);
+    });
+  }
+
+  private publish(e: GreyEvent): void {
+    this.history.push(e);
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    this.eventsSubject.next(e);
+  }
+
+  private onApplied(node: ClusterNode, inc: number, c: AppliedChanges): void {
+    const trace = this.trace;
+    if (trace) {
+      for (const t of c.tasks) {
+        trace.emit({ type: 'task', node: node.id, inc, index: t.index, taskId: t.taskId, from: t.from, to: t.to, attempt: t.attempt, worker: t.worker, reason: t.reason, rejected: t.rejected });
+      }
+    }
+    if (c.entry.index <= this.emittedIndex) return;
+    this.emittedIndex = c.entry.index;
+    for (const t of c.tasks) {
+      const e = taskEventOf(t, node.state.task(t.taskId));
+      if (e) this.publish(e);
+    }
+    for (const m of c.members) {
+      const type = m.status === 'voter' || m.status === 'learner' ? 'node.joined' : m.status === 'removed' || m.status === 'blocked' ? 'node.left' : 'member.changed';
+      this.publish({ type, index: m.index, node: m.node, status: m.status });
+    }
   }
 
   // ---------------------------------------------------------------- faults
@@ -255,6 +322,7 @@ export class Cluster {
     const founders = [...this.slots.values()].filter((x) => x.founding).map((x) => x.id);
     let node: ClusterNode | null = null;
     const trace = this.trace;
+    const traced = trace ? traceObserver(trace, id, inc, () => node!.raft) : undefined;
     node = new ClusterNode({
       id,
       clock: this.kernel,
@@ -264,10 +332,26 @@ export class Cluster {
       bootstrap: s.founding ? { voters: founders, learners: [] } : undefined,
       raft: this.options.raft,
       digests: trace ? new DigestChain() : undefined,
-      observer: trace ? traceObserver(trace, id, inc, () => node!.raft) : undefined,
+      handlers: this.handlers,
+      tasks: this.options.tasks,
+      observer: {
+        ...traced,
+        role: (role, term, leader) => {
+          traced?.role?.(role, term, leader);
+          if (role === 'leader' && term > this.lastLeaderTerm) {
+            this.lastLeaderTerm = term;
+            this.publish({ type: 'leader.elected', index: node!.raft.log.lastIndex, term, leader: id });
+          }
+        },
+      },
     });
     s.node = node;
+    const n = node;
+    node.onChanges((c) => this.onApplied(n, inc, c));
     node.start();
+    // Every node offers itself as a worker; re-registering after a restart refreshes its capacity.
+    const capacity = this.options.workerCapacity === undefined ? { cpu: 8, memoryBytes: 16 * 2 ** 30 } : this.options.workerCapacity;
+    if (capacity) node.forward({ cmd: { op: 'registerWorker', worker: id, capacity } });
     return node;
   }
 }

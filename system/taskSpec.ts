@@ -104,11 +104,4 @@ export function resolveTaskSpec(spec: TaskSpec): ResolvedTaskSpec {
   };
 }
 
-/**
- * The delay before retry number `retry` (1 for the first retry), with
- * jitter drawn by the proposer from `random` in [0, 1): exponential, capped.
- */
-export function backoffDelay(policy: BackoffPolicy, retry: number, random: number): number {
-  const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, retry - 1));
-  return Math.max(0, Math.round(base * (1 + policy.jitter * (2 * random - 1))));
-}
+export { backoffDelay } from '../actors/taskTable.js';

@@ -75,7 +75,7 @@ describe('Cluster bootstrapping workflow', () => {
   });
 
   it('test_worker_registration: registered workers and their capacities are replicated to every node', async () => {
-    const c = createTestCluster(3, { seed: 16 });
+    const c = createTestCluster(3, { seed: 16, workerCapacity: null });
     await c.waitForLeader(2_000);
     const client = c.client();
     await c.drive(client.submit({ op: 'registerWorker', worker: 'n2', capacity: { cpu: 4, memoryBytes: 8 * 2 ** 30 } }));
@@ -88,7 +88,7 @@ describe('Cluster bootstrapping workflow', () => {
 
   it('test_complete_bootstrap_workflow: create nodes, bootstrap a leader, governance, workers, verify', async () => {
     // 1. Create nodes
-    const c = createCluster({ nodes: ['n1', 'n2', 'n3'], seed: 17, bootstrap: 'first', network: { latency: { base: 3, jitter: 1, distribution: 'uniform' } } });
+    const c = createCluster({ nodes: ['n1', 'n2', 'n3'], seed: 17, bootstrap: 'first', workerCapacity: null, network: { latency: { base: 3, jitter: 1, distribution: 'uniform' } } });
     // 2. Bootstrap leader: n1 alone elects itself in term 1
     const leader = await c.waitForLeader(1_000);
     expect([leader.id, leader.raft.currentRole, leader.raft.currentTerm]).toEqual(['n1', 'leader', 1]);

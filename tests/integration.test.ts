@@ -80,11 +80,15 @@ describe('Integration Tests', () => {
   describe('State Synchronization', () => {
     it('Should replicate task submission via Raft', async () => {
       const c = createTestCluster(3, { seed: 25, network: fast });
+      c.registerHandler('noop', () => null);
       await c.waitForLeader(2_000);
       const r = await c.drive(c.client().submit(taskCommand('t1', { priority: 5 })));
       expect(r.value).toEqual(['t1']);
       await settle(c);
-      for (const n of c.upNodes()) expect(n.state.task('t1')).toMatchObject({ id: 't1', status: 'pending', spec: { priority: 5 }, index: r.index });
+      for (const n of c.upNodes()) expect(n.state.task('t1')).toMatchObject({ id: 't1', spec: { priority: 5 }, index: r.index });
+      // Every node followed it through the same lifecycle to the same end.
+      await settle(c);
+      for (const n of c.upNodes()) expect(n.state.task('t1')).toMatchObject({ status: 'completed', attempt: 1 });
     });
 
     it('Should sync membership changes across nodes', async () => {
@@ -104,6 +108,7 @@ describe('Integration Tests', () => {
 
     it('Should maintain consistent task status', async () => {
       const c = createTestCluster(3, { seed: 27, network: { ...fast, loss: 0.05, duplicate: 0.05, reorder: 0.1 } });
+      c.registerHandler('noop', async (_p, ctx) => ctx.sleep(5));
       await c.waitForLeader(2_000);
       const client = c.client();
       for (let i = 0; i < 20; i++) await c.drive(client.submit(taskCommand(`t${i}`)));
@@ -120,6 +125,7 @@ describe('Integration Tests', () => {
 
     it('Should recover state after leader change', async () => {
       const c = createTestCluster(5, { seed: 28, network: fast });
+      c.registerHandler('noop', () => 'done');
       const first = await c.waitForLeader(2_000);
       const client = c.client();
       for (let i = 0; i < 10; i++) await c.drive(client.submit(taskCommand(`t${i}`)));
@@ -132,6 +138,7 @@ describe('Integration Tests', () => {
       await settle(c, 3_000);
       for (const n of c.upNodes()) {
         expect(n.state.tasks().map((t) => t.id)).toEqual([...Array.from({ length: 10 }, (_, i) => `t${i}`), 'after']);
+        expect(n.state.tasks().every((t) => t.status === 'completed' && t.result === 'done')).toBe(true);
       }
       expect(c.node(first.id).raft.currentRole).toBe('follower');
       expect(c.incarnation(first.id)).toBe(1);

@@ -1,0 +1,229 @@
+import { createActor, type Actor } from 'xstate';
+import { taskLifecycle } from '../machines/taskLifecycle.js';
+import type { Clock, TimerHandle } from '../system/clock.js';
+import type { RandomSource } from '../system/random.js';
+import { resultHash } from '../system/resultHash.js';
+import type { AppliedChanges, ClusterNode } from './clusterNode.js';
+import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
+import { backoffDelay, type TaskChange, type TaskRecord } from './taskTable.js';
+
+/** Options of an {@link Executor}. */
+export interface ExecutorOptions {
+  /** At most one progress report per task per this many ms. */
+  progressIntervalMs?: number;
+}
+
+interface Run {
+  taskId: string;
+  attempt: number;
+  startedAt: number;
+  actor: Actor<typeof taskLifecycle>;
+  abort: AbortController;
+  /** Set once the attempt's outcome is decided here (result, error, deadline, or taken away). */
+  over: boolean;
+  lastProgressAt: number;
+}
+
+/**
+ * Runs the tasks assigned to this node. For each assignment that commits it
+ * asks to start the next attempt; once the start commits it runs the
+ * handler inside a `taskLifecycle` actor on the node's clock, whose
+ * deadline is the chart's own `taskDeadline` timer. Outcomes (result with a
+ * proof artifact, failure with the next retry time, timeout) go back to the
+ * leader as task changes; a cancellation or reassignment that commits
+ * aborts the handler through its `AbortSignal`.
+ */
+export class Executor {
+  private readonly runs = new Map<string, Run>();
+  private outbox: TaskChange[] = [];
+  private flushHandle: TimerHandle | undefined;
+  private readonly progressIntervalMs: number;
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+    private readonly handlers: HandlerRegistry,
+    options: ExecutorOptions = {},
+  ) {
+    this.progressIntervalMs = options.progressIntervalMs ?? 100;
+    this.unsubscribe = node.onChanges((c) => this.onChanges(c));
+  }
+
+  /** Attempts running here now. */
+  get running(): number {
+    return this.runs.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    for (const run of this.runs.values()) this.end(run, 'worker stopped');
+    if (this.flushHandle !== undefined) this.clock.clearTimeout(this.flushHandle);
+  }
+
+  private onChanges(c: AppliedChanges): void {
+    const me = this.node.id;
+    for (const t of c.tasks) {
+      if (t.rejected) continue;
+      const run = this.runs.get(t.taskId);
+      if ((t.change === 'assign' || t.change === 'reassign') && t.to === 'assigned') {
+        if (t.worker === me) this.emit({ kind: 'start', taskId: t.taskId, worker: me, attempt: t.attempt + 1, at: this.clock.now() });
+        else if (run) this.end(run, `reassigned to ${t.worker}`);
+      } else if (t.change === 'start' && t.worker === me) {
+        const record = this.node.state.task(t.taskId);
+        if (record && !run) this.begin(record);
+      } else if (run && t.change !== 'progress' && t.change !== 'start') {
+        // Cancelled, lost, or this attempt's outcome committed: nothing more to do here.
+        this.end(run, t.reason ?? t.change);
+      }
+    }
+  }
+
+  private begin(record: Readonly<TaskRecord>): void {
+    const me = this.node.id;
+    const attempt = record.attempt;
+    const handler = this.handlers.get(record.spec.type);
+    if (!handler) {
+      this.emit({ kind: 'fail', taskId: record.id, worker: me, attempt, error: `no handler for task type '${record.spec.type}' on ${me}`, retryable: false, retryAt: this.clock.now(), at: this.clock.now() });
+      return;
+    }
+    const actor = createActor(taskLifecycle, {
+      clock: this.clock,
+      id: `task(${record.id})`,
+      input: { maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs },
+    });
+    const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor, abort: new AbortController(), over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
+    this.runs.set(record.id, run);
+    actor.start();
+    actor.send({ type: 'ASSIGN', worker: me });
+    actor.send({ type: 'START' });
+    // The chart's deadline timer decides a timeout (its value leaves `running`).
+    actor.subscribe((snap) => {
+      if (!run.over && (snap.value === 'timedOut' || (snap.value === 'failed' && snap.context.attempt === attempt && !run.abort.signal.aborted))) {
+        if (this.runs.get(run.taskId) !== run) return;
+        this.finish(run);
+        run.abort.abort(new Error(`attempt ${attempt} timed out after ${record.timeoutMs} ms`));
+        this.emit({ kind: 'timeout', taskId: run.taskId, worker: me, attempt, retryAt: this.retryAt(record, attempt), at: this.clock.now() });
+      }
+    });
+    const ctx: HandlerContext = {
+      taskId: record.id,
+      attempt,
+      worker: me,
+      signal: run.abort.signal,
+      now: () => this.clock.now(),
+      progress: (fraction) => this.progress(run, fraction),
+      sleep: (ms) => this.sleep(ms, run.abort.signal),
+    };
+    this.clock.wake?.();
+    Promise.resolve()
+      .then(() => handler(record.spec.payload, ctx))
+      .then(
+        (result) => this.succeeded(run, record, result),
+        (err: unknown) => this.failed(run, record, err),
+      );
+  }
+
+  private succeeded(run: Run, record: Readonly<TaskRecord>, result: unknown): void {
+    if (run.over || this.stopped) return;
+    this.finish(run);
+    run.actor.send({ type: 'COMPLETE' });
+    const now = this.clock.now();
+    let hash: string;
+    try {
+      hash = resultHash(result);
+    } catch (err) {
+      this.failed(run, record, new NonRetryableError(`result is not JSON data: ${(err as Error).message}`), true);
+      return;
+    }
+    this.emit({
+      kind: 'complete',
+      taskId: run.taskId,
+      worker: this.node.id,
+      attempt: run.attempt,
+      result: result === undefined ? null : result,
+      proof: { taskId: run.taskId, workerId: this.node.id, attempt: run.attempt, startedAt: run.startedAt, completedAt: now, cpuTimeUs: Math.round((now - run.startedAt) * 1000), resultHash: hash },
+      at: now,
+    });
+  }
+
+  private failed(run: Run, record: Readonly<TaskRecord>, err: unknown, force = false): void {
+    if ((run.over && !force) || this.stopped) return;
+    this.finish(run);
+    const retryable = !(err instanceof NonRetryableError || (err as { retryable?: unknown })?.retryable === false);
+    run.actor.send({ type: 'FAIL', retryable });
+    this.emit({
+      kind: 'fail',
+      taskId: run.taskId,
+      worker: this.node.id,
+      attempt: run.attempt,
+      error: err instanceof Error ? err.message : String(err),
+      retryable,
+      retryAt: this.retryAt(record, run.attempt),
+      at: this.clock.now(),
+    });
+  }
+
+  /** The proposer's decision of when a retry may run: backoff with jitter from this node's stream. */
+  private retryAt(record: Readonly<TaskRecord>, attempt: number): number {
+    return this.clock.now() + backoffDelay(record.spec.backoff, attempt, this.random.float());
+  }
+
+  private progress(run: Run, fraction: number): void {
+    if (run.over || !(fraction >= 0 && fraction <= 1)) return;
+    const now = this.clock.now();
+    if (now - run.lastProgressAt < this.progressIntervalMs) return;
+    run.lastProgressAt = now;
+    run.actor.send({ type: 'PROGRESS', progress: fraction });
+    this.emit({ kind: 'progress', taskId: run.taskId, worker: this.node.id, attempt: run.attempt, progress: fraction, at: now });
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const h = this.clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        this.clock.wake?.();
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        this.clock.clearTimeout(h);
+        this.clock.wake?.();
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** The outcome is decided here; the run stays known until its change commits. */
+  private finish(run: Run): void {
+    run.over = true;
+  }
+
+  private end(run: Run, reason: string): void {
+    this.runs.delete(run.taskId);
+    if (!run.over) {
+      run.over = true;
+      run.abort.abort(new Error(reason));
+      this.clock.wake?.();
+    }
+    run.actor.stop();
+  }
+
+  /** Batches this instant's changes into one forwarded entry. */
+  private emit(change: TaskChange): void {
+    if (this.stopped) return;
+    this.outbox.push(change);
+    if (this.flushHandle === undefined) {
+      this.flushHandle = this.clock.setTimeout(() => {
+        this.flushHandle = undefined;
+        const changes = this.outbox;
+        this.outbox = [];
+        if (changes.length > 0) this.node.forward({ cmd: { op: 'taskChanges', changes } });
+      }, 0);
+    }
+  }
+}

@@ -1,0 +1,253 @@
+import type { Clock, TimerHandle } from '../system/clock.js';
+import type { AppliedChanges, ClusterNode } from './clusterNode.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
+import type { TaskChange, TaskRecord } from './taskTable.js';
+
+/** Options of the leader's task controller. */
+export interface TaskControllerOptions extends SchedulerOptions {
+  /** A worker whose node has not answered the leader for this long is presumed lost (ms). */
+  workerTimeoutMs?: number;
+  /** How often the controller looks for lost workers, stalls, stealing and pruning (ms). */
+  tickMs?: number;
+  /** Assignments per entry, at most. */
+  maxAssignPerEntry?: number;
+  /** A running task this long past its deadline with no report is timed out by the leader (ms). */
+  stallGraceMs?: number;
+  /** Finished tasks are pruned from the hot table this long after they finished (ms); 0 keeps them. */
+  retentionMs?: number;
+}
+
+const DEFAULTS = { workerTimeoutMs: 1_000, tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000 };
+
+/**
+ * What the leader does for tasks: keeps a scheduler in step with the
+ * replicated table, assigns pending tasks to workers (written into the log,
+ * so every node applies the same choice), releases retries when their
+ * backoff is over, presumes silent workers lost and requeues their tasks,
+ * lets idle workers steal queued work, times out stalled attempts, and
+ * prunes finished tasks. Only the leader acts; a new leader rebuilds its
+ * view from the replicated table, so nothing depends on the old one.
+ */
+export class TaskController {
+  private readonly o: typeof DEFAULTS & SchedulerOptions;
+  private scheduler: Scheduler | null = null;
+  private scheduleHandle: TimerHandle | undefined;
+  private tickHandle: TimerHandle | undefined;
+  private readonly retryTimers = new Map<string, TimerHandle>();
+  /** Workers presumed lost by this leader (they get nothing until they answer again). */
+  private readonly lost = new Set<string>();
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly clock: Clock,
+    options: TaskControllerOptions = {},
+  ) {
+    this.o = { ...DEFAULTS, ...options };
+    this.unsubscribe = node.onChanges((c) => this.onChanges(c));
+  }
+
+  /** The leader's scheduler (null on followers). */
+  get schedulerView(): Scheduler | null {
+    return this.scheduler;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    this.resign();
+  }
+
+  /** Called on every role change of the node. */
+  onRole(isLeader: boolean): void {
+    if (this.stopped) return;
+    if (isLeader && !this.scheduler) this.takeOver();
+    else if (!isLeader && this.scheduler) this.resign();
+  }
+
+  private takeOver(): void {
+    this.resign();
+    const s = new Scheduler(this.o);
+    for (const w of this.node.state.workers()) s.addWorker(w.worker, w.capacity);
+    for (const t of this.node.state.tasks()) this.mirror(s, t);
+    this.scheduler = s;
+    this.lost.clear();
+    this.tick();
+    this.requestSchedule();
+  }
+
+  private resign(): void {
+    this.scheduler = null;
+    if (this.scheduleHandle !== undefined) this.clock.clearTimeout(this.scheduleHandle);
+    if (this.tickHandle !== undefined) this.clock.clearTimeout(this.tickHandle);
+    this.scheduleHandle = this.tickHandle = undefined;
+    for (const h of this.retryTimers.values()) this.clock.clearTimeout(h);
+    this.retryTimers.clear();
+  }
+
+  /** Puts a task from the table into the scheduler's picture. */
+  private mirror(s: Scheduler, t: Readonly<TaskRecord>): void {
+    switch (t.status) {
+      case 'pending':
+        s.enqueue(queueEntry(t));
+        break;
+      case 'assigned':
+      case 'running':
+        s.enqueue(queueEntry(t));
+        if (t.worker === null || !s.worker(t.worker) || !s.canPlace(t.id, t.worker)) break;
+        s.place(t.id, t.worker);
+        if (t.status === 'running') s.start(t.id);
+        break;
+      case 'retrying':
+      case 'timedOut':
+        this.armRetry(t);
+        break;
+    }
+  }
+
+  private onChanges(c: AppliedChanges): void {
+    const s = this.scheduler;
+    if (!s || this.stopped) return;
+    try {
+      this.follow(s, c);
+    } catch {
+      // The committed facts disagree with the local picture (a capacity
+      // change, say): rebuild it from the replicated table, which is the truth.
+      this.takeOver();
+    }
+  }
+
+  private follow(s: Scheduler, c: AppliedChanges): void {
+    let wake = this.addNewWorkers(s);
+    for (const t of c.tasks) {
+      if (t.rejected) continue;
+      const record = this.node.state.task(t.taskId);
+      const view = s.task(t.taskId);
+      const placed = view !== undefined && (view.status === 'placed' || view.status === 'running');
+      switch (t.to) {
+        case 'pending':
+          if (placed) s.release(t.taskId);
+          if ((!view || placed) && record) s.enqueue(queueEntry(record));
+          wake = true;
+          break;
+        case 'assigned':
+          if (t.worker === null || view?.worker === t.worker) break;
+          if (view?.status === 'placed' && s.worker(t.worker)) s.move(t.taskId, t.worker);
+          else if (record && s.worker(t.worker)) {
+            if (placed) s.release(t.taskId);
+            if (!s.task(t.taskId)) s.enqueue(queueEntry(record));
+            if (s.canPlace(t.taskId, t.worker)) s.place(t.taskId, t.worker);
+          }
+          break;
+        case 'running':
+          if (view?.status === 'placed') s.start(t.taskId);
+          break;
+        default:
+          // Finished, retrying or timed out: its resources are free again.
+          if (placed) s.release(t.taskId);
+          else if (view) s.remove(t.taskId);
+          if ((t.to === 'retrying' || t.to === 'timedOut') && record) this.armRetry(record);
+          wake = true;
+      }
+    }
+    if (wake) this.requestSchedule();
+  }
+
+  /** Adds registered workers the scheduler does not know yet; returns whether there were any. */
+  private addNewWorkers(s: Scheduler): boolean {
+    let added = false;
+    for (const w of this.node.state.workers()) {
+      if (!s.worker(w.worker)) {
+        s.addWorker(w.worker, w.capacity);
+        added = true;
+      }
+    }
+    return added;
+  }
+
+  /** Schedules at the end of this instant, so a burst of submissions is placed in one entry. */
+  private requestSchedule(): void {
+    if (this.scheduleHandle !== undefined || !this.scheduler) return;
+    this.scheduleHandle = this.clock.setTimeout(() => {
+      this.scheduleHandle = undefined;
+      this.schedule();
+    }, 0);
+  }
+
+  private schedule(): void {
+    const s = this.scheduler;
+    if (!s || !this.node.raft.isLeader) return;
+    const now = this.clock.now();
+    const decisions = s.plan(now, this.o.maxAssignPerEntry);
+    if (decisions.length === 0) return;
+    const changes: TaskChange[] = [];
+    for (const d of decisions) {
+      s.place(d.taskId, d.worker); // reserved now; the committed assignment confirms it
+      changes.push({ kind: 'assign', taskId: d.taskId, worker: d.worker, at: now });
+    }
+    this.node.forward({ cmd: { op: 'taskChanges', changes } });
+    if (decisions.length === this.o.maxAssignPerEntry) this.requestSchedule();
+  }
+
+  private armRetry(t: Readonly<TaskRecord>): void {
+    if (this.retryTimers.has(t.id) || t.retryAt === null) return;
+    const delay = Math.max(0, t.retryAt - this.clock.now());
+    this.retryTimers.set(
+      t.id,
+      this.clock.setTimeout(() => {
+        this.retryTimers.delete(t.id);
+        const now = this.node.state.task(t.id);
+        if (this.scheduler && now && (now.status === 'retrying' || now.status === 'timedOut')) {
+          this.node.forward({ cmd: { op: 'taskChanges', changes: [{ kind: 'retry', taskId: t.id, at: this.clock.now() }] } });
+        }
+      }, delay),
+    );
+  }
+
+  /** Periodic duties: lost workers, stalled attempts, work stealing, pruning. */
+  private tick(): void {
+    this.tickHandle = this.clock.setTimeout(() => this.tick(), this.o.tickMs);
+    const s = this.scheduler;
+    if (!s || !this.node.raft.isLeader) return;
+    const now = this.clock.now();
+    const changes: TaskChange[] = [];
+    const me = this.node.id;
+    if (this.addNewWorkers(s)) this.requestSchedule();
+    for (const w of this.node.state.workers()) {
+      if (w.worker === me) continue;
+      const activeAt = this.node.raft.progressOf(w.worker)?.activeAt ?? Number.NEGATIVE_INFINITY;
+      const silent = now - activeAt > this.o.workerTimeoutMs;
+      if (silent && !this.lost.has(w.worker)) {
+        this.lost.add(w.worker);
+        s.setWorkerAvailable(w.worker, false);
+        for (const t of this.node.state.tasks()) {
+          if ((t.status === 'assigned' || t.status === 'running') && t.worker === w.worker) changes.push({ kind: 'lost', taskId: t.id, worker: w.worker, at: now });
+        }
+      } else if (!silent && this.lost.has(w.worker)) {
+        this.lost.delete(w.worker);
+        s.setWorkerAvailable(w.worker, true);
+        this.requestSchedule();
+      }
+    }
+    for (const t of this.node.state.tasks()) {
+      if (t.status === 'running' && t.startedAt !== null && t.worker !== null && now > t.startedAt + t.timeoutMs + this.o.stallGraceMs) {
+        // The worker never reported this attempt's end: time it out here (its late result is refused).
+        changes.push({ kind: 'timeout', taskId: t.id, worker: t.worker, attempt: t.attempt, retryAt: now, at: now });
+      }
+    }
+    for (const m of s.steal()) {
+      s.move(m.taskId, m.to); // reserved now; the committed reassignment confirms it
+      changes.push({ kind: 'reassign', taskId: m.taskId, worker: m.to, at: now });
+    }
+    if (changes.length > 0) this.node.forward({ cmd: { op: 'taskChanges', changes } });
+    if (this.o.retentionMs > 0) {
+      const before = now - this.o.retentionMs;
+      if (this.node.state.tasks().some((t) => t.finishedAt !== null && t.finishedAt < before)) this.node.forward({ cmd: { op: 'pruneTasks', before } });
+    }
+  }
+}
+
+function queueEntry(t: Readonly<TaskRecord>) {
+  return { id: t.id, priority: t.spec.priority, tenant: t.spec.tenant, resources: t.spec.resources, enqueuedAt: t.submittedAt };
+}

@@ -1,0 +1,55 @@
+/** What a handler gets besides its payload. */
+export interface HandlerContext {
+  taskId: string;
+  /** 1 for the first run, 2 for the first retry, … */
+  attempt: number;
+  /** The node running it. */
+  worker: string;
+  /** Fires on cancellation, timeout, or when the worker gives the task up. */
+  signal: AbortSignal;
+  /** Reports progress in [0, 1]; replicated, throttled. */
+  progress(fraction: number): void;
+  /** Waits `ms` (virtual time in simulation). Rejects if the signal fires. */
+  sleep(ms: number): Promise<void>;
+  /** Current time of the node's clock. */
+  now(): number;
+}
+
+/**
+ * A task handler: ordinary async code. Its resolved value (JSON) is the
+ * result; throwing fails the attempt (retried by the task's policy unless
+ * the error is a {@link NonRetryableError}).
+ */
+export type TaskHandler = (payload: unknown, ctx: HandlerContext) => unknown | Promise<unknown>;
+
+/** Throw this from a handler to fail the task without retrying (as BullMQ's UnrecoverableError). */
+export class NonRetryableError extends Error {
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonRetryableError';
+  }
+}
+
+/** Handlers by task type. */
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, TaskHandler>();
+
+  register(type: string, handler: TaskHandler): void {
+    if (typeof type !== 'string' || type.length === 0) throw new TypeError('a handler needs a non-empty type name');
+    if (typeof handler !== 'function') throw new TypeError(`handler for '${type}' must be a function`);
+    this.handlers.set(type, handler);
+  }
+
+  get(type: string): TaskHandler | undefined {
+    return this.handlers.get(type);
+  }
+
+  has(type: string): boolean {
+    return this.handlers.has(type);
+  }
+
+  types(): string[] {
+    return [...this.handlers.keys()];
+  }
+}
