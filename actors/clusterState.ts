@@ -79,7 +79,7 @@ export interface SessionCommand {
 }
 
 /** Stable error codes of applied commands. */
-export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'StaleRequest' | 'InvalidCommand';
+export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'InvalidCommand';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
 export type ApplyResult = { ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string };
@@ -284,9 +284,16 @@ export class ClusterState {
         }
         return { ok: true, value: this.taskTable.submit(cmd.tasks, index, this.transitions) };
       }
-      case 'taskChanges':
+      case 'taskChanges': {
+        const before = this.transitions.length;
         this.taskTable.change(cmd.changes, index, this.transitions);
-        return { ok: true };
+        const refused = this.transitions.slice(before).filter((t) => t.rejected);
+        if (cmd.changes.length === 1 && refused.length === 1) {
+          const r = refused[0];
+          return { ok: false, code: r.from === null ? 'TaskNotFound' : 'InvalidTransition', message: `task ${r.taskId}: ${r.change} refused (${r.reason})` };
+        }
+        return { ok: true, value: { refused: refused.length } };
+      }
       case 'pruneTasks':
         return { ok: true, value: this.taskTable.prune(cmd.before) };
       case 'put':

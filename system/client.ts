@@ -1,4 +1,9 @@
+import { Observable, defer, filter, from, shareReplay, switchMap, takeWhile, lastValueFrom } from 'rxjs';
 import type { ApplyErrorCode, ClusterCommand, ClusterState, SessionCommand } from '../actors/clusterState.js';
+import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
+import { isFinalTaskEvent, type TaskStreamEvent } from './events.js';
+import { seededIds, type IdSource } from './ids.js';
+import { resolveTaskSpec, type TaskSpec } from './taskSpec.js';
 import type { ClusterNode, ProposeOutcome } from '../actors/clusterNode.js';
 import type { Cluster } from './cluster.js';
 
@@ -17,7 +22,7 @@ export interface ClientOptions {
 }
 
 /** Stable codes of client errors. */
-export type ClientErrorCode = 'NotLeader' | 'Timeout' | ApplyErrorCode;
+export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'TaskFailed' | 'TaskCancelled' | ApplyErrorCode;
 
 /**
  * A request that did not succeed. `outcome` says what the caller may assume:
@@ -43,6 +48,29 @@ export interface Applied {
   value: unknown;
 }
 
+/** A completed task's outcome. */
+export interface TaskResult {
+  taskId: string;
+  result: unknown;
+  proof: ProofArtifact;
+}
+
+/**
+ * A submitted task, seen from the submitter. Its events come from the
+ * cluster's event stream, not from the node that took the submission, so
+ * the submitter hears of completion even if that node has crashed since.
+ */
+export interface TaskHandle {
+  /** The id the client gave the task (an idempotency key may resolve to an older task: see `accepted`). */
+  readonly id: string;
+  /** Resolves once the submission is committed: the task id it resolved to, and its log index. */
+  readonly accepted: Promise<{ taskId: string; index: number }>;
+  /** The task's events from its submission on; completes after the final one. */
+  readonly status$: Observable<TaskStreamEvent>;
+  /** The result and proof; rejects with a {@link ClientError} (`TaskFailed`, `TaskCancelled`, …). */
+  readonly result: Promise<TaskResult>;
+}
+
 type Attempt = ProposeOutcome | { ok: false; code: 'Unreachable'; leaderHint: null; message: string };
 
 /**
@@ -54,6 +82,7 @@ type Attempt = ProposeOutcome | { ok: false; code: 'Unreachable'; leaderHint: nu
 export class ClusterClient {
   private seq = 0;
   private leaderGuess: string | null = null;
+  private readonly taskIds: IdSource;
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
   private readonly retryMs: number;
@@ -68,6 +97,80 @@ export class ClusterClient {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
     this.retryMs = options.retryMs ?? 50;
     this.latencyMs = options.latencyMs ?? 1;
+    this.taskIds = seededIds(cluster.kernel.random(`task-ids:${id}`));
+  }
+
+  /**
+   * Submits a task. Throws {@link InvalidTaskError} at once for a bad spec;
+   * everything after is in the handle.
+   */
+  submitTask(spec: TaskSpec): TaskHandle {
+    return this.submitTasks([spec])[0];
+  }
+
+  /** Submits tasks in one log entry (one commit for all of them). */
+  submitTasks(specs: readonly TaskSpec[], resubmitOf?: readonly (string | undefined)[]): TaskHandle[] {
+    if (specs.length === 0) throw new RangeError('submitTasks needs at least one task');
+    const now = this.cluster.kernel.now();
+    const tasks: NewTask[] = specs.map((spec, i) => ({
+      id: this.taskIds.next('task'),
+      spec: resolveTaskSpec(spec),
+      submittedAt: now,
+      ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}),
+    }));
+    const applied = this.submit({ op: 'submitTasks', tasks });
+    applied.catch(() => {}); // observed through each handle
+    return tasks.map((t, i) => this.handle(t.id, applied.then((a) => ({ taskId: (a.value as string[])[i], index: a.index }))));
+  }
+
+  /** Resubmits a dead-letter task as a new task with the same spec. */
+  async resubmit(taskId: string): Promise<TaskHandle> {
+    const dead = await this.read((s) => s.taskTable.deadLetters().find((t) => t.id === taskId));
+    if (!dead) throw new ClientError('TaskNotFound', `no dead-letter task '${taskId}'`, 'failed');
+    const { idempotencyKey: _key, ...spec } = dead.spec;
+    return this.submitTasks([spec], [taskId])[0];
+  }
+
+  /** Cancels a task: a pending one never runs, a running one has its AbortSignal fired. */
+  async cancelTask(taskId: string, reason = 'cancelled by client'): Promise<void> {
+    await this.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', taskId, reason, at: this.cluster.kernel.now() }] });
+  }
+
+  /** A task as the replicated state has it now (linearizable), dead letters included. */
+  task(taskId: string): Promise<Readonly<TaskRecord> | undefined> {
+    return this.read((s) => s.task(taskId));
+  }
+
+  /** Tasks whose retries are exhausted. */
+  deadLetters(): Promise<Readonly<TaskRecord>[]> {
+    return this.read((s) => s.taskTable.deadLetters());
+  }
+
+  private handle(id: string, accepted: Promise<{ taskId: string; index: number }>): TaskHandle {
+    accepted.catch(() => {});
+    const status$ = defer(() => from(accepted)).pipe(
+      switchMap(({ taskId, index }) =>
+        this.cluster.watch(index).pipe(
+          filter((e): e is TaskStreamEvent => 'taskId' in e && e.taskId === taskId),
+          takeWhile((e) => !isFinalTaskEvent(e), true),
+        ),
+      ),
+      shareReplay(),
+    );
+    const result = lastValueFrom(status$).then((last): TaskResult => {
+      if (last.type === 'task.completed') return { taskId: last.taskId, result: last.result, proof: last.proof };
+      if (last.type === 'task.cancelled') throw new ClientError('TaskCancelled', `task ${last.taskId} was cancelled: ${last.reason ?? ''}`, 'failed');
+      if (last.type === 'task.failed') throw new ClientError('TaskFailed', `task ${last.taskId} failed: ${last.error}`, 'failed');
+      throw new ClientError('TaskFailed', `task ${last.taskId} ended with ${last.type}`, 'failed');
+    });
+    result.catch(() => {});
+    // Settled promises resume async callers: let the kernel drain them.
+    const wake = <T>(p: Promise<T>) => {
+      const woken = p.finally(() => this.cluster.kernel.wake());
+      woken.catch(() => {}); // rejections reach whoever awaits the handle, not the unhandled-rejection hook
+      return woken;
+    };
+    return { id, accepted: wake(accepted), status$, result: wake(result) };
   }
 
   /** Proposes a command and resolves once it is applied. */

@@ -189,7 +189,10 @@ export class Cluster {
   private publish(e: GreyEvent): void {
     this.history.push(e);
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
-    this.eventsSubject.next(e);
+    if (this.eventsSubject.observed) {
+      this.kernel.wake(); // a listener may resolve a promise someone awaits
+      this.eventsSubject.next(e);
+    }
   }
 
   private onApplied(node: ClusterNode, inc: number, c: AppliedChanges): void {
