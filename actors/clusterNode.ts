@@ -5,7 +5,7 @@ import { RaftError, RaftNode, type ConfigChange, type RaftObserver, type RaftOpt
 import type { LogDigests, LogEntry, RaftConfig } from './raftTypes.js';
 import type { MemberStatus } from '../machines/membership.js';
 import type { TaskTransition } from './taskTable.js';
-import { Executor } from './executor.js';
+import { Executor, type ExecutorOptions } from './executor.js';
 import type { HandlerRegistry } from './taskHandlers.js';
 import { TaskController, type TaskControllerOptions } from './taskController.js';
 import type { Storage } from './storage.js';
@@ -72,6 +72,8 @@ export interface ClusterNodeDeps {
   handlers?: HandlerRegistry;
   /** Options of the task controller the node runs while it leads. */
   tasks?: TaskControllerOptions;
+  /** Options of this node's executor. */
+  executor?: ExecutorOptions;
 }
 
 /**
@@ -150,7 +152,7 @@ export class ClusterNode {
       },
     });
     this.tasks = new TaskController(this, deps.clock, deps.tasks);
-    this.executor = deps.handlers ? new Executor(this, deps.clock, deps.random, deps.handlers) : null;
+    this.executor = deps.handlers ? new Executor(this, deps.clock, deps.random, deps.handlers, deps.executor) : null;
   }
 
   start(): void {

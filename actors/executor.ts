@@ -11,6 +11,12 @@ import { backoffDelay, type TaskChange, type TaskRecord } from './taskTable.js';
 export interface ExecutorOptions {
   /** At most one progress report per task per this many ms. */
   progressIntervalMs?: number;
+  /**
+   * Attempts this worker runs at once (as BullMQ's `concurrency`). Tasks
+   * assigned beyond it wait here, still `assigned`, where an idle worker
+   * may steal them. Default: no limit (the scheduler's capacity bounds it).
+   */
+  concurrency?: number;
 }
 
 interface Run {
@@ -38,6 +44,11 @@ export class Executor {
   private outbox: TaskChange[] = [];
   private flushHandle: TimerHandle | undefined;
   private readonly progressIntervalMs: number;
+  private readonly concurrency: number;
+  /** Assigned here, start not yet asked for (waiting for a free slot), in assignment order. */
+  private readonly waiting: string[] = [];
+  /** Starts asked for and not yet committed. */
+  private readonly starting = new Set<string>();
   private readonly unsubscribe: () => void;
   private stopped = false;
 
@@ -49,6 +60,8 @@ export class Executor {
     options: ExecutorOptions = {},
   ) {
     this.progressIntervalMs = options.progressIntervalMs ?? 100;
+    this.concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
+    if (!(this.concurrency >= 1)) throw new RangeError(`executor concurrency must be >= 1, got ${options.concurrency}`);
     this.unsubscribe = node.onChanges((c) => this.onChanges(c));
   }
 
@@ -70,16 +83,40 @@ export class Executor {
       if (t.rejected) continue;
       const run = this.runs.get(t.taskId);
       if ((t.change === 'assign' || t.change === 'reassign') && t.to === 'assigned') {
-        if (t.worker === me) this.emit({ kind: 'start', taskId: t.taskId, worker: me, attempt: t.attempt + 1, at: this.clock.now() });
-        else if (run) this.end(run, `reassigned to ${t.worker}`);
+        if (t.worker === me) {
+          if (!this.waiting.includes(t.taskId)) this.waiting.push(t.taskId);
+        } else {
+          this.forget(t.taskId);
+          if (run) this.end(run, `reassigned to ${t.worker}`);
+        }
       } else if (t.change === 'start' && t.worker === me) {
+        this.starting.delete(t.taskId);
         const record = this.node.state.task(t.taskId);
         if (record && !run) this.begin(record);
-      } else if (run && t.change !== 'progress' && t.change !== 'start') {
+      } else if (t.change !== 'progress' && t.change !== 'start') {
         // Cancelled, lost, or this attempt's outcome committed: nothing more to do here.
-        this.end(run, t.reason ?? t.change);
+        this.forget(t.taskId);
+        if (run) this.end(run, t.reason ?? t.change);
       }
     }
+    this.startWaiting();
+  }
+
+  /** Asks to start waiting tasks while there are free slots. */
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.runs.size + this.starting.size < this.concurrency) {
+      const taskId = this.waiting.shift()!;
+      const record = this.node.state.task(taskId);
+      if (!record || record.status !== 'assigned' || record.worker !== this.node.id) continue;
+      this.starting.add(taskId);
+      this.emit({ kind: 'start', taskId, worker: this.node.id, attempt: record.attempt + 1, at: this.clock.now() });
+    }
+  }
+
+  private forget(taskId: string): void {
+    const i = this.waiting.indexOf(taskId);
+    if (i >= 0) this.waiting.splice(i, 1);
+    this.starting.delete(taskId);
   }
 
   private begin(record: Readonly<TaskRecord>): void {

@@ -52,6 +52,8 @@ export interface ClusterOptions {
   workerCapacity?: Resources | null;
   /** Task pipeline options (scheduler placement, worker timeout, retention, …). */
   tasks?: TaskControllerOptions;
+  /** Attempts each worker runs at once (default: as many as its capacity allows). */
+  workerConcurrency?: number;
   /** Events kept for `watch(fromIndex)` replays. */
   eventHistory?: number;
 }
@@ -337,6 +339,7 @@ export class Cluster {
       digests: trace ? new DigestChain() : undefined,
       handlers: this.handlers,
       tasks: this.options.tasks,
+      executor: { concurrency: this.options.workerConcurrency },
       observer: {
         ...traced,
         role: (role, term, leader) => {

@@ -175,3 +175,29 @@ describe('Task execution pipeline workflow', () => {
     for (const n of c.upNodes()) expect(n.state.task(h.id)?.proof).toEqual(proof);
   });
 });
+
+describe('Task execution pipeline workflow: stealing', () => {
+  it('test_work_stealing: an idle worker takes tasks queued for a busy one', async () => {
+    // One attempt at a time per worker; binpack piles assignments onto the fullest worker.
+    const c = createTestCluster(3, { seed: 35, network: fast, workerConcurrency: 1, tasks: { placement: 'binpack', maxQueuedPerWorker: 4 } });
+    const ranOn: Record<string, string> = {};
+    c.registerHandler('slow', async (p, ctx) => {
+      ranOn[p as string] = ctx.worker;
+      await ctx.sleep(300);
+    });
+    await c.waitForLeader();
+    const reassigned: string[] = [];
+    const firstWorker: Record<string, string> = {};
+    c.events$.subscribe((e) => {
+      if (e.type !== 'task.assigned') return;
+      if (firstWorker[e.taskId] && firstWorker[e.taskId] !== e.worker) reassigned.push(`${e.taskId}: ${firstWorker[e.taskId]} → ${e.worker}`);
+      firstWorker[e.taskId] ??= e.worker;
+    });
+    const hs = c.client().submitTasks(Array.from({ length: 6 }, (_, i) => ({ type: 'slow', payload: `t${i}` })));
+    const t0 = c.kernel.now();
+    await c.drive(Promise.all(hs.map((h) => h.result)));
+    expect(reassigned.length).toBeGreaterThan(0);
+    expect(new Set(Object.values(ranOn)).size).toBeGreaterThan(1); // the work spread out
+    expect(c.kernel.now() - t0).toBeLessThan(6 * 300); // faster than one worker doing it all
+  });
+});
