@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientError } from '../system/client.js';
 import { createCluster, createTestCluster } from '../system/cluster.js';
 import { settle, taskCommand } from './helpers/settle.js';
+import type { GreyEvent } from '../system/events.js';
 
 const fast = { latency: { base: 3, jitter: 2, distribution: 'uniform' as const } };
 
@@ -74,6 +75,150 @@ describe('Integration Tests', () => {
       // Every node adopted the learner step, then the voter step, through the log.
       const configs = c.trace!.toJSONL().trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'config' && e.node === 'n1');
       expect(configs.map((e) => `${e.voters.length}v/${e.learners.length}l`)).toEqual(['3v/0l', '3v/1l', '4v/0l']);
+    });
+  });
+
+  describe('Task Lifecycle', () => {
+    it('Should submit task and track through completion', async () => {
+      const c = createTestCluster(3, { seed: 41, network: fast });
+      c.registerHandler('add', (p) => (p as number[]).reduce((a, b) => a + b, 0));
+      await c.waitForLeader();
+      const h = c.client().submitTask({ type: 'add', payload: [1, 2, 3] });
+      const seen: string[] = [];
+      h.status$.subscribe((e) => seen.push(e.type));
+      expect((await c.drive(h.result)).result).toBe(6);
+      expect(seen).toEqual(['task.submitted', 'task.assigned', 'task.started', 'task.completed']);
+    });
+
+    it('Should distribute task to appropriate node', async () => {
+      const c = createTestCluster(3, { seed: 42, network: fast, workerCapacity: null });
+      c.registerHandler('gpu', (_p, ctx) => ctx.worker);
+      await c.waitForLeader();
+      const client = c.client();
+      // Only n3 has the memory this task asks for.
+      await c.drive(client.submit({ op: 'registerWorker', worker: 'n1', capacity: { cpu: 4, memoryBytes: 2 ** 30 } }));
+      await c.drive(client.submit({ op: 'registerWorker', worker: 'n2', capacity: { cpu: 4, memoryBytes: 2 ** 30 } }));
+      await c.drive(client.submit({ op: 'registerWorker', worker: 'n3', capacity: { cpu: 4, memoryBytes: 2 ** 35 } }));
+      const hs = client.submitTasks(Array.from({ length: 3 }, () => ({ type: 'gpu', resources: { cpu: 1, memoryBytes: 2 ** 34 } })));
+      const ran = await c.drive(Promise.all(hs.map((h) => h.result)));
+      expect(ran.map((r) => r.result)).toEqual(['n3', 'n3', 'n3']);
+    });
+
+    it('Should handle task failure and retry', async () => {
+      const c = createTestCluster(3, { seed: 43, network: fast });
+      let calls = 0;
+      c.registerHandler('unstable', () => {
+        if (++calls < 3) throw new Error('transient');
+        return calls;
+      });
+      await c.waitForLeader();
+      const h = c.client().submitTask({ type: 'unstable', maxRetries: 5, backoff: { initialMs: 50 } });
+      const seen: string[] = [];
+      h.status$.subscribe((e) => seen.push(e.type));
+      const r = await c.drive(h.result);
+      expect(r.result).toBe(3);
+      expect(r.proof.attempt).toBe(3);
+      expect(seen.filter((t) => t === 'task.retrying')).toHaveLength(2);
+    });
+
+    it('Should cancel running task', async () => {
+      const c = createTestCluster(3, { seed: 44, network: fast });
+      let aborted: unknown = null;
+      c.registerHandler('long', async (_p, ctx) => {
+        ctx.signal.addEventListener('abort', () => (aborted = ctx.signal.reason));
+        await ctx.sleep(60_000);
+        return 'finished';
+      });
+      await c.waitForLeader();
+      const client = c.client();
+      const h = client.submitTask({ type: 'long' });
+      await c.runUntil(() => c.leader()!.state.task(h.id)?.status === 'running', { within: 2_000, description: 'running' });
+      await c.drive(client.cancelTask(h.id, 'user asked'));
+      await expect(c.drive(h.result)).rejects.toMatchObject({ code: 'TaskCancelled' });
+      await c.run(50);
+      expect(aborted).toBeInstanceOf(Error);
+      // A pending task that is cancelled never runs; a finished one cannot be cancelled.
+      const pending = client.submitTask({ type: 'long', resources: { cpu: 10_000 } }); // fits nowhere: stays pending
+      await c.drive(pending.accepted);
+      await c.drive(client.cancelTask(pending.id));
+      expect((await c.drive(client.task(pending.id)))?.status).toBe('cancelled');
+      await expect(c.drive(client.cancelTask(h.id))).rejects.toMatchObject({ code: 'InvalidTransition' });
+      await expect(c.drive(client.cancelTask('task_nope'))).rejects.toMatchObject({ code: 'TaskNotFound' });
+    });
+
+    it('Should timeout stuck task', async () => {
+      const c = createTestCluster(3, { seed: 45, network: fast });
+      const attempts: number[] = [];
+      c.registerHandler('stuck', (_p, ctx) => {
+        attempts.push(ctx.now());
+        return new Promise(() => {}); // never settles
+      });
+      await c.waitForLeader();
+      const h = c.client().submitTask({ type: 'stuck', timeoutMs: 300, maxRetries: 1, backoff: { initialMs: 100, jitter: 0 } });
+      const seen: string[] = [];
+      h.status$.subscribe((e) => seen.push(e.type));
+      await expect(c.drive(h.result)).rejects.toMatchObject({ code: 'TaskFailed' });
+      expect(attempts).toHaveLength(2);
+      expect(attempts[1] - attempts[0]).toBeGreaterThanOrEqual(400); // deadline, then backoff
+      expect(seen).toEqual(['task.submitted', 'task.assigned', 'task.started', 'task.timedOut', 'task.requeued', 'task.assigned', 'task.started', 'task.failed']);
+    });
+  });
+
+  describe('Event Propagation', () => {
+    it('Should emit events through component chain', async () => {
+      const c = createTestCluster(3, { seed: 46, network: fast });
+      c.registerHandler('noop', () => null);
+      await c.waitForLeader();
+      const events: GreyEvent[] = [];
+      c.events$.subscribe((e) => events.push(e));
+      const h = c.client().submitTask({ type: 'noop' });
+      await c.drive(h.result);
+      await settle(c);
+      const mine = events.filter((e) => 'taskId' in e && e.taskId === h.id);
+      // One event per committed change (not one per node), in log order.
+      expect(mine.map((e) => e.type)).toEqual(['task.submitted', 'task.assigned', 'task.started', 'task.completed']);
+      const indexes = mine.map((e) => e.index);
+      expect([...indexes].sort((a, b) => a - b)).toEqual(indexes);
+      // A watch resumes from a log index.
+      const replay: GreyEvent[] = [];
+      c.watch(mine[2].index).subscribe((e) => replay.push(e));
+      expect(replay.filter((e) => 'taskId' in e && e.taskId === h.id).map((e) => e.type)).toEqual(['task.started', 'task.completed']);
+    });
+
+    it('Should propagate task completion to submitter', async () => {
+      const c = createTestCluster(5, { seed: 47, network: fast });
+      c.registerHandler('slow', async (_p, ctx) => {
+        await ctx.sleep(500);
+        return 'done';
+      });
+      const leader = await c.waitForLeader();
+      const client = c.client();
+      const h = client.submitTask({ type: 'slow' });
+      await c.drive(h.accepted);
+      // The node that took the submission crashes; the submitter still hears the result.
+      c.crash(leader.id);
+      expect((await c.drive(h.result, 10_000)).result).toBe('done');
+    });
+
+    it('Should notify on cluster state changes', async () => {
+      const c = createTestCluster(3, { seed: 48, network: fast });
+      const events: GreyEvent[] = [];
+      c.events$.subscribe((e) => events.push(e));
+      const first = await c.waitForLeader();
+      c.addNode('n4');
+      const client = c.client();
+      await c.drive(client.submit({ op: 'join', node: 'n4' }));
+      await c.drive(client.submit({ op: 'approve', node: 'n4' }));
+      await c.drive(client.submit({ op: 'remove', node: 'n3' }));
+      c.crash(first.id);
+      await c.runUntil(() => events.some((e) => e.type === 'leader.elected' && e.leader !== first.id), { within: 3_000, description: 'a new leader' });
+      const kinds = events.map((e) => (e.type === 'leader.elected' ? `leader:${e.leader}` : 'node' in e ? `${e.type}:${e.node}:${e.status}` : e.type));
+      expect(kinds[0]).toBe(`leader:${first.id}`);
+      expect(kinds).toContain('node.joined:n1:voter');
+      expect(kinds).toContain('member.changed:n4:pendingApproval');
+      expect(kinds).toContain('node.joined:n4:learner');
+      expect(kinds).toContain('node.left:n3:removed');
+      expect(kinds.filter((k) => k.startsWith('leader:'))).toHaveLength(2);
     });
   });
 
