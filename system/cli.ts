@@ -24,7 +24,7 @@ usage:
       --seed N | --seeds A-B                one seed, or a sweep (progress, summary, repro command)
       --nodes N (5)  --duration 60s  --rate 200 (requests/s)
       --faults crash,restart,partition,halves,isolate-leader,ring,minority,unsynced-loss,flaky,loss,duplicate,reorder
-      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --trace out.jsonl
+      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --trace out.jsonl  --workload kv|tasks
                                           exits 1 on any violation, lost write or divergence
   grey help                               this text
 `;

@@ -13,6 +13,7 @@ const FLAGS = {
   'election-timeout': 'value',
   rate: 'value',
   trace: 'value',
+  workload: 'value',
 } as const;
 
 function quantile(sorted: number[], q: number): number {
@@ -35,6 +36,7 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     latency: get('latency') ? parseRange(get('latency')!, 'latency') : DEFAULT_SIMULATION.latency,
     electionTimeout: get('election-timeout') ? parseRange(get('election-timeout')!, 'election-timeout') : DEFAULT_SIMULATION.electionTimeout,
     rate: get('rate') !== undefined ? Number(get('rate')) : DEFAULT_SIMULATION.rate,
+    workload: parseWorkload(get('workload')),
   };
   if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
   const sweep = last > first;
@@ -65,6 +67,10 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   io.out(`violations     ${results.filter((r) => r.violation).length}`);
   io.out(`lost writes    ${results.reduce((a, r) => a + r.lost, 0)} (acknowledged: ${results.reduce((a, r) => a + r.acknowledged, 0)}, unknown outcome: ${results.reduce((a, r) => a + r.unknown, 0)})`);
   io.out(`diverged       ${results.reduce((a, r) => a + r.diverged, 0)} nodes`);
+  if (base.workload === 'tasks') {
+    const sum = (k: keyof NonNullable<SimulationResult['tasks']>) => results.reduce((a, r) => a + (r.tasks?.[k] ?? 0), 0);
+    io.out(`tasks          ${sum('accepted')} accepted: ${sum('completed')} completed, ${sum('failed')} failed (dead letters), ${sum('lost')} lost, ${sum('completedTwice')} completed twice, ${sum('unfinished')} unfinished`);
+  }
   io.out(`elections      ${results.reduce((a, r) => a + r.elections, 0)}`);
   io.out(
     `failover       ${failovers.length ? `n=${failovers.length} p50 ${quantile(failovers, 0.5).toFixed(0)} ms, p99 ${quantile(failovers, 0.99).toFixed(0)} ms, max ${failovers[failovers.length - 1].toFixed(0)} ms` : 'none measured'}`,
@@ -72,7 +78,7 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   io.out(`commits        ${commits} (${(commits / (virtual / 1000)).toFixed(0)} per simulated second)`);
   io.out(`speed          ${(virtual / 1000 / wall).toFixed(0)}x real time (${wall.toFixed(1)} s wall)`);
   for (const r of failing.slice(0, 10)) {
-    const why = r.violation ? r.violation.message : `${r.lost} lost writes, ${r.diverged} diverged nodes`;
+    const why = r.violation ? r.violation.message : `${r.lost} lost, ${r.diverged} diverged nodes${r.tasks ? `, ${r.tasks.completedTwice} completed twice, ${r.tasks.unfinished} unfinished` : ''}`;
     io.out(`FAIL seed ${r.seed}: ${why}`);
     io.out(`  reproduce: ${reproduce(r.seed, base)}`);
   }
@@ -80,7 +86,12 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
 }
 
 function failed(r: SimulationResult): boolean {
-  return r.violation !== null || r.lost > 0 || r.diverged > 0;
+  return r.violation !== null || r.lost > 0 || r.diverged > 0 || (r.tasks !== undefined && (r.tasks.completedTwice > 0 || r.tasks.unfinished > 0));
+}
+
+function parseWorkload(text: string | undefined): 'kv' | 'tasks' {
+  if (text === undefined || text === 'kv' || text === 'tasks') return text ?? 'kv';
+  throw new UsageError(`--workload must be kv or tasks, got '${text}'`);
 }
 
 function parseFaultsOrUsage(text: string) {
@@ -102,6 +113,7 @@ function reproduce(seed: number, o: Omit<SimulationOptions, "seed">): string {
     `--latency ${o.latency.join('-')}`,
     `--election-timeout ${o.electionTimeout.join('-')}`,
     `--rate ${o.rate}`,
+    o.workload === 'tasks' ? '--workload tasks' : '',
     `--trace seed-${seed}.jsonl`,
   ]
     .filter(Boolean)

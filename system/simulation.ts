@@ -24,6 +24,8 @@ export interface SimulationOptions {
   keepTrace?: boolean;
   /** Mean quiet time between fault episodes. */
   meanGapMs?: number;
+  /** `kv`: key-value writes (default). `tasks`: task submissions run by handlers that sleep and sometimes fail. */
+  workload?: 'kv' | 'tasks';
 }
 
 /** What a run found. */
@@ -44,6 +46,8 @@ export interface SimulationResult {
   lost: number;
   /** Nodes whose state differs from the leader's after recovery: must be 0. */
   diverged: number;
+  /** Tasks workload: accepted tasks, and how they ended. */
+  tasks?: { accepted: number; completed: number; failed: number; lost: number; completedTwice: number; unfinished: number };
   virtualMs: number;
   wallMs: number;
   episodes: string[];
@@ -87,6 +91,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     tracePath: o.tracePath,
     keepTrace: o.keepTrace,
     check: true,
+    tasks: { retentionMs: 0 }, // keep finished tasks: the run checks every one of them
   });
   const leaderTerms = new Set<number>();
   const failovers: number[] = [];
@@ -107,6 +112,20 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     },
   });
 
+  const tasksMode = o.workload === 'tasks';
+  const accepted = new Set<string>();
+  const completions = new Map<string, number>();
+  if (tasksMode) {
+    const handlerRng = cluster.kernel.random('handlers');
+    cluster.registerHandler('sim', async (payload, ctx) => {
+      await ctx.sleep(handlerRng.int(5, 50));
+      if (handlerRng.chance(0.05)) throw new Error('simulated failure');
+      return payload;
+    });
+    cluster.events$.subscribe((e) => {
+      if (e.type === 'task.completed') completions.set(e.taskId, (completions.get(e.taskId) ?? 0) + 1);
+    });
+  }
   const stats = { acknowledged: 0, unknown: 0, failed: 0 };
   const acked: string[] = [];
   const idle: ClusterClient[] = [];
@@ -117,7 +136,21 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const arrive = () => {
     if (stopWorkload) return;
     const client = idle.pop() ?? (clients < MAX_CLIENTS ? cluster.client({ id: `c${++clients}`, timeoutMs: 2_000 }) : null);
-    if (client) {
+    if (client && tasksMode) {
+      const h = client.submitTask({ type: 'sim', payload: ++seq, maxRetries: 5, backoff: { initialMs: 20, factor: 2, maxMs: 500, jitter: 0.2 } });
+      h.accepted.then(
+        (a) => {
+          stats.acknowledged++;
+          accepted.add(a.taskId);
+          idle.push(client);
+        },
+        (err: unknown) => {
+          if (err instanceof ClientError && err.outcome === 'unknown') stats.unknown++;
+          else stats.failed++;
+          idle.push(client);
+        },
+      );
+    } else if (client) {
       const key = `k${++seq}`;
       client.submit({ op: 'put', key, value: seq }).then(
         () => {
@@ -136,6 +169,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   };
 
   let violation: InvariantViolation | null = null;
+  let taskReport: SimulationResult['tasks'];
   let diverged = 0;
   let lost = 0;
   try {
@@ -149,8 +183,32 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     cluster.heal();
     for (const id of cluster.ids) if (!cluster.isUp(id)) cluster.restart(id);
     await converge(cluster, 30_000);
+    if (tasksMode) {
+      // Let every accepted task finish (retries included) before judging.
+      await cluster.runUntil(() => {
+        const l = cluster.leader();
+        return !!l && [...accepted].every((id) => ['completed', 'failed', 'cancelled'].includes(l.state.task(id)?.status ?? ''));
+      }, { within: 60_000, description: 'every accepted task finished' }).catch(() => undefined);
+      await converge(cluster, 30_000);
+    }
     const leader = cluster.leader()!;
     lost = acked.filter((k) => leader.state.get(k) === undefined).length;
+    if (tasksMode) {
+      let completed = 0;
+      let failed = 0;
+      let unfinished = 0;
+      let missing = 0;
+      for (const id of accepted) {
+        const t = leader.state.task(id);
+        if (!t) missing++;
+        else if (t.status === 'completed') completed++;
+        else if (t.status === 'failed') failed++;
+        else unfinished++;
+      }
+      const twice = [...completions.values()].filter((n) => n > 1).length;
+      taskReport = { accepted: accepted.size, completed, failed, lost: missing, completedTwice: twice, unfinished };
+      lost += missing;
+    }
     const reference = JSON.stringify(leader.state.snapshot());
     for (const n of cluster.upNodes()) if (JSON.stringify(n.state.snapshot()) !== reference) diverged++;
   } catch (err) {
@@ -171,6 +229,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     virtualMs: cluster.kernel.now(),
     wallMs: performance.now() - wall0,
     episodes: nemesis.log.filter((e) => e.phase === 'start').map((e) => e.episode),
+    ...(taskReport ? { tasks: taskReport } : {}),
     ...(o.keepTrace ? { trace: cluster.trace!.toJSONL() } : {}),
   };
 }

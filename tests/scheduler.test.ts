@@ -538,14 +538,63 @@ describe('Scheduler: property', () => {
     worker: string | null;
     cpu: number;
     mem: number;
+    priority: number;
+    at: number;
+    seq: number;
+  }
+  interface ModelWorker {
+    cpu: number;
+    mem: number;
+    available: boolean;
+  }
+  const OPTIONS = { agingMs: 20, reserveAfterMs: 50, lookahead: 4, maxQueuedPerWorker: 2 };
+
+  /**
+   * The decision rule as the module comment states it, by brute force: sort
+   * every pending task, walk the first `lookahead`, hold back workers for
+   * tasks that waited `reserveAfterMs`. What `next` must return.
+   */
+  function reference(now: number, placement: 'binpack' | 'spread', tasks: Map<string, ModelTask>, workers: Map<string, ModelWorker>): Decision | null {
+    const used = (wid: string) => {
+      let cpu = 0;
+      let mem = 0;
+      let queued = 0;
+      for (const m of tasks.values()) if (m.worker === wid) (cpu += m.cpu), (mem += m.mem), (queued += m.status === 'placed' ? 1 : 0);
+      return { cpu, mem, queued };
+    };
+    const everFits = (m: ModelTask) => [...workers.values()].some((w) => w.cpu >= m.cpu && w.mem >= m.mem);
+    const eff = (m: ModelTask) => (now - m.at > 0 ? m.priority + Math.floor((now - m.at) / OPTIONS.agingMs) : m.priority);
+    const order = [...tasks]
+      .filter(([, m]) => m.status === 'pending' && everFits(m))
+      .sort(([, a], [, b]) => eff(b) - eff(a) || a.at - b.at || a.seq - b.seq);
+    const held = new Set<string>();
+    for (const [tid, m] of order.slice(0, OPTIONS.lookahead)) {
+      let best: string | null = null;
+      let bestScore = 0;
+      for (const [wid, w] of workers) {
+        const u = used(wid);
+        if (!w.available || u.queued >= OPTIONS.maxQueuedPerWorker || held.has(wid)) continue;
+        const freeCpu = w.cpu - u.cpu - m.cpu;
+        const freeMem = w.mem - u.mem - m.mem;
+        if (freeCpu < 0 || freeMem < 0) continue;
+        const score = (w.cpu > 0 ? freeCpu / w.cpu : 0) + (w.mem > 0 ? freeMem / w.mem : 0);
+        if (best === null || (placement === 'binpack' ? score < bestScore : score > bestScore)) (best = wid), (bestScore = score);
+      }
+      if (best !== null) return { taskId: tid, worker: best };
+      if (now - m.at >= OPTIONS.reserveAfterMs) for (const [wid, w] of workers) if (w.available && w.cpu >= m.cpu && w.mem >= m.mem) held.add(wid);
+    }
+    return null;
   }
 
-  it('never over-commits a worker and never loses or duplicates a task', () => {
+  it('never over-commits a worker, never loses or duplicates a task, and decides as the stated rule does', () => {
+    let decided = 0;
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 150 }), (ops) => {
-        const s = new Scheduler({ agingMs: 20, reserveAfterMs: 50, lookahead: 4, placement: ops.length % 2 === 0 ? 'binpack' : 'spread' });
+        const placement = ops.length % 2 === 0 ? 'binpack' : 'spread';
+        const s = new Scheduler({ ...OPTIONS, placement });
         const tasks = new Map<string, ModelTask>();
-        const workers = new Map<string, { cpu: number; mem: number }>();
+        const workers = new Map<string, ModelWorker>();
+        let seq = 0;
         const reserved = (wid: string) => {
           let cpu = 0;
           let mem = 0;
@@ -580,7 +629,7 @@ describe('Scheduler: property', () => {
               const r = reserved(id);
               const ok = !workers.has(id) || (o.cpu >= r.cpu && o.mem >= r.mem);
               expectOutcome(ok, () => s.addWorker(id, { cpu: o.cpu / 10, memoryBytes: o.mem }));
-              if (ok) workers.set(id, { cpu: o.cpu, mem: o.mem });
+              if (ok) workers.set(id, { cpu: o.cpu, mem: o.mem, available: workers.get(id)?.available ?? true });
               break;
             }
             case 'removeWorker': {
@@ -597,12 +646,13 @@ describe('Scheduler: property', () => {
             }
             case 'available':
               expectOutcome(workers.has(`w${o.w}`), () => s.setWorkerAvailable(`w${o.w}`, o.on));
+              if (workers.has(`w${o.w}`)) workers.get(`w${o.w}`)!.available = o.on;
               break;
             case 'enqueue': {
               const id = `t${o.t}`;
               const ok = !tasks.has(id);
               expectOutcome(ok, () => s.enqueue({ id, priority: o.priority, tenant: 'x', resources: { cpu: o.cpu / 10, memoryBytes: o.mem }, enqueuedAt: o.at }));
-              if (ok) tasks.set(id, { status: 'pending', worker: null, cpu: o.cpu, mem: o.mem });
+              if (ok) tasks.set(id, { status: 'pending', worker: null, cpu: o.cpu, mem: o.mem, priority: o.priority, at: o.at, seq: seq++ });
               break;
             }
             case 'remove': {
@@ -617,15 +667,25 @@ describe('Scheduler: property', () => {
               break;
             case 'next': {
               const d = s.next(o.now);
+              expect(d).toEqual(reference(o.now, placement, tasks, workers));
               if (d) {
+                decided++;
                 expect(tasks.get(d.taskId)?.status).toBe('pending');
                 place(d.taskId, d.worker); // a decision is always valid
               }
               break;
             }
-            case 'plan':
-              for (const d of s.plan(o.now, o.max)) place(d.taskId, d.worker);
+            case 'plan': {
+              const ds = s.plan(o.now, o.max);
+              if (ds.length < o.max) expect(reference(o.now, placement, tasks, workers), 'plan stopped early').not.toBeNull === undefined;
+              for (const d of ds) {
+                // Each decision is what the rule gives once the ones before it are placed.
+                expect(d).toEqual(reference(o.now, placement, tasks, workers));
+                place(d.taskId, d.worker);
+              }
+              if (ds.length < o.max) expect(reference(o.now, placement, tasks, workers)).toBeNull();
               break;
+            }
             case 'steal':
               for (const m of s.steal()) {
                 const mt = tasks.get(m.taskId)!;
@@ -672,5 +732,7 @@ describe('Scheduler: property', () => {
       }),
       { seed: 20240601, numRuns: 300 },
     );
+    // The runs reached real decisions, not only nulls.
+    expect(decided).toBeGreaterThan(300);
   });
 });

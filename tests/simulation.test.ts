@@ -53,3 +53,34 @@ describe('deterministic cluster simulation', () => {
     }
   });
 });
+
+describe('task workload under faults', () => {
+  it('a 100-seed sweep: no acknowledged task lost, none completed twice, every one finished', async () => {
+    const failures: string[] = [];
+    let accepted = 0;
+    let completed = 0;
+    for (let seed = 1; seed <= 100; seed++) {
+      const r = await runSimulation({ seed, nodes: 3, durationMs: 2_000, faults: ALL_FAULTS, latency: [5, 15], electionTimeout: [150, 300], rate: 40, meanGapMs: 400, workload: 'tasks' });
+      const t = r.tasks!;
+      accepted += t.accepted;
+      completed += t.completed;
+      if (r.violation || t.lost || t.completedTwice || t.unfinished || r.diverged) {
+        failures.push(`seed ${seed}: ${r.violation?.message ?? JSON.stringify(t)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(accepted).toBeGreaterThan(100 * 40);
+    expect(completed).toBeGreaterThan(accepted * 0.9); // the rest failed by policy (5% failure rate, 5 retries)
+  }, 120_000);
+
+  it('its trace carries task and client events', async () => {
+    const r = await runSimulation({ seed: 3, nodes: 3, durationMs: 1_000, faults: [], latency: [5, 15], electionTimeout: [150, 300], rate: 20, workload: 'tasks', keepTrace: true });
+    const events = readTrace(r.trace!).events;
+    const task = events.filter((e) => e.type === 'task');
+    expect(task.length).toBeGreaterThan(50);
+    expect([...new Set(task.map((e) => e.to))]).toEqual(expect.arrayContaining(['pending', 'assigned', 'running', 'completed']));
+    expect(task.every((e) => typeof e.node === 'string' && typeof e.taskId === 'string' && typeof e.rejected === 'boolean')).toBe(true);
+    expect(events.filter((e) => e.type === 'client' && e.phase === 'invoke').length).toBeGreaterThan(10);
+    expect(events.some((e) => e.type === 'client' && e.phase === 'ok' && e.op === 'submitTasks')).toBe(true);
+  });
+});
