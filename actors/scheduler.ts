@@ -54,7 +54,10 @@
  * ## Costs
  *
  * `next`: O(workers + lookahead × (levels + workers)) in the worst case,
- * allocation-free apart from the result. `enqueue`: O(1) when `enqueuedAt`
+ * allocation-free apart from the result. A task that passes the quick
+ * "largest free space" test but fits no worker costs a scan of the workers;
+ * its demand is remembered for the rest of the decision, so tasks needing at
+ * least as much skip the scan. `enqueue`: O(1) when `enqueuedAt`
  * does not decrease (a requeued task with an old `enqueuedAt` walks back to
  * its position). `remove`, `place`, `start`, `release`, `move`: O(1).
  * `removeWorker` and shrinking a worker re-check the pending tasks only when
@@ -157,6 +160,8 @@ const DEFAULT_MAX_QUEUED = 2;
 const DEFAULT_LOOKAHEAD = 32;
 const DEFAULT_RESERVE_AFTER_MS = 30_000;
 const LEVELS = MAX_PRIORITY - MIN_PRIORITY + 1;
+/** Misfit demands remembered per decision (a power of two). */
+const MISFITS = 8;
 
 // Task states. Numbers rather than strings: compared on hot paths.
 const PENDING = 0;
@@ -286,6 +291,9 @@ export class Scheduler {
   private maxFreeMemory = 0;
   private pickTask: Task | null = null;
   private pickWorker: Worker | null = null;
+  /** Demands that fit no worker in the current decision (a ring of {@link MISFITS}). */
+  private readonly misfitCpu = new Float64Array(MISFITS);
+  private readonly misfitMemory = new Float64Array(MISFITS);
   private readonly undoTasks: Task[] = [];
   private readonly undoWorkers: Worker[] = [];
 
@@ -780,11 +788,12 @@ export class Scheduler {
     const epoch = ++this.epoch;
     this.pickTask = null;
     this.pickWorker = null;
-    if (!this.computeMaxFree(epoch)) return false;
+    if (this.active.length === 0 || !this.computeMaxFree(epoch)) return false;
     const active = this.active;
     const cursors = this.cursors;
     const n = active.length;
     const aging = this.agingMs;
+    let misfits = 0;
     for (let i = 0; i < n; i++) cursors[i] = active[i].head;
     for (let step = 0; step < this.lookahead; step++) {
       let best: Task | null = null;
@@ -803,16 +812,28 @@ export class Scheduler {
       }
       if (best === null) return false;
       cursors[bestAt] = best.next;
-      if (best.milliCpu <= this.maxFreeMilliCpu && best.memoryBytes <= this.maxFreeMemory) {
+      if (best.milliCpu <= this.maxFreeMilliCpu && best.memoryBytes <= this.maxFreeMemory && !this.knownMisfit(best, misfits)) {
         const w = this.chooseWorker(best, epoch);
         if (w !== null) {
           this.pickTask = best;
           this.pickWorker = w;
           return true;
         }
+        // Remember the demand that fit nowhere: the eligible workers only shrink
+        // within a decision, so any task needing at least as much fails too.
+        this.misfitCpu[misfits & (MISFITS - 1)] = best.milliCpu;
+        this.misfitMemory[misfits & (MISFITS - 1)] = best.memoryBytes;
+        misfits++;
       }
       if (now - best.enqueuedAt >= this.reserveAfterMs && this.holdBackFor(best, epoch) && !this.computeMaxFree(epoch)) return false;
     }
+    return false;
+  }
+
+  /** Whether `t` needs at least as much as a task that fit no worker earlier in this decision. */
+  private knownMisfit(t: Task, misfits: number): boolean {
+    const count = misfits < MISFITS ? misfits : MISFITS;
+    for (let k = 0; k < count; k++) if (t.milliCpu >= this.misfitCpu[k] && t.memoryBytes >= this.misfitMemory[k]) return true;
     return false;
   }
 

@@ -44,16 +44,13 @@ describe('Scheduler: determinism', () => {
     };
     const s = new Scheduler({ agingMs: 50, reserveAfterMs: 200 });
     const answers: unknown[] = [];
-    const live: string[] = [];
     const placed: string[] = [];
     for (let i = 1; i <= 6; i++) s.addWorker(`w${i}`, { cpu: 2 + rand(6), memoryBytes: (1 + rand(4)) * GiB });
     for (let step = 0; step < 2_000; step++) {
       const now = step * 3;
       const r = rand(10);
       if (r < 2) {
-        const id = `t${step}`;
-        s.enqueue(spec(id, rand(7) - 3, (1 + rand(20)) / 4, now - rand(100), rand(3) * GiB, `tenant${rand(3)}`));
-        live.push(id);
+        s.enqueue(spec(`t${step}`, rand(7) - 3, (1 + rand(20)) / 4, now - rand(100), rand(3) * GiB, `tenant${rand(3)}`));
       } else if (r < 5) {
         const d = s.next(now);
         answers.push(d);
@@ -589,7 +586,7 @@ describe('Scheduler: property', () => {
   it('never over-commits a worker, never loses or duplicates a task, and decides as the stated rule does', () => {
     let decided = 0;
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 150 }), (ops) => {
+      fc.property(fc.array(opArb, { minLength: 40, maxLength: 150, size: 'max' }), (ops) => {
         const placement = ops.length % 2 === 0 ? 'binpack' : 'spread';
         const s = new Scheduler({ ...OPTIONS, placement });
         const tasks = new Map<string, ModelTask>();
@@ -677,10 +674,10 @@ describe('Scheduler: property', () => {
             }
             case 'plan': {
               const ds = s.plan(o.now, o.max);
-              if (ds.length < o.max) expect(reference(o.now, placement, tasks, workers), 'plan stopped early').not.toBeNull === undefined;
               for (const d of ds) {
                 // Each decision is what the rule gives once the ones before it are placed.
                 expect(d).toEqual(reference(o.now, placement, tasks, workers));
+                decided++;
                 place(d.taskId, d.worker);
               }
               if (ds.length < o.max) expect(reference(o.now, placement, tasks, workers)).toBeNull();
@@ -712,27 +709,29 @@ describe('Scheduler: property', () => {
             }
           }
           s.assertInvariants();
-          // Same tasks as the model, each once, in the same place.
+          // Same tasks as the model, each once, in the same place (one comparison: expect() per item is slow).
+          const seen: Record<string, string> = {};
+          const want: Record<string, string> = {};
           for (const [tid, m] of tasks) {
             const v = s.task(tid);
-            expect(v, tid).toBeDefined();
-            expect(v!.status === 'parked' ? 'pending' : v!.status).toBe(m.status);
-            expect(v!.worker).toBe(m.worker);
+            seen[tid] = v === undefined ? 'missing' : `${v.status === 'parked' ? 'pending' : v.status}@${v.worker}`;
+            want[tid] = `${m.status}@${m.worker}`;
           }
+          expect(seen).toEqual(want);
           const st = s.stats();
           expect(st.pending + st.placed + st.running).toBe(tasks.size);
-          // No worker over-committed.
+          // No worker over-committed, and each reserves exactly what its tasks need.
           for (const [wid, cap] of workers) {
             const v = s.worker(wid)!;
-            expect(Math.round(v.reserved.cpu * 10)).toBe(reserved(wid).cpu);
-            expect(v.reserved.cpu * 10).toBeLessThanOrEqual(cap.cpu + 1e-9);
-            expect(v.reserved.memoryBytes).toBeLessThanOrEqual(cap.mem);
+            const r = reserved(wid);
+            const ok = Math.round(v.reserved.cpu * 10) === r.cpu && v.reserved.memoryBytes === r.mem && r.cpu <= cap.cpu && r.mem <= cap.mem;
+            if (!ok) expect({ wid, reserved: v.reserved, model: r, cap }).toBeUndefined();
           }
         }
       }),
-      { seed: 20240601, numRuns: 300 },
+      { seed: 20240601, numRuns: 200 },
     );
     // The runs reached real decisions, not only nulls.
-    expect(decided).toBeGreaterThan(300);
+    expect(decided).toBeGreaterThan(1_000);
   });
 });
