@@ -127,15 +127,16 @@ export class Executor {
       this.emit({ kind: 'fail', taskId: record.id, worker: me, attempt, error: `no handler for task type '${record.spec.type}' on ${me}`, retryable: false, retryAt: this.clock.now(), at: this.clock.now() });
       return;
     }
-    const actor = createActor(taskLifecycle, {
-      clock: this.clock,
-      id: `task(${record.id})`,
-      input: { maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs },
+    // Start from the replicated `assigned` state (cheaper than replaying ASSIGN);
+    // entering `running` arms the chart's own deadline timer.
+    const assigned = taskLifecycle.resolveState({
+      value: 'assigned',
+      context: { attempt: attempt - 1, maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs, worker: me },
     });
+    const actor = createActor(taskLifecycle, { clock: this.clock, id: `task(${record.id})`, snapshot: assigned, input: {} });
     const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor, abort: new AbortController(), over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
     this.runs.set(record.id, run);
     actor.start();
-    actor.send({ type: 'ASSIGN', worker: me });
     actor.send({ type: 'START' });
     // The chart's deadline timer decides a timeout (its value leaves `running`).
     actor.subscribe((snap) => {

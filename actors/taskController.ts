@@ -17,7 +17,9 @@ export interface TaskControllerOptions extends SchedulerOptions {
   retentionMs?: number;
 }
 
-const DEFAULTS = { workerTimeoutMs: 1_000, tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000 };
+// A replicated start takes a round trip, so a worker must be able to hold a
+// good number of assigned-but-not-started tasks or placement stalls on it.
+const DEFAULTS = { workerTimeoutMs: 1_000, tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000, maxQueuedPerWorker: 256 };
 
 /**
  * What the leader does for tasks: keeps a scheduler in step with the

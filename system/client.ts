@@ -1,7 +1,7 @@
-import { Observable, defer, filter, from, shareReplay, switchMap, takeWhile, lastValueFrom } from 'rxjs';
+import { Observable, defer, from, shareReplay, switchMap, lastValueFrom } from 'rxjs';
 import type { ApplyErrorCode, ClusterCommand, ClusterState, SessionCommand } from '../actors/clusterState.js';
 import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
-import { isFinalTaskEvent, type TaskStreamEvent } from './events.js';
+import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
 import { resolveTaskSpec, type TaskSpec } from './taskSpec.js';
 import type { ClusterNode, ProposeOutcome } from '../actors/clusterNode.js';
@@ -148,29 +148,38 @@ export class ClusterClient {
 
   private handle(id: string, accepted: Promise<{ taskId: string; index: number }>): TaskHandle {
     accepted.catch(() => {});
-    const status$ = defer(() => from(accepted)).pipe(
-      switchMap(({ taskId, index }) =>
-        this.cluster.watch(index).pipe(
-          filter((e): e is TaskStreamEvent => 'taskId' in e && e.taskId === taskId),
-          takeWhile((e) => !isFinalTaskEvent(e), true),
-        ),
-      ),
-      shareReplay(),
-    );
-    const result = lastValueFrom(status$).then((last): TaskResult => {
-      if (last.type === 'task.completed') return { taskId: last.taskId, result: last.result, proof: last.proof };
-      if (last.type === 'task.cancelled') throw new ClientError('TaskCancelled', `task ${last.taskId} was cancelled: ${last.reason ?? ''}`, 'failed');
-      if (last.type === 'task.failed') throw new ClientError('TaskFailed', `task ${last.taskId} failed: ${last.error}`, 'failed');
-      throw new ClientError('TaskFailed', `task ${last.taskId} ended with ${last.type}`, 'failed');
-    });
-    result.catch(() => {});
+    const kernel = this.cluster.kernel;
     // Settled promises resume async callers: let the kernel drain them.
     const wake = <T>(p: Promise<T>) => {
-      const woken = p.finally(() => this.cluster.kernel.wake());
+      const woken = p.finally(() => kernel.wake());
       woken.catch(() => {}); // rejections reach whoever awaits the handle, not the unhandled-rejection hook
       return woken;
     };
-    return { id, accepted: wake(accepted), status$, result: wake(result) };
+    const cluster = this.cluster;
+    let status$: Observable<TaskStreamEvent> | undefined;
+    let result: Promise<TaskResult> | undefined;
+    // Built on first use: a submitter of a million tasks who watches the
+    // event stream instead pays nothing per task here.
+    const handle: TaskHandle = {
+      id,
+      accepted: wake(accepted),
+      get status$() {
+        return (status$ ??= defer(() => from(accepted)).pipe(
+          switchMap(({ taskId, index }) => cluster.watchTask(taskId, index)),
+          shareReplay(),
+        ));
+      },
+      get result() {
+        return (result ??= wake(
+          lastValueFrom(handle.status$).then((last): TaskResult => {
+            if (last.type === 'task.completed') return { taskId: last.taskId, result: last.result, proof: last.proof };
+            if (last.type === 'task.cancelled') throw new ClientError('TaskCancelled', `task ${last.taskId} was cancelled: ${last.reason ?? ''}`, 'failed');
+            throw new ClientError('TaskFailed', `task ${last.taskId} failed: ${last.type === 'task.failed' ? last.error : last.type}`, 'failed');
+          }),
+        ));
+      },
+    };
+    return handle;
   }
 
   /** Proposes a command and resolves once it is applied. */

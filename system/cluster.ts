@@ -3,7 +3,7 @@ import { ClusterNode, type AppliedChanges } from '../actors/clusterNode.js';
 import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
 import type { Resources } from '../actors/taskTable.js';
-import { taskEventOf, type GreyEvent } from './events.js';
+import { isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } from './events.js';
 import type { RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
@@ -88,6 +88,9 @@ export class Cluster {
   readonly handlers = new HandlerRegistry();
   private readonly eventsSubject = new Subject<GreyEvent>();
   private readonly history: GreyEvent[] = [];
+  /** Task events by task, for watchers of one task (a handle per task must not see every event). */
+  private readonly taskHistory = new Map<string, TaskStreamEvent[]>();
+  private readonly taskWatchers = new Map<string, Set<(e: TaskStreamEvent) => void>>();
   private readonly historyLimit: number;
   /** Highest log index whose events were emitted (each index once, whichever node applies it first). */
   private emittedIndex = 0;
@@ -188,9 +191,53 @@ export class Cluster {
     });
   }
 
+  /**
+   * One task's events from `fromIndex` on, then live ones, completing after
+   * its final event: what a task handle watches (indexed by task, so a
+   * million handles cost nothing per event they do not care about).
+   */
+  watchTask(taskId: string, fromIndex = 0): Observable<TaskStreamEvent> {
+    return new Observable<TaskStreamEvent>((sub) => {
+      for (const e of this.taskHistory.get(taskId) ?? []) {
+        if (e.index < fromIndex) continue;
+        sub.next(e);
+        if (isFinalTaskEvent(e)) {
+          sub.complete();
+          return;
+        }
+      }
+      const listener = (e: TaskStreamEvent) => {
+        if (e.index < fromIndex) return;
+        sub.next(e);
+        if (isFinalTaskEvent(e)) sub.complete();
+      };
+      let set = this.taskWatchers.get(taskId);
+      if (!set) this.taskWatchers.set(taskId, (set = new Set()));
+      set.add(listener);
+      return () => {
+        set!.delete(listener);
+        if (set!.size === 0) this.taskWatchers.delete(taskId);
+      };
+    });
+  }
+
   private publish(e: GreyEvent): void {
     this.history.push(e);
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    if ('taskId' in e) {
+      let list = this.taskHistory.get(e.taskId);
+      if (!list) {
+        // Bounded like the main history: the oldest task's events go first.
+        if (this.taskHistory.size >= this.historyLimit) this.taskHistory.delete(this.taskHistory.keys().next().value!);
+        this.taskHistory.set(e.taskId, (list = []));
+      }
+      list.push(e);
+      const watchers = this.taskWatchers.get(e.taskId);
+      if (watchers) {
+        this.kernel.wake();
+        for (const w of [...watchers]) w(e);
+      }
+    }
     if (this.eventsSubject.observed) {
       this.kernel.wake(); // a listener may resolve a promise someone awaits
       this.eventsSubject.next(e);
