@@ -5,13 +5,18 @@
  */
 import { benchBus } from './bus.js';
 import { benchActorTimers, benchKernelBurst, benchKernelSteady } from './kernel.js';
+import { benchCommitThroughput, benchSimulationSpeed } from './raft.js';
 import { printResult, type BenchResult } from './result.js';
+import { benchScheduler } from './scheduler.js';
+import { benchTaskThroughput } from './tasks.js';
 
 const results: BenchResult[] = [];
-const run = async (r: BenchResult | Promise<BenchResult>) => {
+const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
   const res = await r;
-  results.push(res);
-  printResult(res);
+  for (const one of Array.isArray(res) ? res : [res]) {
+    results.push(one);
+    printResult(one);
+  }
 };
 
 console.log(`Grey benchmarks — node ${process.version}, ${process.platform}/${process.arch}`);
@@ -20,6 +25,11 @@ await run(benchKernelSteady(10_000, 2_000_000, 1, true));
 await run(benchKernelBurst());
 await run(benchActorTimers());
 await run(benchBus());
+for (const voters of [3, 5, 7, 9]) await run(benchCommitThroughput(voters));
+await run(benchSimulationSpeed(0));
+await run(benchSimulationSpeed(1_000));
+await run(benchScheduler());
+await run(benchTaskThroughput());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);

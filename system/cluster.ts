@@ -223,7 +223,8 @@ export class Cluster {
 
   private publish(e: GreyEvent): void {
     this.history.push(e);
-    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    // Trim in chunks: one splice per tenth of the limit, not one per event.
+    if (this.history.length > this.historyLimit * 1.1) this.history.splice(0, this.history.length - this.historyLimit);
     if ('taskId' in e) {
       let list = this.taskHistory.get(e.taskId);
       if (!list) {
