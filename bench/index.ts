@@ -9,6 +9,7 @@ import { benchCommitThroughput, benchSimulationSpeed } from './raft.js';
 import { printResult, type BenchResult } from './result.js';
 import { benchScheduler } from './scheduler.js';
 import { benchTaskThroughput } from './tasks.js';
+import { benchQueuedTaskMemory, benchSteadyLoadMemory } from './memory.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -30,6 +31,8 @@ await run(benchSimulationSpeed(0));
 await run(benchSimulationSpeed(1_000));
 await run(benchScheduler());
 await run(benchTaskThroughput());
+await run(benchQueuedTaskMemory());
+await run(benchSteadyLoadMemory());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);
