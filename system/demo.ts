@@ -15,6 +15,7 @@ const cluster = createCluster({
   nodes: 5,
   seed,
   network: { latency: { base: 7.5, jitter: 2.5, distribution: 'uniform' } },
+  tasks: { placement: 'spread' },
 });
 const k = cluster.kernel;
 const at = () => `t=${String(Math.round(k.now())).padStart(6)}ms`;
@@ -61,6 +62,32 @@ await cluster.run(1_000);
 console.log(`${at()}  every node converged: ${commits()}`);
 const value = await cluster.drive(client.read((s) => s.get('during-partition')));
 console.log(`${at()}  a linearizable read (ReadIndex) of 'during-partition' on the leader: ${value}`);
+
+say('The task pipeline: submit → schedule → execute → complete, replicated through Raft');
+let failures = 0;
+cluster.registerHandler('thumbnail', async (payload, ctx) => {
+  await ctx.sleep(40);
+  if ((payload as { flaky?: boolean }).flaky && failures++ < 2) throw new Error('transient storage error');
+  return { thumb: `${(payload as { name: string }).name}@64px` };
+});
+cluster.registerHandler('forever', (_p, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
+const taskLog = cluster.events$.subscribe((e) => {
+  if (!e.type.startsWith('task.') || e.type === 'task.submitted') return;
+  const detail = e.type === 'task.assigned' || e.type === 'task.started' ? ` on ${e.worker}` : e.type === 'task.retrying' ? ` (${e.reason})` : '';
+  console.log(`${at()}  ${'taskId' in e ? e.taskId.slice(0, 9) : ''} ${e.type}${detail}`);
+});
+const handles = client.submitTasks([
+  { type: 'thumbnail', payload: { name: 'cat.png' }, priority: 5 },
+  { type: 'thumbnail', payload: { name: 'dog.png', flaky: true }, maxRetries: 3, backoff: { initialMs: 50, jitter: 0 } },
+]);
+const endless = client.submitTask({ type: 'forever' });
+await cluster.runUntil(() => cluster.leader()?.state.task(endless.id)?.status === 'running', { within: 2_000, description: 'the endless task running' });
+await cluster.drive(client.cancelTask(endless.id, 'operator cancelled'));
+for (const h of handles) {
+  const { result, proof } = await cluster.drive(h.result);
+  console.log(`${at()}  ${h.id.slice(0, 9)} result ${JSON.stringify(result)}; proof: worker ${proof.workerId}, attempt ${proof.attempt}, hash ${proof.resultHash.slice(0, 12)}…`);
+}
+taskLog.unsubscribe();
 
 say('One statechart up close: a task timing out, backing off and completing');
 quiet = true;
