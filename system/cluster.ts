@@ -337,6 +337,20 @@ export class Cluster {
     return promise;
   }
 
+  /**
+   * Runs until the cluster is quiet: one leader has committed everything in
+   * its log (an entry of its own term included) and every up member of the
+   * configuration has applied it. Returns the virtual time it took.
+   */
+  settle(within = 2_000): Promise<number> {
+    return this.runUntil(() => {
+      const l = this.leader()?.raft;
+      if (!l || l.commitIndex !== l.log.lastIndex || l.log.term(l.commitIndex) !== l.currentTerm) return false;
+      const c = l.config;
+      return this.upNodes().every((n) => (!c.voters.includes(n.id) && !c.learners.includes(n.id)) || n.raft.lastApplied === l.commitIndex);
+    }, { within, description: 'every member caught up with the leader' });
+  }
+
   /** Runs until some up node leads (and returns it). */
   async waitForLeader(within = 5_000): Promise<ClusterNode> {
     await this.runUntil(() => this.leader() !== undefined, { within, description: 'a leader' });

@@ -1,6 +1,6 @@
 import type { ClusterClient } from './client.js';
 import { ClientError } from './client.js';
-import { createCluster, type Cluster } from './cluster.js';
+import { createCluster } from './cluster.js';
 import { InvariantViolation } from './invariants.js';
 import { Nemesis, type FaultKind } from './nemesis.js';
 import type { LinkConfigPatch } from './network.js';
@@ -182,14 +182,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     nemesis.stop();
     cluster.heal();
     for (const id of cluster.ids) if (!cluster.isUp(id)) cluster.restart(id);
-    await converge(cluster, 30_000);
+    await cluster.settle(30_000);
     if (tasksMode) {
       // Let every accepted task finish (retries included) before judging.
       await cluster.runUntil(() => {
         const l = cluster.leader();
         return !!l && [...accepted].every((id) => ['completed', 'failed', 'cancelled'].includes(l.state.task(id)?.status ?? ''));
       }, { within: 60_000, description: 'every accepted task finished' }).catch(() => undefined);
-      await converge(cluster, 30_000);
+      await cluster.settle(30_000);
     }
     const leader = cluster.leader()!;
     lost = acked.filter((k) => leader.state.get(k) === undefined).length;
@@ -232,14 +232,4 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ...(taskReport ? { tasks: taskReport } : {}),
     ...(o.keepTrace ? { trace: cluster.trace!.toJSONL() } : {}),
   };
-}
-
-/** Runs until one leader has committed its whole log and every member applied it. */
-async function converge(cluster: Cluster, within: number): Promise<void> {
-  await cluster.runUntil(() => {
-    const l = cluster.leader()?.raft;
-    if (!l || l.commitIndex !== l.log.lastIndex || l.log.term(l.commitIndex) !== l.currentTerm) return false;
-    const members = new Set([...l.config.voters, ...l.config.learners]);
-    return cluster.upNodes().every((n) => !members.has(n.id) || n.raft.lastApplied === l.commitIndex);
-  }, { within, description: 'convergence after the faults healed' });
 }
