@@ -54,3 +54,28 @@ export { watchTransitions, formatTransition, describeStateValue, type Transition
 
 // Statecharts
 export * from './machines/index.js';
+
+// Cluster, client, tasks and events
+export { Cluster, createCluster, createTestCluster, type ClusterOptions } from './system/cluster.js';
+export { ClusterClient, ClientError, type ClientOptions, type ClientErrorCode, type Applied, type TaskHandle, type TaskResult } from './system/client.js';
+export { resolveTaskSpec, InvalidTaskError, TASK_DEFAULTS, TASK_LIMITS, backoffDelay, type TaskSpec } from './system/taskSpec.js';
+export { isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './system/events.js';
+export { NonRetryableError, HandlerRegistry, type TaskHandler, type HandlerContext } from './actors/taskHandlers.js';
+export type { TaskRecord, ProofArtifact, ResolvedTaskSpec, Resources, BackoffPolicy, TaskChange, TaskTransition } from './actors/taskTable.js';
+export type { ClusterCommand, ApplyResult, ApplyErrorCode, MemberRecord, TenantRecord, WorkerRecord, TenantQuota } from './actors/clusterState.js';
+export { DEFAULT_TENANT_QUOTA, BOOTSTRAP_TENANTS } from './actors/clusterState.js';
+
+// Raft and node components (for embedding with your own transport and storage)
+export { RaftNode, RaftError, DEFAULT_RAFT_OPTIONS, type RaftOptions, type RaftNodeDeps, type RaftStatus, type RaftObserver, type StateMachine, type ConfigChange } from './actors/raftNode.js';
+export { MemoryStorage, type Storage, type DurableState, type CrashLoss } from './actors/storage.js';
+export type { LogEntry, RaftConfig, Snapshot, HardState } from './actors/raftTypes.js';
+export { ClusterNode, type ClusterNodeDeps, type ProposeOutcome } from './actors/clusterNode.js';
+export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
+
+// Trace, invariants, simulation
+export { Trace, readTrace, writeTraceFile, TraceFormatError, TRACE_VERSION, type TraceEvent, type TraceHeader } from './system/trace.js';
+export { InvariantChecker, InvariantViolation, checkTrace } from './system/invariants.js';
+export { DigestChain, nextDigest, GENESIS_DIGEST } from './system/digest.js';
+export { canonicalJson } from './system/canonical.js';
+export { runSimulation, DEFAULT_SIMULATION, type SimulationOptions, type SimulationResult } from './system/simulation.js';
+export { Nemesis, FAULT_KINDS, parseFaults, type FaultKind } from './system/nemesis.js';
