@@ -24,7 +24,10 @@ interface Run {
   attempt: number;
   startedAt: number;
   actor: Actor<typeof taskLifecycle>;
-  abort: AbortController;
+  /** Created when the handler first looks at its signal (most never do). */
+  abort: AbortController | null;
+  /** Why the attempt was given up, once it was. */
+  abortReason: unknown;
   /** Set once the attempt's outcome is decided here (result, error, deadline, or taken away). */
   over: boolean;
   lastProgressAt: number;
@@ -134,35 +137,65 @@ export class Executor {
       context: { attempt: attempt - 1, maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs, worker: me },
     });
     const actor = createActor(taskLifecycle, { clock: this.clock, id: `task(${record.id})`, snapshot: assigned, input: {} });
-    const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor, abort: new AbortController(), over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
+    const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor, abort: null, abortReason: undefined, over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
     this.runs.set(record.id, run);
     actor.start();
     actor.send({ type: 'START' });
     // The chart's deadline timer decides a timeout (its value leaves `running`).
     actor.subscribe((snap) => {
-      if (!run.over && (snap.value === 'timedOut' || (snap.value === 'failed' && snap.context.attempt === attempt && !run.abort.signal.aborted))) {
+      if (!run.over && (snap.value === 'timedOut' || snap.value === 'failed')) {
         if (this.runs.get(run.taskId) !== run) return;
         this.finish(run);
-        run.abort.abort(new Error(`attempt ${attempt} timed out after ${record.timeoutMs} ms`));
+        this.abortRun(run, new Error(`attempt ${attempt} timed out after ${record.timeoutMs} ms`));
         this.emit({ kind: 'timeout', taskId: run.taskId, worker: me, attempt, retryAt: this.retryAt(record, attempt), at: this.clock.now() });
       }
     });
+    const executor = this;
     const ctx: HandlerContext = {
       taskId: record.id,
       attempt,
       worker: me,
-      signal: run.abort.signal,
+      get signal() {
+        return executor.signalOf(run);
+      },
       now: () => this.clock.now(),
       progress: (fraction) => this.progress(run, fraction),
-      sleep: (ms) => this.sleep(ms, run.abort.signal),
+      sleep: (ms) => this.sleep(ms, this.signalOf(run)),
     };
-    this.clock.wake?.();
-    Promise.resolve()
-      .then(() => handler(record.spec.payload, ctx))
-      .then(
+    let out: unknown;
+    try {
+      out = handler(record.spec.payload, ctx);
+    } catch (err) {
+      this.failed(run, record, err);
+      return;
+    }
+    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+      // An async handler: its continuations run at this virtual instant, drained by the kernel.
+      this.clock.wake?.();
+      Promise.resolve(out).then(
         (result) => this.succeeded(run, record, result),
         (err: unknown) => this.failed(run, record, err),
       );
+    } else {
+      this.succeeded(run, record, out);
+    }
+  }
+
+  /** The attempt's AbortSignal, made on first use (already aborted if the attempt was given up). */
+  private signalOf(run: Run): AbortSignal {
+    if (!run.abort) {
+      run.abort = new AbortController();
+      if (run.abortReason !== undefined) run.abort.abort(run.abortReason);
+    }
+    return run.abort.signal;
+  }
+
+  private abortRun(run: Run, reason: unknown): void {
+    run.abortReason = reason;
+    if (run.abort && !run.abort.signal.aborted) {
+      run.abort.abort(reason);
+      this.clock.wake?.();
+    }
   }
 
   private succeeded(run: Run, record: Readonly<TaskRecord>, result: unknown): void {
@@ -245,8 +278,7 @@ export class Executor {
     this.runs.delete(run.taskId);
     if (!run.over) {
       run.over = true;
-      run.abort.abort(new Error(reason));
-      this.clock.wake?.();
+      this.abortRun(run, new Error(reason));
     }
     run.actor.stop();
   }
