@@ -10,6 +10,7 @@ import { printResult, type BenchResult } from './result.js';
 import { benchScheduler } from './scheduler.js';
 import { benchTaskThroughput } from './tasks.js';
 import { benchQueuedTaskMemory, benchSteadyLoadMemory } from './memory.js';
+import { benchDetectors } from './detectors.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -33,6 +34,7 @@ await run(benchScheduler());
 await run(benchTaskThroughput());
 await run(benchQueuedTaskMemory());
 await run(benchSteadyLoadMemory());
+await run(benchDetectors());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);
