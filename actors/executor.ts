@@ -23,7 +23,8 @@ interface Run {
   taskId: string;
   attempt: number;
   startedAt: number;
-  actor: Actor<typeof taskLifecycle>;
+  /** The attempt's lifecycle actor: made when the handler turns out to take time (a promise). */
+  actor: Actor<typeof taskLifecycle> | null;
   /** Created when the handler first looks at its signal (most never do). */
   abort: AbortController | null;
   /** Why the attempt was given up, once it was. */
@@ -36,8 +37,10 @@ interface Run {
 /**
  * Runs the tasks assigned to this node. For each assignment that commits it
  * asks to start the next attempt; once the start commits it runs the
- * handler inside a `taskLifecycle` actor on the node's clock, whose
- * deadline is the chart's own `taskDeadline` timer. Outcomes (result with a
+ * handler. An attempt that takes time runs as a `taskLifecycle` actor on the
+ * node's clock, whose deadline is the chart's own `taskDeadline` timer; one
+ * that finishes within the instant it started (a synchronous handler) has
+ * nothing to supervise and needs no actor. Outcomes (result with a
  * proof artifact, failure with the next retry time, timeout) go back to the
  * leader as task changes; a cancellation or reassignment that commits
  * aborts the handler through its `AbortSignal`.
@@ -130,26 +133,8 @@ export class Executor {
       this.emit({ kind: 'fail', taskId: record.id, worker: me, attempt, error: `no handler for task type '${record.spec.type}' on ${me}`, retryable: false, retryAt: this.clock.now(), at: this.clock.now() });
       return;
     }
-    // Start from the replicated `assigned` state (cheaper than replaying ASSIGN);
-    // entering `running` arms the chart's own deadline timer.
-    const assigned = taskLifecycle.resolveState({
-      value: 'assigned',
-      context: { attempt: attempt - 1, maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs, worker: me },
-    });
-    const actor = createActor(taskLifecycle, { clock: this.clock, id: `task(${record.id})`, snapshot: assigned, input: {} });
-    const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor, abort: null, abortReason: undefined, over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
+    const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor: null, abort: null, abortReason: undefined, over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
     this.runs.set(record.id, run);
-    actor.start();
-    actor.send({ type: 'START' });
-    // The chart's deadline timer decides a timeout (its value leaves `running`).
-    actor.subscribe((snap) => {
-      if (!run.over && (snap.value === 'timedOut' || snap.value === 'failed')) {
-        if (this.runs.get(run.taskId) !== run) return;
-        this.finish(run);
-        this.abortRun(run, new Error(`attempt ${attempt} timed out after ${record.timeoutMs} ms`));
-        this.emit({ kind: 'timeout', taskId: run.taskId, worker: me, attempt, retryAt: this.retryAt(record, attempt), at: this.clock.now() });
-      }
-    });
     const executor = this;
     const ctx: HandlerContext = {
       taskId: record.id,
@@ -170,7 +155,10 @@ export class Executor {
       return;
     }
     if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
-      // An async handler: its continuations run at this virtual instant, drained by the kernel.
+      // The attempt takes time: supervise it with a lifecycle actor, whose
+      // deadline timer is armed now, the instant the attempt started.
+      if (!run.over) this.supervise(run, record);
+      // Its continuations run at this virtual instant, drained by the kernel.
       this.clock.wake?.();
       Promise.resolve(out).then(
         (result) => this.succeeded(run, record, result),
@@ -179,6 +167,33 @@ export class Executor {
     } else {
       this.succeeded(run, record, out);
     }
+  }
+
+  /**
+   * Runs the attempt as a `taskLifecycle` actor from the replicated
+   * `assigned` state (cheaper than replaying ASSIGN); entering `running`
+   * arms the chart's own deadline timer, whose firing times the attempt out.
+   * An attempt that finishes within the instant it started never needs one.
+   */
+  private supervise(run: Run, record: Readonly<TaskRecord>): void {
+    const me = this.node.id;
+    const attempt = run.attempt;
+    const assigned = taskLifecycle.resolveState({
+      value: 'assigned',
+      context: { attempt: attempt - 1, maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs, worker: me },
+    });
+    const actor = createActor(taskLifecycle, { clock: this.clock, id: `task(${record.id})`, snapshot: assigned, input: {} });
+    run.actor = actor;
+    actor.start();
+    actor.send({ type: 'START' });
+    actor.subscribe((snap) => {
+      if (!run.over && (snap.value === 'timedOut' || snap.value === 'failed')) {
+        if (this.runs.get(run.taskId) !== run) return;
+        this.finish(run);
+        this.abortRun(run, new Error(`attempt ${attempt} timed out after ${record.timeoutMs} ms`));
+        this.emit({ kind: 'timeout', taskId: run.taskId, worker: me, attempt, retryAt: this.retryAt(record, attempt), at: this.clock.now() });
+      }
+    });
   }
 
   /** The attempt's AbortSignal, made on first use (already aborted if the attempt was given up). */
@@ -201,7 +216,7 @@ export class Executor {
   private succeeded(run: Run, record: Readonly<TaskRecord>, result: unknown): void {
     if (run.over || this.stopped) return;
     this.finish(run);
-    run.actor.send({ type: 'COMPLETE' });
+    run.actor?.send({ type: 'COMPLETE' });
     const now = this.clock.now();
     let hash: string;
     try {
@@ -225,7 +240,7 @@ export class Executor {
     if ((run.over && !force) || this.stopped) return;
     this.finish(run);
     const retryable = !(err instanceof NonRetryableError || (err as { retryable?: unknown })?.retryable === false);
-    run.actor.send({ type: 'FAIL', retryable });
+    run.actor?.send({ type: 'FAIL', retryable });
     this.emit({
       kind: 'fail',
       taskId: run.taskId,
@@ -248,7 +263,7 @@ export class Executor {
     const now = this.clock.now();
     if (now - run.lastProgressAt < this.progressIntervalMs) return;
     run.lastProgressAt = now;
-    run.actor.send({ type: 'PROGRESS', progress: fraction });
+    run.actor?.send({ type: 'PROGRESS', progress: fraction });
     this.emit({ kind: 'progress', taskId: run.taskId, worker: this.node.id, attempt: run.attempt, progress: fraction, at: now });
   }
 
@@ -280,7 +295,7 @@ export class Executor {
       run.over = true;
       this.abortRun(run, new Error(reason));
     }
-    run.actor.stop();
+    run.actor?.stop();
   }
 
   /** Batches this instant's changes into one forwarded entry. */

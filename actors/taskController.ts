@@ -38,6 +38,10 @@ export class TaskController {
   private readonly retryTimers = new Map<string, TimerHandle>();
   /** Workers presumed lost by this leader (they get nothing until they answer again). */
   private readonly lost = new Set<string>();
+  /** Running attempts and when each passes its deadline (for stall detection, without scanning the table). */
+  private readonly running = new Map<string, number>();
+  /** Finish times of finished tasks, oldest first (for pruning, without scanning the table). */
+  private finishedAt: number[] = [];
   private readonly unsubscribe: () => void;
   private stopped = false;
 
@@ -75,6 +79,13 @@ export class TaskController {
     for (const t of this.node.state.tasks()) this.mirror(s, t);
     this.scheduler = s;
     this.lost.clear();
+    this.running.clear();
+    const finished: number[] = [];
+    for (const t of this.node.state.tasks()) {
+      if (t.status === 'running' && t.startedAt !== null) this.running.set(t.id, t.startedAt + t.timeoutMs);
+      if (t.finishedAt !== null) finished.push(t.finishedAt);
+    }
+    this.finishedAt = finished.sort((a, b) => a - b);
     this.tick();
     this.requestSchedule();
   }
@@ -125,6 +136,9 @@ export class TaskController {
     for (const t of c.tasks) {
       if (t.rejected) continue;
       const record = this.node.state.task(t.taskId);
+      if (t.to === 'running' && record?.startedAt != null) this.running.set(t.taskId, record.startedAt + record.timeoutMs);
+      else if (t.change !== 'progress') this.running.delete(t.taskId);
+      if (record?.finishedAt != null && (t.to === 'completed' || t.to === 'failed' || t.to === 'cancelled')) this.finishedAt.push(record.finishedAt);
       const view = s.task(t.taskId);
       const placed = view !== undefined && (view.status === 'placed' || view.status === 'running');
       switch (t.to) {
@@ -232,8 +246,10 @@ export class TaskController {
         this.requestSchedule();
       }
     }
-    for (const t of this.node.state.tasks()) {
-      if (t.status === 'running' && t.startedAt !== null && t.worker !== null && now > t.startedAt + t.timeoutMs + this.o.stallGraceMs) {
+    for (const [id, deadline] of this.running) {
+      if (now <= deadline + this.o.stallGraceMs) continue;
+      const t = this.node.state.task(id);
+      if (t?.status === 'running' && t.worker !== null) {
         // The worker never reported this attempt's end: time it out here (its late result is refused).
         changes.push({ kind: 'timeout', taskId: t.id, worker: t.worker, attempt: t.attempt, retryAt: now, at: now });
       }
@@ -243,9 +259,14 @@ export class TaskController {
       changes.push({ kind: 'reassign', taskId: m.taskId, worker: m.to, at: now });
     }
     if (changes.length > 0) this.node.forward({ cmd: { op: 'taskChanges', changes } });
-    if (this.o.retentionMs > 0) {
+    if (this.o.retentionMs > 0 && this.finishedAt.length > 0) {
       const before = now - this.o.retentionMs;
-      if (this.node.state.tasks().some((t) => t.finishedAt !== null && t.finishedAt < before)) this.node.forward({ cmd: { op: 'pruneTasks', before } });
+      let expired = 0;
+      while (expired < this.finishedAt.length && this.finishedAt[expired] < before) expired++;
+      if (expired > 0) {
+        this.finishedAt = this.finishedAt.slice(expired);
+        this.node.forward({ cmd: { op: 'pruneTasks', before } });
+      }
     }
   }
 }

@@ -32,6 +32,7 @@ await run(benchSimulationSpeed(0));
 await run(benchSimulationSpeed(1_000));
 await run(benchScheduler());
 await run(benchTaskThroughput());
+await run(benchTaskThroughput(50_000, 8_000, 1_000, 1, true));
 await run(benchQueuedTaskMemory());
 await run(benchSteadyLoadMemory());
 await run(benchDetectors());
