@@ -8,6 +8,10 @@ import type { TaskTransition } from './taskTable.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import type { HandlerRegistry } from './taskHandlers.js';
 import { TaskController, type TaskControllerOptions } from './taskController.js';
+import { PeerHealth, type PeerHealthOptions } from './peerHealth.js';
+import { RecoveryManager, type RecoveryOptions } from './recoveryManager.js';
+import { createActor, type Actor } from 'xstate';
+import { breakerAdmits, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
 
 /** The outcome of a proposal made through a node. */
@@ -39,6 +43,8 @@ interface ForwardReply {
 interface Forwarding {
   id: number;
   command: SessionCommand;
+  /** The peer the last send went to, while its answer is awaited (the breaker call). */
+  to: string | null;
   /** Where the leader put it, once it answered. */
   at: { index: number; term: number } | null;
   sentAt: number;
@@ -74,6 +80,21 @@ export interface ClusterNodeDeps {
   tasks?: TaskControllerOptions;
   /** Options of this node's executor. */
   executor?: ExecutorOptions;
+  /** How this node judges its peers (failure detectors, quarantine timings). */
+  health?: PeerHealthOptions;
+  /** Limits of the leader's recovery decisions. */
+  recovery?: RecoveryOptions;
+  /** Circuit breakers on this node's request/response links (forwarding to the leader). */
+  breaker?: BreakerInput;
+}
+
+/** A circuit breaker's state change on one of this node's links. */
+export interface BreakerChange {
+  peer: string;
+  link: 'forward';
+  from: string;
+  to: string;
+  at: number;
 }
 
 /**
@@ -107,6 +128,13 @@ export class ClusterNode {
   readonly executor: Executor | null;
   /** Drives the task pipeline while this node leads. */
   readonly tasks: TaskController;
+  /** This node's own view of its peers' health. */
+  readonly health: PeerHealth;
+  /** Turns the leader's health verdicts into proposals. */
+  readonly recovery: RecoveryManager;
+  private readonly breakerInput: BreakerInput;
+  private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
+  private readonly breakerListeners: Array<(c: BreakerChange) => void> = [];
 
   constructor(deps: ClusterNodeDeps) {
     this.id = deps.id;
@@ -135,23 +163,33 @@ export class ClusterNode {
         apply: (entry, result) => {
           outer.apply?.(entry, result);
           this.settle(entry, result);
+          this.executor?.applied(entry.index);
           const changes = this.state.takeChanges();
           if (this.changeListeners.length > 0 && (changes.tasks.length > 0 || changes.members.length > 0)) {
             const applied: AppliedChanges = { entry, tasks: changes.tasks, members: changes.members };
             for (const l of this.changeListeners) l(applied);
           }
         },
+        config: (index, config) => {
+          outer.config?.(index, config);
+          if (this.health) this.expectPeers();
+        },
         role: (role, term, leader) => {
           outer.role?.(role, term, leader);
           // At once, so the bootstrap entry goes out in the same batch as the leader's no-op.
           if (role === 'leader') this.reconcile();
           this.tasks?.onRole(role === 'leader');
+          this.expectPeers();
+          if (role === 'leader') this.recovery?.onLeadership();
           // A leader is known (again): send what waits for one now, not at the next retry.
           if (leader !== null) for (const f of this.forwarding?.values() ?? []) if (!f.at) this.sendForward(f);
         },
       },
     });
+    this.health = new PeerHealth(deps.clock, deps.health);
+    this.breakerInput = deps.breaker ?? { failureThreshold: 3, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1, windowSize: 20, minimumVolume: 10, failureRateThreshold: 0.5 };
     this.tasks = new TaskController(this, deps.clock, deps.tasks);
+    this.recovery = new RecoveryManager(this, deps.clock, deps.recovery);
     this.executor = deps.handlers ? new Executor(this, deps.clock, deps.random, deps.handlers, deps.executor) : null;
   }
 
@@ -161,6 +199,9 @@ export class ClusterNode {
 
   stop(): void {
     this.stopped = true;
+    this.recovery.stop();
+    this.health.stop();
+    for (const b of this.breakers.values()) b.stop();
     this.tasks.stop();
     this.executor?.stop();
     this.raft.stop();
@@ -181,6 +222,8 @@ export class ClusterNode {
 
   handle(from: string, type: string, payload: unknown): void {
     if (this.stopped) return;
+    this.health.observe(from);
+    if (this.raft.isLeader && !this.raft.config.voters.includes(from) && !this.raft.config.learners.includes(from)) this.recovery.heardFromRemoved(from);
     if (type === 'grey.forward') this.onForward(from, payload as ForwardRequest);
     else if (type === 'grey.forwarded') this.onForwarded(payload as ForwardReply);
     else this.raft.handle(from, type, payload);
@@ -196,7 +239,7 @@ export class ClusterNode {
    * are: a repeat is refused as stale).
    */
   forward(command: SessionCommand): void {
-    const f: Forwarding = { id: ++this.forwardSeq, command, at: null, sentAt: Number.NEGATIVE_INFINITY };
+    const f: Forwarding = { id: ++this.forwardSeq, command, at: null, sentAt: Number.NEGATIVE_INFINITY, to: null };
     this.forwarding.set(f.id, f);
     this.sendForward(f);
     this.armForwardTimer();
@@ -219,7 +262,58 @@ export class ClusterNode {
       return;
     }
     const leader = this.raft.leader;
-    if (leader !== null && leader !== this.id) this.transport.send(leader, 'grey.forward', { id: f.id, command: f.command } satisfies ForwardRequest);
+    if (leader === null || leader === this.id) return;
+    // A leader that keeps not answering trips the breaker: fail fast (keep the
+    // command queued) instead of piling requests onto it; half-open probes later.
+    const breaker = this.breakerFor(leader);
+    if (!breakerAdmits(breaker.getSnapshot())) return;
+    breaker.send({ type: 'CALL' });
+    f.to = leader;
+    this.transport.send(leader, 'grey.forward', { id: f.id, command: f.command } satisfies ForwardRequest);
+  }
+
+  /** Subscribes to this node's circuit breaker changes; returns the unsubscribe function. */
+  onBreaker(listener: (c: BreakerChange) => void): () => void {
+    this.breakerListeners.push(listener);
+    return () => this.breakerListeners.splice(this.breakerListeners.indexOf(listener), 1);
+  }
+
+  /** The state of each of this node's circuit breakers (metrics). */
+  breakerStates(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [peer, b] of this.breakers) out[`forward:${peer}`] = b.getSnapshot().value as string;
+    return out;
+  }
+
+  private breakerFor(peer: string): Actor<typeof circuitBreaker> {
+    let b = this.breakers.get(peer);
+    if (!b) {
+      b = createActor(circuitBreaker, { clock: this.clock, id: `breaker(forward:${peer})`, input: this.breakerInput });
+      let state = 'closed';
+      b.subscribe((snap) => {
+        const to = snap.value as string;
+        if (to === state) return;
+        const change: BreakerChange = { peer, link: 'forward', from: state, to, at: this.clock.now() };
+        state = to;
+        if (to === 'open') this.health.reportFailure(peer, 'forwarding breaker open');
+        for (const l of [...this.breakerListeners]) l(change);
+      });
+      b.start();
+      this.breakers.set(peer, b);
+    }
+    return b;
+  }
+
+  /** The peers this node judges: a leader its members, a follower its leader. */
+  private expectPeers(): void {
+    if (this.stopped) return;
+    const raft = this.raft;
+    if (raft.isLeader) {
+      const c = raft.config;
+      this.health.expectOnly([...c.voters, ...c.learners].filter((p) => p !== this.id));
+    } else {
+      this.health.expectOnly(raft.leader && raft.leader !== this.id ? [raft.leader] : []);
+    }
   }
 
   private onForward(from: string, req: ForwardRequest): void {
@@ -237,6 +331,10 @@ export class ClusterNode {
   private onForwarded(reply: ForwardReply): void {
     const f = this.forwarding.get(reply.id);
     if (!f) return;
+    if (f.to !== null) {
+      this.breakers.get(f.to)?.send({ type: 'SUCCESS' });
+      f.to = null;
+    }
     if (reply.ok) {
       f.at = { index: reply.index, term: reply.term };
       this.checkForwardApplied(f);
@@ -257,7 +355,11 @@ export class ClusterNode {
       const now = this.clock.now();
       for (const f of [...this.forwarding.values()]) {
         this.checkForwardApplied(f);
-        if (this.forwarding.has(f.id) && !f.at && now - f.sentAt >= this.forwardRetryMs) this.sendForward(f);
+        if (this.forwarding.has(f.id) && !f.at && now - f.sentAt >= this.forwardRetryMs) {
+          if (f.to !== null) this.breakers.get(f.to)?.send({ type: 'FAILURE' }); // no answer in time
+          f.to = null;
+          this.sendForward(f);
+        }
       }
       if (this.forwarding.size > 0) this.armForwardTimer();
     }, this.forwardRetryMs / 2);

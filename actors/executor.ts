@@ -57,6 +57,12 @@ export class Executor {
   private readonly starting = new Set<string>();
   private readonly unsubscribe: () => void;
   private stopped = false;
+  /**
+   * Last index of the log this incarnation recovered from storage. Entries up
+   * to it are history: replaying them must not start anything again.
+   */
+  private readonly recoveredIndex: number;
+  private caughtUp = false;
 
   constructor(
     private readonly node: ClusterNode,
@@ -68,7 +74,27 @@ export class Executor {
     this.progressIntervalMs = options.progressIntervalMs ?? 100;
     this.concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
     if (!(this.concurrency >= 1)) throw new RangeError(`executor concurrency must be >= 1, got ${options.concurrency}`);
+    this.recoveredIndex = node.raft.log.lastIndex;
+    this.caughtUp = this.recoveredIndex === 0;
     this.unsubscribe = node.onChanges((c) => this.onChanges(c));
+  }
+
+  /**
+   * Called with each applied index. Once this incarnation has applied the
+   * log it recovered, whatever the table still shows as running here was
+   * lost in the crash: report it lost (requeued under the same id, no
+   * attempt used up); what is still assigned here gets started.
+   */
+  applied(index: number): void {
+    if (this.caughtUp || index < this.recoveredIndex || this.stopped) return;
+    this.caughtUp = true;
+    const me = this.node.id;
+    for (const t of this.node.state.tasks()) {
+      if (t.worker !== me || this.runs.has(t.id)) continue;
+      if (t.status === 'running') this.emit({ kind: 'lost', taskId: t.id, worker: me, at: this.clock.now() });
+      else if (t.status === 'assigned' && !this.waiting.includes(t.id)) this.waiting.push(t.id);
+    }
+    this.startWaiting();
   }
 
   /** Attempts running here now. */
@@ -84,6 +110,7 @@ export class Executor {
   }
 
   private onChanges(c: AppliedChanges): void {
+    if (c.entry.index <= this.recoveredIndex) return; // history, replayed after a restart
     const me = this.node.id;
     for (const t of c.tasks) {
       if (t.rejected) continue;

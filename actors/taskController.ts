@@ -5,9 +5,7 @@ import type { TaskChange, TaskRecord } from './taskTable.js';
 
 /** Options of the leader's task controller. */
 export interface TaskControllerOptions extends SchedulerOptions {
-  /** A worker whose node has not answered the leader for this long is presumed lost (ms). */
-  workerTimeoutMs?: number;
-  /** How often the controller looks for lost workers, stalls, stealing and pruning (ms). */
+  /** How often the controller looks for stalls, stealing and pruning (ms). */
   tickMs?: number;
   /** Assignments per entry, at most. */
   maxAssignPerEntry?: number;
@@ -19,15 +17,15 @@ export interface TaskControllerOptions extends SchedulerOptions {
 
 // A replicated start takes a round trip, so a worker must be able to hold a
 // good number of assigned-but-not-started tasks or placement stalls on it.
-const DEFAULTS = { workerTimeoutMs: 1_000, tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000, maxQueuedPerWorker: 256 };
+const DEFAULTS = { tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000, maxQueuedPerWorker: 256 };
 
 /**
  * What the leader does for tasks: keeps a scheduler in step with the
  * replicated table, assigns pending tasks to workers (written into the log,
  * so every node applies the same choice), releases retries when their
- * backoff is over, presumes silent workers lost and requeues their tasks,
- * lets idle workers steal queued work, times out stalled attempts, and
- * prunes finished tasks. Only the leader acts; a new leader rebuilds its
+ * backoff is over, lets idle workers steal queued work, times out stalled
+ * attempts, and prunes finished tasks. Lost workers are the recovery
+ * manager's business: it marks them unavailable here and requeues their work. Only the leader acts; a new leader rebuilds its
  * view from the replicated table, so nothing depends on the old one.
  */
 export class TaskController {
@@ -36,8 +34,6 @@ export class TaskController {
   private scheduleHandle: TimerHandle | undefined;
   private tickHandle: TimerHandle | undefined;
   private readonly retryTimers = new Map<string, TimerHandle>();
-  /** Workers presumed lost by this leader (they get nothing until they answer again). */
-  private readonly lost = new Set<string>();
   /** Running attempts and when each passes its deadline (for stall detection, without scanning the table). */
   private readonly running = new Map<string, number>();
   /** Finish times of finished tasks, oldest first (for pruning, without scanning the table). */
@@ -65,6 +61,15 @@ export class TaskController {
     this.resign();
   }
 
+  /** Marks a worker (un)available for new work (the recovery manager's decision). */
+  setWorkerAvailable(worker: string, available: boolean): void {
+    const s = this.scheduler;
+    if (!s) return;
+    this.addNewWorkers(s);
+    if (s.worker(worker)) s.setWorkerAvailable(worker, available);
+    if (available) this.requestSchedule();
+  }
+
   /** Called on every role change of the node. */
   onRole(isLeader: boolean): void {
     if (this.stopped) return;
@@ -78,7 +83,6 @@ export class TaskController {
     for (const w of this.node.state.workers()) s.addWorker(w.worker, w.capacity);
     for (const t of this.node.state.tasks()) this.mirror(s, t);
     this.scheduler = s;
-    this.lost.clear();
     this.running.clear();
     const finished: number[] = [];
     for (const t of this.node.state.tasks()) {
@@ -221,31 +225,14 @@ export class TaskController {
     );
   }
 
-  /** Periodic duties: lost workers, stalled attempts, work stealing, pruning. */
+  /** Periodic duties: stalled attempts, work stealing, pruning. */
   private tick(): void {
     this.tickHandle = this.clock.setTimeout(() => this.tick(), this.o.tickMs);
     const s = this.scheduler;
     if (!s || !this.node.raft.isLeader) return;
     const now = this.clock.now();
     const changes: TaskChange[] = [];
-    const me = this.node.id;
     if (this.addNewWorkers(s)) this.requestSchedule();
-    for (const w of this.node.state.workers()) {
-      if (w.worker === me) continue;
-      const activeAt = this.node.raft.progressOf(w.worker)?.activeAt ?? Number.NEGATIVE_INFINITY;
-      const silent = now - activeAt > this.o.workerTimeoutMs;
-      if (silent && !this.lost.has(w.worker)) {
-        this.lost.add(w.worker);
-        s.setWorkerAvailable(w.worker, false);
-        for (const t of this.node.state.tasks()) {
-          if ((t.status === 'assigned' || t.status === 'running') && t.worker === w.worker) changes.push({ kind: 'lost', taskId: t.id, worker: w.worker, at: now });
-        }
-      } else if (!silent && this.lost.has(w.worker)) {
-        this.lost.delete(w.worker);
-        s.setWorkerAvailable(w.worker, true);
-        this.requestSchedule();
-      }
-    }
     for (const [id, deadline] of this.running) {
       if (now <= deadline + this.o.stallGraceMs) continue;
       const t = this.node.state.task(id);

@@ -11,6 +11,7 @@ import { benchScheduler } from './scheduler.js';
 import { benchTaskThroughput } from './tasks.js';
 import { benchQueuedTaskMemory, benchSteadyLoadMemory } from './memory.js';
 import { benchDetectors } from './detectors.js';
+import { benchFailover } from './failover.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -36,6 +37,7 @@ await run(benchTaskThroughput(50_000, 8_000, 1_000, 1, true));
 await run(benchQueuedTaskMemory());
 await run(benchSteadyLoadMemory());
 await run(benchDetectors());
+await run(benchFailover());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);

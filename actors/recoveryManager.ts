@@ -1,0 +1,169 @@
+import { quorumOf } from '../machines/raftRole.js';
+import type { Clock, TimerHandle } from '../system/clock.js';
+import type { ClusterNode } from './clusterNode.js';
+import { EventLog } from './eventLog.js';
+import type { HealthChange } from './peerHealth.js';
+import type { TaskChange } from './taskTable.js';
+
+/** Limits of the leader's recovery decisions. */
+export interface RecoveryOptions {
+  /** A voter quarantined this long is removed from the configuration (ms). */
+  removeAfterMs?: number;
+  /** Never shrink the voters below this by removals. */
+  minVoters?: number;
+  /** Tasks requeued per entry, at most (a bounded reassignment rate). */
+  maxRequeuePerEntry?: number;
+  /** Pause between requeue entries (ms). */
+  requeueIntervalMs?: number;
+}
+
+const DEFAULTS: Required<RecoveryOptions> = { removeAfterMs: 3_000, minVoters: 3, maxRequeuePerEntry: 256, requeueIntervalMs: 20 };
+
+/** What the recovery manager did, for tests, metrics and the demo. */
+export interface RecoveryAction {
+  at: number;
+  kind: 'requeue' | 'remove' | 'rejoin' | 'skip-remove';
+  peer: string;
+  detail: string;
+}
+
+/**
+ * The seed's recovery workflow, run by the leader only. Health verdicts are
+ * each node's own opinion; only the leader turns its verdicts into
+ * proposals, and only when the cluster can afford them:
+ *
+ * 1. detect — a peer's `quarantine` chart reaches `quarantined`;
+ * 2. decide — the leader marks the worker unavailable to the scheduler;
+ * 3. requeue — incomplete tasks, found by replaying the last checkpoint, go
+ *    back to pending under the same id (their next attempt), at a bounded rate;
+ * 4. reconfigure — a voter still quarantined after a grace period is removed,
+ *    never below `minVoters` and never so that the live voters lose quorum;
+ * 5. restore — a peer healthy again (after probation) gets work again, and a
+ *    node removed for being unreachable rejoins through the learner path as
+ *    soon as the leader hears from it.
+ *
+ * A failed leader needs none of this: its followers elect a new one.
+ */
+export class RecoveryManager {
+  private readonly o: Required<RecoveryOptions>;
+  private readonly removeTimers = new Map<string, TimerHandle>();
+  private readonly eventLog: EventLog;
+  private requeueQueue: TaskChange[] = [];
+  private requeueTimer: TimerHandle | undefined;
+  /** When each removed node was last re-admitted (so one burst of messages re-admits it once). */
+  private readonly readmitted = new Map<string, number>();
+  /** A removal proposed and not yet applied (one at a time). */
+  private removing: string | null = null;
+  readonly actions: RecoveryAction[] = [];
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly clock: Clock,
+    options: RecoveryOptions = {},
+  ) {
+    this.o = { ...DEFAULTS, ...options };
+    this.eventLog = new EventLog(node.raft);
+    this.unsubscribe = node.health.onChange((c) => this.onHealth(c));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    for (const h of this.removeTimers.values()) this.clock.clearTimeout(h);
+    if (this.requeueTimer !== undefined) this.clock.clearTimeout(this.requeueTimer);
+  }
+
+  private record(kind: RecoveryAction['kind'], peer: string, detail: string): void {
+    this.actions.push({ at: this.clock.now(), kind, peer, detail });
+    if (this.actions.length > 1_000) this.actions.splice(0, this.actions.length - 1_000);
+  }
+
+  /** Called when this node becomes leader: verdicts it reached as a follower count now. */
+  onLeadership(): void {
+    if (this.stopped) return;
+    for (const peer of this.node.health.quarantined()) this.quarantined(peer);
+  }
+
+  /**
+   * The leader heard from `peer`, a member it removed as unreachable: it is
+   * back. It rejoins through the learner path (join, approved at once since
+   * it was removed for silence, not refused), catches up, then is promoted.
+   */
+  heardFromRemoved(peer: string): void {
+    if (this.stopped || !this.node.raft.isLeader) return;
+    const m = this.node.state.member(peer);
+    if (!(m?.status === 'removed' && m.context.reason === 'unreachable')) return;
+    const last = this.readmitted.get(peer);
+    if (last !== undefined && this.clock.now() - last < this.o.removeAfterMs) return;
+    this.readmitted.set(peer, this.clock.now());
+    this.node.forward({ cmd: { op: 'join', node: peer } });
+    this.node.forward({ cmd: { op: 'approve', node: peer } });
+    this.record('rejoin', peer, 'heard from again after removal: rejoining as a learner');
+  }
+
+  private onHealth(c: HealthChange): void {
+    if (this.stopped || !this.node.raft.isLeader) return;
+    if (c.to === 'quarantined') this.quarantined(c.peer);
+    else if (c.to === 'healthy') {
+      const h = this.removeTimers.get(c.peer);
+      if (h !== undefined) this.clock.clearTimeout(h);
+      this.removeTimers.delete(c.peer);
+      this.node.tasks.setWorkerAvailable(c.peer, true);
+    }
+  }
+
+  private quarantined(peer: string): void {
+    this.node.tasks.setWorkerAvailable(peer, false);
+    this.requeue(peer);
+    if (this.node.raft.config.voters.includes(peer) && !this.removeTimers.has(peer)) {
+      this.removeTimers.set(peer, this.clock.setTimeout(() => this.maybeRemove(peer), this.o.removeAfterMs));
+    }
+  }
+
+  /** Step 3: the worker's incomplete tasks, from the last checkpoint, back to pending. */
+  private requeue(worker: string): void {
+    const now = this.clock.now();
+    const tasks = this.eventLog.incompleteTasks(worker);
+    for (const t of tasks) this.requeueQueue.push({ kind: 'lost', taskId: t.id, worker, at: now });
+    if (tasks.length > 0) this.record('requeue', worker, `${tasks.length} incomplete tasks found from the checkpoint`);
+    this.drainRequeue();
+  }
+
+  private drainRequeue(): void {
+    if (this.requeueTimer !== undefined || this.requeueQueue.length === 0) return;
+    const batch = this.requeueQueue.splice(0, this.o.maxRequeuePerEntry);
+    this.node.forward({ cmd: { op: 'taskChanges', changes: batch } });
+    if (this.requeueQueue.length > 0) {
+      this.requeueTimer = this.clock.setTimeout(() => {
+        this.requeueTimer = undefined;
+        this.drainRequeue();
+      }, this.o.requeueIntervalMs);
+    }
+  }
+
+  /** Step 4: remove a voter quarantined past the grace period, if the cluster can afford it. */
+  private maybeRemove(peer: string): void {
+    this.removeTimers.delete(peer);
+    const raft = this.node.raft;
+    if (this.stopped || !raft.isLeader || this.node.health.state(peer) !== 'quarantined') return;
+    const voters = raft.config.voters;
+    if (!voters.includes(peer)) return;
+    const remaining = voters.filter((v) => v !== peer);
+    const live = remaining.filter((v) => v === this.node.id || this.node.health.state(v) !== 'quarantined');
+    let why: string | null = null;
+    if (this.removing !== null && this.node.state.member(this.removing)?.status !== 'removed') why = `removal of ${this.removing} still in progress`;
+    else if (remaining.length < this.o.minVoters) why = `would leave ${remaining.length} voters (minimum ${this.o.minVoters})`;
+    else if (live.length < quorumOf(remaining.length)) why = `only ${live.length} of ${remaining.length} remaining voters are healthy`;
+    if (why) {
+      this.record('skip-remove', peer, why);
+      // Try again later: health or membership may change.
+      this.removeTimers.set(peer, this.clock.setTimeout(() => this.maybeRemove(peer), this.o.removeAfterMs));
+      return;
+    }
+    this.removing = peer;
+    this.node.forward({ cmd: { op: 'remove', node: peer, reason: 'unreachable' } });
+    this.record('remove', peer, `quarantined for ${this.o.removeAfterMs} ms`);
+  }
+}
