@@ -18,7 +18,7 @@ import type { Storage } from './storage.js';
 export type ProposeOutcome =
   | { ok: true; index: number; term: number; result: ApplyResult }
   /** Not applied: this node cannot take it (with a hint), or it was overwritten by another leader's entry. */
-  | { ok: false; code: 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped'; leaderHint: string | null; message: string };
+  | { ok: false; code: 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped' | 'Backpressure'; leaderHint: string | null; message: string };
 
 /** Sends any message to a peer (Raft's and the node's own). */
 export interface NodeTransport {
@@ -371,6 +371,12 @@ export class ClusterNode {
    * crash of this node means `done` is never called: the caller times out.
    */
   propose(command: SessionCommand, done: (outcome: ProposeOutcome) => void): void {
+    const cmd = command.cmd;
+    if (cmd?.op === 'submitTasks' && this.raft.isLeader && this.tasks.wouldOverload(cmd.tasks.length)) {
+      // Shed load before the leader is overloaded: refuse now, nothing was accepted.
+      done({ ok: false, code: 'Backpressure', leaderHint: this.id, message: `the cluster has too many tasks waiting; ${cmd.tasks.length} more refused, retry later` });
+      return;
+    }
     let at: { index: number; term: number };
     try {
       at = this.raft.propose(command);

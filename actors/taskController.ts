@@ -13,11 +13,16 @@ export interface TaskControllerOptions extends SchedulerOptions {
   stallGraceMs?: number;
   /** Finished tasks are pruned from the hot table this long after they finished (ms); 0 keeps them. */
   retentionMs?: number;
+  /**
+   * Load shedding: the leader refuses submissions that would take the tasks
+   * waiting to run past this many (`Backpressure`), before it is overloaded.
+   */
+  maxPendingTasks?: number;
 }
 
 // A replicated start takes a round trip, so a worker must be able to hold a
 // good number of assigned-but-not-started tasks or placement stalls on it.
-const DEFAULTS = { tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000, maxQueuedPerWorker: 256 };
+const DEFAULTS = { maxPendingTasks: 1_000_000, tickMs: 100, maxAssignPerEntry: 1_024, stallGraceMs: 1_000, retentionMs: 60_000, maxQueuedPerWorker: 256 };
 
 /**
  * What the leader does for tasks: keeps a scheduler in step with the
@@ -59,6 +64,15 @@ export class TaskController {
     this.stopped = true;
     this.unsubscribe();
     this.resign();
+  }
+
+  /**
+   * Whether accepting `count` more tasks would exceed `maxPendingTasks`
+   * (counting tasks waiting for a worker). Only the leader knows; others say no.
+   */
+  wouldOverload(count: number): boolean {
+    const s = this.scheduler;
+    return s !== null && s.stats().pending + count > this.o.maxPendingTasks;
   }
 
   /** Marks a worker (un)available for new work (the recovery manager's decision). */

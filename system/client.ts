@@ -22,7 +22,7 @@ export interface ClientOptions {
 }
 
 /** Stable codes of client errors. */
-export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'TaskFailed' | 'TaskCancelled' | ApplyErrorCode;
+export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Backpressure' | 'TaskFailed' | 'TaskCancelled' | ApplyErrorCode;
 
 /**
  * A request that did not succeed. `outcome` says what the caller may assume:
@@ -207,6 +207,10 @@ export class ClusterClient {
         });
         if (!r.ok) throw new ClientError(r.code, r.message, 'failed');
         return { index: outcome.index, term: outcome.term, value: r.value };
+      }
+      if (outcome && !outcome.ok && outcome.code === 'Backpressure') {
+        trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'fail', error: 'Backpressure', ...(taskId ? { taskId } : {}) });
+        throw new ClientError('Backpressure', outcome.message, 'failed', outcome.leaderHint);
       }
       if (outcome) {
         lastError = `${outcome.code}: ${outcome.message}`;

@@ -2,6 +2,8 @@ import { Observable, Subject } from 'rxjs';
 import { ClusterNode, type AppliedChanges } from '../actors/clusterNode.js';
 import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
+import type { PeerHealthOptions } from '../actors/peerHealth.js';
+import type { RecoveryOptions } from '../actors/recoveryManager.js';
 import type { Resources } from '../actors/taskTable.js';
 import { isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } from './events.js';
 import type { RaftOptions } from '../actors/raftNode.js';
@@ -54,6 +56,10 @@ export interface ClusterOptions {
   tasks?: TaskControllerOptions;
   /** Attempts each worker runs at once (default: as many as its capacity allows). */
   workerConcurrency?: number;
+  /** How nodes judge their peers (detector, quarantine timings). */
+  health?: PeerHealthOptions;
+  /** Limits of the leader's recovery decisions (removal grace, minimum voters, requeue rate). */
+  recovery?: RecoveryOptions;
   /** Events kept for `watch(fromIndex)` replays. */
   eventHistory?: number;
 }
@@ -172,6 +178,20 @@ export class Cluster {
   status(): Record<string, (RaftStatus & { up: true; inc: number }) | { up: false; inc: number }> {
     const out: Record<string, (RaftStatus & { up: true; inc: number }) | { up: false; inc: number }> = {};
     for (const s of this.slots.values()) out[s.id] = s.node ? { ...s.node.raft.status(), up: true, inc: s.inc } : { up: false, inc: s.inc };
+    return out;
+  }
+
+  /** Each up node's circuit breaker states (metrics): node → `link:peer` → state. */
+  breakers(): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const n of this.upNodes()) out[n.id] = n.breakerStates();
+    return out;
+  }
+
+  /** Each up node's view of its peers' health (local opinions, not replicated). */
+  health(): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const n of this.upNodes()) out[n.id] = n.health.snapshot();
     return out;
   }
 
@@ -402,6 +422,8 @@ export class Cluster {
       handlers: this.handlers,
       tasks: this.options.tasks,
       executor: { concurrency: this.options.workerConcurrency },
+      health: this.options.health,
+      recovery: this.options.recovery,
       observer: {
         ...traced,
         role: (role, term, leader) => {
@@ -416,6 +438,11 @@ export class Cluster {
     s.node = node;
     const n = node;
     node.onChanges((c) => this.onApplied(n, inc, c));
+    if (trace) {
+      // Local opinions (not replicated) go to the trace too, so a run shows why the leader acted.
+      node.health.onChange((h) => trace.emitCustom({ type: 'health', node: id, inc, peer: h.peer, from: h.from, to: h.to, reason: h.reason }));
+      node.onBreaker((b) => trace.emitCustom({ type: 'breaker', node: id, inc, peer: b.peer, link: b.link, from: b.from, to: b.to }));
+    }
     node.start();
     // Every node offers itself as a worker; re-registering after a restart refreshes its capacity.
     const capacity = this.options.workerCapacity === undefined ? { cpu: 8, memoryBytes: 16 * 2 ** 30 } : this.options.workerCapacity;
