@@ -89,6 +89,27 @@ for (const h of handles) {
 }
 taskLog.unsubscribe();
 
+say('Failure detection and recovery: a worker dies mid-task');
+cluster.registerHandler('render', async (_p, ctx) => {
+  await ctx.sleep(1_500);
+  return `frame by ${ctx.worker}`;
+});
+const leaderNow = cluster.leader()!;
+const healthLog = cluster.trace!.subscribe((e) => {
+  if (e.type === 'health' && e.node === leaderNow.id) console.log(`${at()}  ${e.node} sees ${e.peer}: ${e.from} → ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+});
+const frames = client.submitTasks(Array.from({ length: 4 }, () => ({ type: 'render' })));
+await cluster.runUntil(() => frames.every((h) => leaderNow.state.task(h.id)?.status === 'running'), { within: 2_000, description: 'frames running' });
+const victim = leaderNow.state.task(frames.find((h) => leaderNow.state.task(h.id)?.worker !== leaderNow.id)!.id)!.worker!;
+console.log(`${at()}  crashing ${victim}, which is running ${frames.filter((h) => leaderNow.state.task(h.id)?.worker === victim).length} frame(s)`);
+cluster.crash(victim);
+const done = await cluster.drive(Promise.all(frames.map((h) => h.result)));
+for (const a of leaderNow.recovery.actions) console.log(`t=${String(Math.round(a.at)).padStart(6)}ms  recovery: ${a.kind} ${a.peer}: ${a.detail}`);
+console.log(`${at()}  all frames done: ${done.map((r) => `${r.result} (attempt ${r.proof.attempt})`).join(', ')}`);
+cluster.restart(victim);
+await cluster.runUntil(() => leaderNow.health.state(victim) === 'healthy', { within: 10_000, description: 'the worker healthy again' });
+healthLog();
+
 say('One statechart up close: a task timing out, backing off and completing');
 quiet = true;
 const watch = watchTransitions(k, (r) => console.log(formatTransition(r)));
