@@ -79,3 +79,10 @@ export { DigestChain, nextDigest, GENESIS_DIGEST } from './system/digest.js';
 export { canonicalJson } from './system/canonical.js';
 export { runSimulation, DEFAULT_SIMULATION, type SimulationOptions, type SimulationResult } from './system/simulation.js';
 export { Nemesis, FAULT_KINDS, parseFaults, type FaultKind } from './system/nemesis.js';
+
+// Failure detection and recovery
+export { PhiAccrualDetector, accrualPhi, DEFAULT_PHI_ACCRUAL_CONFIG, type PhiAccrualConfig, type PhiAccrualInput } from './actors/phiAccrualDetector.js';
+export { HeartbeatDetector, type FailureDetector, type HeartbeatDetectorConfig, type HeartbeatDetectorInput } from './actors/heartbeatDetector.js';
+export { PeerHealth, DEFAULT_PEER_HEALTH, type PeerHealthOptions, type HealthChange } from './actors/peerHealth.js';
+export { RecoveryManager, type RecoveryOptions, type RecoveryAction } from './actors/recoveryManager.js';
+export { EventLog, type Checkpoint } from './actors/eventLog.js';
