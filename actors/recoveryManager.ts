@@ -35,7 +35,8 @@ export interface RecoveryAction {
  * 1. detect — a peer's `quarantine` chart reaches `quarantined`;
  * 2. decide — the leader marks the worker unavailable to the scheduler;
  * 3. requeue — incomplete tasks, found by replaying the last checkpoint, go
- *    back to pending under the same id (their next attempt), at a bounded rate;
+ *    back to pending under the same id, at a bounded rate (a lost worker's
+ *    attempt is not counted against the retries: the chart refunds it);
  * 4. reconfigure — a voter still quarantined after a grace period is removed,
  *    never below `minVoters` and never so that the live voters lose quorum;
  * 5. restore — a peer healthy again (after probation) gets work again, and a

@@ -293,6 +293,150 @@ describe('Integration Tests', () => {
       expect(c.incarnation(first.id)).toBe(1);
     });
   });
+
+  describe('Failure Recovery', () => {
+    it('Should detect offline node via heartbeat', async () => {
+      const c = createTestCluster(3, { seed: 61, network: fast, health: { detector: 'heartbeat' }, keepTrace: true });
+      const leader = await c.waitForLeader(2_000);
+      await settle(c);
+      const victim = c.ids.find((id) => id !== leader.id)!;
+      const seen: string[] = [];
+      leader.health.onChange((h) => h.peer === victim && seen.push(`${h.from}->${h.to}`));
+      expect(leader.health.state(victim)).toBe('healthy');
+
+      c.crash(victim);
+      const crashedAt = c.kernel.now();
+      await c.runUntil(() => leader.health.state(victim) === 'quarantined', { within: 2_000, description: `${victim} quarantined` });
+      // Heartbeat timeout (300 ms) first, then the suspicion is confirmed (200 ms).
+      expect(c.kernel.now() - crashedAt).toBeGreaterThanOrEqual(500);
+      expect(seen).toEqual(['healthy->suspect', 'suspect->quarantined']);
+      expect(c.health()[leader.id][victim]).toBe('quarantined');
+      // Only an opinion: the crashed node is still a voter, and the leader still leads.
+      expect(leader.raft.isLeader).toBe(true);
+      expect(leader.raft.config.voters).toContain(victim);
+
+      c.restart(victim);
+      await c.runUntil(() => leader.health.state(victim) === 'healthy', { within: 5_000, description: `${victim} healthy again` });
+      // Back only after its quarantine is served and its probation passed.
+      expect(seen).toEqual(['healthy->suspect', 'suspect->quarantined', 'quarantined->probation', 'probation->healthy']);
+      expect(leader.raft.isLeader).toBe(true);
+      expect(c.node(victim).raft.leader).toBe(leader.id);
+      // The trace tells the same story, as the leader's `health` events about the victim.
+      const traced = c
+        .trace!.toJSONL()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.type === 'health' && e.node === leader.id && e.peer === victim)
+        .map((e) => `${e.from}->${e.to}`);
+      expect(traced).toEqual(seen);
+    });
+
+    it('Should reassign tasks from failed node', async () => {
+      const c = createTestCluster(3, { seed: 62, network: fast, health: { detector: 'heartbeat' } });
+      c.registerHandler('long', async (_p, ctx) => {
+        await ctx.sleep(1_000);
+        return ctx.worker;
+      });
+      const leader = await c.waitForLeader(2_000);
+      await settle(c);
+      const events: GreyEvent[] = [];
+      c.events$.subscribe((e) => events.push(e));
+      const hs = c.client().submitTasks(Array.from({ length: 12 }, () => ({ type: 'long', resources: { cpu: 2 } })));
+      await c.runUntil(() => hs.every((h) => leader.state.task(h.id)?.status === 'running'), { within: 2_000, description: 'every task running' });
+      const victim = c.ids.find((id) => id !== leader.id)!;
+      const stranded = hs.filter((h) => leader.state.task(h.id)!.worker === victim).map((h) => h.id);
+      expect(stranded.length).toBeGreaterThan(0);
+
+      c.crash(victim);
+      const results = await c.drive(Promise.all(hs.map((h) => h.result)), 10_000);
+      // The victim's tasks went back to pending under the same ids and finished elsewhere.
+      const requeued = events.filter((e) => e.type === 'task.requeued');
+      expect(requeued.map((e) => e.taskId).sort()).toEqual([...stranded].sort());
+      for (const e of requeued) expect(e).toMatchObject({ reason: `worker ${victim} lost` });
+      expect(results.map((r) => r.taskId)).toEqual(hs.map((h) => h.id));
+      for (const r of results) expect(r.result).not.toBe(victim);
+      expect(leader.recovery.actions.filter((a) => a.kind === 'requeue')).toMatchObject([{ peer: victim }]);
+
+      // The victim comes back; nothing it was running completes a second time.
+      c.restart(victim);
+      await c.run(2_000);
+      await settle(c);
+      const completions = new Map<string, number>();
+      for (const e of events) if (e.type === 'task.completed') completions.set(e.taskId, (completions.get(e.taskId) ?? 0) + 1);
+      expect(hs.map((h) => completions.get(h.id))).toEqual(hs.map(() => 1));
+      for (const n of c.upNodes()) expect(hs.map((h) => n.state.task(h.id)?.status)).toEqual(hs.map(() => 'completed'));
+    });
+
+    it('Should handle leader failure and re-election', async () => {
+      const c = createTestCluster(5, { seed: 63, network: fast });
+      const events: GreyEvent[] = [];
+      c.events$.subscribe((e) => events.push(e));
+      const old = await c.waitForLeader(2_000);
+      const oldTerm = old.raft.currentTerm;
+      const client = c.client();
+      await c.drive(client.submit({ op: 'put', key: 'before', value: 1 }));
+
+      c.crash(old.id);
+      const fresh = await c.waitForLeader(2_000);
+      expect(fresh.id).not.toBe(old.id);
+      expect(fresh.raft.currentTerm).toBeGreaterThan(oldTerm);
+      const elected = events.filter((e) => e.type === 'leader.elected');
+      expect(elected.map((e) => [e.leader, e.term])).toEqual([
+        [old.id, oldTerm],
+        [fresh.id, fresh.raft.currentTerm],
+      ]);
+      // Writes continue, and what was committed before is still there.
+      await c.drive(client.submit({ op: 'put', key: 'after', value: 2 }));
+      expect(await c.drive(client.read((s) => [s.get('before'), s.get('after')]))).toEqual([1, 2]);
+
+      c.restart(old.id);
+      await settle(c);
+      const back = c.node(old.id);
+      expect(back.raft.currentRole).toBe('follower');
+      expect(back.raft.leader).toBe(fresh.id);
+      expect(back.raft.currentTerm).toBe(fresh.raft.currentTerm);
+      expect([back.state.get('before'), back.state.get('after')]).toEqual([1, 2]);
+      expect(c.leader()).toBe(fresh);
+    });
+
+    it('Should recover pending approvals after restart', async () => {
+      const c = createTestCluster(3, { seed: 64, network: fast });
+      const first = await c.waitForLeader(2_000);
+      const client = c.client();
+      c.addNode('n4');
+      await c.drive(client.submit({ op: 'join', node: 'n4' }));
+      await settle(c);
+      for (const id of ['n1', 'n2', 'n3']) expect(c.node(id).state.member('n4')?.status).toBe('pendingApproval');
+
+      // The whole cluster goes down and comes back from its storage.
+      for (const id of c.ids) c.crash(id);
+      await c.run(500);
+      for (const id of c.ids) c.restart(id);
+      for (const n of c.upNodes()) expect(n.state.member('n4')).toBeUndefined(); // nothing applied yet
+      const leader = await c.waitForLeader(3_000);
+      expect(leader.raft.currentTerm).toBeGreaterThan(first.raft.currentTerm);
+      await settle(c);
+      for (const id of ['n1', 'n2', 'n3']) {
+        expect(c.node(id).state.member('n4')?.status, id).toBe('pendingApproval');
+        expect(c.node(id).raft.config, id).toEqual({ voters: ['n1', 'n2', 'n3'], learners: [] });
+      }
+
+      // Approving it works as if nothing happened: learner first, then voter.
+      const steps: string[] = [];
+      c.events$.subscribe((e) => {
+        if ('node' in e && e.node === 'n4') steps.push(`${e.type}:${e.status}`);
+      });
+      await c.drive(client.submit({ op: 'approve', node: 'n4' }));
+      await c.runUntil(() => c.leader()?.raft.config.voters.includes('n4') === true, { within: 3_000, description: 'n4 a voter' });
+      await settle(c);
+      expect(steps).toEqual(['node.joined:learner', 'node.joined:voter']);
+      for (const n of c.upNodes()) {
+        expect(n.state.member('n4')?.status, n.id).toBe('voter');
+        expect(n.raft.config, n.id).toEqual({ voters: ['n1', 'n2', 'n3', 'n4'], learners: [] });
+      }
+    });
+  });
 });
 
 describe('Client errors', () => {
