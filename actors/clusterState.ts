@@ -75,6 +75,12 @@ export type ClusterCommand =
 export interface SessionCommand {
   client?: string;
   seq?: number;
+  /**
+   * The lowest request number the client still awaits an answer for: the
+   * session may forget every answer below it (the client will not retry
+   * those). Lets a client have several requests in flight.
+   */
+  firstUnanswered?: number;
   cmd: ClusterCommand;
 }
 
@@ -82,7 +88,10 @@ export interface SessionCommand {
 export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'InvalidCommand';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
-export type ApplyResult = { ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string };
+export type ApplyResult = ({ ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string }) & {
+  /** For a session request answered again (a retry): the log index where it took effect. */
+  appliedIndex?: number;
+};
 
 /** A refused transition, recorded (never forced). */
 export interface RejectedTransition {
@@ -94,19 +103,23 @@ export interface RejectedTransition {
 }
 
 interface Session {
-  lastSeq: number;
-  result: ApplyResult;
+  /** Answers by request number, kept until the client says it has them. */
+  answers: Record<number, ApplyResult>;
+  /** Every request below this was answered and forgotten. */
+  forgottenBelow: number;
   lastIndex: number;
 }
 
 /** Limits that keep the replicated state bounded (TigerBeetle style: every table has one). */
 export interface ClusterStateLimits {
   maxSessions: number;
+  /** Answers one session keeps for requests still in flight. */
+  maxAnswersPerSession: number;
   maxRejectedKept: number;
   tasks: TaskTableLimits;
 }
 
-const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxRejectedKept: 1_000, tasks: DEFAULT_TASK_LIMITS };
+const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxAnswersPerSession: 1_000, maxRejectedKept: 1_000, tasks: DEFAULT_TASK_LIMITS };
 
 interface StateData {
   members: Record<string, MemberRecord>;
@@ -205,14 +218,24 @@ export class ClusterState {
     this.s.appliedIndex = entry.index;
     if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${entry.index} has no command` };
     if (sc.client !== undefined && sc.seq !== undefined) {
-      const session = this.s.sessions[sc.client];
-      if (session && sc.seq <= session.lastSeq) {
-        // A retried request: answer as the first time, apply nothing (§6.3).
-        if (sc.seq === session.lastSeq) return session.result;
-        return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} is older than its last (${session.lastSeq})` };
+      let session = this.s.sessions[sc.client];
+      if (!session) session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index };
+      session.lastIndex = entry.index;
+      // The client has every answer below this: forget them (§6.3).
+      if (sc.firstUnanswered !== undefined && sc.firstUnanswered > session.forgottenBelow) {
+        for (const k of Object.keys(session.answers)) if (Number(k) < sc.firstUnanswered) delete session.answers[Number(k)];
+        session.forgottenBelow = sc.firstUnanswered;
+      }
+      const known = session.answers[sc.seq];
+      // A retried request: answer as the first time, apply nothing.
+      if (known !== undefined) return known;
+      if (sc.seq < session.forgottenBelow) {
+        // Only a client that already had the answer can send this; it is a late duplicate.
+        return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} was answered before and forgotten` };
       }
       const result = this.applyCommand(sc.cmd, entry.index);
-      this.s.sessions[sc.client] = { lastSeq: sc.seq, result, lastIndex: entry.index };
+      session.answers[sc.seq] = { ...result, appliedIndex: entry.index };
+      this.boundAnswers(session);
       this.evictSessions();
       return result;
     }
@@ -323,6 +346,15 @@ export class ClusterState {
   private recordRejected(r: RejectedTransition): void {
     this.s.rejected.push(r);
     if (this.s.rejected.length > this.limits.maxRejectedKept) this.s.rejected.splice(0, this.s.rejected.length - this.limits.maxRejectedKept);
+  }
+
+  /** A session keeps at most `maxAnswersPerSession` answers (a client with more in flight loses the oldest). */
+  private boundAnswers(session: Session): void {
+    const keys = Object.keys(session.answers);
+    if (keys.length <= this.limits.maxAnswersPerSession) return;
+    const drop = keys.map(Number).sort((a, b) => a - b).slice(0, keys.length - this.limits.maxAnswersPerSession);
+    for (const k of drop) delete session.answers[k];
+    session.forgottenBelow = Math.max(session.forgottenBelow, drop[drop.length - 1] + 1);
   }
 
   private evictSessions(): void {

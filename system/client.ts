@@ -81,6 +81,8 @@ type Attempt = ProposeOutcome | { ok: false; code: 'Unreachable'; leaderHint: nu
  */
 export class ClusterClient {
   private seq = 0;
+  /** Request numbers still awaiting an answer (the session keeps their answers until they leave). */
+  private readonly unanswered = new Set<number>();
   private leaderGuess: string | null = null;
   private readonly taskIds: IdSource;
   private readonly timeoutMs: number;
@@ -185,8 +187,19 @@ export class ClusterClient {
   /** Proposes a command and resolves once it is applied. */
   async submit(cmd: ClusterCommand): Promise<Applied> {
     const seq = ++this.seq;
+    this.unanswered.add(seq);
+    try {
+      return await this.submitSeq(seq, cmd);
+    } finally {
+      this.unanswered.delete(seq);
+    }
+  }
+
+  private async submitSeq(seq: number, cmd: ClusterCommand): Promise<Applied> {
     const req = String(seq);
-    const sc: SessionCommand = { client: this.id, seq, cmd };
+    let lowest = seq;
+    for (const s of this.unanswered) if (s < lowest) lowest = s;
+    const sc: SessionCommand = { client: this.id, seq, firstUnanswered: lowest, cmd };
     const kernel = this.cluster.kernel;
     const trace = this.cluster.trace;
     const taskId = cmd.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : undefined;
@@ -206,7 +219,8 @@ export class ClusterClient {
           ...(digest ? { digest } : {}), ...(r.ok ? {} : { error: r.code }), ...(taskId ? { taskId } : {}),
         });
         if (!r.ok) throw new ClientError(r.code, r.message, 'failed');
-        return { index: outcome.index, term: outcome.term, value: r.value };
+        // A retry answered from the session: report where the command took effect.
+        return { index: r.appliedIndex ?? outcome.index, term: outcome.term, value: r.value };
       }
       if (outcome && !outcome.ok && outcome.code === 'Backpressure') {
         trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'fail', error: 'Backpressure', ...(taskId ? { taskId } : {}) });

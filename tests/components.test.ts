@@ -90,15 +90,23 @@ describe('ClusterState', () => {
   it('applies a session request once, answers repeats the same way, refuses older ones, and evicts old sessions', () => {
     const s = new ClusterState({ maxSessions: 2 });
     s.apply(entry({ cmd: { op: 'bootstrap', voters: ['n1'] } }));
-    const put = (client: string, seq: number, value: number) => s.apply(entry({ client, seq, cmd: { op: 'put', key: client, value } }));
-    expect(put('a', 1, 10)).toEqual({ ok: true });
-    expect(put('a', 1, 99)).toEqual({ ok: true }); // a retry: not applied again
+    const put = (client: string, seq: number, value: number, firstUnanswered?: number) =>
+      s.apply(entry({ client, seq, firstUnanswered, cmd: { op: 'put', key: client, value } }));
+    expect(put('a', 1, 10)).toEqual({ ok: true, appliedIndex: index });
+    const first = index;
+    expect(put('a', 1, 99)).toEqual({ ok: true, appliedIndex: first }); // a retry: not applied again, answered with where it took effect
     expect(s.get('a')).toBe(10);
-    expect(put('a', 2, 20)).toEqual({ ok: true });
-    expect(put('a', 1, 30)).toMatchObject({ ok: false, code: 'StaleRequest' });
+    expect(put('a', 2, 20)).toMatchObject({ ok: true });
+    // Several requests in flight: a retry of an older one gets its own answer, applied once.
+    expect(put('a', 1, 30)).toMatchObject({ ok: true });
+    expect(s.get('a')).toBe(20);
+    // Once the client says it has every answer below 3, a late duplicate of 1 is refused.
+    expect(put('a', 3, 40, 3)).toMatchObject({ ok: true });
+    expect(put('a', 1, 50)).toMatchObject({ ok: false, code: 'StaleRequest' });
+    expect(s.get('a')).toBe(40);
     put('b', 1, 1);
     put('c', 1, 1); // evicts the least recently used session, a
-    expect(put('a', 2, 77)).toEqual({ ok: true }); // forgotten: applied as new
+    expect(put('a', 3, 77)).toMatchObject({ ok: true }); // forgotten: applied as new
     expect(s.get('a')).toBe(77);
   });
 
