@@ -234,10 +234,10 @@ export class ClusterState {
         return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} was answered before and forgotten` };
       }
       const result = this.applyCommand(sc.cmd, entry.index);
-      session.answers[sc.seq] = { ...result, appliedIndex: entry.index };
+      const answer = (session.answers[sc.seq] = { ...result, appliedIndex: entry.index });
       this.boundAnswers(session);
       this.evictSessions();
-      return result;
+      return answer;
     }
     return this.applyCommand(sc.cmd, entry.index);
   }
