@@ -5,6 +5,8 @@ import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
 import { resolveTaskSpec, type TaskSpec } from './taskSpec.js';
 import type { ClusterNode, ProposeOutcome } from '../actors/clusterNode.js';
+import { createActor, type Actor } from 'xstate';
+import { breakerAdmits, circuitBreaker } from '../machines/circuitBreaker.js';
 import type { Cluster } from './cluster.js';
 
 /** Options of a {@link ClusterClient}. */
@@ -85,6 +87,8 @@ export class ClusterClient {
   private readonly unanswered = new Set<number>();
   private leaderGuess: string | null = null;
   private readonly taskIds: IdSource;
+  /** One circuit breaker per node this client talks to: a node that keeps timing out is skipped. */
+  private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
   private readonly retryMs: number;
@@ -261,10 +265,28 @@ export class ClusterClient {
     throw new ClientError('Timeout', `read: no answer within ${this.timeoutMs} ms`, 'failed');
   }
 
+  /** The state of this client's breaker towards each node it has called. */
+  breakerStates(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [node, b] of this.breakers) out[node] = b.getSnapshot().value as string;
+    return out;
+  }
+
+  private breakerFor(node: string): Actor<typeof circuitBreaker> {
+    let b = this.breakers.get(node);
+    if (!b) {
+      b = createActor(circuitBreaker, { clock: this.cluster.kernel, input: { failureThreshold: 2, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1 } }).start();
+      this.breakers.set(node, b);
+    }
+    return b;
+  }
+
   private pickTarget(attempt: number): string | null {
-    if (this.leaderGuess && this.cluster.isUp(this.leaderGuess)) return this.leaderGuess;
-    const up = this.cluster.ids.filter((id) => this.cluster.isUp(id));
-    return up.length === 0 ? null : up[attempt % up.length];
+    const admits = (id: string) => this.cluster.isUp(id) && breakerAdmits(this.breakerFor(id).getSnapshot());
+    if (this.leaderGuess && admits(this.leaderGuess)) return this.leaderGuess;
+    // Fail fast past nodes whose breaker is open; probe them again once it half-opens.
+    const candidates = this.cluster.ids.filter(admits);
+    return candidates.length === 0 ? null : candidates[attempt % candidates.length];
   }
 
   private attempt(target: string, sc: SessionCommand, timeout: number): Promise<Attempt> {
@@ -274,11 +296,16 @@ export class ClusterClient {
   /** One request to one node, with the client's latency both ways and a timeout. */
   private call<R>(target: string, timeout: number, invoke: (node: ClusterNode, done: (r: R) => void) => void): Promise<R | Extract<Attempt, { ok: false }>> {
     const kernel = this.cluster.kernel;
+    const breaker = this.breakerFor(target);
+    breaker.send({ type: 'CALL' });
     return new Promise((resolve) => {
       let settled = false;
       const finish = (r: R | Extract<Attempt, { ok: false }>) => {
         if (settled) return;
         settled = true;
+        // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
+        const silent = (r as { code?: string }).code === 'Unreachable';
+        breaker.send({ type: silent ? 'FAILURE' : 'SUCCESS' });
         kernel.wake();
         resolve(r);
       };

@@ -615,3 +615,24 @@ describe('Failure & Recovery workflow', () => {
     }
   });
 });
+
+describe('client circuit breakers', () => {
+  it('test_circuit_breaker_activation (client side): a node that keeps timing out is skipped fast, then probed again', async () => {
+    const c = createTestCluster(3, { seed: 121, network: { latency: { base: 2, jitter: 1, distribution: 'uniform' } } });
+    const leader = await c.waitForLeader();
+    const client = c.client({ attemptTimeoutMs: 200, timeoutMs: 5_000 });
+    await c.drive(client.submit({ op: 'put', key: 'a', value: 1 }));
+    // The leader goes silent (isolated, still "up"): calls to it time out and trip the breaker.
+    c.isolate(leader.id);
+    await c.drive(client.submit({ op: 'put', key: 'b', value: 2 }), 10_000);
+    expect(client.breakerStates()[leader.id]).toMatch(/open|halfOpen/);
+    // Once open, the client no longer waits on that node: the next write goes straight elsewhere.
+    const t0 = c.kernel.now();
+    await c.drive(client.submit({ op: 'put', key: 'c', value: 3 }), 10_000);
+    expect(c.kernel.now() - t0).toBeLessThan(200);
+    c.heal();
+    await c.run(2_000);
+    await c.drive(client.read((s) => s.get('c')));
+    expect(Object.values(client.breakerStates()).every((s) => s !== 'open')).toBe(true);
+  });
+});
