@@ -21,7 +21,7 @@ export const DEFAULT_PEER_HEALTH = {
   phi: { threshold: 8, minStdDeviationMs: 25, firstHeartbeatEstimateMs: 100, acceptableHeartbeatPauseMs: 50 },
   heartbeat: { timeoutMs: 300 },
   quarantine: { suspectTimeoutMs: 200, baseQuarantineMs: 2_000, maxQuarantineMs: 60_000, probationPeriodMs: 500, probationHeartbeats: 3, strikeDecayMs: 60_000 },
-  checkIntervalMs: 50,
+  checkIntervalMs: 100,
 } as const;
 
 /** A change of one peer's health, as this node sees it. */
