@@ -224,16 +224,6 @@ class Stray {
   ) {}
 }
 
-// Kernel callbacks: plain functions taking their state as the event argument,
-// so scheduling a delivery allocates no closure. (Bracket access reaches the
-// bus's private handlers from this module.)
-function deliverHead(link: Link): void {
-  link.bus['onHead'](link);
-}
-
-function deliverStray(stray: Stray): void {
-  stray.link.bus['onStray'](stray);
-}
 
 /**
  * The message bus of a simulated cluster, with its network model.
@@ -371,7 +361,7 @@ export class Bus {
     const delay = link.jitter === 0 ? link.base : sampleLatency(link.base, link.jitter, link.distribution, random);
     if (link.reorder > 0 && random.float() < link.reorder) {
       const extra = random.float() * (link.base + link.jitter);
-      this.kernel.schedule(delay + extra, deliverStray, new Stray(link, env));
+      this.kernel.schedule(delay + extra, this.deliverStray, new Stray(link, env));
     } else {
       let size = link.size;
       if (size === link.envs.length) this.grow(link);
@@ -381,7 +371,7 @@ export class Bus {
       link.size = ++size;
       if (!link.armed) {
         link.armed = true;
-        this.kernel.schedule(delay, deliverHead, link);
+        this.kernel.schedule(delay, this.deliverHead, link);
       }
     }
     const depth = ++link.depth;
@@ -405,6 +395,11 @@ export class Bus {
   }
 
   /** Kernel event: the head of a link's FIFO ring is due. */
+  // Kernel callbacks bound once per bus: each takes its state as the event
+  // argument, so scheduling a delivery allocates no closure.
+  private readonly deliverHead = (link: Link): void => this.onHead(link);
+  private readonly deliverStray = (stray: Stray): void => this.onStray(stray);
+
   private onHead(link: Link): void {
     const h = link.head;
     const env = link.envs[h]!;
@@ -414,7 +409,7 @@ export class Bus {
       // Re-arm for the next message before delivering this one, so that a
       // send made by the receiver finds the link armed.
       const wait = link.times[link.head] - this.kernel.now();
-      this.kernel.schedule(wait > 0 ? wait : 0, deliverHead, link);
+      this.kernel.schedule(wait > 0 ? wait : 0, this.deliverHead, link);
     } else {
       link.armed = false;
     }
