@@ -489,9 +489,4 @@ export class ClusterNode {
       }
     }
   }
-
-  /** Members as this node's replicated state has them. */
-  members(): readonly MemberRecord[] {
-    return this.state.members();
-  }
 }

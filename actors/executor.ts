@@ -97,11 +97,6 @@ export class Executor {
     this.startWaiting();
   }
 
-  /** Attempts running here now. */
-  get running(): number {
-    return this.runs.size;
-  }
-
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
