@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
-import { ClusterState, type ApplyResult, type ClusterCommand, type MemberRecord, type SessionCommand } from './clusterState.js';
+import { ClusterState, type ApplyResult, type ClusterCommand, type SessionCommand } from './clusterState.js';
 import { RaftError, RaftNode, type ConfigChange, type RaftObserver, type RaftOptions } from './raftNode.js';
 import type { LogDigests, LogEntry, RaftConfig } from './raftTypes.js';
 import type { MemberStatus } from '../machines/membership.js';
