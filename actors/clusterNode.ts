@@ -74,6 +74,8 @@ export interface ClusterNodeDeps {
   catchUpLag?: number;
   /** Resend a forwarded command that got no answer within this long (ms). */
   forwardRetryMs?: number;
+  /** While outside the configuration, greet its voters this often (ms), so a leader can re-admit it. */
+  helloMs?: number;
   /** Task handlers this node runs as a worker (none: it runs no tasks). */
   handlers?: HandlerRegistry;
   /** Options of the task controller the node runs while it leads. */
@@ -122,6 +124,8 @@ export class ClusterNode {
   private forwardSeq = 0;
   private readonly forwarding = new Map<number, Forwarding>();
   private forwardTimer: TimerHandle | undefined;
+  private readonly helloMs: number;
+  private helloTimer: TimerHandle | undefined;
   /** Listeners of what each apply changed (executor, task controller, cluster). */
   private readonly changeListeners: Array<(changes: AppliedChanges) => void> = [];
   /** Runs the tasks assigned to this node. */
@@ -143,6 +147,7 @@ export class ClusterNode {
     this.catchUpLag = deps.catchUpLag ?? 16;
     this.transport = deps.transport;
     this.forwardRetryMs = deps.forwardRetryMs ?? 300;
+    this.helloMs = deps.helloMs ?? 500;
     const outer = deps.observer ?? {};
     this.raft = new RaftNode({
       id: deps.id,
@@ -173,6 +178,7 @@ export class ClusterNode {
         config: (index, config) => {
           outer.config?.(index, config);
           if (this.health) this.expectPeers();
+          if (this.helloMs !== undefined) this.armHello();
         },
         role: (role, term, leader) => {
           outer.role?.(role, term, leader);
@@ -207,6 +213,7 @@ export class ClusterNode {
     this.raft.stop();
     if (this.reconcileTimer !== undefined) this.clock.clearTimeout(this.reconcileTimer);
     if (this.forwardTimer !== undefined) this.clock.clearTimeout(this.forwardTimer);
+    if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
     this.waiters.clear();
     this.forwarding.clear();
   }
@@ -224,6 +231,7 @@ export class ClusterNode {
     if (this.stopped) return;
     this.health.observe(from);
     if (this.raft.isLeader && !this.raft.config.voters.includes(from) && !this.raft.config.learners.includes(from)) this.recovery.heardFromRemoved(from);
+    if (type === 'grey.hello') return; // a node outside the configuration is alive: observed above
     if (type === 'grey.forward') this.onForward(from, payload as ForwardRequest);
     else if (type === 'grey.forwarded') this.onForwarded(payload as ForwardReply);
     else this.raft.handle(from, type, payload);
@@ -304,6 +312,31 @@ export class ClusterNode {
     return b;
   }
 
+  /**
+   * A node outside the configuration hears from nobody: leaders replicate to
+   * members only. So while it is out (removed while unreachable, say) it
+   * greets the voters it last knew, now and then; a leader that hears from a
+   * node it removed as unreachable re-admits it through the learner path.
+   * A node removed on purpose, blocked or rejected stays quiet.
+   */
+  private armHello(): void {
+    if (this.stopped || this.helloTimer !== undefined || !this.isOutside()) return;
+    this.helloTimer = this.clock.setTimeout(() => {
+      this.helloTimer = undefined;
+      if (!this.isOutside()) return;
+      for (const v of this.raft.config.voters) this.transport.send(v, 'grey.hello', {});
+      this.armHello();
+    }, this.helloMs);
+  }
+
+  private isOutside(): boolean {
+    const c = this.raft.config;
+    if (c.voters.length === 0 || c.voters.includes(this.id) || c.learners.includes(this.id)) return false;
+    const me = this.state.member(this.id);
+    if (me && (me.status === 'blocked' || me.status === 'rejected')) return false;
+    return !(me?.status === 'removed' && me.context.reason !== 'unreachable');
+  }
+
   /** The peers this node judges: a leader its members, a follower its leader. */
   private expectPeers(): void {
     if (this.stopped) return;
@@ -355,9 +388,15 @@ export class ClusterNode {
       const now = this.clock.now();
       for (const f of [...this.forwarding.values()]) {
         this.checkForwardApplied(f);
-        if (this.forwarding.has(f.id) && !f.at && now - f.sentAt >= this.forwardRetryMs) {
+        if (!this.forwarding.has(f.id)) continue;
+        if (!f.at && now - f.sentAt >= this.forwardRetryMs) {
           if (f.to !== null) this.breakers.get(f.to)?.send({ type: 'FAILURE' }); // no answer in time
           f.to = null;
+          this.sendForward(f);
+        } else if (f.at && f.at.term < this.raft.currentTerm && this.raft.log.term(f.at.index) !== f.at.term) {
+          // The leader that took it was deposed and our log does not hold its
+          // entry: it may be lost for good (a new leader need never write
+          // that index). Send it again; a repeat is refused as stale.
           this.sendForward(f);
         }
       }

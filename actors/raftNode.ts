@@ -835,6 +835,10 @@ export class RaftNode {
       // The prefix up to match is known equal, so the heartbeat's consistency check passes.
       const prevTerm = this.log.term(pr.match);
       if (prevTerm === undefined) {
+        // What the peer holds lies inside our snapshot, so no heartbeat can
+        // carry a consistency check: re-probe instead. The previous probe may
+        // have been lost, so it must not hold this one back.
+        if (pr.state === 'probe') pr.probeSent = false;
         this.sendAppends(peer);
         continue;
       }

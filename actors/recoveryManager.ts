@@ -15,9 +15,15 @@ export interface RecoveryOptions {
   maxRequeuePerEntry?: number;
   /** Pause between requeue entries (ms). */
   requeueIntervalMs?: number;
+  /**
+   * How often the leader looks for work stranded on workers that may not
+   * run it (removed from the membership, or quarantined), whichever leader
+   * put it there (ms).
+   */
+  sweepMs?: number;
 }
 
-const DEFAULTS: Required<RecoveryOptions> = { removeAfterMs: 3_000, minVoters: 3, maxRequeuePerEntry: 256, requeueIntervalMs: 20 };
+const DEFAULTS: Required<RecoveryOptions> = { removeAfterMs: 3_000, minVoters: 3, maxRequeuePerEntry: 256, requeueIntervalMs: 20, sweepMs: 500 };
 
 /** What the recovery manager did, for tests, metrics and the demo. */
 export interface RecoveryAction {
@@ -51,6 +57,9 @@ export class RecoveryManager {
   private readonly eventLog: EventLog;
   private requeueQueue: TaskChange[] = [];
   private requeueTimer: TimerHandle | undefined;
+  private sweepTimer: TimerHandle | undefined;
+  /** When each task was last queued for requeue, and from which worker (so one loss is proposed once per sweep period). */
+  private readonly requeuedAt = new Map<string, { worker: string; at: number }>();
   /** When each removed node was last re-admitted (so one burst of messages re-admits it once). */
   private readonly readmitted = new Map<string, number>();
   /** A removal proposed and not yet applied (one at a time). */
@@ -74,6 +83,7 @@ export class RecoveryManager {
     this.unsubscribe();
     for (const h of this.removeTimers.values()) this.clock.clearTimeout(h);
     if (this.requeueTimer !== undefined) this.clock.clearTimeout(this.requeueTimer);
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
   }
 
   private record(kind: RecoveryAction['kind'], peer: string, detail: string): void {
@@ -85,6 +95,50 @@ export class RecoveryManager {
   onLeadership(): void {
     if (this.stopped) return;
     for (const peer of this.node.health.quarantined()) this.quarantined(peer);
+    this.armSweep();
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer !== undefined || this.stopped) return;
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      if (this.stopped || !this.node.raft.isLeader) return;
+      this.sweep();
+      this.armSweep();
+    }, this.o.sweepMs);
+  }
+
+  /**
+   * Level-triggered safety net under the edge-triggered requeue: work held
+   * by a worker that may not run it (its member record says removed, or
+   * this leader judges it quarantined) goes back to pending, however it got
+   * there (an earlier leader's assignment, a verdict this leader never saw).
+   */
+  private sweep(): void {
+    const stranded = new Set<string>();
+    for (const w of this.node.state.workers()) if (!this.node.tasks.workerEligible(w.worker)) stranded.add(w.worker);
+    if (stranded.size === 0) return;
+    const now = this.clock.now();
+    let found = 0;
+    for (const t of this.node.state.tasks()) {
+      if ((t.status !== 'assigned' && t.status !== 'running') || t.worker === null || !stranded.has(t.worker)) continue;
+      if (!this.queueLost(t.id, t.worker, now)) continue;
+      found++;
+    }
+    if (found > 0) {
+      this.record('requeue', [...stranded].join(','), `${found} tasks stranded on workers that may not run them`);
+      this.drainRequeue();
+    }
+  }
+
+  /** Queues a `lost` change unless the same loss was queued within a sweep period; returns whether it queued. */
+  private queueLost(taskId: string, worker: string, now: number): boolean {
+    const prev = this.requeuedAt.get(taskId);
+    if (prev && prev.worker === worker && now - prev.at < this.o.sweepMs * 2) return false;
+    this.requeuedAt.set(taskId, { worker, at: now });
+    if (this.requeuedAt.size > 100_000) this.requeuedAt.delete(this.requeuedAt.keys().next().value!);
+    this.requeueQueue.push({ kind: 'lost', taskId, worker, at: now });
+    return true;
   }
 
   /**
@@ -127,7 +181,7 @@ export class RecoveryManager {
   private requeue(worker: string): void {
     const now = this.clock.now();
     const tasks = this.eventLog.incompleteTasks(worker);
-    for (const t of tasks) this.requeueQueue.push({ kind: 'lost', taskId: t.id, worker, at: now });
+    for (const t of tasks) this.queueLost(t.id, worker, now);
     if (tasks.length > 0) this.record('requeue', worker, `${tasks.length} incomplete tasks found from the checkpoint`);
     this.drainRequeue();
   }

@@ -43,6 +43,8 @@ export class TaskController {
   private readonly running = new Map<string, number>();
   /** Finish times of finished tasks, oldest first (for pruning, without scanning the table). */
   private finishedAt: number[] = [];
+  /** Workers the recovery manager judged quarantined (kept across leaderships of this node). */
+  private readonly unhealthy = new Set<string>();
   private readonly unsubscribe: () => void;
   private stopped = false;
 
@@ -75,13 +77,31 @@ export class TaskController {
     return s !== null && s.stats().pending + count > this.o.maxPendingTasks;
   }
 
-  /** Marks a worker (un)available for new work (the recovery manager's decision). */
+  /** Marks a worker (un)available for new work (the recovery manager's health verdict). */
   setWorkerAvailable(worker: string, available: boolean): void {
+    if (available) this.unhealthy.delete(worker);
+    else this.unhealthy.add(worker);
     const s = this.scheduler;
     if (!s) return;
     this.addNewWorkers(s);
-    if (s.worker(worker)) s.setWorkerAvailable(worker, available);
+    this.refreshAvailability(s, worker);
     if (available) this.requestSchedule();
+  }
+
+  /**
+   * Whether a worker may take work: its member record allows it (a removed,
+   * blocked or rejected node gets nothing, whatever leader decides) and the
+   * leader does not judge it quarantined.
+   */
+  workerEligible(worker: string): boolean {
+    return memberMayWork(this.node.state.member(worker)?.status) && !this.unhealthy.has(worker);
+  }
+
+  private refreshAvailability(s: Scheduler, worker: string): void {
+    const view = s.worker(worker);
+    if (!view) return;
+    const eligible = this.workerEligible(worker);
+    if (view.available !== eligible) s.setWorkerAvailable(worker, eligible);
   }
 
   /** Called on every role change of the node. */
@@ -94,7 +114,10 @@ export class TaskController {
   private takeOver(): void {
     this.resign();
     const s = new Scheduler(this.o);
-    for (const w of this.node.state.workers()) s.addWorker(w.worker, w.capacity);
+    for (const w of this.node.state.workers()) {
+      s.addWorker(w.worker, w.capacity);
+      this.refreshAvailability(s, w.worker);
+    }
     for (const t of this.node.state.tasks()) this.mirror(s, t);
     this.scheduler = s;
     this.running.clear();
@@ -151,6 +174,10 @@ export class TaskController {
 
   private follow(s: Scheduler, c: AppliedChanges): void {
     let wake = this.addNewWorkers(s);
+    for (const m of c.members) {
+      this.refreshAvailability(s, m.node);
+      wake = true;
+    }
     for (const t of c.tasks) {
       if (t.rejected) continue;
       const record = this.node.state.task(t.taskId);
@@ -194,6 +221,7 @@ export class TaskController {
     for (const w of this.node.state.workers()) {
       if (!s.worker(w.worker)) {
         s.addWorker(w.worker, w.capacity);
+        this.refreshAvailability(s, w.worker);
         added = true;
       }
     }
@@ -270,6 +298,11 @@ export class TaskController {
       }
     }
   }
+}
+
+/** Member statuses whose node may run tasks (an unknown member: a worker registered before membership existed). */
+function memberMayWork(status: string | undefined): boolean {
+  return status !== 'removed' && status !== 'blocked' && status !== 'rejected';
 }
 
 function queueEntry(t: Readonly<TaskRecord>) {

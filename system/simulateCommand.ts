@@ -1,7 +1,9 @@
 import type { CliIO } from './cli.js';
 import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
 import { parseFaults } from './nemesis.js';
-import { DEFAULT_SIMULATION, runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_CONVERGE_MS, DEFAULT_SIMULATION, runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
 
 const FLAGS = {
   seed: 'value',
@@ -14,6 +16,8 @@ const FLAGS = {
   rate: 'value',
   trace: 'value',
   workload: 'value',
+  'trace-dir': 'value',
+  converge: 'value',
 } as const;
 
 function quantile(sorted: number[], q: number): number {
@@ -37,16 +41,21 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     electionTimeout: get('election-timeout') ? parseRange(get('election-timeout')!, 'election-timeout') : DEFAULT_SIMULATION.electionTimeout,
     rate: get('rate') !== undefined ? Number(get('rate')) : DEFAULT_SIMULATION.rate,
     workload: parseWorkload(get('workload')),
+    convergeMs: get('converge') ? parseDuration(get('converge')!, 'converge') : DEFAULT_CONVERGE_MS,
   };
   if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
   const sweep = last > first;
-  if (sweep && get('trace')) throw new UsageError('--trace writes one run; use it with --seed');
+  if (sweep && get('trace')) throw new UsageError('--trace writes one run; use it with --seed, or --trace-dir for a sweep');
+  if (get('trace') && get('trace-dir')) throw new UsageError('give --trace or --trace-dir, not both');
+  const traceDir = get('trace-dir');
+  if (traceDir !== undefined) mkdirSync(traceDir, { recursive: true });
+  const traceOf = (seed: number) => (traceDir !== undefined ? join(traceDir, `seed-${seed}.jsonl`) : get('trace'));
 
   const results: SimulationResult[] = [];
   const total = last - first + 1;
   const wall0 = performance.now();
   for (let seed = first; seed <= last; seed++) {
-    const r = await runSimulation({ ...base, seed, tracePath: get('trace') });
+    const r = await runSimulation({ ...base, seed, tracePath: traceOf(seed) });
     results.push(r);
     if (sweep) {
       const done = seed - first + 1;
@@ -71,6 +80,9 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     const sum = (k: keyof NonNullable<SimulationResult['tasks']>) => results.reduce((a, r) => a + (r.tasks?.[k] ?? 0), 0);
     io.out(`tasks          ${sum('accepted')} accepted: ${sum('completed')} completed, ${sum('failed')} failed (dead letters), ${sum('lost')} lost, ${sum('completedTwice')} completed twice, ${sum('unfinished')} unfinished`);
   }
+  io.out(`liveness       ${results.filter((r) => r.liveness).length} seeds did not converge within ${base.convergeMs} ms of the last fault`);
+  const errored = results.filter((r) => r.error).length;
+  if (errored > 0) io.out(`errors         ${errored} seeds ended with an error`);
   io.out(`elections      ${results.reduce((a, r) => a + r.elections, 0)}`);
   io.out(
     `failover       ${failovers.length ? `n=${failovers.length} p50 ${quantile(failovers, 0.5).toFixed(0)} ms, p99 ${quantile(failovers, 0.99).toFixed(0)} ms, max ${failovers[failovers.length - 1].toFixed(0)} ms` : 'none measured'}`,
@@ -78,15 +90,29 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   io.out(`commits        ${commits} (${(commits / (virtual / 1000)).toFixed(0)} per simulated second)`);
   io.out(`speed          ${(virtual / 1000 / wall).toFixed(0)}x real time (${wall.toFixed(1)} s wall)`);
   for (const r of failing.slice(0, 10)) {
-    const why = r.violation ? r.violation.message : `${r.lost} lost, ${r.diverged} diverged nodes${r.tasks ? `, ${r.tasks.completedTwice} completed twice, ${r.tasks.unfinished} unfinished` : ''}`;
-    io.out(`FAIL seed ${r.seed}: ${why}`);
+    io.out(`FAIL seed ${r.seed}: ${whyFailed(r)}`);
     io.out(`  reproduce: ${reproduce(r.seed, base)}`);
   }
   return failing.length === 0 ? 0 : 1;
 }
 
-function failed(r: SimulationResult): boolean {
-  return r.violation !== null || r.lost > 0 || r.diverged > 0 || (r.tasks !== undefined && (r.tasks.completedTwice > 0 || r.tasks.unfinished > 0));
+/** Whether a seed failed: any violation, error, lost write, divergence, task completed twice or left open, or no convergence. */
+export function failed(r: SimulationResult): boolean {
+  return (
+    r.violation !== null ||
+    r.error !== null ||
+    r.liveness !== null ||
+    r.lost > 0 ||
+    r.diverged > 0 ||
+    (r.tasks !== undefined && (r.tasks.completedTwice > 0 || r.tasks.unfinished > 0))
+  );
+}
+
+function whyFailed(r: SimulationResult): string {
+  if (r.violation) return r.violation.message;
+  if (r.error) return r.error;
+  const counts = `${r.lost} lost, ${r.diverged} diverged nodes${r.tasks ? `, ${r.tasks.completedTwice} completed twice, ${r.tasks.unfinished} unfinished` : ''}`;
+  return r.liveness ? `${counts}; ${r.liveness}` : counts;
 }
 
 function parseWorkload(text: string | undefined): 'kv' | 'tasks' {
@@ -114,6 +140,7 @@ function reproduce(seed: number, o: Omit<SimulationOptions, "seed">): string {
     `--election-timeout ${o.electionTimeout.join('-')}`,
     `--rate ${o.rate}`,
     o.workload === 'tasks' ? '--workload tasks' : '',
+    o.convergeMs !== undefined && o.convergeMs !== DEFAULT_CONVERGE_MS ? `--converge ${o.convergeMs}ms` : '',
     `--trace seed-${seed}.jsonl`,
   ]
     .filter(Boolean)

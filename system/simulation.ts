@@ -1,7 +1,9 @@
 import type { ClusterClient } from './client.js';
 import { ClientError } from './client.js';
 import { createCluster } from './cluster.js';
+import { describeStuck, isConverged } from './convergence.js';
 import { InvariantViolation } from './invariants.js';
+import { SimulationTimeoutError } from './kernel.js';
 import { Nemesis, type FaultKind } from './nemesis.js';
 import type { LinkConfigPatch } from './network.js';
 
@@ -24,6 +26,12 @@ export interface SimulationOptions {
   keepTrace?: boolean;
   /** Mean quiet time between fault episodes. */
   meanGapMs?: number;
+  /**
+   * Liveness bound: after the last fault ends (everything healed and
+   * restarted), virtual ms within which every member must be caught up and
+   * every accepted task terminal. Default 5 000.
+   */
+  convergeMs?: number;
   /** `kv`: key-value writes (default). `tasks`: task submissions run by handlers that sleep and sometimes fail. */
   workload?: 'kv' | 'tasks';
 }
@@ -46,6 +54,10 @@ export interface SimulationResult {
   lost: number;
   /** Nodes whose state differs from the leader's after recovery: must be 0. */
   diverged: number;
+  /** Why the run did not converge within the bound after the last fault (null: it did). */
+  liveness: string | null;
+  /** Any other error that ended the run early (null: none). */
+  error: string | null;
   /** Tasks workload: accepted tasks, and how they ended. */
   tasks?: { accepted: number; completed: number; failed: number; lost: number; completedTwice: number; unfinished: number };
   virtualMs: number;
@@ -65,6 +77,9 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
 
 const MAX_CLIENTS = 64;
 
+/** Default liveness bound (virtual ms from the last fault to convergence). */
+export const DEFAULT_CONVERGE_MS = 5_000;
+
 /**
  * One deterministic run: a cluster under a write workload and a nemesis,
  * then a recovery period (faults healed, crashed nodes restarted), then the
@@ -75,6 +90,7 @@ const MAX_CLIENTS = 64;
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const wall0 = performance.now();
   const o = { ...DEFAULT_SIMULATION, ...options };
+  const convergeMs = o.convergeMs ?? DEFAULT_CONVERGE_MS;
   const faults = new Set(o.faults);
   const [lmin, lmax] = o.latency;
   const network: LinkConfigPatch = {
@@ -92,6 +108,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     keepTrace: o.keepTrace,
     check: true,
     tasks: { retentionMs: 0 }, // keep finished tasks: the run checks every one of them
+    workerCapacity: { cpu: 64, memoryBytes: 64 * 2 ** 30 },
   });
   const leaderTerms = new Set<number>();
   const failovers: number[] = [];
@@ -172,55 +189,59 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let taskReport: SimulationResult['tasks'];
   let diverged = 0;
   let lost = 0;
+  let liveness: string | null = null;
+  let error: string | null = null;
   try {
     await cluster.waitForLeader(10_000);
     nemesis.start();
     arrive();
     await cluster.run(o.durationMs);
-    // Recovery: stop the faults and the load, bring everyone back, let it converge.
+    // Recovery: stop the faults and the load, bring everyone back. From here
+    // the cluster has `convergeMs` to converge: a seed that misses it fails.
     stopWorkload = true;
     nemesis.stop();
     cluster.heal();
     for (const id of cluster.ids) if (!cluster.isUp(id)) cluster.restart(id);
-    await cluster.settle(30_000);
-    if (tasksMode) {
-      // Let every accepted task finish (retries included) before judging.
-      await cluster.runUntil(() => {
-        const l = cluster.leader();
-        return !!l && [...accepted].every((id) => ['completed', 'failed', 'cancelled'].includes(l.state.task(id)?.status ?? ''));
-      }, { within: 60_000, description: 'every accepted task finished' }).catch(() => undefined);
-      await cluster.settle(30_000);
+    try {
+      await cluster.runUntil(() => isConverged(cluster, accepted), { within: convergeMs, description: 'convergence' });
+    } catch (err) {
+      if (!(err instanceof SimulationTimeoutError)) throw err;
+      liveness = `did not converge within ${convergeMs} ms of the last fault:\n${describeStuck(cluster, accepted)}`;
     }
-    const leader = cluster.leader()!;
-    lost = acked.filter((k) => leader.state.get(k) === undefined).length;
-    if (tasksMode) {
-      let completed = 0;
-      let failed = 0;
-      let unfinished = 0;
-      let missing = 0;
-      for (const id of accepted) {
-        const t = leader.state.task(id);
-        if (!t) missing++;
-        else if (t.status === 'completed') completed++;
-        else if (t.status === 'failed') failed++;
-        else unfinished++;
+    const leader = cluster.leader();
+    if (leader) {
+      lost = acked.filter((k) => leader.state.get(k) === undefined).length;
+      if (tasksMode) {
+        let completed = 0;
+        let failed = 0;
+        let unfinished = 0;
+        let missing = 0;
+        for (const id of accepted) {
+          const t = leader.state.task(id);
+          if (!t) missing++;
+          else if (t.status === 'completed') completed++;
+          else if (t.status === 'failed') failed++;
+          else if (t.status !== 'cancelled') unfinished++;
+        }
+        const twice = [...completions.values()].filter((n) => n > 1).length;
+        taskReport = { accepted: accepted.size, completed, failed, lost: missing, completedTwice: twice, unfinished };
+        lost += missing;
       }
-      const twice = [...completions.values()].filter((n) => n > 1).length;
-      taskReport = { accepted: accepted.size, completed, failed, lost: missing, completedTwice: twice, unfinished };
-      lost += missing;
-    }
-    const reference = JSON.stringify(leader.state.snapshot());
-    const config = leader.raft.config;
-    // Members of the configuration must hold the leader's state; a node
-    // removed (say, for being unreachable) legitimately stops following.
-    for (const n of cluster.upNodes()) {
-      if (!config.voters.includes(n.id) && !config.learners.includes(n.id)) continue;
-      if (JSON.stringify(n.state.snapshot()) !== reference) diverged++;
+      if (!liveness) {
+        const reference = JSON.stringify(leader.state.snapshot());
+        const config = leader.raft.config;
+        // Members of the configuration must hold the leader's state; a node
+        // removed (say, for being unreachable) legitimately stops following.
+        for (const n of cluster.upNodes()) {
+          if (!config.voters.includes(n.id) && !config.learners.includes(n.id)) continue;
+          if (JSON.stringify(n.state.snapshot()) !== reference) diverged++;
+        }
+      }
     }
   } catch (err) {
     if (err instanceof InvariantViolation) violation = err;
     else if (cluster.checker?.violation) violation = cluster.checker.violation;
-    else throw err;
+    else error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   }
   cluster.end();
   return {
@@ -232,6 +253,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ...stats,
     lost,
     diverged,
+    liveness,
+    error,
     virtualMs: cluster.kernel.now(),
     wallMs: performance.now() - wall0,
     episodes: nemesis.log.filter((e) => e.phase === 'start').map((e) => e.episode),

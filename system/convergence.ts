@@ -1,0 +1,60 @@
+import type { Cluster } from './cluster.js';
+
+/** Task statuses from which a task never moves again. */
+export const TERMINAL_TASK_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * Whether a cluster has converged: one leader has committed everything in its
+ * log (an entry of its own term included), every up member of its
+ * configuration has applied it, and every task in `tasks` is terminal on the
+ * leader. The liveness half of a simulation's checks.
+ */
+export function isConverged(cluster: Cluster, tasks: Iterable<string> = []): boolean {
+  const leader = cluster.leader();
+  if (!leader) return false;
+  const l = leader.raft;
+  if (l.commitIndex !== l.log.lastIndex || l.log.term(l.commitIndex) !== l.currentTerm) return false;
+  const c = l.config;
+  for (const n of cluster.upNodes()) {
+    const member = c.voters.includes(n.id) || c.learners.includes(n.id);
+    if (member && n.raft.lastApplied !== l.commitIndex) return false;
+  }
+  for (const id of tasks) if (!TERMINAL_TASK_STATUSES.has(leader.state.task(id)?.status ?? '')) return false;
+  return true;
+}
+
+/**
+ * What a cluster that failed to converge looks like: every node's Raft
+ * status, the leader's view of each peer's replication, and the tasks still
+ * open. Printed with a failing seed so that a post-mortem starts from facts.
+ */
+export function describeStuck(cluster: Cluster, tasks: Iterable<string> = []): string {
+  const lines: string[] = [];
+  const leader = cluster.leader();
+  for (const [id, s] of Object.entries(cluster.status())) {
+    if (!s.up) {
+      lines.push(`${id}: down (inc ${s.inc})`);
+      continue;
+    }
+    lines.push(
+      `${id}: ${s.role} term ${s.term} leader ${s.leader ?? '-'} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastIndex}/${s.lastTerm} ` +
+        `snap ${s.snapshotIndex} voters [${s.config.voters.join(',')}] learners [${s.config.learners.join(',')}]`,
+    );
+  }
+  if (leader) {
+    for (const peer of cluster.ids) {
+      const pr = leader.raft.progressOf(peer);
+      if (!pr) continue;
+      lines.push(`  ${leader.id}→${peer}: ${pr.state} match ${pr.match} next ${pr.next} inflight ${pr.inflight.length} probeSent ${pr.probeSent}`);
+    }
+    const open: string[] = [];
+    for (const id of tasks) {
+      const t = leader.state.task(id);
+      if (!TERMINAL_TASK_STATUSES.has(t?.status ?? '')) open.push(`${id}=${t?.status ?? 'missing'}${t?.worker ? `@${t.worker}` : ''}`);
+    }
+    if (open.length > 0) lines.push(`  open tasks (${open.length}): ${open.slice(0, 12).join(' ')}${open.length > 12 ? ' …' : ''}`);
+  } else {
+    lines.push('  no leader');
+  }
+  return lines.join('\n');
+}
