@@ -94,7 +94,7 @@ export interface RaftNodeDeps {
 }
 
 /** Why a request to a node was refused. */
-export type RaftErrorCode = 'NotLeader' | 'TransferInProgress' | 'ConfigChangeInProgress' | 'InvalidConfigChange' | 'Stopped';
+export type RaftErrorCode = 'NotLeader' | 'LeaderNotReady' | 'TransferInProgress' | 'ConfigChangeInProgress' | 'InvalidConfigChange' | 'Stopped';
 
 /** A refused request, with a leader hint when one is known. */
 export class RaftError extends Error {
@@ -298,6 +298,11 @@ export class RaftNode {
     return this.roleName === 'leader';
   }
 
+  /** Whether this leader's commit index is in its own term (it has committed an entry of its term, §5.4.2). */
+  get committedOwnTerm(): boolean {
+    return this.roleName === 'leader' && this.log.term(this.commit) === this.term;
+  }
+
   get commitIndex(): number {
     return this.commit;
   }
@@ -364,9 +369,20 @@ export class RaftNode {
     return this.proposeEntry({ kind: 'command', command });
   }
 
-  /** Proposes a single-server configuration change. */
+  /**
+   * Proposes a single-server configuration change. Refused (`LeaderNotReady`)
+   * until this leader has committed an entry of its own term, and
+   * (`ConfigChangeInProgress`) while an earlier change is uncommitted.
+   */
   changeConfig(change: ConfigChange): { index: number; term: number } {
     this.requireLeader();
+    // Single-server changes are safe only between leaders that have each
+    // committed an entry of their own term (Ongaro, raft-dev 2015; the
+    // dissertation's errata): otherwise a deposed leader's stale change can
+    // win an election under the old configuration.
+    if (this.log.term(this.commit) !== this.term) {
+      throw new RaftError('LeaderNotReady', `leader ${this.id} has not yet committed an entry of term ${this.term}; retry once it has`, this.id);
+    }
     if (this.configs.some((c) => c.index > this.commit)) {
       throw new RaftError('ConfigChangeInProgress', 'a configuration change is still uncommitted; retry after it commits', this.id);
     }

@@ -208,7 +208,8 @@ export class RecoveryManager {
     const remaining = voters.filter((v) => v !== peer);
     const live = remaining.filter((v) => v === this.node.id || this.node.health.state(v) !== 'quarantined');
     let why: string | null = null;
-    if (this.removing !== null && this.node.state.member(this.removing)?.status !== 'removed') why = `removal of ${this.removing} still in progress`;
+    if (!raft.committedOwnTerm) why = 'this leader has not committed an entry of its own term yet';
+    else if (this.removing !== null && this.node.state.member(this.removing)?.status !== 'removed') why = `removal of ${this.removing} still in progress`;
     else if (remaining.length < this.o.minVoters) why = `would leave ${remaining.length} voters (minimum ${this.o.minVoters})`;
     else if (live.length < quorumOf(remaining.length)) why = `only ${live.length} of ${remaining.length} remaining voters are healthy`;
     if (why) {
