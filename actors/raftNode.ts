@@ -128,8 +128,6 @@ interface Progress {
   readRound: number;
   /** When the window last made progress (match advanced, or it was empty and an append went out). */
   progressAt: number;
-  /** When the peer last answered (CheckQuorum). */
-  activeAt: number;
 }
 
 interface PendingRead {
@@ -237,16 +235,12 @@ export class RaftNode {
     this.votedFor = durable.hardState.votedFor;
 
     const config = this.config;
-    // The chart decides; these implementations read what the node already
-    // tracks (last contact, each peer's last answer) instead of feeding the
-    // chart an event per message, as etcd's ticks and RecentActive do.
-    const role = raftRole.provide({
-      delays: { electionTimeout: () => this.electionDelay() },
-      guards: {
-        heardFromLeader: () => this.lastContactAt > this.lastArmedAt,
-        quorumActive: () => this.quorumActive(),
-      },
-    });
+    // The chart decides with its own guards, on its own context: the node
+    // tells it of contact with the leader and of active peers (etcd's
+    // RecentActive), but only when the chart does not know yet, so that is
+    // at most one event per peer per interval, not one per message. The
+    // randomized election timeout is measured from the last contact.
+    const role = raftRole.provide({ delays: { electionTimeout: () => this.electionDelay() } });
     this.role = createActor(role, {
       clock: this.clock,
       id: `raft(${this.id})`,
@@ -529,7 +523,7 @@ export class RaftNode {
       return false;
     }
     this.lastContactAt = this.clock.now();
-    if (term > this.term || this.roleName !== 'follower' || this.leaderId !== from) {
+    if (term > this.term || this.roleName !== 'follower' || this.leaderId !== from || !this.role.getSnapshot().context.contact) {
       this.role.send({ type: 'LEADER_SEEN', term, leader: from });
     }
     assert(this.roleName !== 'leader' || this.leaderId === this.id, 'two leaders in one term');
@@ -629,7 +623,8 @@ export class RaftNode {
     if (m.term < this.term || this.roleName !== 'leader') return;
     const pr = this.progress.get(from);
     if (!pr) return; // no longer a member
-    pr.activeAt = this.clock.now();
+    // CheckQuorum: tell the chart the first time this interval a voter answers.
+    if (!this.role.getSnapshot().context.active.includes(from) && this.config.voters.includes(from)) this.role.send({ type: 'PEER_ACTIVE', from });
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;
       this.confirmReads();
@@ -682,16 +677,6 @@ export class RaftNode {
     const delay = this.lastContactAt > this.lastArmedAt ? Math.max(1, this.lastContactAt + r - now) : r;
     this.lastArmedAt = now;
     return delay;
-  }
-
-  /** CheckQuorum: a quorum of voters (self included) answered within the last election timeout. */
-  private quorumActive(): boolean {
-    if (!this.options.checkQuorum) return true;
-    const since = this.clock.now() - this.options.electionTimeoutMin;
-    const voters = this.config.voters;
-    let active = 0;
-    for (const v of voters) if (v === this.id || (this.progress.get(v)?.activeAt ?? Number.NEGATIVE_INFINITY) >= since) active++;
-    return active >= quorumOf(voters.length);
   }
 
   private onRoleSnapshot(value: unknown, ctx: { term: number; votedFor: string | null; leader: string | null }): void {
@@ -780,7 +765,7 @@ export class RaftNode {
   }
 
   private freshProgress(last: number): Progress {
-    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now(), activeAt: Number.NEGATIVE_INFINITY };
+    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now() };
   }
 
   private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'UNREACHABLE' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {

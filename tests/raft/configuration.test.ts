@@ -209,3 +209,43 @@ describe('configuration changes: the rules Grey relies on', () => {
     expect(s5.commitIndex).toBe(s1.commitIndex);
   });
 });
+
+describe('ReadIndex (§6.4): a new leader serves reads only once it knows what is committed', () => {
+  it('a new leader whose no-op has not committed holds a read back, so the read still sees a write acknowledged by the old leader', () => {
+    const w = new World({ ids: ['n1', 'n2', 'n3'], seed: 31 });
+    w.campaign('n1');
+    const n1 = w.node('n1');
+    // n1 commits "x" with n2's help, but the commit notice never reaches n2 or n3.
+    w.isolate('n3');
+    const noCommitNotice = w.drop((m) => m.from === 'n1' && m.type === 'raft.append' && m.payload.entries.length === 0);
+    const { index: written } = w.propose('n1', 'x');
+    expect(n1.commitIndex).toBe(written); // acknowledged to the client here
+    expect(w.node('n2').commitIndex).toBeLessThan(written);
+    noCommitNotice.remove();
+
+    // n1 goes away; n2 wins term 2 with n3, and its no-op is held back.
+    w.crash('n1');
+    w.heal();
+    const held = w.hold({ from: 'n2', type: 'raft.append', to: 'n3' });
+    w.campaign('n2');
+    const n2 = w.node('n2');
+    expect(n2.isLeader).toBe(true);
+    expect(n2.commitIndex).toBeLessThan(written); // it does not know "x" is committed
+
+    let served: number | null = null;
+    n2.readIndex((err, index) => {
+      if (!err) served = index;
+    });
+    // Heartbeats may confirm leadership, but the read must wait for the no-op.
+    const beats = w.hold({ from: 'n2', to: 'n3' });
+    held.remove();
+    beats.remove();
+    const heartbeatsOnly = w.hold((m) => m.from === 'n2' && m.type === 'raft.append' && m.payload.entries.length > 0);
+    w.run(200);
+    expect(served === null || served >= written).toBe(true);
+    heartbeatsOnly.remove();
+    w.run(200);
+    expect(served).not.toBeNull();
+    expect(served!).toBeGreaterThanOrEqual(written);
+  });
+});
