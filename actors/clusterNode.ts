@@ -175,6 +175,10 @@ export class ClusterNode {
             for (const l of this.changeListeners) l(applied);
           }
         },
+        snapshot: (snapshot, cause) => {
+          outer.snapshot?.(snapshot, cause);
+          if (cause === 'install') this.executor?.restored();
+        },
         config: (index, config) => {
           outer.config?.(index, config);
           if (this.health) this.expectPeers();
@@ -259,6 +263,13 @@ export class ClusterNode {
   }
 
   private sendForward(f: Forwarding): void {
+    if (f.to !== null) {
+      // Moving on while a call is open (a new leader, say): that link did not
+      // answer in time. Every admitted call must end, or a half-open
+      // breaker would wait for its trial forever.
+      this.breakers.get(f.to)?.send({ type: 'FAILURE' });
+      f.to = null;
+    }
     f.sentAt = this.clock.now();
     f.at = null;
     if (this.raft.isLeader) {
@@ -377,8 +388,12 @@ export class ClusterNode {
   private checkForwardApplied(f: Forwarding): void {
     if (!f.at || this.raft.lastApplied < f.at.index) return;
     const term = this.raft.log.term(f.at.index) ?? (this.raft.latestSnapshot && this.raft.latestSnapshot.index >= f.at.index ? f.at.term : undefined);
-    if (term === f.at.term) this.forwarding.delete(f.id);
-    else this.sendForward(f); // the leader lost it: try again
+    if (term === f.at.term) {
+      this.forwarding.delete(f.id);
+      if (f.to !== null) this.breakers.get(f.to)?.send({ type: 'SUCCESS' }); // it got through, answer lost or not
+    } else {
+      this.sendForward(f); // the leader lost it: try again
+    }
   }
 
   private armForwardTimer(): void {
@@ -390,9 +405,7 @@ export class ClusterNode {
         this.checkForwardApplied(f);
         if (!this.forwarding.has(f.id)) continue;
         if (!f.at && now - f.sentAt >= this.forwardRetryMs) {
-          if (f.to !== null) this.breakers.get(f.to)?.send({ type: 'FAILURE' }); // no answer in time
-          f.to = null;
-          this.sendForward(f);
+          this.sendForward(f); // no answer in time: a failure of the call, if one was open
         } else if (f.at && f.at.term < this.raft.currentTerm && this.raft.log.term(f.at.index) !== f.at.term) {
           // The leader that took it was deposed and our log does not hold its
           // entry: it may be lost for good (a new leader need never write

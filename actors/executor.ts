@@ -97,6 +97,38 @@ export class Executor {
     this.startWaiting();
   }
 
+  /**
+   * Called after this node installed a snapshot from the leader: the
+   * assignments, starts and outcomes it carried were never seen as applied
+   * changes, so line the executor up with the table again. What is
+   * assigned here gets started; a start asked for and committed inside the
+   * snapshot begins; an attempt running here that the table no longer gives
+   * us ends; a task the table shows running here that we are not running
+   * was lost (reported, requeued under the same id).
+   */
+  restored(): void {
+    if (this.stopped || !this.caughtUp) return;
+    const me = this.node.id;
+    for (const [taskId, run] of [...this.runs]) {
+      const t = this.node.state.task(taskId);
+      if (!t || t.worker !== me || t.status !== 'running' || t.attempt !== run.attempt) this.end(run, 'superseded (snapshot installed)');
+    }
+    for (const taskId of [...this.waiting, ...this.starting]) {
+      const t = this.node.state.task(taskId);
+      if (!t || t.worker !== me || (t.status !== 'assigned' && t.status !== 'running')) this.forget(taskId);
+    }
+    for (const t of this.node.state.tasks()) {
+      if (t.worker !== me || this.runs.has(t.id)) continue;
+      if (t.status === 'assigned') {
+        if (!this.waiting.includes(t.id) && !this.starting.has(t.id)) this.waiting.push(t.id);
+      } else if (t.status === 'running') {
+        if (this.starting.delete(t.id)) this.begin(t);
+        else this.emit({ kind: 'lost', taskId: t.id, worker: me, at: this.clock.now() });
+      }
+    }
+    this.startWaiting();
+  }
+
   stop(): void {
     this.stopped = true;
     this.unsubscribe();

@@ -3,23 +3,33 @@ import type { Cluster } from './cluster.js';
 /** Task statuses from which a task never moves again. */
 export const TERMINAL_TASK_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
+/** What convergence requires besides a caught-up configuration. */
+export interface ConvergenceGoals {
+  /** Tasks that must be terminal on the leader. */
+  tasks?: Iterable<string>;
+  /** Nodes that must be members (voters or learners) of the leader's configuration. */
+  members?: Iterable<string>;
+}
+
 /**
  * Whether a cluster has converged: one leader has committed everything in its
  * log (an entry of its own term included), every up member of its
- * configuration has applied it, and every task in `tasks` is terminal on the
- * leader. The liveness half of a simulation's checks.
+ * configuration has applied it, every node in `goals.members` is a member,
+ * and every task in `goals.tasks` is terminal on the leader. The liveness
+ * half of a simulation's checks.
  */
-export function isConverged(cluster: Cluster, tasks: Iterable<string> = []): boolean {
+export function isConverged(cluster: Cluster, goals: ConvergenceGoals = {}): boolean {
   const leader = cluster.leader();
   if (!leader) return false;
   const l = leader.raft;
   if (l.commitIndex !== l.log.lastIndex || l.log.term(l.commitIndex) !== l.currentTerm) return false;
   const c = l.config;
+  for (const id of goals.members ?? []) if (!c.voters.includes(id) && !c.learners.includes(id)) return false;
   for (const n of cluster.upNodes()) {
     const member = c.voters.includes(n.id) || c.learners.includes(n.id);
     if (member && n.raft.lastApplied !== l.commitIndex) return false;
   }
-  for (const id of tasks) if (!TERMINAL_TASK_STATUSES.has(leader.state.task(id)?.status ?? '')) return false;
+  for (const id of goals.tasks ?? []) if (!TERMINAL_TASK_STATUSES.has(leader.state.task(id)?.status ?? '')) return false;
   return true;
 }
 
@@ -47,6 +57,8 @@ export function describeStuck(cluster: Cluster, tasks: Iterable<string> = []): s
       if (!pr) continue;
       lines.push(`  ${leader.id}→${peer}: ${pr.state} match ${pr.match} next ${pr.next} inflight ${pr.inflight.length} probeSent ${pr.probeSent}`);
     }
+    const members = leader.state.members().map((m) => `${m.node}=${m.status}${m.context.reason ? `(${m.context.reason})` : ''}`);
+    lines.push(`  members: ${members.join(' ')}`);
     const open: string[] = [];
     for (const id of tasks) {
       const t = leader.state.task(id);

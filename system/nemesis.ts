@@ -1,10 +1,14 @@
+import type { ClusterClient } from './client.js';
 import type { Cluster } from './cluster.js';
 import type { Random } from './random.js';
 
 /**
  * Fault kinds a simulation can inject, after Jepsen's nemeses. The network
  * kinds `loss`, `duplicate` and `reorder` make every link faulty for the
- * whole run; the others are episodes the nemesis starts and ends.
+ * whole run; `membership` runs its own schedule of membership changes
+ * (remove a voter and add it back as a learner that is then promoted,
+ * demote a voter, transfer leadership) alongside the other faults; the
+ * others are episodes the nemesis starts and ends, one at a time.
  */
 export const FAULT_KINDS = [
   'crash',
@@ -19,6 +23,7 @@ export const FAULT_KINDS = [
   'loss',
   'duplicate',
   'reorder',
+  'membership',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -65,6 +70,13 @@ export class Nemesis {
   private readonly rng: Random;
   private readonly episodes: Array<() => Episode>;
   private active: Episode | null = null;
+  private activeMembership: Episode | null = null;
+  private readonly membershipRng: Random;
+  private readonly membership: boolean;
+  private operator: ClusterClient | null = null;
+  private readmitArmed = false;
+  /** Nodes whose readmission is under way. */
+  private readonly readmitting = new Set<string>();
   private stopped = false;
   readonly log: Array<{ t: number; episode: string; phase: 'start' | 'stop' }> = [];
 
@@ -73,7 +85,9 @@ export class Nemesis {
     private readonly options: NemesisOptions,
   ) {
     this.rng = cluster.kernel.random('nemesis');
+    this.membershipRng = cluster.kernel.random('nemesis:membership');
     const f = new Set(options.faults);
+    this.membership = f.has('membership');
     const e: Array<() => Episode> = [];
     const crashLike = f.has('crash') || f.has('restart');
     if (crashLike) e.push(() => this.crashEpisode(false, 'unsynced'), () => this.crashEpisode(true, 'unsynced'));
@@ -89,13 +103,120 @@ export class Nemesis {
   /** Starts the schedule. */
   start(): void {
     if (this.episodes.length > 0) this.scheduleNext();
+    if (this.membership) this.scheduleMembership();
   }
 
-  /** Ends the current episode (healing everything) and stops scheduling. */
+  /** Ends the current episodes (healing everything, re-adding removed nodes) and stops scheduling. */
   stop(): void {
     this.stopped = true;
     if (this.active) this.endEpisode();
+    if (this.activeMembership) {
+      const episode = this.activeMembership;
+      this.activeMembership = null;
+      episode.stop();
+      this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'stop' });
+    }
   }
+
+  private scheduleMembership(): void {
+    const gap = this.membershipRng.exponential(this.options.meanGapMs ?? 1_500);
+    this.cluster.kernel.schedule(gap, () => {
+      if (this.stopped) return;
+      const episode = this.membershipEpisode();
+      this.activeMembership = episode;
+      this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'start' });
+      episode.start();
+      const length = this.membershipRng.int(this.options.minEpisodeMs ?? 300, this.options.maxEpisodeMs ?? 3_000);
+      this.cluster.kernel.schedule(length, () => {
+        if (this.stopped || this.activeMembership !== episode) return;
+        this.activeMembership = null;
+        episode.stop();
+        this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'stop' });
+        this.scheduleMembership();
+      });
+    });
+  }
+
+  /** The operator's client: membership changes go through the log like any command. */
+  private op(): ClusterClient {
+    return (this.operator ??= this.cluster.client({ id: 'nemesis-operator', timeoutMs: 2_000 }));
+  }
+
+  /**
+   * One membership change, picked from what the current configuration
+   * allows: never below 3 voters, and one removal outstanding at a time.
+   */
+  private membershipEpisode(): Episode {
+    const c = this.cluster;
+    const rng = this.membershipRng;
+    const leader = c.leader();
+    const voters = leader ? leader.raft.config.voters : [];
+    const choices: Array<'remove' | 'demote' | 'transfer'> = ['transfer'];
+    const outstanding = leader ? leader.state.members().some((m) => m.status !== 'voter') : true;
+    if (voters.length >= 4 && !outstanding) choices.push('remove', 'demote');
+    const kind = rng.pick(choices);
+    const victim = voters.length > 0 ? rng.pick(voters) : null;
+    if (!leader || victim === null) return { name: 'membership idle', start: () => {}, stop: () => {} };
+    switch (kind) {
+      case 'transfer': {
+        const target = rng.pick(voters.filter((v) => v !== leader.id).concat(voters.length === 1 ? [leader.id] : []));
+        return {
+          name: `transfer leadership to ${target}`,
+          start: () => {
+            try {
+              if (c.isUp(leader.id) && leader.raft.isLeader) leader.raft.transferLeadership(target);
+            } catch {
+              // Refused (a transfer under way, no longer leader): the episode is a no-op.
+            }
+          },
+          stop: () => {},
+        };
+      }
+      case 'demote':
+        return {
+          name: `demote ${victim}`,
+          start: () => void this.op().submit({ op: 'demote', node: victim }).catch(() => {}),
+          stop: () => {}, // a caught-up learner is promoted again by the leader
+        };
+      case 'remove':
+        return {
+          name: `remove ${victim}`,
+          start: () => {
+            this.armReadmit();
+            this.op().submit({ op: 'remove', node: victim, reason: 'nemesis' }).catch(() => {});
+          },
+          stop: () => {}, // the readmission loop brings it back once the episode is over
+        };
+    }
+  }
+
+  /**
+   * Brings back every node this nemesis removed: join, approve (a learner),
+   * and the leader promotes it once caught up. Level-triggered, every
+   * 250 ms from the first removal on, because a removal whose answer timed
+   * out may still commit after the episode ended.
+   */
+  private armReadmit(): void {
+    if (this.readmitArmed) return;
+    this.readmitArmed = true;
+    const c = this.cluster;
+    const tick = () => {
+      const leader = c.leader();
+      for (const m of leader?.state.members() ?? []) {
+        if (m.status !== 'removed' || m.context.reason !== 'nemesis' || this.readmitting.has(m.node)) continue;
+        if (this.activeMembership?.name === `remove ${m.node}` && !this.stopped) continue; // still in its episode
+        this.readmitting.add(m.node);
+        const op = this.op();
+        op.submit({ op: 'join', node: m.node })
+          .then(() => op.submit({ op: 'approve', node: m.node }))
+          .catch(() => {})
+          .finally(() => this.readmitting.delete(m.node));
+      }
+      c.kernel.schedule(250, tick);
+    };
+    c.kernel.schedule(0, tick);
+  }
+
 
   private scheduleNext(): void {
     const gap = this.rng.exponential(this.options.meanGapMs ?? 1_500);

@@ -203,7 +203,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     cluster.heal();
     for (const id of cluster.ids) if (!cluster.isUp(id)) cluster.restart(id);
     try {
-      await cluster.runUntil(() => isConverged(cluster, accepted), { within: convergeMs, description: 'convergence' });
+      await cluster.runUntil(() => isConverged(cluster, { tasks: accepted, members: cluster.ids }), { within: convergeMs, description: 'convergence' });
     } catch (err) {
       if (!(err instanceof SimulationTimeoutError)) throw err;
       liveness = `did not converge within ${convergeMs} ms of the last fault:\n${describeStuck(cluster, accepted)}`;
