@@ -3,7 +3,7 @@ import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } f
 import { parseFaults } from './nemesis.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CONVERGE_MS, DEFAULT_SIMULATION, runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
+import { DEFAULT_CONVERGE_MS, DEFAULT_SIMULATION, runSimulation, seedFailed, type SimulationOptions, type SimulationResult } from './simulation.js';
 
 const FLAGS = {
   seed: 'value',
@@ -61,13 +61,13 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
       const done = seed - first + 1;
       const width = 30;
       const filled = Math.round((done / total) * width);
-      const bad = results.filter(failed).length;
+      const bad = results.filter(seedFailed).length;
       io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} seeds, ${bad} failing`);
     }
   }
   if (sweep) io.err('\n');
 
-  const failing = results.filter(failed);
+  const failing = results.filter(seedFailed);
   const failovers = results.flatMap((r) => r.failovers).sort((a, b) => a - b);
   const virtual = results.reduce((a, r) => a + r.virtualMs, 0);
   const commits = results.reduce((a, r) => a + r.commits, 0);
@@ -96,19 +96,8 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   return failing.length === 0 ? 0 : 1;
 }
 
-/** Whether a seed failed: any violation, error, lost write, divergence, task completed twice or left open, or no convergence. */
-export function failed(r: SimulationResult): boolean {
-  return (
-    r.violation !== null ||
-    r.error !== null ||
-    r.liveness !== null ||
-    r.lost > 0 ||
-    r.diverged > 0 ||
-    (r.tasks !== undefined && (r.tasks.completedTwice > 0 || r.tasks.unfinished > 0))
-  );
-}
-
-function whyFailed(r: SimulationResult): string {
+/** One line on why a seed failed (the liveness report follows on its own lines). */
+export function whyFailed(r: SimulationResult): string {
   if (r.violation) return r.violation.message;
   if (r.error) return r.error;
   const counts = `${r.lost} lost, ${r.diverged} diverged nodes${r.tasks ? `, ${r.tasks.completedTwice} completed twice, ${r.tasks.unfinished} unfinished` : ''}`;

@@ -262,3 +262,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ...(o.keepTrace ? { trace: cluster.trace!.toJSONL() } : {}),
   };
 }
+
+/** Whether a seed failed: any violation, error, lost write, divergence, task completed twice or left open, or no convergence. */
+export function seedFailed(r: SimulationResult): boolean {
+  return (
+    r.violation !== null ||
+    r.error !== null ||
+    r.liveness !== null ||
+    r.lost > 0 ||
+    r.diverged > 0 ||
+    (r.tasks !== undefined && (r.tasks.completedTwice > 0 || r.tasks.unfinished > 0))
+  );
+}
+
