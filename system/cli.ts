@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkTrace, InvariantViolation } from './invariants.js';
 import { checkMachineModel, MACHINE_MODELS } from './modelPlans/index.js';
@@ -18,14 +19,20 @@ const USAGE = `grey — deterministic actor runtime for distributed task cluster
 usage:
   grey models [--machine NAME] [--json]   generate and run model-based path tests of every statechart;
                                           prints states and transitions covered, exits 1 below 100%
-  grey check <trace.jsonl>                check a run's trace against the Raft safety invariants;
-                                          exits 1 on a violation, 2 when the file cannot be read
+  grey check <trace.jsonl|dir> ...        check traces (files, or every .jsonl in a folder) against the
+                                          Raft safety invariants; exits 1 on a violation, 2 when a file
+                                          cannot be read
   grey simulate [options]                 run a cluster under faults in deterministic simulation
       --seed N | --seeds A-B                one seed, or a sweep (progress, summary, repro command)
       --nodes N (5)  --duration 60s  --rate 200 (requests/s)
-      --faults crash,restart,partition,halves,isolate-leader,ring,minority,unsynced-loss,flaky,loss,duplicate,reorder
-      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --trace out.jsonl  --workload kv|tasks
-                                          exits 1 on any violation, lost write or divergence
+      --faults crash,restart,partition,halves,isolate-leader,ring,minority,unsynced-loss,flaky,loss,duplicate,
+               reorder,membership
+      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --workload kv|tasks
+      --trace out.jsonl (one seed) | --trace-dir DIR (every seed: DIR/seed-N.jsonl)
+      --converge 5s                       liveness bound: after the last fault, every member caught up
+                                          and every accepted task finished within this much virtual time
+                                          exits 1 on any violation, error, lost write, divergence, task
+                                          completed twice or left unfinished, or missed convergence
   grey help                               this text
 `;
 
@@ -64,8 +71,30 @@ function modelsCommand(args: string[], io: CliIO): number {
 function checkCommand(args: string[], io: CliIO): number {
   const paths = args.filter((a) => !a.startsWith('--'));
   parseFlags(args.filter((a) => a.startsWith('--')), {});
-  if (paths.length !== 1) throw new UsageError(paths.length === 0 ? 'check needs a trace file' : 'check takes one trace file');
-  const path = paths[0];
+  if (paths.length === 0) throw new UsageError('check needs a trace file or a folder of traces');
+  const files: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      // Reported as unreadable below.
+    }
+    if (isDir) {
+      const inside = readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort();
+      if (inside.length === 0) throw new UsageError(`no .jsonl traces in ${p}`);
+      files.push(...inside.map((f) => join(p, f)));
+    } else {
+      files.push(p);
+    }
+  }
+  let worst = 0;
+  for (const file of files) worst = Math.max(worst, checkOne(file, io, files.length > 1));
+  if (files.length > 1) io.out(`${files.length} traces checked, ${worst === 0 ? 'all ok' : 'some failed'}`);
+  return worst;
+}
+
+function checkOne(path: string, io: CliIO, brief: boolean): number {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -85,6 +114,7 @@ function checkCommand(args: string[], io: CliIO): number {
     const s = checkTrace(trace);
     const leaders = s.leaders.length === 0 ? 'none' : s.leaders.map((l) => `${l.term}:${l.node}`).join(' ');
     io.out(`${path}: ok, ${s.events} events checked (seed ${trace.header.seed})`);
+    if (brief) return 0;
     io.out(`  nodes     ${s.nodes.join(', ')} (${s.restarts} restarts)`);
     io.out(`  terms     max ${s.maxTerm}; leaders by term ${leaders}`);
     io.out(`  log       ${s.entriesAppended} entries appended, ${s.truncates} truncates, ${s.snapshots} snapshots`);

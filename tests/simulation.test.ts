@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../system/cli.js';
 import { parseFaults } from '../system/nemesis.js';
@@ -51,6 +54,43 @@ describe('deterministic cluster simulation', () => {
     expect(err.join('')).toContain('3/3 seeds, 0 failing');
     for (const bad of [['simulate', '--faults', 'meteor'], ['simulate', '--latency', '9-1'], ['simulate', '--duration', 'soon'], ['simulate', '--seed', '1', '--seeds', '1-2']]) {
       expect(await main(bad, { out: () => {}, err: () => {} })).toBe(2);
+    }
+  });
+});
+
+describe('liveness is checked like safety', () => {
+  it('a seed that misses the convergence bound fails the sweep with its state and repro command, not an uncaught error', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: () => {} };
+    // 0 ms: nobody catches up in no time after a crashed node restarts.
+    const code = await main(['simulate', '--seeds', '1-2', '--duration', '2s', '--faults', 'crash', '--converge', '0ms'], io);
+    expect(code).toBe(1);
+    const text = out.join('\n');
+    expect(text).toMatch(/^liveness\s+2 seeds did not converge within 0 ms of the last fault$/m);
+    expect(text).toMatch(/^FAIL seed 1: .*did not converge within 0 ms/m);
+    expect(text).toMatch(/^\s+reproduce: npx grey simulate --seed 1 .* --converge 0ms --trace seed-1\.jsonl$/m);
+    // With the default bound the same seeds pass.
+    expect(await main(['simulate', '--seeds', '1-2', '--duration', '2s', '--faults', 'crash'], { out: () => {}, err: () => {} })).toBe(0);
+  });
+
+  it('--trace-dir keeps every seed\'s trace, and grey check checks a whole folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-traces-'));
+    try {
+      const io = { out: () => {}, err: () => {} };
+      expect(await main(['simulate', '--seeds', '1-3', '--duration', '1s', '--faults', 'crash,membership', '--trace-dir', dir], io)).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual(['seed-1.jsonl', 'seed-2.jsonl', 'seed-3.jsonl']);
+      const out: string[] = [];
+      expect(await main(['check', dir], { out: (l) => out.push(l), err: () => {} })).toBe(0);
+      expect(out.at(-1)).toBe('3 traces checked, all ok');
+      // A trace altered after the fact fails the folder.
+      const path = join(dir, 'seed-2.jsonl');
+      const lines = readFileSync(path, 'utf8').split('\n');
+      const i = lines.findIndex((l) => l.includes('"type":"commit"'));
+      lines[i] = lines[i].replace(/"digest":"[0-9a-f]+"/, `"digest":"${'f'.repeat(64)}"`);
+      writeFileSync(path, lines.join('\n'));
+      expect(await main(['check', dir], { out: () => {}, err: () => {} })).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
