@@ -470,6 +470,6 @@ describe('grey check', () => {
     const noArg = await run(['check']);
     expect(noArg.code).toBe(2);
     expect(noArg.err).toMatch(/check needs a trace file/);
-    expect(noArg.err).toContain('grey check <trace.jsonl>');
+    expect(noArg.err).toContain('grey check <trace.jsonl|dir>');
   });
 });
