@@ -49,6 +49,13 @@ interface Episode {
   stop(): void;
 }
 
+/** A schedule of episodes, one at a time, on its own random stream. */
+interface Lane {
+  rng: Random;
+  next(): Episode;
+  active: Episode | null;
+}
+
 export interface NemesisOptions {
   faults: readonly FaultKind[];
   /** Mean quiet time between episodes (virtual ms). */
@@ -69,10 +76,10 @@ export interface NemesisOptions {
 export class Nemesis {
   private readonly rng: Random;
   private readonly episodes: Array<() => Episode>;
-  private active: Episode | null = null;
-  private activeMembership: Episode | null = null;
-  private readonly membershipRng: Random;
-  private readonly membership: boolean;
+  /** Faults one at a time (crashes, partitions, flaky links)… */
+  private readonly faults: Lane;
+  /** …and membership changes beside them. */
+  private readonly changes: Lane | null;
   private operator: ClusterClient | null = null;
   private readmitArmed = false;
   /** Nodes whose readmission is under way. */
@@ -85,9 +92,7 @@ export class Nemesis {
     private readonly options: NemesisOptions,
   ) {
     this.rng = cluster.kernel.random('nemesis');
-    this.membershipRng = cluster.kernel.random('nemesis:membership');
     const f = new Set(options.faults);
-    this.membership = f.has('membership');
     const e: Array<() => Episode> = [];
     const crashLike = f.has('crash') || f.has('restart');
     if (crashLike) e.push(() => this.crashEpisode(false, 'unsynced'), () => this.crashEpisode(true, 'unsynced'));
@@ -98,43 +103,20 @@ export class Nemesis {
     if (f.has('partition') || f.has('ring')) e.push(() => this.ringEpisode());
     if (f.has('flaky')) e.push(() => this.flakyEpisode());
     this.episodes = e;
+    this.faults = { rng: this.rng, next: () => this.rng.pick(this.episodes)(), active: null };
+    this.changes = f.has('membership') ? { rng: cluster.kernel.random('nemesis:membership'), next: () => this.membershipEpisode(), active: null } : null;
   }
 
   /** Starts the schedule. */
   start(): void {
-    if (this.episodes.length > 0) this.scheduleNext();
-    if (this.membership) this.scheduleMembership();
+    if (this.episodes.length > 0) this.runLane(this.faults);
+    if (this.changes) this.runLane(this.changes);
   }
 
   /** Ends the current episodes (healing everything, re-adding removed nodes) and stops scheduling. */
   stop(): void {
     this.stopped = true;
-    if (this.active) this.endEpisode();
-    if (this.activeMembership) {
-      const episode = this.activeMembership;
-      this.activeMembership = null;
-      episode.stop();
-      this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'stop' });
-    }
-  }
-
-  private scheduleMembership(): void {
-    const gap = this.membershipRng.exponential(this.options.meanGapMs ?? 1_500);
-    this.cluster.kernel.schedule(gap, () => {
-      if (this.stopped) return;
-      const episode = this.membershipEpisode();
-      this.activeMembership = episode;
-      this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'start' });
-      episode.start();
-      const length = this.membershipRng.int(this.options.minEpisodeMs ?? 300, this.options.maxEpisodeMs ?? 3_000);
-      this.cluster.kernel.schedule(length, () => {
-        if (this.stopped || this.activeMembership !== episode) return;
-        this.activeMembership = null;
-        episode.stop();
-        this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'stop' });
-        this.scheduleMembership();
-      });
-    });
+    for (const lane of [this.faults, this.changes]) if (lane?.active) this.endLane(lane);
   }
 
   /** The operator's client: membership changes go through the log like any command. */
@@ -148,7 +130,7 @@ export class Nemesis {
    */
   private membershipEpisode(): Episode {
     const c = this.cluster;
-    const rng = this.membershipRng;
+    const rng = this.changes!.rng;
     const leader = c.leader();
     const voters = leader ? leader.raft.config.voters : [];
     const choices: Array<'remove' | 'demote' | 'transfer'> = ['transfer'];
@@ -204,7 +186,7 @@ export class Nemesis {
       const leader = c.leader();
       for (const m of leader?.state.members() ?? []) {
         if (m.status !== 'removed' || m.context.reason !== 'nemesis' || this.readmitting.has(m.node)) continue;
-        if (this.activeMembership?.name === `remove ${m.node}` && !this.stopped) continue; // still in its episode
+        if (this.changes?.active?.name === `remove ${m.node}` && !this.stopped) continue; // still in its episode
         this.readmitting.add(m.node);
         const op = this.op();
         op.submit({ op: 'join', node: m.node })
@@ -218,26 +200,27 @@ export class Nemesis {
   }
 
 
-  private scheduleNext(): void {
-    const gap = this.rng.exponential(this.options.meanGapMs ?? 1_500);
+  /** Quiet, episode, quiet, episode… on one lane, until the nemesis stops. */
+  private runLane(lane: Lane): void {
+    const gap = lane.rng.exponential(this.options.meanGapMs ?? 1_500);
     this.cluster.kernel.schedule(gap, () => {
       if (this.stopped) return;
-      const episode = this.rng.pick(this.episodes)();
-      this.active = episode;
+      const episode = lane.next();
+      lane.active = episode;
       this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'start' });
       episode.start();
-      const length = this.rng.int(this.options.minEpisodeMs ?? 300, this.options.maxEpisodeMs ?? 3_000);
+      const length = lane.rng.int(this.options.minEpisodeMs ?? 300, this.options.maxEpisodeMs ?? 3_000);
       this.cluster.kernel.schedule(length, () => {
-        if (this.stopped || this.active !== episode) return;
-        this.endEpisode();
-        this.scheduleNext();
+        if (this.stopped || lane.active !== episode) return;
+        this.endLane(lane);
+        this.runLane(lane);
       });
     });
   }
 
-  private endEpisode(): void {
-    const episode = this.active!;
-    this.active = null;
+  private endLane(lane: Lane): void {
+    const episode = lane.active!;
+    lane.active = null;
     episode.stop();
     this.log.push({ t: this.cluster.kernel.now(), episode: episode.name, phase: 'stop' });
   }
