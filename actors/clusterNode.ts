@@ -90,6 +90,17 @@ export interface ClusterNodeDeps {
   breaker?: BreakerInput;
 }
 
+/** The forwarding breaker's configuration unless a node is given one. */
+export const DEFAULT_FORWARD_BREAKER: BreakerInput = Object.freeze({
+  failureThreshold: 8,
+  resetTimeoutMs: 1_000,
+  halfOpenMaxCalls: 1,
+  successThreshold: 1,
+  windowSize: 20,
+  minimumVolume: 10,
+  failureRateThreshold: 0.5,
+});
+
 /** A circuit breaker's state change on one of this node's links. */
 export interface BreakerChange {
   peer: string;
@@ -197,7 +208,10 @@ export class ClusterNode {
       },
     });
     this.health = new PeerHealth(deps.clock, deps.health);
-    this.breakerInput = deps.breaker ?? { failureThreshold: 3, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1, windowSize: 20, minimumVolume: 10, failureRateThreshold: 0.5 };
+    // Trips on half the last 20 calls failing, or on 8 failures in a row: a
+    // link that loses a few percent of messages reports several timeouts in
+    // one retry tick, and must not be cut off for it.
+    this.breakerInput = deps.breaker ?? DEFAULT_FORWARD_BREAKER;
     this.tasks = new TaskController(this, deps.clock, deps.tasks);
     this.recovery = new RecoveryManager(this, deps.clock, deps.recovery);
     this.executor = deps.handlers ? new Executor(this, deps.clock, deps.random, deps.handlers, deps.executor) : null;

@@ -89,9 +89,9 @@ export class TaskController {
   }
 
   /**
-   * Whether a worker may take work: its member record allows it (a removed,
-   * blocked or rejected node gets nothing, whatever leader decides) and the
-   * leader does not judge it quarantined.
+   * Whether a worker may take work: its member record allows it (a node
+   * pending approval, removed, blocked or rejected gets nothing, whatever
+   * leader decides) and the leader does not judge it quarantined.
    */
   workerEligible(worker: string): boolean {
     return memberMayWork(this.node.state.member(worker)?.status) && !this.unhealthy.has(worker);
@@ -300,9 +300,13 @@ export class TaskController {
   }
 }
 
-/** Member statuses whose node may run tasks (an unknown member: a worker registered before membership existed). */
+/**
+ * Member statuses whose node may run tasks: members of the configuration
+ * (only they receive the log, so only they learn of their assignments), or
+ * a worker with no member record at all (registered before membership was).
+ */
 function memberMayWork(status: string | undefined): boolean {
-  return status !== 'removed' && status !== 'blocked' && status !== 'rejected';
+  return status === undefined || status === 'learner' || status === 'voter';
 }
 
 function queueEntry(t: Readonly<TaskRecord>) {

@@ -185,11 +185,13 @@ export class Nemesis {
     const tick = () => {
       const leader = c.leader();
       for (const m of leader?.state.members() ?? []) {
-        if (m.status !== 'removed' || m.context.reason !== 'nemesis' || this.readmitting.has(m.node)) continue;
+        const stranded = m.status === 'removed' || m.status === 'pendingApproval'; // a readmission may stop halfway
+        if (!stranded || m.context.reason !== 'nemesis' || this.readmitting.has(m.node)) continue;
         if (this.changes?.active?.name === `remove ${m.node}` && !this.stopped) continue; // still in its episode
         this.readmitting.add(m.node);
         const op = this.op();
-        op.submit({ op: 'join', node: m.node })
+        const joined = m.status === 'removed' ? op.submit({ op: 'join', node: m.node }) : Promise.resolve();
+        joined
           .then(() => op.submit({ op: 'approve', node: m.node }))
           .catch(() => {})
           .finally(() => this.readmitting.delete(m.node));

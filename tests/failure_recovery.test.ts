@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../actors/eventLog.js';
-import type { BreakerChange, ClusterNode } from '../actors/clusterNode.js';
+import { DEFAULT_FORWARD_BREAKER, type BreakerChange, type ClusterNode } from '../actors/clusterNode.js';
 import { DEFAULT_PEER_HEALTH, type HealthChange } from '../actors/peerHealth.js';
 import { accrualPhi, PhiAccrualDetector } from '../actors/phiAccrualDetector.js';
 import { quorumOf } from '../machines/raftRole.js';
@@ -21,7 +21,7 @@ const fast = { latency: { base: 2, jitter: 1, distribution: 'uniform' as const }
 const FAST_MAX_LATENCY = 3;
 
 /** The forwarding breaker every node uses (ClusterNode's defaults; the cluster passes none). */
-const BREAKER = { failureThreshold: 3, resetTimeoutMs: 1_000 };
+const BREAKER = DEFAULT_FORWARD_BREAKER as Required<typeof DEFAULT_FORWARD_BREAKER>;
 /** ClusterNode's default: a forwarded command unanswered this long counts as a failed call. */
 const FORWARD_RETRY_MS = 300;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterNode } from '../actors/clusterNode.js';
+import { DEFAULT_FORWARD_BREAKER, type ClusterNode } from '../actors/clusterNode.js';
 import { createTestCluster, type Cluster } from '../system/cluster.js';
 
 /*
@@ -91,9 +91,10 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     const [a, b] = c.ids.filter((id) => id !== L);
     const node = c.node(a);
     const breaker = () => node.breakerStates()[`forward:${L}`];
-    // L stops answering a: three unanswered calls open a's breaker to L.
+    // L stops answering a: enough unanswered calls open a's breaker to L.
     const deaf = deafen(c, L, (from, type) => from === a && type === 'grey.forward');
-    for (let i = 0; i < 3; i++) node.forward({ cmd: { op: 'put', key: `k${i}`, value: i } });
+    const calls = DEFAULT_FORWARD_BREAKER.failureThreshold!;
+    for (let i = 0; i < calls; i++) node.forward({ cmd: { op: 'put', key: `k${i}`, value: i } });
     await c.runUntil(() => breaker() === 'open', { within: 2_000, description: 'the breaker open' });
     await c.runUntil(() => breaker() === 'halfOpen', { within: 2_000, description: 'half-open' });
     // The trial call reaches L (which ignores it)…
@@ -106,7 +107,7 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     // …and before it times out, leadership moves to b: a sends its calls there instead.
     c.node(L).raft.transferLeadership(b);
     await c.runUntil(() => c.leader()?.id === b && node.raft.leader === b, { within: 1_000, description: 'b leads' });
-    await c.runUntil(() => [0, 1, 2].every((i) => node.state.get(`k${i}`) === i), { within: 2_000, description: 'the calls applied through b' });
+    await c.runUntil(() => Array.from({ length: calls }, (_, i) => i).every((i) => node.state.get(`k${i}`) === i), { within: 2_000, description: 'the calls applied through b' });
     // Leadership comes back to L, which answers again: a's calls must reach it.
     deaf.restore();
     c.node(b).raft.transferLeadership(L);

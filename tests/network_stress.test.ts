@@ -1,3 +1,4 @@
+import { DEFAULT_FORWARD_BREAKER } from '../actors/clusterNode.js';
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../system/client.js';
 import { createCluster, type Cluster, type ClusterOptions } from '../system/cluster.js';
@@ -333,9 +334,9 @@ describe('Network Stress', () => {
     // The leader keeps leading (heartbeats still reach the follower) but never hears the follower's requests.
     c.bus.cut(follower.id, leader.id);
     follower.forward({ cmd: { op: 'put', key: 'via-follower', value: follower.id } });
-    await c.runUntil(() => c.breakers()[follower.id][key] === 'open', { within: 3_000, description: 'the breaker open' });
+    await c.runUntil(() => c.breakers()[follower.id][key] === 'open', { within: 5_000, description: 'the breaker open' });
     expect(changes).toEqual(['closed->open']);
-    expect(forwardsSent).toBe(3); // the failure threshold: three unanswered calls
+    expect(forwardsSent).toBe(DEFAULT_FORWARD_BREAKER.failureThreshold); // the failure threshold: that many unanswered calls in a row
     expect(follower.raft.leader).toBe(leader.id);
 
     // Open: fail fast. The command stays queued, and nothing is sent to the leader.
