@@ -1,0 +1,78 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../system/cli.js';
+
+/*
+ * The README is the front door: its example runs as written (importing the
+ * package from this checkout), and every `grey` command it shows is one the
+ * CLI accepts. The long simulate sweeps run in full in CI (`.ci/run`); here
+ * each is checked for its flags and run for a moment.
+ */
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const scratch = join(root, 'tests', '.readme');
+
+function blocks(lang: string): string[] {
+  const out: string[] = [];
+  const re = new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g');
+  for (const m of readme.matchAll(re)) out.push(m[1]);
+  return out;
+}
+
+/** `npx grey …` lines of the bash blocks, continuation lines joined, comments dropped. */
+function greyCommands(): string[][] {
+  const text = blocks('bash').join('\n').replace(/\\\n\s*/g, ' ');
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l.startsWith('npx grey '))
+    .map((l) => l.slice('npx grey '.length).split(/\s+/));
+}
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('README', () => {
+  it('the short example runs as written against this checkout', async () => {
+    const [example] = blocks('ts');
+    expect(example).toContain("from 'grey-distributed'");
+    mkdirSync(scratch, { recursive: true });
+    const file = join(scratch, 'example.ts');
+    const source = example.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`);
+    writeFileSync(file, `${source}\nexport { cluster, result, proof };\n`);
+    const lines: unknown[][] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => lines.push(args);
+    let mod: { result: unknown; proof: { taskId: string; resultHash: string } };
+    try {
+      mod = await import(pathToFileURL(file).href);
+    } finally {
+      console.log = log;
+    }
+    expect(mod.result).toEqual({ size: 400 });
+    expect(mod.proof.resultHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(lines.some((l) => l[0] === 'grey')).toBe(true); // the linearizable read printed the value
+  });
+
+  it('every grey command it shows is accepted by the CLI', async () => {
+    const commands = greyCommands();
+    expect(commands.length).toBeGreaterThanOrEqual(6);
+    for (const argv of commands) {
+      const [command] = argv;
+      expect(['models', 'simulate', 'check', 'help']).toContain(command);
+      if (command !== 'simulate') continue;
+      // Flags as written, shortened to a moment of one seed: a usage error exits 2.
+      const quick = [...argv];
+      const at = (flag: string) => quick.indexOf(flag);
+      if (at('--seeds') >= 0) quick.splice(at('--seeds'), 2, '--seed', '1');
+      if (at('--duration') >= 0) quick.splice(at('--duration') + 1, 1, '300ms');
+      else quick.push('--duration', '300ms');
+      for (const f of ['--trace', '--trace-dir']) if (at(f) >= 0) quick.splice(at(f), 2);
+      const err: string[] = [];
+      const code = await main(quick, { out: () => {}, err: (l) => err.push(l) });
+      expect(code, `${argv.join(' ')}: ${err.join(' ')}`).toBe(0);
+    }
+  });
+});
