@@ -292,6 +292,11 @@ export class RaftNode {
     return this.roleName === 'leader';
   }
 
+  /** Votes (or active voters) that make a quorum of the configuration in effect. */
+  private get quorumSize(): number {
+    return quorumOf(this.config.voters.length);
+  }
+
   /** Whether this leader's commit index is in its own term (it has committed an entry of its term, §5.4.2). */
   get committedOwnTerm(): boolean {
     return this.roleName === 'leader' && this.log.term(this.commit) === this.term;
@@ -623,8 +628,10 @@ export class RaftNode {
     if (m.term < this.term || this.roleName !== 'leader') return;
     const pr = this.progress.get(from);
     if (!pr) return; // no longer a member
-    // CheckQuorum: tell the chart the first time this interval a voter answers.
-    if (!this.role.getSnapshot().context.active.includes(from) && this.config.voters.includes(from)) this.role.send({ type: 'PEER_ACTIVE', from });
+    // CheckQuorum: tell the chart the first time this interval a voter
+    // answers, until it has heard from a quorum (all its guard needs).
+    const active = this.role.getSnapshot().context.active;
+    if (active.length < this.quorumSize && !active.includes(from) && this.config.voters.includes(from)) this.role.send({ type: 'PEER_ACTIVE', from });
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;
       this.confirmReads();
