@@ -57,7 +57,7 @@ export * from './machines/index.js';
 
 // Cluster, client, tasks and events
 export { Cluster, createCluster, createTestCluster, type ClusterOptions } from './system/cluster.js';
-export { ClusterClient, ClientError, type ClientOptions, type ClientErrorCode, type Applied, type TaskHandle, type TaskResult } from './system/client.js';
+export { ClusterClient, ClientError, InvalidCommandError, COMMAND_LIMITS, type ClientOptions, type ClientErrorCode, type Applied, type TaskHandle, type TaskResult } from './system/client.js';
 export { resolveTaskSpec, InvalidTaskError, TASK_DEFAULTS, TASK_LIMITS, backoffDelay, type TaskSpec } from './system/taskSpec.js';
 export { isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './system/events.js';
 export { NonRetryableError, HandlerRegistry, type TaskHandler, type HandlerContext } from './actors/taskHandlers.js';

@@ -7,6 +7,8 @@ import { resolveTaskSpec, type TaskSpec } from './taskSpec.js';
 import type { ClusterNode, ProposeOutcome } from '../actors/clusterNode.js';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker } from '../machines/circuitBreaker.js';
+import { ClientError } from './clientError.js';
+import { checkCommand } from './commandCheck.js';
 import type { Cluster } from './cluster.js';
 
 /** Options of a {@link ClusterClient}. */
@@ -23,25 +25,8 @@ export interface ClientOptions {
   latencyMs?: number;
 }
 
-/** Stable codes of client errors. */
-export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Backpressure' | 'TaskFailed' | 'TaskCancelled' | ApplyErrorCode;
-
-/**
- * A request that did not succeed. `outcome` says what the caller may assume:
- * `failed` — it did not and will not take effect; `unknown` — it may have
- * (a timeout: retrying with the same session is safe, it applies once).
- */
-export class ClientError extends Error {
-  constructor(
-    readonly code: ClientErrorCode,
-    message: string,
-    readonly outcome: 'failed' | 'unknown',
-    readonly leaderHint: string | null = null,
-  ) {
-    super(message);
-    this.name = 'ClientError';
-  }
-}
+export { ClientError, type ClientErrorCode } from './clientError.js';
+export { InvalidCommandError, COMMAND_LIMITS } from './commandCheck.js';
 
 /** A successful request: where it was applied, and the state machine's answer. */
 export interface Applied {
@@ -124,7 +109,7 @@ export class ClusterClient {
       submittedAt: now,
       ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}),
     }));
-    const applied = this.submit({ op: 'submitTasks', tasks });
+    const applied = this.submitChecked({ op: 'submitTasks', tasks });
     applied.catch(() => {}); // observed through each handle
     return tasks.map((t, i) => this.handle(t.id, applied.then((a) => ({ taskId: (a.value as string[])[i], index: a.index }))));
   }
@@ -188,8 +173,19 @@ export class ClusterClient {
     return handle;
   }
 
-  /** Proposes a command and resolves once it is applied. */
+  /**
+   * Proposes a command and resolves once it is applied. A malformed command,
+   * or one outside Grey's value domain, rejects at once with an
+   * {@link InvalidCommandError} naming the path at fault; nothing is sent.
+   * The command is copied here: changing the object afterwards changes
+   * nothing in the cluster.
+   */
   async submit(cmd: ClusterCommand): Promise<Applied> {
+    return this.submitChecked(checkCommand(cmd));
+  }
+
+  /** Submits a command already checked and copied (the client's own, such as task batches). */
+  private async submitChecked(cmd: ClusterCommand): Promise<Applied> {
     const seq = ++this.seq;
     this.unanswered.add(seq);
     try {
@@ -255,7 +251,8 @@ export class ClusterClient {
         );
         if (outcome.ok) {
           this.leaderGuess = target;
-          return outcome.value;
+          // A copy: what a read returns must not be a live view into a replica.
+          return structuredClone(outcome.value);
         }
         this.leaderGuess = outcome.leaderHint;
         if (outcome.leaderHint) continue;

@@ -66,8 +66,15 @@ export function resolveTaskSpec(spec: TaskSpec): ResolvedTaskSpec {
     throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
   }
   let payloadBytes: number;
+  let payload: unknown = null;
   try {
-    payloadBytes = spec.payload === undefined ? 0 : Buffer.byteLength(canonicalJson(spec.payload));
+    if (spec.payload !== undefined) {
+      const encoded = canonicalJson(spec.payload);
+      payloadBytes = Buffer.byteLength(encoded);
+      payload = JSON.parse(encoded); // a copy: the submitter's object is not shared with any replica
+    } else {
+      payloadBytes = 0;
+    }
   } catch (err) {
     throw new InvalidTaskError('payload', `must be JSON data (${(err as Error).message})`);
   }
@@ -93,7 +100,7 @@ export function resolveTaskSpec(spec: TaskSpec): ResolvedTaskSpec {
   }
   return {
     type: spec.type,
-    payload: spec.payload ?? null,
+    payload,
     tenant,
     priority,
     resources,

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ClientError, InvalidCommandError } from '../system/client.js';
+import { createTestCluster } from '../system/cluster.js';
+
+/** The error a promise rejects with (or fails the test when it resolves). */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('the client edge: bad commands are refused with a typed error and leave nothing behind', () => {
+  it('values outside the value domain, missing fields, null and unknown ops each get InvalidCommand naming the path', async () => {
+    const c = createTestCluster(3, { seed: 61 });
+    await c.waitForLeader();
+    const client = c.client();
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const cases: Array<[unknown, string]> = [
+      [{ op: 'put', key: 'k', value: () => 1 }, '$.value'],
+      [{ op: 'put', key: 'k', value: { nested: [1, cyclic] } }, '$.value.nested[1].self'],
+      [{ op: 'put', key: 'k', value: new Map([[1, 2]]) }, '$.value'],
+      [{ op: 'put', key: 'k', value: [1, Number.NaN] }, '$.value[1]'],
+      [{ op: 'put', value: 1 }, '$.key'],
+      [{ op: 'put', key: '', value: 1 }, '$.key'],
+      [{ op: 'put', key: 'k' }, '$.value'],
+      [null, '$'],
+      ['put', '$'],
+      [{ op: 'explode' }, '$.op'],
+      [{ op: 'remove' }, '$.node'],
+      [{ op: 'registerWorker', worker: 'w', capacity: 8 }, '$.capacity'],
+    ];
+    for (const [cmd, path] of cases) {
+      const err = await rejection(client.submit(cmd as never));
+      expect(err, JSON.stringify(path)).toBeInstanceOf(InvalidCommandError);
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as InvalidCommandError).code).toBe('InvalidCommand');
+      expect((err as InvalidCommandError).outcome).toBe('failed');
+      expect((err as InvalidCommandError).path).toBe(path);
+      expect((err as Error).message).toContain(path);
+    }
+    // Nothing was proposed, and the cluster (and its online checker) carries on.
+    await c.drive(client.submit({ op: 'put', key: 'after', value: 1 }));
+    await c.settle();
+    expect(c.checker!.violation ?? null).toBeNull();
+    for (const n of c.upNodes()) expect(n.state.get('after')).toBe(1);
+    expect(c.leader()!.state.get('k')).toBeUndefined();
+  });
+
+  it('a command past the size limit is refused before it is sent', async () => {
+    const c = createTestCluster(3, { seed: 62 });
+    await c.waitForLeader();
+    const err = await rejection(c.client().submit({ op: 'put', key: 'big', value: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(err).toBeInstanceOf(InvalidCommandError);
+    expect((err as Error).message).toMatch(/bytes, the limit is/);
+  });
+
+  it('no replica shares an object with a client: changing a submitted value or a read result changes nothing', async () => {
+    const c = createTestCluster(3, { seed: 63 });
+    c.registerHandler('echo', (payload) => payload);
+    await c.waitForLeader();
+    const client = c.client();
+    const value = { colour: 'grey', tags: ['a'] };
+    await c.drive(client.submit({ op: 'put', key: 'k', value }));
+    value.colour = 'red';
+    value.tags.push('b');
+    const read = (await c.drive(client.read((s) => s.get('k')))) as typeof value;
+    expect(read).toEqual({ colour: 'grey', tags: ['a'] });
+    read.tags.push('c');
+    for (const n of c.upNodes()) expect(n.state.get('k')).toEqual({ colour: 'grey', tags: ['a'] });
+
+    const payload = { n: 1 };
+    const h = client.submitTask({ type: 'echo', payload });
+    payload.n = 2;
+    expect((await c.drive(h.result)).result).toEqual({ n: 1 });
+  });
+});
