@@ -35,9 +35,18 @@ export class NonRetryableError extends Error {
 export class HandlerRegistry {
   private readonly handlers = new Map<string, TaskHandler>();
 
-  register(type: string, handler: TaskHandler): void {
+  /**
+   * Registers the handler of a task type. A type that has one already is
+   * refused (two pieces of code claiming one type is almost always a
+   * mistake) unless `options.replace` says to swap it.
+   * @throws TypeError for an empty type or a non-function; Error for a duplicate.
+   */
+  register(type: string, handler: TaskHandler, options: { replace?: boolean } = {}): void {
     if (typeof type !== 'string' || type.length === 0) throw new TypeError('a handler needs a non-empty type name');
     if (typeof handler !== 'function') throw new TypeError(`handler for '${type}' must be a function`);
+    if (this.handlers.has(type) && !options.replace) {
+      throw new Error(`a handler for task type '${type}' is already registered; pass { replace: true } to replace it`);
+    }
     this.handlers.set(type, handler);
   }
 

@@ -6,7 +6,7 @@ import type { PeerHealthOptions } from '../actors/peerHealth.js';
 import type { RecoveryOptions } from '../actors/recoveryManager.js';
 import type { Resources } from '../actors/taskTable.js';
 import { isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } from './events.js';
-import type { RaftOptions } from '../actors/raftNode.js';
+import { DEFAULT_RAFT_OPTIONS, type RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
 import { Bus } from './bus.js';
@@ -64,6 +64,34 @@ export interface ClusterOptions {
   eventHistory?: number;
 }
 
+/** Every option {@link createCluster} knows; anything else is a typo worth an error. */
+const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
+  'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'check', 'onTrace',
+  'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory',
+]);
+
+/**
+ * Refuses options a cluster cannot honour, naming the option: unknown keys
+ * (top level and `raft`), a node count that is not a positive integer, ids
+ * that are not non-empty strings, a seed that is not a safe integer.
+ */
+function checkClusterOptions(options: ClusterOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('createCluster: options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!CLUSTER_OPTION_KEYS.has(key)) throw new TypeError(`createCluster: unknown option '${key}'; known: ${[...CLUSTER_OPTION_KEYS].join(', ')}`);
+  }
+  for (const key of Object.keys(options.raft ?? {})) {
+    if (!Object.hasOwn(DEFAULT_RAFT_OPTIONS, key)) throw new TypeError(`createCluster: unknown option 'raft.${key}'; known: ${Object.keys(DEFAULT_RAFT_OPTIONS).join(', ')}`);
+  }
+  const n = options.nodes;
+  if (typeof n === 'number') {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`createCluster: nodes must be a positive integer or a list of ids, got ${n}`);
+  } else if (!Array.isArray(n) || n.some((id) => typeof id !== 'string' || id.length === 0)) {
+    throw new TypeError('createCluster: nodes must be a positive integer or a list of non-empty string ids');
+  }
+  if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new RangeError(`createCluster: seed must be an integer, got ${options.seed}`);
+}
+
 /** A node slot: its storage survives crashes, its incarnation does not. */
 interface Slot {
   id: string;
@@ -105,6 +133,7 @@ export class Cluster {
   readonly events$: Observable<GreyEvent> = this.eventsSubject.asObservable();
 
   constructor(options: ClusterOptions) {
+    checkClusterOptions(options);
     this.options = options;
     this.seed = options.seed ?? 1;
     this.historyLimit = options.eventHistory ?? 100_000;
@@ -195,9 +224,12 @@ export class Cluster {
     return out;
   }
 
-  /** Registers a task handler on every node. */
-  registerHandler(type: string, handler: TaskHandler): void {
-    this.handlers.register(type, handler);
+  /**
+   * Registers a task handler on every node. A type that has a handler
+   * already throws, unless `{ replace: true }`.
+   */
+  registerHandler(type: string, handler: TaskHandler, options: { replace?: boolean } = {}): void {
+    this.handlers.register(type, handler, options);
   }
 
   /**

@@ -78,3 +78,28 @@ describe('the client edge: bad commands are refused with a typed error and leave
     expect((await c.drive(h.result)).result).toEqual({ n: 1 });
   });
 });
+
+describe('handlers', () => {
+  it('registering a second handler for a task type throws unless asked to replace it', async () => {
+    const c = createTestCluster(3, { seed: 64 });
+    c.registerHandler('job', () => 'first');
+    expect(() => c.registerHandler('job', () => 'second')).toThrow(/already registered; pass \{ replace: true \}/);
+    c.registerHandler('job', () => 'second', { replace: true });
+    await c.waitForLeader();
+    const h = c.client().submitTask({ type: 'job' });
+    expect((await c.drive(h.result)).result).toBe('second');
+  });
+});
+
+describe('createCluster', () => {
+  it('refuses unknown options, unknown raft options and node counts that are not positive integers', () => {
+    expect(() => createTestCluster(3, { nodez: 3 } as never)).toThrow(/unknown option 'nodez'/);
+    expect(() => createTestCluster(3, { raft: { electionTimeout: 100 } as never })).toThrow(/unknown option 'raft.electionTimeout'/);
+    expect(() => createTestCluster(2.5)).toThrow(/nodes must be a positive integer/);
+    expect(() => createTestCluster(0)).toThrow(/nodes must be a positive integer/);
+    expect(() => createTestCluster(Number.NaN)).toThrow(/nodes must be a positive integer/);
+    expect(() => createTestCluster(3, { nodes: ['a', ''] })).toThrow(/non-empty string ids/);
+    expect(() => createTestCluster(3, { seed: 1.5 })).toThrow(/seed must be an integer/);
+    expect(() => createTestCluster(3)).not.toThrow();
+  });
+});

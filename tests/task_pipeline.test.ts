@@ -137,7 +137,7 @@ describe('Task execution pipeline workflow', () => {
     const dead = await c.drive(client.deadLetters());
     expect(dead.map((t) => [t.id, t.attempt]).sort()).toEqual([[doomed.id, 3], [fatal.id, 1]].sort());
     // A dead letter can be resubmitted as a new task.
-    c.registerHandler('doomed', () => 'fixed');
+    c.registerHandler('doomed', () => 'fixed', { replace: true });
     const again = await c.drive(client.resubmit(doomed.id));
     expect((await c.drive(again.result)).result).toBe('fixed');
     expect((await c.drive(client.deadLetters())).map((t) => t.id)).toEqual([fatal.id]);
