@@ -19,8 +19,10 @@ const USAGE = `grey — deterministic actor runtime for distributed task cluster
 usage:
   grey models [--machine NAME] [--json]   generate and run model-based path tests of every statechart;
                                           prints states and transitions covered, exits 1 below 100%
-  grey check <trace.jsonl|dir> ...        check traces (files, or every .jsonl in a folder) against the
-                                          Raft safety invariants; exits 1 on a violation, 2 when a file
+  grey check <trace.jsonl|dir> ... [--partial]
+                                          check traces (files, or every .jsonl in a folder) against the
+                                          Raft safety invariants; exits 1 on a violation or a trace that
+                                          ends without its end event (unless --partial), 2 when a file
                                           cannot be read
   grey simulate [options]                 run a cluster under faults in deterministic simulation
       --seed N | --seeds A-B                one seed, or a sweep (progress, summary, repro command)
@@ -70,7 +72,8 @@ function modelsCommand(args: string[], io: CliIO): number {
 
 function checkCommand(args: string[], io: CliIO): number {
   const paths = args.filter((a) => !a.startsWith('--'));
-  parseFlags(args.filter((a) => a.startsWith('--')), {});
+  const flags = parseFlags(args.filter((a) => a.startsWith('--')), { partial: 'bool' });
+  const partial = flags.partial === true;
   if (paths.length === 0) throw new UsageError('check needs a trace file or a folder of traces');
   const files: string[] = [];
   for (const p of paths) {
@@ -89,12 +92,12 @@ function checkCommand(args: string[], io: CliIO): number {
     }
   }
   let worst = 0;
-  for (const file of files) worst = Math.max(worst, checkOne(file, io, files.length > 1));
+  for (const file of files) worst = Math.max(worst, checkOne(file, io, files.length > 1, partial));
   if (files.length > 1) io.out(`${files.length} traces checked, ${worst === 0 ? 'all ok' : 'some failed'}`);
   return worst;
 }
 
-function checkOne(path: string, io: CliIO, brief: boolean): number {
+function checkOne(path: string, io: CliIO, brief: boolean, partial: boolean): number {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -112,6 +115,10 @@ function checkOne(path: string, io: CliIO, brief: boolean): number {
   }
   try {
     const s = checkTrace(trace);
+    if (!partial && trace.events.at(-1)?.type !== 'end') {
+      io.err(`grey: ${path}: the trace ends without its end event (cut short?); its ${s.events} events pass the checks. Pass --partial to accept a trace that is cut short`);
+      return 1;
+    }
     const leaders = s.leaders.length === 0 ? 'none' : s.leaders.map((l) => `${l.term}:${l.node}`).join(' ');
     io.out(`${path}: ok, ${s.events} events checked (seed ${trace.header.seed})`);
     if (brief) return 0;

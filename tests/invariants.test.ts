@@ -454,6 +454,18 @@ describe('grey check', () => {
     expect(r.err).toMatch(/Election Safety: n1 and n3 both leader in term 4 .*\(t=\d+ms, seed 7\)/);
   });
 
+  it('fails a trace cut short (no end event) unless --partial says to accept it', async () => {
+    const lines = validRun().jsonl().trimEnd().split('\n');
+    expect(JSON.parse(lines.at(-1)!).type).toBe('end');
+    const path = write('cut.jsonl', `${lines.slice(0, -1).join('\n')}\n`);
+    const cut = await run(['check', path]);
+    expect(cut.code).toBe(1);
+    expect(cut.err).toMatch(/ends without its end event .*--partial/);
+    const partial = await run(['check', path, '--partial']);
+    expect(partial.code).toBe(0);
+    expect(partial.out).toContain(`${path}: ok`);
+  });
+
   it('exits 2 on a malformed file, a missing file or a missing argument', async () => {
     const malformed = await run(['check', write('bad.jsonl', `${validRun().jsonl()}{"t":1,"type":"commit"`)]);
     expect(malformed.code).toBe(2);
