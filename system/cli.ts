@@ -159,8 +159,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`grey: ${err.message}\n`);
-      io.err(USAGE);
+      io.err(`grey: ${err.message}`);
+      io.err(`(run 'grey help' for usage)`);
       return 2;
     }
     throw err;

@@ -1,8 +1,8 @@
 import type { CliIO } from './cli.js';
 import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
 import { parseFaults } from './nemesis.js';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONVERGE_MS, DEFAULT_SIMULATION, runSimulation, seedFailed, type SimulationOptions, type SimulationResult } from './simulation.js';
 
 const FLAGS = {
@@ -44,11 +44,23 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     convergeMs: get('converge') ? parseDuration(get('converge')!, 'converge') : DEFAULT_CONVERGE_MS,
   };
   if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
+  const heartbeat = base.heartbeatMs ?? 50;
+  if (!(base.electionTimeout[0] > heartbeat)) {
+    throw new UsageError(`--election-timeout: the minimum (${base.electionTimeout[0]} ms) must be above the heartbeat interval (${heartbeat} ms), or no follower would ever hear its leader in time`);
+  }
+  const trace = get('trace');
+  if (trace !== undefined && !existsSync(dirname(resolve(trace)))) throw new UsageError(`--trace: the folder '${dirname(resolve(trace))}' does not exist`);
   const sweep = last > first;
   if (sweep && get('trace')) throw new UsageError('--trace writes one run; use it with --seed, or --trace-dir for a sweep');
   if (get('trace') && get('trace-dir')) throw new UsageError('give --trace or --trace-dir, not both');
   const traceDir = get('trace-dir');
-  if (traceDir !== undefined) mkdirSync(traceDir, { recursive: true });
+  if (traceDir !== undefined) {
+    try {
+      mkdirSync(traceDir, { recursive: true });
+    } catch (err) {
+      throw new UsageError(`--trace-dir: cannot create '${traceDir}': ${(err as Error).message}`);
+    }
+  }
   const traceOf = (seed: number) => (traceDir !== undefined ? join(traceDir, `seed-${seed}.jsonl`) : get('trace'));
 
   const results: SimulationResult[] = [];

@@ -25,12 +25,24 @@ describe('grey CLI', () => {
     expect(report.paths).toBeGreaterThan(0);
   });
 
-  it('rejects unknown commands, options and machines with usage and exit code 2', async () => {
-    for (const argv of [['frobnicate'], ['models', '--nope'], ['models', '--machine'], ['models', '--machine', 'ghost'], ['models', 'stray']]) {
+  it('rejects unknown commands, options and machines with one line, a hint and exit code 2', async () => {
+    const bad = [
+      ['frobnicate'],
+      ['models', '--nope'],
+      ['models', '--machine'],
+      ['models', '--machine', 'ghost'],
+      ['models', 'stray'],
+      ['simulate', '--election-timeout', '10-20'],
+      ['simulate', '--trace', '/no/such/folder/out.jsonl'],
+      ['simulate', '--nodes', '0'],
+      ['check'],
+    ];
+    for (const argv of bad) {
       const c = capture();
-      expect(await main(argv, c.io)).toBe(2);
-      expect(c.err.join('\n')).toMatch(/^grey: /);
-      expect(c.err.join('\n')).toContain('usage:');
+      expect(await main(argv, c.io), argv.join(' ')).toBe(2);
+      expect(c.err).toHaveLength(2);
+      expect(c.err[0]).toMatch(/^grey: \S/);
+      expect(c.err[1]).toBe("(run 'grey help' for usage)");
     }
   });
 

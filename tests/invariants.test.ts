@@ -482,6 +482,6 @@ describe('grey check', () => {
     const noArg = await run(['check']);
     expect(noArg.code).toBe(2);
     expect(noArg.err).toMatch(/check needs a trace file/);
-    expect(noArg.err).toContain('grey check <trace.jsonl|dir>');
+    expect(noArg.err).toContain("run 'grey help' for usage");
   });
 });
