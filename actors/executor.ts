@@ -2,7 +2,7 @@ import { createActor, type Actor } from 'xstate';
 import { taskLifecycle } from '../machines/taskLifecycle.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
-import { resultHash } from '../system/resultHash.js';
+import { resultHash } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
 import { backoffDelay, type TaskChange, type TaskRecord } from './taskTable.js';

@@ -1,3 +1,4 @@
+import { resultHash } from './resultHash.js';
 import { taskStepper } from '../machines/taskTable.js';
 import { FINAL_TASK_STATUSES, type TaskContext, type TaskEvent, type TaskStatus } from '../machines/taskLifecycle.js';
 
@@ -51,11 +52,37 @@ export interface ProofArtifact {
   taskId: string;
   workerId: string;
   attempt: number;
+  /** When the attempt started and completed, on the worker's clock (virtual ms in simulation). */
   startedAt: number;
   completedAt: number;
+  /**
+   * Time the attempt took, in µs. In simulation this is the virtual time
+   * elapsed from start to completion (`completedAt − startedAt`): no CPU is
+   * measured, since a simulated handler's CPU time is not virtual.
+   */
   cpuTimeUs: number;
-  /** Hex SHA-256 of the canonical JSON of the result. */
+  /** Hex SHA-256 of the canonical JSON of the result; checked against the result when the completion is applied. */
   resultHash: string;
+}
+
+/**
+ * Why a completion's proof does not describe its own result and execution,
+ * or null when it does. Pure (a hash of the entry's own data), so every
+ * replica reaches the same verdict.
+ */
+function proofMismatch(c: Extract<TaskChange, { kind: 'complete' }>): string | null {
+  const p = c.proof;
+  if (p === null || typeof p !== 'object') return 'no proof';
+  if (p.taskId !== c.taskId) return `for task ${p.taskId}, not ${c.taskId}`;
+  if (p.workerId !== c.worker) return `by ${p.workerId}, but reported by ${c.worker}`;
+  if (p.attempt !== c.attempt) return `for attempt ${p.attempt}, but reported for attempt ${c.attempt}`;
+  let actual: string;
+  try {
+    actual = resultHash(c.result);
+  } catch {
+    return 'the result is not JSON data';
+  }
+  return actual === p.resultHash ? null : `resultHash ${String(p.resultHash).slice(0, 12)}… does not match the result (${actual.slice(0, 12)}…)`;
 }
 
 /** A task in the replicated table. Extends the chart's context, so the table steps it directly. */
@@ -257,6 +284,13 @@ export class TaskTable {
     if (c.kind === 'start' && c.attempt !== t.attempt + 1) {
       refuse(`start of attempt ${c.attempt}, expected ${t.attempt + 1}`);
       return;
+    }
+    if (c.kind === 'complete') {
+      const bad = proofMismatch(c);
+      if (bad !== null) {
+        refuse(`proof refused: ${bad}`);
+        return;
+      }
     }
     const from = t.status;
     const event = toEvent(c);

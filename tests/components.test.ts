@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterState, type SessionCommand } from '../actors/clusterState.js';
 import { HandlerRegistry, NonRetryableError } from '../actors/taskHandlers.js';
-import { TaskTable, backoffDelay, type TaskTransition } from '../actors/taskTable.js';
+import { TaskTable, backoffDelay, type ProofArtifact, type TaskTransition } from '../actors/taskTable.js';
+import { resultHash } from '../actors/resultHash.js';
 import type { LogEntry } from '../actors/raftTypes.js';
 import { randomIds, sequentialIds } from '../system/ids.js';
 import { resolveTaskSpec } from '../system/taskSpec.js';
@@ -119,6 +120,11 @@ describe('ClusterState', () => {
   });
 });
 
+/** A proof of `result` for one execution. */
+function proofOf(taskId: string, workerId: string, attempt: number, result: unknown): ProofArtifact {
+  return { taskId, workerId, attempt, startedAt: 0, completedAt: 1, cpuTimeUs: 1000, resultHash: resultHash(result) };
+}
+
 describe('TaskTable', () => {
   const spec = resolveTaskSpec({ type: 't', maxRetries: 0 });
   it('prunes finished tasks older than the window, keeps dead letters, refuses stale executions', () => {
@@ -130,7 +136,12 @@ describe('TaskTable', () => {
     expect(out.at(-1)).toMatchObject({ rejected: true, reason: 'from x, but the task is with w' });
     t.change([{ kind: 'complete', taskId: 'a', worker: 'w', attempt: 2, result: 1, proof: {} as never, at: 3 }], 4, out);
     expect(out.at(-1)).toMatchObject({ rejected: true, reason: 'for attempt 2, but the task is on attempt 1' });
-    t.change([{ kind: 'complete', taskId: 'a', worker: 'w', attempt: 1, result: 1, proof: {} as never, at: 5 }], 5, out);
+    // A proof that does not describe the result is refused too; the real one is accepted.
+    t.change([{ kind: 'complete', taskId: 'a', worker: 'w', attempt: 1, result: 1, proof: proofOf('a', 'w', 1, 2), at: 5 }], 5, out);
+    expect(out.at(-1)).toMatchObject({ rejected: true, reason: expect.stringMatching(/^proof refused: resultHash/) });
+    t.change([{ kind: 'complete', taskId: 'a', worker: 'w', attempt: 1, result: 1, proof: proofOf('a', 'x', 1, 1), at: 5 }], 5, out);
+    expect(out.at(-1)).toMatchObject({ rejected: true, reason: 'proof refused: by x, but reported by w' });
+    t.change([{ kind: 'complete', taskId: 'a', worker: 'w', attempt: 1, result: 1, proof: proofOf('a', 'w', 1, 1), at: 5 }], 5, out);
     expect(t.get('a')?.status).toBe('completed');
     for (const id of ['b', 'c']) {
       t.change([{ kind: 'assign', taskId: id, worker: 'w', at: 6 }, { kind: 'start', taskId: id, worker: 'w', attempt: 1, at: 6 }], 6, out);

@@ -201,3 +201,31 @@ describe('Task execution pipeline workflow: stealing', () => {
     expect(c.kernel.now() - t0).toBeLessThan(6 * 300); // faster than one worker doing it all
   });
 });
+
+describe('proof artifacts are checked when a completion is applied', () => {
+  it('a completion whose proof does not match its result is refused on every replica and recorded; the real one goes through', async () => {
+    const c = createTestCluster(3, { seed: 71, keepTrace: true });
+    c.registerHandler('slow', async (p, ctx) => {
+      await ctx.sleep(300);
+      return { real: p };
+    });
+    const leader = await c.waitForLeader();
+    const client = c.client();
+    const h = client.submitTask({ type: 'slow', payload: 1 });
+    const { taskId } = await c.drive(h.accepted);
+    await c.runUntil(() => leader.state.task(taskId)?.status === 'running', { within: 1_000, description: 'running' });
+    const t = leader.state.task(taskId)!;
+    const forged = { taskId, workerId: t.worker!, attempt: t.attempt, startedAt: 0, completedAt: 1, cpuTimeUs: 1, resultHash: createHash('sha256').update(canonicalJson({ real: 1 })).digest('hex') };
+    // The hash is of the real result, the result is not: refused.
+    const refusal = c.drive(client.submit({ op: 'taskChanges', changes: [{ kind: 'complete', taskId, worker: t.worker!, attempt: t.attempt, result: { real: 'forged' }, proof: forged, at: 0 }] }));
+    await expect(refusal).rejects.toMatchObject({ code: 'InvalidTransition', message: expect.stringMatching(/proof refused: resultHash .* does not match the result/) });
+    expect(leader.state.task(taskId)!.status).toBe('running');
+    const done = await c.drive(h.result);
+    expect(done.result).toEqual({ real: 1 });
+    expect(done.proof.resultHash).toBe(forged.resultHash);
+    await c.settle();
+    const refused = c.trace!.toJSONL().trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'task' && e.taskId === taskId && e.rejected);
+    expect(refused.length).toBe(3); // once per replica
+    expect(refused.every((e) => /proof refused/.test(e.reason))).toBe(true);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Canonical JSON: one byte sequence per value, so that hashes of it (log
+ * digests, request fingerprints) agree across nodes, runs and platforms.
+ *
+ * Rules:
+ * - object keys sorted by UTF-16 code units, recursively; no whitespace;
+ * - `undefined` object properties are left out (as `JSON.stringify` does);
+ * - an object with `toJSON` (a `Date`) is encoded as what `toJSON` returns;
+ * - only plain objects (prototype `Object.prototype` or `null`) and arrays
+ *   are encoded structurally: a `Map`, `Set`, typed array or class instance
+ *   would encode as `{}` and make different values hash the same, so they
+ *   are rejected rather than silently flattened;
+ * - non-finite numbers, `bigint`, functions, symbols, `undefined` in an
+ *   array or as the whole value, and cycles are rejected with a `TypeError`
+ *   that names where in the value the problem is.
+ */
+export function canonicalJson(value: unknown): string {
+  return encode(value, '$', []);
+}
+
+function encode(value: unknown, path: string, stack: object[]): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number ${value} at ${path}`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      throw new TypeError(`canonicalJson: undefined at ${path} has no JSON encoding`);
+    case 'bigint':
+    case 'symbol':
+    case 'function':
+      throw new TypeError(`canonicalJson: a ${typeof value} at ${path} has no JSON encoding`);
+  }
+  if (value === null) return 'null';
+  const obj = value as object;
+  if (stack.includes(obj)) throw new TypeError(`canonicalJson: cycle at ${path}`);
+  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+    return encode((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack);
+  }
+  stack.push(obj);
+  let out: string;
+  if (Array.isArray(obj)) {
+    const parts: string[] = [];
+    for (let i = 0; i < obj.length; i++) parts.push(encode(obj[i], `${path}[${i}]`, stack));
+    out = `[${parts.join(',')}]`;
+  } else {
+    const proto = Object.getPrototypeOf(obj);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (proto?.constructor as { name?: string } | undefined)?.name ?? 'unknown';
+      throw new TypeError(`canonicalJson: a ${name} at ${path} is not plain data; convert it to an object or array first`);
+    }
+    const record = obj as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const key of Object.keys(record).sort()) {
+      const v = record[key];
+      if (v === undefined) continue;
+      parts.push(`${JSON.stringify(key)}:${encode(v, `${path}.${key}`, stack)}`);
+    }
+    out = `{${parts.join(',')}}`;
+  }
+  stack.pop();
+  return out;
+}
