@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
-import { ClusterState, type ApplyResult, type ClusterCommand, type SessionCommand } from './clusterState.js';
+import { ClusterState, type ApplyResult, type ClusterCommand, type ClusterStateLimits, type SessionCommand } from './clusterState.js';
 import { RaftError, RaftNode, type ConfigChange, type RaftObserver, type RaftOptions } from './raftNode.js';
 import type { LogDigests, LogEntry, RaftConfig } from './raftTypes.js';
 import type { MemberStatus } from '../machines/membership.js';
@@ -74,6 +74,8 @@ export interface ClusterNodeDeps {
   catchUpLag?: number;
   /** Resend a forwarded command that got no answer within this long (ms). */
   forwardRetryMs?: number;
+  /** Bounds of the replicated state (sessions kept, answers per session, …). */
+  limits?: Partial<ClusterStateLimits>;
   /** While outside the configuration, greet its voters this often (ms), so a leader can re-admit it. */
   helloMs?: number;
   /** Task handlers this node runs as a worker (none: it runs no tasks). */
@@ -119,7 +121,7 @@ export interface BreakerChange {
 export class ClusterNode {
   readonly id: string;
   readonly raft: RaftNode;
-  readonly state = new ClusterState();
+  readonly state: ClusterState;
   private readonly clock: Clock;
   private readonly waiters = new Map<number, Array<(entry: LogEntry, result: unknown) => void>>();
   private readonly reconcileMs: number;
@@ -153,6 +155,7 @@ export class ClusterNode {
 
   constructor(deps: ClusterNodeDeps) {
     this.id = deps.id;
+    this.state = new ClusterState(deps.limits);
     this.clock = deps.clock;
     this.reconcileMs = deps.reconcileMs ?? 100;
     this.catchUpLag = deps.catchUpLag ?? 16;

@@ -85,7 +85,7 @@ export interface SessionCommand {
 }
 
 /** Stable error codes of applied commands. */
-export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'InvalidCommand';
+export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
 export type ApplyResult = ({ ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string }) & {
@@ -128,12 +128,14 @@ interface StateData {
   tasks: unknown;
   kv: Record<string, unknown>;
   sessions: Record<string, Session>;
+  /** Ids of evicted sessions, oldest first (bounded): a request for one of them gets `SessionExpired`. */
+  expired: string[];
   rejected: RejectedTransition[];
   appliedIndex: number;
 }
 
 function emptyState(): StateData {
-  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: {}, rejected: [], appliedIndex: 0 };
+  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: {}, expired: [], rejected: [], appliedIndex: 0 };
 }
 
 const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
@@ -219,7 +221,15 @@ export class ClusterState {
     if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${entry.index} has no command` };
     if (sc.client !== undefined && sc.seq !== undefined) {
       let session = this.s.sessions[sc.client];
-      if (!session) session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index };
+      if (!session) {
+        // A request of a session this state evicted: its earlier requests may
+        // have taken effect, so nothing of it can be applied as new. Evicted
+        // ids are remembered for the next `maxSessions` evictions.
+        if ((this.s.expired ?? []).includes(sc.client)) {
+          return { ok: false, code: 'SessionExpired', message: `session ${sc.client} was forgotten by the cluster (request ${sc.seq}); it may have taken effect before. Open a new session` };
+        }
+        session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index };
+      }
       session.lastIndex = entry.index;
       // The client has every answer below this: forget them (§6.3).
       if (sc.firstUnanswered !== undefined && sc.firstUnanswered > session.forgottenBelow) {
@@ -362,6 +372,11 @@ export class ClusterState {
     if (ids.length <= this.limits.maxSessions) return;
     // Deterministic: the least recently used session goes (ties by id).
     ids.sort((a, b) => this.s.sessions[a].lastIndex - this.s.sessions[b].lastIndex || (a < b ? -1 : 1));
-    for (const id of ids.slice(0, ids.length - this.limits.maxSessions)) delete this.s.sessions[id];
+    const expired = (this.s.expired ??= []);
+    for (const id of ids.slice(0, ids.length - this.limits.maxSessions)) {
+      delete this.s.sessions[id];
+      expired.push(id);
+    }
+    if (expired.length > this.limits.maxSessions) expired.splice(0, expired.length - this.limits.maxSessions);
   }
 }

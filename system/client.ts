@@ -68,6 +68,9 @@ type Attempt = ProposeOutcome | { ok: false; code: 'Unreachable'; leaderHint: nu
  */
 export class ClusterClient {
   private seq = 0;
+  /** The session requests are numbered in: the client id, then a new one each time the cluster says it forgot the last. */
+  private session: string;
+  private sessionEpoch = 0;
   /** Request numbers still awaiting an answer (the session keeps their answers until they leave). */
   private readonly unanswered = new Set<number>();
   private leaderGuess: string | null = null;
@@ -89,6 +92,7 @@ export class ClusterClient {
     this.retryMs = options.retryMs ?? 50;
     this.latencyMs = options.latencyMs ?? 1;
     this.taskIds = seededIds(cluster.kernel.random(`task-ids:${id}`));
+    this.session = id;
   }
 
   /**
@@ -199,7 +203,8 @@ export class ClusterClient {
     const req = String(seq);
     let lowest = seq;
     for (const s of this.unanswered) if (s < lowest) lowest = s;
-    const sc: SessionCommand = { client: this.id, seq, firstUnanswered: lowest, cmd };
+    const session = this.session;
+    const sc: SessionCommand = { client: session, seq, firstUnanswered: lowest, cmd };
     const kernel = this.cluster.kernel;
     const trace = this.cluster.trace;
     const taskId = cmd.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : undefined;
@@ -218,6 +223,13 @@ export class ClusterClient {
           type: 'client', client: this.id, req, op: cmd.op, phase: 'ok', index: outcome.index, term: outcome.term,
           ...(digest ? { digest } : {}), ...(r.ok ? {} : { error: r.code }), ...(taskId ? { taskId } : {}),
         });
+        if (!r.ok && r.code === 'SessionExpired') {
+          // The cluster forgot this session: what it did before is unknown, so
+          // say so, and number later requests in a fresh session.
+          // (Request numbers keep counting, so they stay unique across sessions.)
+          if (this.session === session) this.session = `${this.id}~${++this.sessionEpoch}`;
+          throw new ClientError('SessionExpired', r.message, 'unknown');
+        }
         if (!r.ok) throw new ClientError(r.code, r.message, 'failed');
         // A retry answered from the session: report where the command took effect.
         return { index: r.appliedIndex ?? outcome.index, term: outcome.term, value: r.value };
@@ -259,7 +271,8 @@ export class ClusterClient {
       }
       await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
     }
-    throw new ClientError('Timeout', `read: no answer within ${this.timeoutMs} ms`, 'failed');
+    // Like a write's: the client cannot tell what a lost answer would have said.
+    throw new ClientError('Timeout', `read: no answer within ${this.timeoutMs} ms`, 'unknown');
   }
 
   /** The state of this client's breaker towards each node it has called. */

@@ -1,4 +1,5 @@
 import { Observable, Subject } from 'rxjs';
+import type { ClusterStateLimits } from '../actors/clusterState.js';
 import { ClusterNode, type AppliedChanges } from '../actors/clusterNode.js';
 import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
@@ -62,12 +63,14 @@ export interface ClusterOptions {
   recovery?: RecoveryOptions;
   /** Events kept for `watch(fromIndex)` replays. */
   eventHistory?: number;
+  /** Bounds of the replicated state: client sessions kept (`maxSessions`), answers per session, … */
+  limits?: Partial<ClusterStateLimits>;
 }
 
 /** Every option {@link createCluster} knows; anything else is a typo worth an error. */
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'check', 'onTrace',
-  'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory',
+  'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory', 'limits',
 ]);
 
 /**
@@ -456,6 +459,7 @@ export class Cluster {
       executor: { concurrency: this.options.workerConcurrency },
       health: this.options.health,
       recovery: this.options.recovery,
+      limits: this.options.limits,
       observer: {
         ...traced,
         role: (role, term, leader) => {

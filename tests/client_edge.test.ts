@@ -103,3 +103,32 @@ describe('createCluster', () => {
     expect(() => createTestCluster(3)).not.toThrow();
   });
 });
+
+describe('sessions', () => {
+  it('a client whose session the cluster evicted gets SessionExpired (outcome unknown), and later requests run in a new session', async () => {
+    const c = createTestCluster(3, { seed: 65, limits: { maxSessions: 2 } });
+    await c.waitForLeader();
+    const a = c.client({ id: 'a' });
+    await c.drive(a.submit({ op: 'put', key: 'k', value: 1 }));
+    // Two other clients push a's session out (the nodes' own commands carry no session).
+    await c.drive(c.client({ id: 'b' }).submit({ op: 'put', key: 'b', value: 1 }));
+    await c.drive(c.client({ id: 'c' }).submit({ op: 'put', key: 'c', value: 1 }));
+    const err = await rejection(c.drive(a.submit({ op: 'put', key: 'k', value: 2 })));
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err).toMatchObject({ code: 'SessionExpired', outcome: 'unknown' });
+    expect(c.leader()!.state.get('k')).toBe(1); // not applied as if new
+    await c.drive(a.submit({ op: 'put', key: 'k', value: 3 }));
+    expect(c.leader()!.state.get('k')).toBe(3);
+  });
+});
+
+describe('timeouts', () => {
+  it('a read that times out reports outcome unknown, like a write', async () => {
+    const c = createTestCluster(3, { seed: 66 });
+    await c.waitForLeader();
+    const client = c.client({ timeoutMs: 500 });
+    for (const id of c.ids) c.isolate(id); // no quorum anywhere: no read can be confirmed
+    const err = await rejection(c.drive(client.read((s) => s.get('k')), 2_000));
+    expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+  });
+});

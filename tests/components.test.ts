@@ -88,7 +88,7 @@ describe('ClusterState', () => {
     expect(copy.snapshot()).toEqual(s.snapshot());
   });
 
-  it('applies a session request once, answers repeats the same way, refuses older ones, and evicts old sessions', () => {
+  it('applies a session request once, answers repeats the same way, refuses older ones, and evicts old sessions, which then answer SessionExpired', () => {
     const s = new ClusterState({ maxSessions: 2 });
     s.apply(entry({ cmd: { op: 'bootstrap', voters: ['n1'] } }));
     const put = (client: string, seq: number, value: number, firstUnanswered?: number) =>
@@ -107,8 +107,14 @@ describe('ClusterState', () => {
     expect(s.get('a')).toBe(40);
     put('b', 1, 1);
     put('c', 1, 1); // evicts the least recently used session, a
-    expect(put('a', 3, 77)).toMatchObject({ ok: true }); // forgotten: applied as new
-    expect(s.get('a')).toBe(77);
+    // Forgotten: a retry must not be applied as new (it may have taken effect before).
+    expect(put('a', 3, 77)).toMatchObject({ ok: false, code: 'SessionExpired' });
+    expect(put('a', 4, 78)).toMatchObject({ ok: false, code: 'SessionExpired' });
+    expect(s.get('a')).toBe(40);
+    // The expiry survives a snapshot, as all replicated state does.
+    const copy = new ClusterState({ maxSessions: 2 });
+    copy.restore(s.snapshot());
+    expect(copy.apply(entry({ client: 'a', seq: 5, cmd: { op: 'put', key: 'a', value: 79 } }))).toMatchObject({ ok: false, code: 'SessionExpired' });
   });
 
   it('refuses tasks for unknown tenants and reports single refused task changes with a code', () => {
