@@ -43,7 +43,7 @@ export class TaskController {
   private readonly running = new Map<string, number>();
   /** Finish times of finished tasks, oldest first (for pruning, without scanning the table). */
   private finishedAt: number[] = [];
-  /** Workers the recovery manager judged quarantined (kept across leaderships of this node). */
+  /** Workers the recovery manager judged quarantined during this leadership. */
   private readonly unhealthy = new Set<string>();
   private readonly unsubscribe: () => void;
   private stopped = false;
@@ -107,7 +107,12 @@ export class TaskController {
   /** Called on every role change of the node. */
   onRole(isLeader: boolean): void {
     if (this.stopped) return;
-    if (isLeader && !this.scheduler) this.takeOver();
+    if (isLeader && !this.scheduler) {
+      // Verdicts from an earlier leadership are stale: the recovery manager
+      // marks the peers this node judges quarantined now, right after.
+      this.unhealthy.clear();
+      this.takeOver();
+    }
     else if (!isLeader && this.scheduler) this.resign();
   }
 
