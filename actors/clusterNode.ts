@@ -405,12 +405,8 @@ export class ClusterNode {
   private checkForwardApplied(f: Forwarding): void {
     if (!f.at || this.raft.lastApplied < f.at.index) return;
     const term = this.raft.log.term(f.at.index) ?? (this.raft.latestSnapshot && this.raft.latestSnapshot.index >= f.at.index ? f.at.term : undefined);
-    if (term === f.at.term) {
-      this.forwarding.delete(f.id);
-      if (f.to !== null) this.breakers.get(f.to)?.send({ type: 'SUCCESS' }); // it got through, answer lost or not
-    } else {
-      this.sendForward(f); // the leader lost it: try again
-    }
+    if (term === f.at.term) this.forwarding.delete(f.id);
+    else this.sendForward(f); // the leader lost it: try again
   }
 
   private armForwardTimer(): void {
