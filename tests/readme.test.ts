@@ -56,6 +56,25 @@ describe('README', () => {
     expect(lines.some((l) => l[0] === 'grey')).toBe(true); // the linearizable read printed the value
   });
 
+  it('the model-testing example runs as written and covers its machine', async () => {
+    const example = blocks('ts').find((b) => b.includes('checkModel('));
+    expect(example).toBeDefined();
+    mkdirSync(scratch, { recursive: true });
+    const file = join(scratch, 'models.ts');
+    writeFileSync(file, example!.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`));
+    const lines: unknown[][] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => lines.push(args);
+    try {
+      await import(pathToFileURL(file).href);
+    } finally {
+      console.log = log;
+    }
+    expect(lines[0][0]).toEqual({ covered: 3, total: 3, missing: [] });
+    expect(lines[0][1]).toEqual({ covered: 3, total: 3, missing: [] });
+    expect(lines[1][0]).toMatchObject({ covered: 2, total: 3 });
+  });
+
   it('every grey command it shows is accepted by the CLI', async () => {
     const commands = greyCommands();
     expect(commands.length).toBeGreaterThanOrEqual(6);
