@@ -17,6 +17,25 @@ function fourVotersAndALearner(seed: number): World {
   return new World({ ids: S, seed, specs: Object.fromEntries(S.map((id) => [id, { bootstrap: founding }])) });
 }
 
+/**
+ * s1 leads term 1, commits its no-op with everyone, then appends "promote
+ * s5", which only s5 receives; then s1 is cut off. The stale configuration
+ * change of a deposed leader, as the errata schedule needs it.
+ */
+function staleChangeOnlyS5Holds(w: World): void {
+  w.campaign('s1');
+  const s1 = w.node('s1');
+  expect(s1.isLeader).toBe(true);
+  expect(s1.commitIndex).toBe(1);
+  const onlyToS5 = w.drop((m) => m.from === 's1' && m.type === 'raft.append' && m.to !== 's5');
+  s1.changeConfig({ type: 'promote', node: 's5' });
+  w.settle();
+  expect(w.node('s5').config.voters).toContain('s5');
+  expect(w.node('s2').config.voters).not.toContain('s5');
+  onlyToS5.remove();
+  w.isolate('s1');
+}
+
 /** Indexes at which two nodes have committed different entries (State Machine Safety says none). */
 function committedConflicts(w: World): string[] {
   const out: string[] = [];
@@ -50,20 +69,7 @@ function refusal(fn: () => unknown): string | null {
 describe('configuration changes: the rules Grey relies on', () => {
   it('a new leader may not change the configuration before it has committed an entry of its own term (the single-server errata schedule stays safe)', () => {
     const w = fourVotersAndALearner(21);
-    // s1 leads term 1 and commits its no-op with everyone.
-    w.campaign('s1');
-    const s1 = w.node('s1');
-    expect(s1.isLeader).toBe(true);
-    expect(s1.commitIndex).toBe(1);
-
-    // s1 appends "promote s5"; only s5 receives it.
-    const onlyToS5 = w.drop((m) => m.from === 's1' && m.type === 'raft.append' && m.to !== 's5');
-    s1.changeConfig({ type: 'promote', node: 's5' });
-    w.settle();
-    expect(w.node('s5').config.voters).toContain('s5');
-    expect(w.node('s2').config.voters).not.toContain('s5');
-    onlyToS5.remove();
-    w.isolate('s1');
+    staleChangeOnlyS5Holds(w);
 
     // s2 wins term 2 with s3 and s4; its no-op reaches nobody yet.
     const held = w.hold({ from: 's2', type: 'raft.append' });
@@ -100,13 +106,7 @@ describe('configuration changes: the rules Grey relies on', () => {
 
   it('once the new leader commits its no-op the change is allowed, and the removed stale leader can no longer win', () => {
     const w = fourVotersAndALearner(22);
-    w.campaign('s1');
-    const s1 = w.node('s1');
-    const onlyToS5 = w.drop((m) => m.from === 's1' && m.type === 'raft.append' && m.to !== 's5');
-    s1.changeConfig({ type: 'promote', node: 's5' });
-    w.settle();
-    onlyToS5.remove();
-    w.isolate('s1');
+    staleChangeOnlyS5Holds(w);
 
     w.campaign('s2');
     const s2 = w.node('s2');
@@ -146,15 +146,8 @@ describe('configuration changes: the rules Grey relies on', () => {
 
   it('a configuration entry that is truncated away takes its configuration with it', () => {
     const w = fourVotersAndALearner(24);
-    w.campaign('s1');
-    const s1 = w.node('s1');
-    const toS5 = w.drop((m) => m.from === 's1' && m.type === 'raft.append' && m.to !== 's5');
-    s1.changeConfig({ type: 'promote', node: 's5' });
-    w.settle();
-    toS5.remove();
-    w.isolate('s1');
+    staleChangeOnlyS5Holds(w);
     const s5 = w.node('s5');
-    expect(s5.config.voters).toContain('s5');
     // s2 leads term 2 without the change and overwrites s5's uncommitted entry.
     w.campaign('s2');
     w.settle();
