@@ -841,7 +841,15 @@ export class RaftNode {
         this.sendAppends(peer);
       }
       // The prefix up to match is known equal, so the heartbeat's consistency check passes.
-      const prevTerm = this.log.term(pr.match);
+      let prevIndex = pr.match;
+      if (pr.state === 'replicate' && pr.inflight.length > 0 && now - pr.progressAt >= this.options.heartbeatMs && this.log.term(pr.next - 1) !== undefined) {
+        // Appends in flight for a heartbeat interval with no progress: check
+        // at the end of what was sent instead. A follower that missed some
+        // rejects it, and the rejection brings the resend now rather than
+        // after an election timeout (as etcd's heartbeat-response append).
+        prevIndex = pr.next - 1;
+      }
+      const prevTerm = this.log.term(prevIndex);
       if (prevTerm === undefined) {
         // What the peer holds lies inside our snapshot, so no heartbeat can
         // carry a consistency check: re-probe instead. The previous probe may
@@ -851,7 +859,7 @@ export class RaftNode {
         continue;
       }
       this.send(peer, 'raft.append', {
-        term: this.term, leader: this.id, prevIndex: pr.match, prevTerm, entries: [], commit: Math.min(this.commit, pr.match), readRound,
+        term: this.term, leader: this.id, prevIndex, prevTerm, entries: [], commit: Math.min(this.commit, prevIndex), readRound,
       });
       if (pr.state === 'probe') pr.probeSent = false;
     }

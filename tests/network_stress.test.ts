@@ -392,7 +392,8 @@ describe('Network Stress', () => {
     const clearedAt = c.kernel.now();
     await c.run(200);
     const after = await measure(c, load, 1_000);
-    expect(refusals.filter((t) => t >= clearedAt)).toEqual([]);
+    // Strictly after: a refusal at the clearing instant came from an event that ran before the clear.
+    expect(refusals.filter((t) => t > clearedAt)).toEqual([]);
     expect(after).toBeGreaterThan(before * 0.8);
     await c.drive(load.stop());
     expect(load.errors).toEqual([]);
