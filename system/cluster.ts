@@ -17,6 +17,7 @@ import { Kernel, type RunUntilOptions } from './kernel.js';
 import type { LinkConfigPatch } from './network.js';
 import { traceObserver } from './nodeTracer.js';
 import { InvariantChecker } from './invariants.js';
+import { isConverged } from './convergence.js';
 import { Trace, writeTraceFile } from './trace.js';
 
 /** Options of {@link createCluster}. */
@@ -398,12 +399,7 @@ export class Cluster {
    * configuration has applied it. Returns the virtual time it took.
    */
   settle(within = 2_000): Promise<number> {
-    return this.runUntil(() => {
-      const l = this.leader()?.raft;
-      if (!l || l.commitIndex !== l.log.lastIndex || l.log.term(l.commitIndex) !== l.currentTerm) return false;
-      const c = l.config;
-      return this.upNodes().every((n) => (!c.voters.includes(n.id) && !c.learners.includes(n.id)) || n.raft.lastApplied === l.commitIndex);
-    }, { within, description: 'every member caught up with the leader' });
+    return this.runUntil(() => isConverged(this), { within, description: 'every member caught up with the leader' });
   }
 
   /** Runs until some up node leads (and returns it). */

@@ -1,4 +1,13 @@
-import type { Cluster } from './cluster.js';
+import type { ClusterNode } from '../actors/clusterNode.js';
+import type { RaftStatus } from '../actors/raftNode.js';
+
+/** What convergence reads of a cluster (the simulated `Cluster` is one). */
+export interface ConvergenceView {
+  readonly ids: readonly string[];
+  leader(): ClusterNode | undefined;
+  upNodes(): ClusterNode[];
+  status(): Record<string, (RaftStatus & { up: true; inc: number }) | { up: false; inc: number }>;
+}
 
 /** Task statuses from which a task never moves again. */
 export const TERMINAL_TASK_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
@@ -18,7 +27,7 @@ export interface ConvergenceGoals {
  * and every task in `goals.tasks` is terminal on the leader. The liveness
  * half of a simulation's checks.
  */
-export function isConverged(cluster: Cluster, goals: ConvergenceGoals = {}): boolean {
+export function isConverged(cluster: ConvergenceView, goals: ConvergenceGoals = {}): boolean {
   const leader = cluster.leader();
   if (!leader) return false;
   const l = leader.raft;
@@ -38,7 +47,7 @@ export function isConverged(cluster: Cluster, goals: ConvergenceGoals = {}): boo
  * status, the leader's view of each peer's replication, and the tasks still
  * open. Printed with a failing seed so that a post-mortem starts from facts.
  */
-export function describeStuck(cluster: Cluster, tasks: Iterable<string> = []): string {
+export function describeStuck(cluster: ConvergenceView, tasks: Iterable<string> = []): string {
   const lines: string[] = [];
   const leader = cluster.leader();
   for (const [id, s] of Object.entries(cluster.status())) {
