@@ -4,6 +4,14 @@
 // ships only `dist/` and runs the build.
 import { existsSync } from 'node:fs';
 
+// `grey check t.jsonl | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const source = new URL('../system/cli.ts', import.meta.url);
 let cli;
 if (existsSync(source)) {
