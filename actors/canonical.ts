@@ -6,8 +6,10 @@
  * - object keys sorted by UTF-16 code units, recursively; no whitespace;
  * - `undefined` object properties are left out (as `JSON.stringify` does);
  * - an object with `toJSON` (a `Date`) is encoded as what `toJSON` returns;
+ * - a `Uint8Array` (binary data, part of Grey's value domain) is encoded as
+ *   `b"<base64>"`, which no JSON value can be, so bytes never hash like a string;
  * - only plain objects (prototype `Object.prototype` or `null`) and arrays
- *   are encoded structurally: a `Map`, `Set`, typed array or class instance
+ *   are encoded structurally: a `Map`, `Set`, other typed array or class instance
  *   would encode as `{}` and make different values hash the same, so they
  *   are rejected rather than silently flattened;
  * - non-finite numbers, `bigint`, functions, symbols, `undefined` in an
@@ -36,6 +38,9 @@ function encode(value: unknown, path: string, stack: object[]): string {
   }
   if (value === null) return 'null';
   const obj = value as object;
+  if (obj instanceof Uint8Array && (obj.constructor === Uint8Array || Buffer.isBuffer(obj))) {
+    return `b"${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64')}"`;
+  }
   if (stack.includes(obj)) throw new TypeError(`canonicalJson: cycle at ${path}`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
     return encode((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack);

@@ -13,6 +13,9 @@ import { RecoveryManager, type RecoveryOptions } from './recoveryManager.js';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
+import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from './clientProtocol.js';
+import { QueryError, runQuery } from './queries.js';
+import { checkCommand, InvalidCommandError } from '../system/commandCheck.js';
 
 /** The outcome of a proposal made through a node. */
 export type ProposeOutcome =
@@ -90,6 +93,12 @@ export interface ClusterNodeDeps {
   recovery?: RecoveryOptions;
   /** Circuit breakers on this node's request/response links (forwarding to the leader). */
   breaker?: BreakerInput;
+  /**
+   * The session this incarnation forwards commands in (unique per
+   * incarnation, since its request numbers restart at 1). Default: the node
+   * id and random bytes from `random`.
+   */
+  sessionId?: string;
 }
 
 /** The forwarding breaker's configuration unless a node is given one. */
@@ -124,6 +133,8 @@ export class ClusterNode {
   readonly state: ClusterState;
   private readonly clock: Clock;
   private readonly waiters = new Map<number, Array<(entry: LogEntry, result: unknown) => void>>();
+  /** Session requests proposed here and not yet applied, by `client#seq`: a repeat waits on the first. */
+  private readonly proposing = new Map<string, { term: number; done: Array<(outcome: ProposeOutcome) => void> }>();
   private readonly reconcileMs: number;
   private readonly catchUpLag: number;
   private reconcileTimer: TimerHandle | undefined;
@@ -135,6 +146,9 @@ export class ClusterNode {
   private readonly transport: NodeTransport;
   private readonly forwardRetryMs: number;
   private forwardSeq = 0;
+  /** The session forwarded commands are numbered in (a new one if the cluster forgets it). */
+  private session: string;
+  private sessionEpoch = 0;
   private readonly forwarding = new Map<number, Forwarding>();
   private forwardTimer: TimerHandle | undefined;
   private readonly helloMs: number;
@@ -162,6 +176,7 @@ export class ClusterNode {
     this.transport = deps.transport;
     this.forwardRetryMs = deps.forwardRetryMs ?? 300;
     this.helloMs = deps.helloMs ?? 500;
+    this.session = deps.sessionId ?? `${deps.id}/${Buffer.from(deps.random.bytes(6)).toString('hex')}`;
     const outer = deps.observer ?? {};
     this.raft = new RaftNode({
       id: deps.id,
@@ -182,6 +197,7 @@ export class ClusterNode {
         apply: (entry, result) => {
           outer.apply?.(entry, result);
           this.settle(entry, result);
+          if ((result as ApplyResult | undefined)?.ok === false && (result as { code?: string }).code === 'SessionExpired') this.sessionForgotten(entry);
           this.executor?.applied(entry.index);
           const changes = this.state.takeChanges();
           if (this.changeListeners.length > 0 && (changes.tasks.length > 0 || changes.members.length > 0)) {
@@ -236,6 +252,7 @@ export class ClusterNode {
     if (this.forwardTimer !== undefined) this.clock.clearTimeout(this.forwardTimer);
     if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
     this.waiters.clear();
+    this.proposing.clear();
     this.forwarding.clear();
   }
 
@@ -250,6 +267,8 @@ export class ClusterNode {
 
   handle(from: string, type: string, payload: unknown): void {
     if (this.stopped) return;
+    // Clients are not peers: they are neither judged for health nor greeted back into the configuration.
+    if (type === CLIENT_REQUEST) return this.onClientRequest(from, payload as ClientRequest);
     this.health.observe(from);
     if (this.raft.isLeader && !this.raft.config.voters.includes(from) && !this.raft.config.learners.includes(from)) this.recovery.heardFromRemoved(from);
     if (type === 'grey.hello') return; // a node outside the configuration is alive: observed above
@@ -264,14 +283,36 @@ export class ClusterNode {
    * Gets a command into the log from any node, reliably: proposed here when
    * this node leads, otherwise forwarded to the leader, and sent again (to
    * whoever leads then) until it is applied at the index and term the leader
-   * gave it. The command must tolerate being applied twice (task changes
-   * are: a repeat is refused as stale).
+   * gave it. Forwarded commands carry this node's session, so a resend the
+   * leader already applied is answered from the session, not applied again.
    */
-  forward(command: SessionCommand): void {
-    const f: Forwarding = { id: ++this.forwardSeq, command, at: null, sentAt: Number.NEGATIVE_INFINITY, to: null };
+  forward(cmd: ClusterCommand): void {
+    const id = ++this.forwardSeq;
+    const f: Forwarding = { id, command: { client: this.session, seq: id, cmd }, at: null, sentAt: Number.NEGATIVE_INFINITY, to: null };
     this.forwarding.set(f.id, f);
     this.sendForward(f);
     this.armForwardTimer();
+  }
+
+  /**
+   * The cluster forgot this node's session (evicted as least recently
+   * used): the command that learnt it was not applied. Number what is
+   * pending in a new session and send it again; task changes tolerate the
+   * repeat (a change already made is refused as stale).
+   */
+  private sessionForgotten(entry: LogEntry): void {
+    const sc = (entry.payload as { command?: SessionCommand }).command;
+    if (sc?.client !== this.session) return;
+    this.session = `${this.session.split('~')[0]}~${++this.sessionEpoch}`;
+    for (const f of this.forwarding.values()) {
+      f.command = { client: this.session, seq: f.id, cmd: f.command.cmd };
+      this.sendForward(f);
+    }
+  }
+
+  /** The session this node forwards commands in. */
+  get sessionId(): string {
+    return this.session;
   }
 
   /** Commands forwarded and not yet known applied. */
@@ -289,6 +330,10 @@ export class ClusterNode {
     }
     f.sentAt = this.clock.now();
     f.at = null;
+    // Answers below the oldest command still pending may be forgotten.
+    // (A Map iterates in insertion order: its first key is the oldest.)
+    const lowest = this.forwarding.keys().next().value ?? f.id;
+    f.command = { ...f.command, firstUnanswered: Math.min(lowest, f.id) };
     if (this.raft.isLeader) {
       try {
         f.at = this.raft.propose(f.command);
@@ -377,6 +422,40 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * A client's request, from across the network: a proposal (answered once
+   * applied here) or a named query (answered after a ReadIndex round). The
+   * command is checked again here, since a node cannot trust what arrives.
+   */
+  private onClientRequest(from: string, req: ClientRequest): void {
+    const send = (reply: ClientReply) => {
+      if (!this.stopped) this.transport.send(from, CLIENT_REPLY, reply);
+    };
+    const rid = typeof req?.rid === 'number' ? req.rid : 0;
+    if (req?.kind === 'propose') {
+      let command: SessionCommand;
+      try {
+        const sc = req.command;
+        if (sc === null || typeof sc !== 'object') throw new InvalidCommandError('$', 'a request must carry a session command');
+        command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checkCommand(sc.cmd) };
+      } catch (err) {
+        if (!(err instanceof InvalidCommandError)) throw err;
+        send({ rid, ok: false, code: 'InvalidCommand', leaderHint: null, message: err.message });
+        return;
+      }
+      this.propose(command, (o) => {
+        if (!o.ok) return send({ rid, ...o });
+        const digest = this.raft.digestAt(o.index);
+        send({ rid, ok: true, kind: 'propose', index: o.index, term: o.term, result: o.result, ...(digest ? { digest } : {}) });
+      });
+    } else if (req?.kind === 'query') {
+      this.read(
+        (s) => runQuery(s, req.name, req.args),
+        (o) => send(o.ok ? { rid, ok: true, kind: 'query', index: o.index, value: o.value } : { rid, ...o }),
+      );
+    }
+  }
+
   private onForward(from: string, req: ForwardRequest): void {
     let reply: ForwardReply;
     try {
@@ -442,6 +521,14 @@ export class ClusterNode {
       done({ ok: false, code: 'Backpressure', leaderHint: this.id, message: `the cluster has too many tasks waiting; ${cmd.tasks.length} more refused, retry later` });
       return;
     }
+    // A client that heard nothing sends its request again: while the first
+    // copy awaits its commit here, answer both from it instead of proposing twice.
+    const key = command.client !== undefined && command.seq !== undefined ? `${command.client}#${command.seq}` : null;
+    const waiting = key === null ? undefined : this.proposing.get(key);
+    if (waiting && waiting.term === this.raft.currentTerm && this.raft.isLeader) {
+      waiting.done.push(done);
+      return;
+    }
     let at: { index: number; term: number };
     try {
       at = this.raft.propose(command);
@@ -449,20 +536,37 @@ export class ClusterNode {
       done(this.refusal(err));
       return;
     }
+    const mine = { term: at.term, done: [done] };
+    if (key !== null) this.proposing.set(key, mine);
     this.whenApplied(at.index, (entry, result) => {
-      if (entry.term === at.term) done({ ok: true, index: at.index, term: at.term, result: result as ApplyResult });
-      else done({ ok: false, code: 'ProposalDropped', leaderHint: this.raft.leader, message: `entry ${at.index} of term ${at.term} was replaced by term ${entry.term}` });
+      if (key !== null && this.proposing.get(key) === mine) this.proposing.delete(key);
+      const outcome: ProposeOutcome =
+        entry.term === at.term
+          ? { ok: true, index: at.index, term: at.term, result: result as ApplyResult }
+          : { ok: false, code: 'ProposalDropped', leaderHint: this.raft.leader, message: `entry ${at.index} of term ${at.term} was replaced by term ${entry.term}` };
+      for (const d of mine.done) d(outcome);
     });
   }
 
   /** Linearizable read of the replicated state (ReadIndex), applied here. */
-  read<T>(query: (state: ClusterState) => T, done: (outcome: { ok: true; value: T; index: number } | Extract<ProposeOutcome, { ok: false }>) => void): void {
+  read<T>(
+    query: (state: ClusterState) => T,
+    done: (outcome: { ok: true; value: T; index: number } | Extract<ProposeOutcome, { ok: false }> | { ok: false; code: QueryError['code']; leaderHint: null; message: string }) => void,
+  ): void {
     this.raft.readIndex((err, index) => {
       if (err) {
         done(this.refusal(err));
         return;
       }
-      done({ ok: true, value: query(this.state), index });
+      let value: T;
+      try {
+        value = query(this.state);
+      } catch (e) {
+        if (!(e instanceof QueryError)) throw e;
+        done({ ok: false, code: e.code, leaderHint: null, message: e.message });
+        return;
+      }
+      done({ ok: true, value, index });
     });
   }
 

@@ -69,7 +69,16 @@ export type ClusterCommand =
   | { op: 'taskChanges'; changes: TaskChange[] }
   | { op: 'pruneTasks'; before: number }
   | { op: 'put'; key: string; value: unknown }
+  /**
+   * Settles whether request `seq` of session `client` took effect: answers
+   * its result if it was applied, and otherwise records it as fenced, so
+   * that the request, should it arrive later, is refused and never applied.
+   */
+  | { op: 'fence'; client: string; seq: number }
   | { op: 'noop' };
+
+/** The answer to a `fence` command. */
+export type FenceAnswer = { applied: true; index: number; result: ApplyResult } | { applied: false };
 
 /** A command with its client session (dissertation §6.3): applied once per (client, seq). */
 export interface SessionCommand {
@@ -85,7 +94,7 @@ export interface SessionCommand {
 }
 
 /** Stable error codes of applied commands. */
-export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand';
+export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand' | 'Fenced';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
 export type ApplyResult = ({ ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string }) & {
@@ -332,9 +341,34 @@ export class ClusterState {
       case 'put':
         this.s.kv[cmd.key] = cmd.value;
         return { ok: true };
+      case 'fence':
+        return this.fence(cmd.client, cmd.seq, index);
       default:
         return { ok: false, code: 'InvalidCommand', message: `unknown op '${(cmd as { op: string }).op}'` };
     }
+  }
+
+  private fence(client: string, seq: number, index: number): ApplyResult {
+    let session = this.s.sessions[client];
+    if (!session) {
+      if ((this.s.expired ?? []).includes(client)) {
+        return { ok: false, code: 'SessionExpired', message: `session ${client} was forgotten by the cluster: whether request ${seq} took effect is unknown` };
+      }
+      session = this.s.sessions[client] = { answers: {}, forgottenBelow: 0, lastIndex: index };
+      this.evictSessions();
+    }
+    session.lastIndex = index;
+    const known = session.answers[seq];
+    if (known !== undefined) {
+      const answer: FenceAnswer = known.ok === false && known.code === 'Fenced' ? { applied: false } : { applied: true, index: known.appliedIndex ?? index, result: known };
+      return { ok: true, value: answer };
+    }
+    if (seq < session.forgottenBelow) {
+      return { ok: false, code: 'StaleRequest', message: `request ${seq} of ${client} was answered and its answer forgotten (the client had it)` };
+    }
+    session.answers[seq] = { ok: false, code: 'Fenced', message: `request ${seq} of ${client} was fenced at index ${index} before it arrived: it never took effect`, appliedIndex: index };
+    this.boundAnswers(session);
+    return { ok: true, value: { applied: false } satisfies FenceAnswer };
   }
 
   private newMember(node: string, index: number): MemberRecord {

@@ -361,7 +361,7 @@ export class Executor {
         this.flushHandle = undefined;
         const changes = this.outbox;
         this.outbox = [];
-        if (changes.length > 0) this.node.forward({ cmd: { op: 'taskChanges', changes } });
+        if (changes.length > 0) this.node.forward({ op: 'taskChanges', changes });
       }, 0);
     }
   }

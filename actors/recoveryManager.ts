@@ -153,8 +153,8 @@ export class RecoveryManager {
     const last = this.readmitted.get(peer);
     if (last !== undefined && this.clock.now() - last < this.o.removeAfterMs) return;
     this.readmitted.set(peer, this.clock.now());
-    this.node.forward({ cmd: { op: 'join', node: peer } });
-    this.node.forward({ cmd: { op: 'approve', node: peer } });
+    this.node.forward({ op: 'join', node: peer });
+    this.node.forward({ op: 'approve', node: peer });
     this.record('rejoin', peer, 'heard from again after removal: rejoining as a learner');
   }
 
@@ -189,7 +189,7 @@ export class RecoveryManager {
   private drainRequeue(): void {
     if (this.requeueTimer !== undefined || this.requeueQueue.length === 0) return;
     const batch = this.requeueQueue.splice(0, this.o.maxRequeuePerEntry);
-    this.node.forward({ cmd: { op: 'taskChanges', changes: batch } });
+    this.node.forward({ op: 'taskChanges', changes: batch });
     if (this.requeueQueue.length > 0) {
       this.requeueTimer = this.clock.setTimeout(() => {
         this.requeueTimer = undefined;
@@ -219,7 +219,7 @@ export class RecoveryManager {
       return;
     }
     this.removing = peer;
-    this.node.forward({ cmd: { op: 'remove', node: peer, reason: 'unreachable' } });
+    this.node.forward({ op: 'remove', node: peer, reason: 'unreachable' });
     this.record('remove', peer, `quarantined for ${this.o.removeAfterMs} ms`);
   }
 }

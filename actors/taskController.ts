@@ -253,7 +253,7 @@ export class TaskController {
       s.place(d.taskId, d.worker); // reserved now; the committed assignment confirms it
       changes.push({ kind: 'assign', taskId: d.taskId, worker: d.worker, at: now });
     }
-    this.node.forward({ cmd: { op: 'taskChanges', changes } });
+    this.node.forward({ op: 'taskChanges', changes });
     if (decisions.length === this.o.maxAssignPerEntry) this.requestSchedule();
   }
 
@@ -266,7 +266,7 @@ export class TaskController {
         this.retryTimers.delete(t.id);
         const now = this.node.state.task(t.id);
         if (this.scheduler && now && (now.status === 'retrying' || now.status === 'timedOut')) {
-          this.node.forward({ cmd: { op: 'taskChanges', changes: [{ kind: 'retry', taskId: t.id, at: this.clock.now() }] } });
+          this.node.forward({ op: 'taskChanges', changes: [{ kind: 'retry', taskId: t.id, at: this.clock.now() }] });
         }
       }, delay),
     );
@@ -292,14 +292,14 @@ export class TaskController {
       s.move(m.taskId, m.to); // reserved now; the committed reassignment confirms it
       changes.push({ kind: 'reassign', taskId: m.taskId, worker: m.to, at: now });
     }
-    if (changes.length > 0) this.node.forward({ cmd: { op: 'taskChanges', changes } });
+    if (changes.length > 0) this.node.forward({ op: 'taskChanges', changes });
     if (this.o.retentionMs > 0 && this.finishedAt.length > 0) {
       const before = now - this.o.retentionMs;
       let expired = 0;
       while (expired < this.finishedAt.length && this.finishedAt[expired] < before) expired++;
       if (expired > 0) {
         this.finishedAt = this.finishedAt.slice(expired);
-        this.node.forward({ cmd: { op: 'pruneTasks', before } });
+        this.node.forward({ op: 'pruneTasks', before });
       }
     }
   }

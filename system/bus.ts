@@ -131,6 +131,8 @@ export interface BusOptions {
 class NodeState {
   /** Partition group: 0 for nodes not named in any group. */
   group = 0;
+  /** A client: named in no group, it reaches every group. */
+  client = false;
   down = false;
   isolated = false;
   /** Outgoing links, indexed by destination node index (created lazily). */
@@ -285,11 +287,16 @@ export class Bus {
 
   // ---------------------------------------------------------------- nodes
 
-  /** Registers a node. Throws a TypeError for an empty or already registered id. */
-  addNode(id: string): void {
+  /**
+   * Registers a node (or a client: a client named in no partition group
+   * reaches every group). Throws a TypeError for an empty or already
+   * registered id.
+   */
+  addNode(id: string, options: { kind?: 'node' | 'client' } = {}): void {
     if (typeof id !== 'string' || id.length === 0) throw new TypeError(`node id must be a non-empty string, got ${String(id)}`);
     if (this.nodeMap.has(id)) throw new TypeError(`node '${id}' is already registered on the bus`);
     const node = new NodeState(id, this.nodeList.length);
+    node.client = options.kind === 'client';
     this.nodeMap.set(id, node);
     this.nodeList.push(node);
     // Keep every `out` array dense (indexed by node number, no holes).
@@ -335,7 +342,7 @@ export class Bus {
     const env: Envelope<P> = { id: `m${++this.seq}`, from: src.id, to: dst.id, type, payload, sentAt: this.kernel.now() };
     link.sent++;
     if (src.down || dst.down) return this.refuse(link, env, 'down');
-    if (this.partitioned && src.group !== dst.group) return this.refuse(link, env, 'partition');
+    if (this.partitioned && this.separated(src, dst)) return this.refuse(link, env, 'partition');
     if (link.cut) return this.refuse(link, env, 'cut');
     if (link.depth >= link.capacity) {
       this.backpressureSubject.next({ from: src.id, to: dst.id, depth: link.depth, capacity: link.capacity, at: this.kernel.now() });
@@ -427,7 +434,7 @@ export class Bus {
     if (link.pressured && depth <= link.capacity / 2) this.setPressure(link, false);
     const dst = link.to;
     if (dst.down) this.countDrop(link, env, 'down', 'delivery');
-    else if (this.partitioned && link.from.group !== dst.group) this.countDrop(link, env, 'partition', 'delivery');
+    else if (this.partitioned && this.separated(link.from, dst)) this.countDrop(link, env, 'partition', 'delivery');
     else if (link.cut) this.countDrop(link, env, 'cut', 'delivery');
     else {
       link.delivered++;
@@ -436,6 +443,12 @@ export class Bus {
       }
       dst.inbox.next(env);
     }
+  }
+
+  /** Whether the partition separates two endpoints (a client in no group is separated from none). */
+  private separated(a: NodeState, b: NodeState): boolean {
+    if (a.group === b.group) return false;
+    return !((a.client && a.group === 0) || (b.client && b.group === 0));
   }
 
   private countDrop(link: Link, env: Envelope, reason: DropReason, stage: 'send' | 'delivery'): void {
@@ -563,7 +576,7 @@ export class Bus {
 
   /** Whether a partition separates `a` and `b` now. */
   isPartitioned(a: string, b: string): boolean {
-    return this.partitioned && this.node(a).group !== this.node(b).group;
+    return this.partitioned && this.separated(this.node(a), this.node(b));
   }
 
   // ---------------------------------------------------------------- configuration and faults

@@ -1,28 +1,62 @@
 import { Observable, defer, from, shareReplay, switchMap, lastValueFrom } from 'rxjs';
-import type { ApplyErrorCode, ClusterCommand, ClusterState, SessionCommand } from '../actors/clusterState.js';
+import type { ClusterCommand, FenceAnswer, MemberRecord, SessionCommand } from '../actors/clusterState.js';
 import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
 import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
-import { resolveTaskSpec, type TaskSpec } from './taskSpec.js';
-import type { ClusterNode, ProposeOutcome } from '../actors/clusterNode.js';
+import { resolveTaskSpec, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
-import { checkCommand } from './commandCheck.js';
-import type { Cluster } from './cluster.js';
+import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
+import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from '../actors/clientProtocol.js';
+import type { Queries, QueryName } from '../actors/queries.js';
+import type { Kernel } from './kernel.js';
+import type { Bus } from './bus.js';
+import type { Trace } from './trace.js';
 
 /** Options of a {@link ClusterClient}. */
 export interface ClientOptions {
-  /** Session id (default `clientN`). */
+  /** Session id, and the client's address on the network (default `clientN`). */
   id?: string;
+  /** The nodes this client may send to (default: every node of the cluster when the client was made). */
+  endpoints?: readonly string[];
   /** Give up after this long (virtual ms); the outcome is then unknown. */
   timeoutMs?: number;
-  /** Wait this long for one node's answer before trying another. */
+  /**
+   * Wait this long for one node's answer before trying another. Within it
+   * the request is sent again whenever a measured round trip's worth of
+   * time (as TCP's retransmission timeout) passes without an answer.
+   */
   attemptTimeoutMs?: number;
+  /** The shortest wait before sending a request again, however fast round trips are. Default 20 ms. */
+  minRetransmitMs?: number;
   /** Pause between attempts when no leader is known. */
   retryMs?: number;
-  /** One-way latency between the client and a node (virtual ms). */
-  latencyMs?: number;
+  /**
+   * Requests whose outcome is unknown (timed out) that the client keeps, so
+   * that they can be retried with the same number or settled with
+   * {@link ClusterClient.outcome}. Past this, the oldest is forgotten.
+   */
+  maxInDoubt?: number;
+  /** Size limits checked before anything is sent. */
+  limits?: Partial<ClientLimits>;
+}
+
+/** Size limits a client checks at its edge (a refused command is never sent). */
+export interface ClientLimits extends CommandLimits {
+  /** Bytes of one task's payload. */
+  maxPayloadBytes: number;
+}
+
+/** What a client needs from where it runs: a clock, a network address, and the cluster's event stream. */
+export interface ClientNetwork {
+  readonly kernel: Kernel;
+  readonly bus: Bus;
+  readonly trace: Trace | undefined;
+  /** The node ids a client sends to unless told otherwise. */
+  readonly ids: readonly string[];
+  /** One task's events from `fromIndex` on (the cluster's event stream). */
+  watchTask(taskId: string, fromIndex?: number): Observable<TaskStreamEvent>;
 }
 
 export { ClientError, type ClientErrorCode } from './clientError.js';
@@ -33,6 +67,8 @@ export interface Applied {
   index: number;
   term: number;
   value: unknown;
+  /** The request's id in its session (see {@link ClusterClient.outcome}). */
+  requestId: string;
 }
 
 /** A completed task's outcome. */
@@ -41,6 +77,9 @@ export interface TaskResult {
   result: unknown;
   proof: ProofArtifact;
 }
+
+/** Whether a request took effect: settled by {@link ClusterClient.outcome}, for good. */
+export type RequestOutcome = { applied: true; index: number; value: unknown } | { applied: false };
 
 /**
  * A submitted task, seen from the submitter. Its events come from the
@@ -58,42 +97,88 @@ export interface TaskHandle {
   readonly result: Promise<TaskResult>;
 }
 
-type Attempt = ProposeOutcome | { ok: false; code: 'Unreachable'; leaderHint: null; message: string };
+type Reply = ClientReply;
+type Refusal = Extract<Reply, { ok: false }> | { ok: false; code: 'Unreachable'; leaderHint: null; message: string };
+
+interface Pending {
+  resolve: (r: Reply | Refusal) => void;
+  timer: unknown;
+  target: string;
+  sentAt: number;
+  /** Whether the request was sent more than once (its round trip then measures nothing). */
+  retransmitted: boolean;
+  resend: unknown;
+}
+
+interface InDoubt {
+  session: string;
+  seq: number;
+  cmd: ClusterCommand;
+}
 
 /**
- * A client of a simulated cluster. It talks to the node it believes leads,
- * follows `NotLeader` hints, retries on timeouts with the same session
- * sequence number (so a retried command applies once, dissertation §6.3),
- * and reports a timeout as an unknown outcome, never as a failure.
+ * A client of a cluster, on the network like any node: its requests and
+ * the answers travel over the bus, through the codec and the network model
+ * (loss, duplication, reordering, partitions). It knows only what answers
+ * and timeouts tell it.
+ *
+ * It talks to the node it believes leads, follows `NotLeader` hints, and
+ * retries on timeouts with the same session sequence number, so a retried
+ * command applies once (dissertation §6.3). A request whose attempts all
+ * time out ends as a {@link ClientError} with outcome `unknown` and a
+ * `requestId`: {@link ClusterClient.retry} sends it again under the same
+ * number, and {@link ClusterClient.outcome} settles for good whether it
+ * took effect.
  */
 export class ClusterClient {
   private seq = 0;
+  private rid = 0;
   /** The session requests are numbered in: the client id, then a new one each time the cluster says it forgot the last. */
   private session: string;
   private sessionEpoch = 0;
-  /** Request numbers still awaiting an answer (the session keeps their answers until they leave). */
-  private readonly unanswered = new Set<number>();
+  /** Request numbers still awaiting an answer, by session (the session keeps their answers until they leave). */
+  private readonly unanswered = new Map<number, string>();
+  /** Timed-out requests kept for retry or settlement, oldest first. */
+  private readonly doubts = new Map<string, InDoubt>();
+  private readonly pending = new Map<number, Pending>();
   private leaderGuess: string | null = null;
   private readonly taskIds: IdSource;
   /** One circuit breaker per node this client talks to: a node that keeps timing out is skipped. */
   private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
+  private readonly endpoints: readonly string[];
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
+  private readonly minRetransmitMs: number;
+  /** Smoothed round trip and its variation (Jacobson/Karels), from answered attempts; -1 before the first. */
+  private srtt = -1;
+  private rttvar = 0;
   private readonly retryMs: number;
-  private readonly latencyMs: number;
+  private readonly maxInDoubt: number;
+  private readonly limits: ClientLimits;
+  private readonly kernel: Kernel;
 
   constructor(
-    private readonly cluster: Cluster,
+    private readonly net: ClientNetwork,
     readonly id: string,
     options: ClientOptions = {},
   ) {
+    this.kernel = net.kernel;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+    this.minRetransmitMs = options.minRetransmitMs ?? 20;
     this.retryMs = options.retryMs ?? 50;
-    this.latencyMs = options.latencyMs ?? 1;
-    this.taskIds = seededIds(cluster.kernel.random(`task-ids:${id}`));
+    this.maxInDoubt = options.maxInDoubt ?? 256;
+    this.limits = { ...COMMAND_LIMITS, maxPayloadBytes: TASK_LIMITS.maxPayloadBytes, ...options.limits };
+    this.endpoints = [...(options.endpoints ?? net.ids)];
+    if (this.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
+    this.taskIds = seededIds(net.kernel.random(`task-ids:${id}`));
     this.session = id;
+    net.bus.inbox<Reply>(id).subscribe((env) => {
+      if (env.type === CLIENT_REPLY) this.onReply(env.from, env.payload);
+    });
   }
+
+  // ---------------------------------------------------------------- tasks
 
   /**
    * Submits a task. Throws {@link InvalidTaskError} at once for a bad spec;
@@ -106,10 +191,10 @@ export class ClusterClient {
   /** Submits tasks in one log entry (one commit for all of them). */
   submitTasks(specs: readonly TaskSpec[], resubmitOf?: readonly (string | undefined)[]): TaskHandle[] {
     if (specs.length === 0) throw new RangeError('submitTasks needs at least one task');
-    const now = this.cluster.kernel.now();
+    const now = this.kernel.now();
     const tasks: NewTask[] = specs.map((spec, i) => ({
       id: this.taskIds.next('task'),
-      spec: resolveTaskSpec(spec),
+      spec: resolveTaskSpec(spec, this.limits.maxPayloadBytes),
       submittedAt: now,
       ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}),
     }));
@@ -120,7 +205,7 @@ export class ClusterClient {
 
   /** Resubmits a dead-letter task as a new task with the same spec. */
   async resubmit(taskId: string): Promise<TaskHandle> {
-    const dead = await this.read((s) => s.taskTable.deadLetters().find((t) => t.id === taskId));
+    const dead = (await this.deadLetters()).find((t) => t.id === taskId);
     if (!dead) throw new ClientError('TaskNotFound', `no dead-letter task '${taskId}'`, 'failed');
     const { idempotencyKey: _key, ...spec } = dead.spec;
     return this.submitTasks([spec], [taskId])[0];
@@ -128,29 +213,39 @@ export class ClusterClient {
 
   /** Cancels a task: a pending one never runs, a running one has its AbortSignal fired. */
   async cancelTask(taskId: string, reason = 'cancelled by client'): Promise<void> {
-    await this.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', taskId, reason, at: this.cluster.kernel.now() }] });
+    await this.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', taskId, reason, at: this.kernel.now() }] });
   }
 
   /** A task as the replicated state has it now (linearizable), dead letters included. */
-  task(taskId: string): Promise<Readonly<TaskRecord> | undefined> {
-    return this.read((s) => s.task(taskId));
+  async task(taskId: string): Promise<Readonly<TaskRecord> | undefined> {
+    return (await this.query('task', { taskId })) ?? undefined;
   }
 
   /** Tasks whose retries are exhausted. */
   deadLetters(): Promise<Readonly<TaskRecord>[]> {
-    return this.read((s) => s.taskTable.deadLetters());
+    return this.query('deadLetters', {});
+  }
+
+  /** The value stored under `key` by `put` (`undefined` when none; linearizable). */
+  async get(key: string): Promise<unknown> {
+    return (await this.query('get', { key })) ?? undefined;
+  }
+
+  /** The members of the cluster and their status (linearizable). */
+  members(): Promise<MemberRecord[]> {
+    return this.query('members', {});
   }
 
   private handle(id: string, accepted: Promise<{ taskId: string; index: number }>): TaskHandle {
     accepted.catch(() => {});
-    const kernel = this.cluster.kernel;
+    const kernel = this.kernel;
     // Settled promises resume async callers: let the kernel drain them.
     const wake = <T>(p: Promise<T>) => {
       const woken = p.finally(() => kernel.wake());
       woken.catch(() => {}); // rejections reach whoever awaits the handle, not the unhandled-rejection hook
       return woken;
     };
-    const cluster = this.cluster;
+    const net = this.net;
     let status$: Observable<TaskStreamEvent> | undefined;
     let result: Promise<TaskResult> | undefined;
     // Built on first use: a submitter of a million tasks who watches the
@@ -160,7 +255,7 @@ export class ClusterClient {
       accepted: wake(accepted),
       get status$() {
         return (status$ ??= defer(() => from(accepted)).pipe(
-          switchMap(({ taskId, index }) => cluster.watchTask(taskId, index)),
+          switchMap(({ taskId, index }) => net.watchTask(taskId, index)),
           shareReplay(),
         ));
       },
@@ -177,102 +272,198 @@ export class ClusterClient {
     return handle;
   }
 
+  // ---------------------------------------------------------------- commands
+
   /**
    * Proposes a command and resolves once it is applied. A malformed command,
-   * or one outside Grey's value domain, rejects at once with an
-   * {@link InvalidCommandError} naming the path at fault; nothing is sent.
-   * The command is copied here: changing the object afterwards changes
-   * nothing in the cluster.
+   * one outside Grey's value domain or past the client's limits rejects at
+   * once with an {@link InvalidCommandError} naming the path at fault;
+   * nothing is sent. The command is copied here: changing the object
+   * afterwards changes nothing in the cluster.
    */
   async submit(cmd: ClusterCommand): Promise<Applied> {
-    return this.submitChecked(checkCommand(cmd));
+    return this.submitChecked(checkCommand(cmd, this.limits));
+  }
+
+  /**
+   * Sends a timed-out request again under its own session number: if the
+   * first attempt took effect this answers as it did (applying nothing
+   * twice); if not, it may take effect now. `requestId` is the one the
+   * timeout's {@link ClientError} carries.
+   */
+  async retry(requestId: string): Promise<Applied> {
+    const doubt = this.doubts.get(requestId);
+    if (!doubt) throw new RangeError(`no request '${requestId}' in doubt (known: ${[...this.doubts.keys()].join(', ') || 'none'})`);
+    this.doubts.delete(requestId);
+    if (doubt.session !== this.session) {
+      this.unanswered.delete(doubt.seq);
+      throw new ClientError('SessionExpired', `request ${requestId} belongs to a session the cluster forgot; ask its outcome instead`, 'unknown', null, requestId);
+    }
+    return this.run(doubt.seq, doubt.cmd);
+  }
+
+  /**
+   * Settles whether a timed-out request took effect, for good: the answer
+   * goes through the log, so if the request had not been applied it is
+   * fenced and will never be (a late copy of it is refused). Rejects with a
+   * {@link ClientError} of outcome `unknown` when the cluster no longer
+   * knows (the session was forgotten).
+   */
+  async outcome(requestId: string): Promise<RequestOutcome> {
+    const doubt = this.doubts.get(requestId);
+    if (!doubt) throw new RangeError(`no request '${requestId}' in doubt (known: ${[...this.doubts.keys()].join(', ') || 'none'})`);
+    const applied = await this.submitChecked({ op: 'fence', client: doubt.session, seq: doubt.seq });
+    this.doubts.delete(requestId);
+    this.unanswered.delete(doubt.seq);
+    const answer = applied.value as FenceAnswer;
+    if (!answer.applied) return { applied: false };
+    return { applied: true, index: answer.index, value: answer.result.ok ? answer.result.value : undefined };
+  }
+
+  /** Ids of timed-out requests whose outcome is still unknown, oldest first. */
+  inDoubt(): string[] {
+    return [...this.doubts.keys()];
+  }
+
+  /** Stops keeping a request in doubt (the session may then forget its answer). */
+  forget(requestId: string): void {
+    const doubt = this.doubts.get(requestId);
+    if (!doubt) return;
+    this.doubts.delete(requestId);
+    this.unanswered.delete(doubt.seq);
   }
 
   /** Submits a command already checked and copied (the client's own, such as task batches). */
-  private async submitChecked(cmd: ClusterCommand): Promise<Applied> {
-    const seq = ++this.seq;
-    this.unanswered.add(seq);
+  private submitChecked(cmd: ClusterCommand): Promise<Applied> {
+    return this.run(++this.seq, cmd);
+  }
+
+  private async run(seq: number, cmd: ClusterCommand): Promise<Applied> {
+    const session = this.session;
+    this.unanswered.set(seq, session);
+    let doubt = false;
     try {
-      return await this.submitSeq(seq, cmd);
+      return await this.propose(seq, session, cmd);
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'Timeout') {
+        doubt = true;
+        this.keepInDoubt({ session, seq, cmd });
+      }
+      throw err;
     } finally {
-      this.unanswered.delete(seq);
+      if (!doubt) this.unanswered.delete(seq);
     }
   }
 
-  private async submitSeq(seq: number, cmd: ClusterCommand): Promise<Applied> {
-    const req = String(seq);
+  private keepInDoubt(d: InDoubt): void {
+    this.doubts.set(`${d.session}#${d.seq}`, d);
+    while (this.doubts.size > this.maxInDoubt) {
+      const [oldest, o] = this.doubts.entries().next().value!;
+      this.doubts.delete(oldest);
+      this.unanswered.delete(o.seq);
+    }
+  }
+
+  private async propose(seq: number, session: string, cmd: ClusterCommand): Promise<Applied> {
+    const requestId = `${session}#${seq}`;
     let lowest = seq;
-    for (const s of this.unanswered) if (s < lowest) lowest = s;
-    const session = this.session;
-    const sc: SessionCommand = { client: session, seq, firstUnanswered: lowest, cmd };
-    const kernel = this.cluster.kernel;
-    const trace = this.cluster.trace;
+    for (const [s, sess] of this.unanswered) if (sess === session && s < lowest) lowest = s;
+    const command: SessionCommand = { client: session, seq, firstUnanswered: lowest, cmd };
+    const trace = this.net.trace;
+    const req = String(seq);
     const taskId = cmd.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : undefined;
-    trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'invoke', ...(taskId ? { taskId } : {}) });
+    const tag = taskId ? { taskId } : {};
+    trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'invoke', ...tag });
+    let reply: Extract<Reply, { ok: true; kind: 'propose' }>;
+    try {
+      reply = (await this.exchange((rid) => ({ kind: 'propose', rid, command }), cmd.op)) as typeof reply;
+    } catch (err) {
+      const e = err as ClientError;
+      trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: e.outcome === 'unknown' ? 'info' : 'fail', error: e.code, ...tag });
+      throw new ClientError(e.code, e.message, e.outcome, e.leaderHint, requestId);
+    }
+    const r = reply.result;
+    trace?.emit({
+      type: 'client', client: this.id, req, op: cmd.op, phase: 'ok', index: reply.index, term: reply.term,
+      ...(reply.digest ? { digest: reply.digest } : {}), ...(r.ok ? {} : { error: r.code }), ...tag,
+    });
+    if (!r.ok && r.code === 'SessionExpired') {
+      // The cluster forgot this session: what it did before is unknown, so
+      // say so, and number later requests in a fresh session.
+      // (Request numbers keep counting, so they stay unique across sessions.)
+      if (this.session === session) this.session = `${this.id}~${++this.sessionEpoch}`;
+      throw new ClientError('SessionExpired', r.message, 'unknown', null, requestId);
+    }
+    if (!r.ok) throw new ClientError(r.code, r.message, 'failed', null, requestId);
+    // A retry answered from the session: report where the command took effect.
+    return { index: r.appliedIndex ?? reply.index, term: reply.term, value: r.value, requestId };
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * A named query, answered by the leader after a ReadIndex round
+   * (linearizable). Queries are data, so they cross the network; to run a
+   * function against the state, use `Cluster.read` in the process that
+   * holds the nodes.
+   */
+  async query<N extends QueryName>(name: N, args: Queries[N]['args']): Promise<Queries[N]['result']> {
+    const reply = await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`);
+    return (reply as Extract<Reply, { kind: 'query' }>).value as Queries[N]['result'];
+  }
+
+  // ---------------------------------------------------------------- the exchange
+
+  /**
+   * Sends a request until some node answers it, following leader hints and
+   * skipping nodes whose breaker is open. Throws a {@link ClientError}: the
+   * node's refusal when it is final, `Timeout` (outcome unknown) when no
+   * answer came in time.
+   */
+  private async exchange(make: (rid: number) => ClientRequest, what: string): Promise<Extract<Reply, { ok: true }>> {
+    const kernel = this.kernel;
     const deadline = kernel.now() + this.timeoutMs;
     let lastError = 'no attempt';
     let tried = 0;
     while (kernel.now() < deadline) {
       const target = this.pickTarget(tried++);
-      const outcome = target === null ? null : await this.attempt(target, sc, Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
-      if (outcome?.ok) {
+      const r = target === null ? null : await this.call(target, make(++this.rid), Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
+      if (r?.ok) {
         this.leaderGuess = target;
-        const r = outcome.result;
-        const digest = this.cluster.isUp(target!) ? this.cluster.node(target!).raft.digestAt(outcome.index) : undefined;
-        trace?.emit({
-          type: 'client', client: this.id, req, op: cmd.op, phase: 'ok', index: outcome.index, term: outcome.term,
-          ...(digest ? { digest } : {}), ...(r.ok ? {} : { error: r.code }), ...(taskId ? { taskId } : {}),
-        });
-        if (!r.ok && r.code === 'SessionExpired') {
-          // The cluster forgot this session: what it did before is unknown, so
-          // say so, and number later requests in a fresh session.
-          // (Request numbers keep counting, so they stay unique across sessions.)
-          if (this.session === session) this.session = `${this.id}~${++this.sessionEpoch}`;
-          throw new ClientError('SessionExpired', r.message, 'unknown');
+        return r;
+      }
+      if (r) {
+        switch (r.code) {
+          case 'Backpressure':
+          case 'InvalidCommand':
+          case 'UnknownQuery':
+          case 'InvalidQuery':
+            throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
         }
-        if (!r.ok) throw new ClientError(r.code, r.message, 'failed');
-        // A retry answered from the session: report where the command took effect.
-        return { index: r.appliedIndex ?? outcome.index, term: outcome.term, value: r.value };
-      }
-      if (outcome && !outcome.ok && outcome.code === 'Backpressure') {
-        trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'fail', error: 'Backpressure', ...(taskId ? { taskId } : {}) });
-        throw new ClientError('Backpressure', outcome.message, 'failed', outcome.leaderHint);
-      }
-      if (outcome) {
-        lastError = `${outcome.code}: ${outcome.message}`;
-        this.leaderGuess = outcome.leaderHint;
+        lastError = `${r.code}: ${r.message}`;
+        this.leaderGuess = r.leaderHint === target ? null : r.leaderHint;
       } else {
         this.leaderGuess = null;
       }
-      if (!outcome?.leaderHint) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+      if (!this.leaderGuess) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
     }
-    trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'info', error: 'Timeout', ...(taskId ? { taskId } : {}) });
-    throw new ClientError('Timeout', `no answer within ${this.timeoutMs} ms (last: ${lastError}); the command may or may not have been applied`, 'unknown');
+    throw new ClientError('Timeout', `${what}: no answer within ${this.timeoutMs} ms (last: ${lastError}); it may or may not have taken effect`, 'unknown');
   }
 
-  /** A linearizable read of the replicated state (ReadIndex on the leader). */
-  async read<T>(query: (state: ClusterState) => T): Promise<T> {
-    const kernel = this.cluster.kernel;
-    const deadline = kernel.now() + this.timeoutMs;
-    let tried = 0;
-    while (kernel.now() < deadline) {
-      const target = this.pickTarget(tried++);
-      if (target !== null) {
-        const outcome = await this.call<{ ok: true; value: T; index: number } | Extract<Attempt, { ok: false }>>(target, Math.min(this.attemptTimeoutMs, deadline - kernel.now()), (node, done) =>
-          node.read(query, done),
-        );
-        if (outcome.ok) {
-          this.leaderGuess = target;
-          // A copy: what a read returns must not be a live view into a replica.
-          return structuredClone(outcome.value);
-        }
-        this.leaderGuess = outcome.leaderHint;
-        if (outcome.leaderHint) continue;
-      }
-      await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+  /** How long to wait for an answer before sending again: RFC 6298's estimate from measured round trips, within bounds. */
+  private retransmitWait(): number {
+    if (this.srtt < 0) return Math.min(this.attemptTimeoutMs, 100);
+    return Math.max(this.minRetransmitMs, this.srtt + Math.max(1, 4 * this.rttvar));
+  }
+
+  private sampleRtt(rtt: number): void {
+    if (this.srtt < 0) {
+      this.srtt = rtt;
+      this.rttvar = rtt / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - rtt);
+      this.srtt = 0.875 * this.srtt + 0.125 * rtt;
     }
-    // Like a write's: the client cannot tell what a lost answer would have said.
-    throw new ClientError('Timeout', `read: no answer within ${this.timeoutMs} ms`, 'unknown');
   }
 
   /** The state of this client's breaker towards each node it has called. */
@@ -285,50 +476,69 @@ export class ClusterClient {
   private breakerFor(node: string): Actor<typeof circuitBreaker> {
     let b = this.breakers.get(node);
     if (!b) {
-      b = createActor(circuitBreaker, { clock: this.cluster.kernel, input: { failureThreshold: 2, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1 } }).start();
+      b = createActor(circuitBreaker, { clock: this.kernel, input: { failureThreshold: 2, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1 } }).start();
       this.breakers.set(node, b);
     }
     return b;
   }
 
   private pickTarget(attempt: number): string | null {
-    const admits = (id: string) => this.cluster.isUp(id) && breakerAdmits(this.breakerFor(id).getSnapshot());
+    const admits = (id: string) => breakerAdmits(this.breakerFor(id).getSnapshot());
     if (this.leaderGuess && admits(this.leaderGuess)) return this.leaderGuess;
     // Fail fast past nodes whose breaker is open; probe them again once it half-opens.
-    const candidates = this.cluster.ids.filter(admits);
+    const candidates = this.endpoints.filter(admits);
     return candidates.length === 0 ? null : candidates[attempt % candidates.length];
   }
 
-  private attempt(target: string, sc: SessionCommand, timeout: number): Promise<Attempt> {
-    return this.call<Attempt>(target, timeout, (node, done) => node.propose(sc, done));
-  }
-
-  /** One request to one node, with the client's latency both ways and a timeout. */
-  private call<R>(target: string, timeout: number, invoke: (node: ClusterNode, done: (r: R) => void) => void): Promise<R | Extract<Attempt, { ok: false }>> {
-    const kernel = this.cluster.kernel;
+  /**
+   * One attempt at one node: the request is sent, and sent again (same
+   * `rid`) each time the round-trip estimate passes without an answer,
+   * backing off, as TCP retransmits; the attempt fails after `timeout` of
+   * silence. A lost request or answer costs a retransmission, not the whole
+   * timeout, and the node folds repeats of a proposal into one.
+   */
+  private call(target: string, request: ClientRequest, timeout: number): Promise<Reply | Refusal> {
+    const kernel = this.kernel;
     const breaker = this.breakerFor(target);
     breaker.send({ type: 'CALL' });
     return new Promise((resolve) => {
-      let settled = false;
-      const finish = (r: R | Extract<Attempt, { ok: false }>) => {
-        if (settled) return;
-        settled = true;
-        // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
-        const silent = (r as { code?: string }).code === 'Unreachable';
-        breaker.send({ type: silent ? 'FAILURE' : 'SUCCESS' });
-        kernel.wake();
-        resolve(r);
+      const rid = request.rid;
+      const timer = kernel.schedule(timeout, () => this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
+      const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined };
+      this.pending.set(rid, p);
+      // A send the network drops is, to the client, an answer that never comes: the timers deal with it.
+      this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
+      let wait = this.retransmitWait();
+      const resend = () => {
+        if (this.pending.get(rid) !== p) return;
+        p.retransmitted = true;
+        this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
+        wait *= 2;
+        p.resend = kernel.schedule(wait, resend);
       };
-      const timer = kernel.schedule(timeout, () => finish({ ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
-      kernel.schedule(this.latencyMs, () => {
-        if (!this.cluster.isUp(target)) return; // the request is lost with the node; the timer answers
-        invoke(this.cluster.node(target), (r) =>
-          kernel.schedule(this.latencyMs, () => {
-            kernel.cancel(timer);
-            finish(r);
-          }),
-        );
-      });
+      if (wait < timeout) p.resend = kernel.schedule(wait, resend);
     });
+  }
+
+  private onReply(from: string, reply: Reply): void {
+    const p = this.pending.get(reply?.rid);
+    // A late answer (after its timeout) or a duplicate: its attempt is over.
+    if (!p || p.target !== from) return;
+    this.settle(reply.rid, reply);
+  }
+
+  private settle(rid: number, r: Reply | Refusal): void {
+    const p = this.pending.get(rid);
+    if (!p) return;
+    this.pending.delete(rid);
+    this.kernel.cancel(p.timer as Parameters<Kernel['cancel']>[0]);
+    if (p.resend !== undefined) this.kernel.cancel(p.resend as Parameters<Kernel['cancel']>[0]);
+    // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
+    const answered = r.ok || r.code !== 'Unreachable';
+    this.breakerFor(p.target).send({ type: answered ? 'SUCCESS' : 'FAILURE' });
+    // Karn's rule: a round trip with a retransmission in it measures nothing (which copy was answered?).
+    if (answered && !p.retransmitted) this.sampleRtt(this.kernel.now() - p.sentAt);
+    this.kernel.wake();
+    p.resolve(r);
   }
 }

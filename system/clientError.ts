@@ -1,12 +1,12 @@
 import type { ApplyErrorCode } from '../actors/clusterState.js';
 
 /** Stable codes of client errors. */
-export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Backpressure' | 'TaskFailed' | 'TaskCancelled' | ApplyErrorCode;
+export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Backpressure' | 'TaskFailed' | 'TaskCancelled' | 'UnknownQuery' | 'InvalidQuery' | ApplyErrorCode;
 
 /**
  * A request that did not succeed. `outcome` says what the caller may assume:
  * `failed` — it did not and will not take effect; `unknown` — it may have
- * (a timeout: retrying with the same session is safe, it applies once).
+ * (a timeout: `client.retry(requestId)` is safe, it applies once).
  */
 export class ClientError extends Error {
   constructor(
@@ -14,6 +14,12 @@ export class ClientError extends Error {
     message: string,
     readonly outcome: 'failed' | 'unknown',
     readonly leaderHint: string | null = null,
+    /**
+     * The request's id in its session (`client#seq`), for a command: with
+     * outcome `unknown`, `client.retry(requestId)` sends it again under the
+     * same number and `client.outcome(requestId)` settles whether it took effect.
+     */
+    readonly requestId?: string,
   ) {
     super(message);
     this.name = 'ClientError';

@@ -1,5 +1,6 @@
 import { Observable, Subject } from 'rxjs';
-import type { ClusterStateLimits } from '../actors/clusterState.js';
+import type { ClusterState, ClusterStateLimits } from '../actors/clusterState.js';
+import { ClientError } from './clientError.js';
 import { ClusterNode, type AppliedChanges } from '../actors/clusterNode.js';
 import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
@@ -408,9 +409,44 @@ export class Cluster {
     return this.leader()!;
   }
 
-  /** A client with its own session (exactly-once retries). */
+  /**
+   * A client with its own session (exactly-once retries), on the network:
+   * its id is its address on the bus, so links, faults and partitions apply
+   * to it like to a node (a client named in no partition group reaches
+   * every group).
+   */
   client(options: ClientOptions = {}): ClusterClient {
-    return new ClusterClient(this, options.id ?? `client${++this.clients}`, options);
+    let id = options.id;
+    if (id === undefined) while (this.bus.hasNode((id = `client${++this.clients}`)));
+    if (this.bus.hasNode(id)) throw new RangeError(`a node or client '${id}' is already on the network`);
+    this.bus.addNode(id, { kind: 'client' });
+    return new ClusterClient(this, id, options);
+  }
+
+  /**
+   * Runs `query` against the replicated state of a node of this process,
+   * linearizably (a ReadIndex round on the leader), and returns a copy of
+   * what it returns. A function cannot cross the network: clients ask named
+   * queries instead ({@link ClusterClient.query}).
+   */
+  async read<T>(query: (state: ClusterState) => T, within = 5_000): Promise<T> {
+    const deadline = this.kernel.now() + within;
+    let last = 'no leader';
+    while (this.kernel.now() < deadline) {
+      const leader = this.leader();
+      if (leader) {
+        const outcome = await new Promise<{ ok: true; value: T } | { ok: false; message: string }>((resolve) =>
+          leader.read(query, (o) => {
+            this.kernel.wake();
+            resolve(o.ok ? { ok: true, value: structuredClone(o.value) } : { ok: false, message: o.message });
+          }),
+        );
+        if (outcome.ok) return outcome.value;
+        last = outcome.message;
+      }
+      await this.kernel.sleep(10);
+    }
+    throw new ClientError('Timeout', `read: no linearizable answer within ${within} ms (last: ${last})`, 'unknown');
   }
 
   /** Emits the trace's `end` line; call once at the end of a run. */
@@ -478,7 +514,7 @@ export class Cluster {
     node.start();
     // Every node offers itself as a worker; re-registering after a restart refreshes its capacity.
     const capacity = this.options.workerCapacity === undefined ? { cpu: 8, memoryBytes: 16 * 2 ** 30 } : this.options.workerCapacity;
-    if (capacity) node.forward({ cmd: { op: 'registerWorker', worker: id, capacity } });
+    if (capacity) node.forward({ op: 'registerWorker', worker: id, capacity });
     return node;
   }
 }

@@ -1,12 +1,18 @@
 import type { ClusterCommand } from '../actors/clusterState.js';
-import { canonicalJson } from './canonical.js';
+import { copyValue, ValueDomainError } from './valueDomain.js';
 import { ClientError } from './clientError.js';
 
 /** Limits on what one client command may carry (explicit, as TigerBeetle keeps them). */
-export const COMMAND_LIMITS = Object.freeze({
-  /** Bytes of the command's canonical encoding. */
-  maxCommandBytes: 1024 * 1024,
+export interface CommandLimits {
+  /** Bytes of the command, measured as {@link copyValue} counts them (about its encoded size). */
+  maxCommandBytes: number;
   /** Characters of a key, node, tenant or worker name. */
+  maxNameLength: number;
+}
+
+/** The default {@link CommandLimits}. */
+export const COMMAND_LIMITS: Readonly<CommandLimits> = Object.freeze({
+  maxCommandBytes: 1024 * 1024,
   maxNameLength: 256,
 });
 
@@ -69,6 +75,7 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   taskChanges: [array('changes')],
   pruneTasks: [finite('before')],
   bootstrap: [array('voters')],
+  fence: [name('client'), finite('seq')],
 };
 
 /**
@@ -76,11 +83,11 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
  * nothing with the caller's objects (so changing them later cannot reach any
  * replica). Throws {@link InvalidCommandError} naming the first part at
  * fault: not an object, an unknown op, a missing or malformed field, a value
- * outside Grey's value domain (JSON data: no functions, cycles, `Map`s,
- * class instances, `undefined` in arrays or non-finite numbers), or a
- * command past {@link COMMAND_LIMITS}.
+ * outside Grey's value domain (JSON data or Uint8Array: no functions,
+ * cycles, `Map`s, class instances, `undefined` in arrays or non-finite
+ * numbers), or a command past its {@link CommandLimits}.
  */
-export function checkCommand(cmd: unknown): ClusterCommand {
+export function checkCommand(cmd: unknown, limits: CommandLimits = COMMAND_LIMITS): ClusterCommand {
   if (cmd === null || typeof cmd !== 'object' || Array.isArray(cmd)) throw new InvalidCommandError('$', 'must be an object with an op');
   const record = cmd as Record<string, unknown>;
   const op = record.op;
@@ -88,16 +95,13 @@ export function checkCommand(cmd: unknown): ClusterCommand {
     throw new InvalidCommandError('$.op', `must be one of ${Object.keys(OPS).join(', ')}; got ${typeof op === 'string' ? `'${op}'` : String(op)}`);
   }
   for (const check of OPS[op as ClusterCommand['op']]) check(record);
-  let encoded: string;
+  let checked: { value: unknown; bytes: number };
   try {
-    encoded = canonicalJson(cmd);
+    checked = copyValue(cmd);
   } catch (err) {
-    // canonicalJson names the place as `$…`: keep it as the path.
-    const message = (err as Error).message.replace(/^canonicalJson: /, '');
-    const at = /at (\$[^\s;]*)/.exec(message)?.[1] ?? '$';
-    throw new InvalidCommandError(at, `is outside Grey's value domain (JSON data): ${message}`);
+    if (!(err instanceof ValueDomainError)) throw err;
+    throw new InvalidCommandError(err.path, `is outside Grey's value domain (JSON data or Uint8Array): ${err.detail}`);
   }
-  const bytes = Buffer.byteLength(encoded);
-  if (bytes > COMMAND_LIMITS.maxCommandBytes) throw new InvalidCommandError('$', `is ${bytes} bytes, the limit is ${COMMAND_LIMITS.maxCommandBytes}`);
-  return JSON.parse(encoded) as ClusterCommand;
+  if (checked.bytes > limits.maxCommandBytes) throw new InvalidCommandError('$', `is about ${checked.bytes} bytes, the limit is ${limits.maxCommandBytes}`);
+  return checked.value as ClusterCommand;
 }

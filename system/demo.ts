@@ -60,7 +60,7 @@ say('Healing the partition');
 cluster.heal();
 await cluster.run(1_000);
 console.log(`${at()}  every node converged: ${commits()}`);
-const value = await cluster.drive(client.read((s) => s.get('during-partition')));
+const value = await cluster.drive(client.get('during-partition'));
 console.log(`${at()}  a linearizable read (ReadIndex) of 'during-partition' on the leader: ${value}`);
 
 say('The task pipeline: submit → schedule → execute → complete, replicated through Raft');

@@ -1,11 +1,11 @@
 import type { BackoffPolicy, ResolvedTaskSpec, Resources } from '../actors/taskTable.js';
-import { canonicalJson } from './canonical.js';
+import { copyValue, ValueDomainError } from './valueDomain.js';
 
 /** What a user submits. Everything but `type` has a default. */
 export interface TaskSpec {
   /** Name of a registered handler. */
   type: string;
-  /** JSON data handed to the handler. */
+  /** Data handed to the handler: a value of Grey's domain (JSON data or Uint8Array). */
   payload?: unknown;
   tenant?: string;
   /** Higher runs first; integer in [-100, 100]. */
@@ -56,29 +56,29 @@ const isNum = (n: unknown): n is number => typeof n === 'number' && Number.isFin
 
 /**
  * Validates a submission at the edge and fills in the defaults. Throws
- * {@link InvalidTaskError} naming the first field at fault.
+ * {@link InvalidTaskError} naming the first field at fault. The payload
+ * limit defaults to {@link TASK_LIMITS}`.maxPayloadBytes` (a client can set
+ * its own, see `ClientOptions.limits`).
  */
-export function resolveTaskSpec(spec: TaskSpec): ResolvedTaskSpec {
+export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_LIMITS.maxPayloadBytes): ResolvedTaskSpec {
   if (spec === null || typeof spec !== 'object') throw new InvalidTaskError('spec', 'must be an object');
   const known = new Set(['type', 'payload', 'tenant', 'priority', 'resources', 'maxRetries', 'backoff', 'timeoutMs', 'idempotencyKey']);
   for (const k of Object.keys(spec)) if (!known.has(k)) throw new InvalidTaskError(k, 'is not a task field');
   if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
     throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
   }
-  let payloadBytes: number;
+  let payloadBytes = 0;
   let payload: unknown = null;
-  try {
-    if (spec.payload !== undefined) {
-      const encoded = canonicalJson(spec.payload);
-      payloadBytes = Buffer.byteLength(encoded);
-      payload = JSON.parse(encoded); // a copy: the submitter's object is not shared with any replica
-    } else {
-      payloadBytes = 0;
+  if (spec.payload !== undefined) {
+    try {
+      // A copy: the submitter's object is not shared with any replica.
+      ({ value: payload, bytes: payloadBytes } = copyValue(spec.payload, 'payload'));
+    } catch (err) {
+      if (!(err instanceof ValueDomainError)) throw err;
+      throw new InvalidTaskError(err.path, `is outside Grey's value domain (JSON data or Uint8Array): ${err.detail}`);
     }
-  } catch (err) {
-    throw new InvalidTaskError('payload', `must be JSON data (${(err as Error).message})`);
   }
-  if (payloadBytes > TASK_LIMITS.maxPayloadBytes) throw new InvalidTaskError('payload', `is ${payloadBytes} bytes, the limit is ${TASK_LIMITS.maxPayloadBytes}`);
+  if (payloadBytes > maxPayloadBytes) throw new InvalidTaskError('payload', `is about ${payloadBytes} bytes, the limit is ${maxPayloadBytes}`);
   const tenant = spec.tenant ?? TASK_DEFAULTS.tenant;
   if (typeof tenant !== 'string' || tenant.length === 0) throw new InvalidTaskError('tenant', 'must be a non-empty string');
   const priority = spec.priority ?? TASK_DEFAULTS.priority;

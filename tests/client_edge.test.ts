@@ -67,7 +67,7 @@ describe('the client edge: bad commands are refused with a typed error and leave
     await c.drive(client.submit({ op: 'put', key: 'k', value }));
     value.colour = 'red';
     value.tags.push('b');
-    const read = (await c.drive(client.read((s) => s.get('k')))) as typeof value;
+    const read = (await c.drive(client.get('k'))) as typeof value;
     expect(read).toEqual({ colour: 'grey', tags: ['a'] });
     read.tags.push('c');
     for (const n of c.upNodes()) expect(n.state.get('k')).toEqual({ colour: 'grey', tags: ['a'] });
@@ -128,7 +128,7 @@ describe('timeouts', () => {
     await c.waitForLeader();
     const client = c.client({ timeoutMs: 500 });
     for (const id of c.ids) c.isolate(id); // no quorum anywhere: no read can be confirmed
-    const err = await rejection(c.drive(client.read((s) => s.get('k')), 2_000));
+    const err = await rejection(c.drive(client.get('k'), 2_000));
     expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
   });
 });

@@ -388,7 +388,7 @@ describe('Integration Tests', () => {
       ]);
       // Writes continue, and what was committed before is still there.
       await c.drive(client.submit({ op: 'put', key: 'after', value: 2 }));
-      expect(await c.drive(client.read((s) => [s.get('before'), s.get('after')]))).toEqual([1, 2]);
+      expect(await c.drive(c.read((s) => [s.get('before'), s.get('after')]))).toEqual([1, 2]);
 
       c.restart(old.id);
       await settle(c);

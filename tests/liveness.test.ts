@@ -37,7 +37,7 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     // The old leader takes a few entries of its own first, so the forwarded
     // command lands at an index a new leader need never reach.
     for (let i = 0; i < 20; i++) old.propose({ cmd: { op: 'put', key: `local${i}`, value: i } }, () => {});
-    c.node(a).forward({ cmd: { op: 'put', key: 'forwarded', value: 1 } });
+    c.node(a).forward({ op: 'put', key: 'forwarded', value: 1 });
     await c.run(20);
     expect(c.node(a).state.get('forwarded')).toBeUndefined(); // accepted by the old leader, replicated nowhere
     c.crash(old.id);
@@ -94,7 +94,7 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     // L stops answering a: enough unanswered calls open a's breaker to L.
     const deaf = deafen(c, L, (from, type) => from === a && type === 'grey.forward');
     const calls = DEFAULT_FORWARD_BREAKER.failureThreshold!;
-    for (let i = 0; i < calls; i++) node.forward({ cmd: { op: 'put', key: `k${i}`, value: i } });
+    for (let i = 0; i < calls; i++) node.forward({ op: 'put', key: `k${i}`, value: i });
     await c.runUntil(() => breaker() === 'open', { within: 2_000, description: 'the breaker open' });
     await c.runUntil(() => breaker() === 'halfOpen', { within: 2_000, description: 'half-open' });
     // The trial call reaches L (which ignores it)…
@@ -112,7 +112,7 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     deaf.restore();
     c.node(b).raft.transferLeadership(L);
     await c.runUntil(() => c.leader()?.id === L && node.raft.leader === L, { within: 1_000, description: 'L leads again' });
-    node.forward({ cmd: { op: 'put', key: 'after', value: 1 } });
+    node.forward({ op: 'put', key: 'after', value: 1 });
     await c.runUntil(() => node.state.get('after') === 1, { within: 3_000, description: 'a call through L applied' });
     expect(breaker()).toBe('closed');
   });

@@ -145,13 +145,14 @@ describe('Network Stress', () => {
     await c.waitForLeader(3_000);
     await c.settle();
 
-    // One write on a quiet cluster: client → leader, one replication round trip, leader → client.
+    // One write on a quiet cluster: client → leader, one replication round trip, leader → client (four link delays).
     const client = c.client();
+    await c.drive(client.submit({ op: 'put', key: 'warm-up', value: 1 })); // the client learns who leads
     const t0 = c.kernel.now();
     await c.drive(client.submit({ op: 'put', key: 'probe', value: 1 }));
     const commitLatency = c.kernel.now() - t0;
-    expect(commitLatency).toBeGreaterThanOrEqual(2 * (BASE - JITTER));
-    expect(commitLatency).toBeLessThanOrEqual(2 * (BASE + JITTER) + 2 /* client latency, both ways */ + 1);
+    expect(commitLatency).toBeGreaterThanOrEqual(4 * (BASE - JITTER));
+    expect(commitLatency).toBeLessThanOrEqual(4 * (BASE + JITTER) + 1);
 
     const load = startLoad(c, 16);
     const perSecond = await measure(c, load, 1_000);
@@ -164,11 +165,11 @@ describe('Network Stress', () => {
     expect(stats.dropped).toEqual({ loss: 0, partition: 0, cut: 0, down: 0, backpressure: 0 });
     expect(stats.duplicated).toBe(0);
     // Every message took the link latency: within base ± jitter, centred on base (FIFO never adds beyond the bound).
-    expect(delays.length).toBe(stats.delivered);
+    expect(delays.length).toBe(stats.links.filter((l) => c.ids.includes(l.to)).reduce((n, l) => n + l.delivered, 0)); // deliveries to nodes (clients are on the bus too)
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(BASE - JITTER);
     expect(Math.max(...delays)).toBeLessThanOrEqual(BASE + JITTER);
     expect(Math.abs(delays.reduce((a, b) => a + b, 0) / delays.length - BASE)).toBeLessThan(0.25);
-    await expectConverged(c, [...load.acked, 'probe']);
+    await expectConverged(c, [...load.acked, 'warm-up', 'probe']);
   });
 
   it('test_packet_loss_handling: with 10% loss on every link, writes and tasks complete and nothing acknowledged is lost', async () => {
@@ -203,7 +204,7 @@ describe('Network Stress', () => {
     const perSecond = await measure(c, load, 2_000);
     // Late heartbeats cost elections sooner or later: keep the load on until
     // one happened, so there are several terms to check.
-    await c.runUntil(() => leaders.size >= 2, { within: 60_000, description: 'an election under jitter' });
+    await c.runUntil(() => leaders.size >= 2, { within: 300_000, description: 'an election under jitter' });
     await c.drive(load.stop(), 20_000);
 
     expect(Math.min(...delays)).toBeLessThan(12);
@@ -333,7 +334,7 @@ describe('Network Stress', () => {
 
     // The leader keeps leading (heartbeats still reach the follower) but never hears the follower's requests.
     c.bus.cut(follower.id, leader.id);
-    follower.forward({ cmd: { op: 'put', key: 'via-follower', value: follower.id } });
+    follower.forward({ op: 'put', key: 'via-follower', value: follower.id });
     await c.runUntil(() => c.breakers()[follower.id][key] === 'open', { within: 5_000, description: 'the breaker open' });
     expect(changes).toEqual(['closed->open']);
     expect(forwardsSent).toBe(DEFAULT_FORWARD_BREAKER.failureThreshold); // the failure threshold: that many unanswered calls in a row

@@ -1,0 +1,26 @@
+import type { ApplyResult, SessionCommand } from './clusterState.js';
+
+/** Message type of a client's request to a node. */
+export const CLIENT_REQUEST = 'client.request';
+/** Message type of a node's answer to a client. */
+export const CLIENT_REPLY = 'client.reply';
+
+/**
+ * A client's request, as it travels to a node. `rid` numbers the client's
+ * attempts (one per send), so the answer finds its waiter; the session
+ * number that makes a retry apply once is inside the command.
+ */
+export type ClientRequest =
+  | { kind: 'propose'; rid: number; command: SessionCommand }
+  | { kind: 'query'; rid: number; name: string; args: unknown };
+
+/** Why a node did not take a request; the client tries elsewhere (or later). */
+export type RefusalCode = 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped' | 'Backpressure' | 'UnknownQuery' | 'InvalidQuery' | 'InvalidCommand';
+
+/** A node's answer to a {@link ClientRequest}. */
+export type ClientReply =
+  /** A proposal was applied at `index` (its result may still be an error of the state machine). `digest` is the log digest there, when the node keeps them. */
+  | { rid: number; ok: true; kind: 'propose'; index: number; term: number; result: ApplyResult; digest?: string }
+  /** A query was answered at read index `index`. */
+  | { rid: number; ok: true; kind: 'query'; index: number; value: unknown }
+  | { rid: number; ok: false; code: RefusalCode; leaderHint: string | null; message: string };

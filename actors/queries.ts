@@ -1,0 +1,64 @@
+import type { ClusterState, MemberRecord, TenantRecord, WorkerRecord } from './clusterState.js';
+import type { TaskRecord } from './taskTable.js';
+
+/**
+ * The reads a client can ask of a node across the network: each is a name,
+ * plain-data arguments and a pure function of the replicated state, so a
+ * node in another process (real mode) can serve it. A function passed to
+ * `Cluster.read` runs only in the process that holds the node.
+ *
+ * Answers travel through the codec like every message: what a client gets
+ * is a copy, never a live view into a replica.
+ */
+export interface Queries {
+  /** The value stored under `key` (`null` when none). */
+  get: { args: { key: string }; result: unknown };
+  /** A task record, dead letters included (`null` when unknown or pruned). */
+  task: { args: { taskId: string }; result: TaskRecord | null };
+  /** Tasks whose retries are exhausted. */
+  deadLetters: { args: Record<string, never>; result: TaskRecord[] };
+  /** Members of the cluster and their status. */
+  members: { args: Record<string, never>; result: MemberRecord[] };
+  /** Registered tenants and their quotas. */
+  tenants: { args: Record<string, never>; result: TenantRecord[] };
+  /** Registered workers and their capacity. */
+  workers: { args: Record<string, never>; result: WorkerRecord[] };
+}
+
+/** The name of a query. */
+export type QueryName = keyof Queries;
+
+type QueryFns = { [K in QueryName]: (state: ClusterState, args: Queries[K]['args']) => Queries[K]['result'] };
+
+const stringArg = (args: unknown, field: string): string => {
+  const v = (args as Record<string, unknown> | null)?.[field];
+  if (typeof v !== 'string' || v.length === 0) throw new QueryError('InvalidQuery', `argument '${field}' must be a non-empty string`);
+  return v;
+};
+
+/** The query functions, by name. */
+export const QUERIES: Readonly<QueryFns> = Object.freeze({
+  get: (s, args) => s.get(stringArg(args, 'key')) ?? null,
+  task: (s, args) => (s.task(stringArg(args, 'taskId')) as TaskRecord | undefined) ?? null,
+  deadLetters: (s) => s.taskTable.deadLetters() as TaskRecord[],
+  members: (s) => s.members() as MemberRecord[],
+  tenants: (s) => s.tenants() as TenantRecord[],
+  workers: (s) => s.workers() as WorkerRecord[],
+} satisfies QueryFns);
+
+/** A query a node cannot run: an unknown name or bad arguments. */
+export class QueryError extends Error {
+  constructor(
+    readonly code: 'UnknownQuery' | 'InvalidQuery',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+/** Runs query `name` against `state`; throws {@link QueryError} for an unknown name or bad arguments. */
+export function runQuery(state: ClusterState, name: string, args: unknown): unknown {
+  if (!Object.hasOwn(QUERIES, name)) throw new QueryError('UnknownQuery', `no query '${name}'; known: ${Object.keys(QUERIES).join(', ')}`);
+  return (QUERIES[name as QueryName] as (s: ClusterState, a: unknown) => unknown)(state, args ?? {});
+}
