@@ -110,7 +110,7 @@ describe('sessions', () => {
     await c.waitForLeader();
     const a = c.client({ id: 'a' });
     await c.drive(a.submit({ op: 'put', key: 'k', value: 1 }));
-    // Two other clients push a's session out (the nodes' own commands carry no session).
+    // Two other clients push a's session out (it is the least recently used, nodes' sessions included).
     await c.drive(c.client({ id: 'b' }).submit({ op: 'put', key: 'b', value: 1 }));
     await c.drive(c.client({ id: 'c' }).submit({ op: 'put', key: 'c', value: 1 }));
     const err = await rejection(c.drive(a.submit({ op: 'put', key: 'k', value: 2 })));

@@ -1,0 +1,218 @@
+/**
+ * Clients on the network (issue: values on the wire, clients on the
+ * network, exactly-once for real). A client reaches nodes only through the
+ * bus and its network model, knows only what answers and timeouts tell it,
+ * and a retry applies once.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ClusterState, type ClusterCommand, type SessionCommand } from '../actors/clusterState.js';
+import type { ProposeOutcome } from '../actors/clusterNode.js';
+import { ClientError } from '../system/client.js';
+import { createTestCluster, type Cluster } from '../system/cluster.js';
+
+/** The error a promise rejects with (or fails the test when it resolves). */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Records each application of a `put` by the state machine (on every node): its key and log index. A repeat answered from a session is not an application. */
+function recordPutApplies(): Array<{ key: string; index: number }> {
+  const applied: Array<{ key: string; index: number }> = [];
+  type Apply = (this: ClusterState, cmd: ClusterCommand, index: number) => unknown;
+  const proto = ClusterState.prototype as unknown as { applyCommand: Apply };
+  const original = proto.applyCommand;
+  vi.spyOn(proto, 'applyCommand').mockImplementation(function (this: ClusterState, cmd: ClusterCommand, index: number) {
+    if (cmd.op === 'put') applied.push({ key: cmd.key, index });
+    return original.call(this, cmd, index);
+  });
+  return applied;
+}
+const appliesOf = (applied: Array<{ key: string; index: number }>, key: string) => applied.filter((a) => a.key === key);
+
+/** Resolves once `node` has received a client request carrying a `put` of `key`. */
+function whenRequestArrives(c: Cluster, node: string, key: string): () => boolean {
+  let seen = false;
+  c.bus.inbox(node).subscribe((env) => {
+    const p = env.payload as { kind?: string; command?: SessionCommand };
+    if (env.type === 'client.request' && p.kind === 'propose' && p.command?.cmd.op === 'put' && p.command.cmd.key === key) seen = true;
+  });
+  return () => seen;
+}
+
+describe('exactly once, with the client on the network', () => {
+  it('a lost answer to a committed request: the retry with the same number returns the original index and the command applies once', async () => {
+    const c = createTestCluster(3, { seed: 71 });
+    const leader = (await c.waitForLeader()).id;
+    const client = c.client({ id: 'w', timeoutMs: 1_500, attemptTimeoutMs: 300 });
+    await c.drive(client.submit({ op: 'put', key: 'warm', value: 0 })); // the client learns who leads
+    const applied = recordPutApplies();
+
+    // Every answer from the leader to the client is lost once the request is there.
+    const arrived = whenRequestArrives(c, leader, 'once');
+    const pending = client.submit({ op: 'put', key: 'once', value: 1 });
+    await c.runUntil(arrived, { within: 1_000, description: 'the request at the leader' });
+    c.bus.cut(leader, 'w');
+    const err = (await rejection(c.drive(pending, 5_000))) as ClientError;
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+    expect(err.requestId).toBe('w#2');
+    expect(client.inDoubt()).toEqual(['w#2']);
+    // It did commit: every node applied it once.
+    await c.settle();
+    expect(c.ids.map((id) => c.node(id).state.get('once'))).toEqual([1, 1, 1]);
+    expect(appliesOf(applied, 'once')).toHaveLength(3);
+    const firstIndex = c.node(leader).raft.log.lastIndex;
+
+    c.bus.restore(leader, 'w');
+    const again = await c.drive(client.retry(err.requestId!));
+    await c.settle();
+    expect(again.requestId).toBe('w#2');
+    expect(again.index).toBeLessThanOrEqual(firstIndex); // where it first took effect, not a new place
+    expect(appliesOf(applied, 'once')).toHaveLength(3); // once per node: the retry applied nothing
+    expect(client.inDoubt()).toEqual([]);
+  });
+
+  it('outcome(requestId) settles a timed-out request for good: applied with its index, or fenced so a late copy never applies', async () => {
+    const c = createTestCluster(3, { seed: 72 });
+    const leader = (await c.waitForLeader()).id;
+    const client = c.client({ id: 'o', timeoutMs: 1_000, attemptTimeoutMs: 200 });
+    await c.drive(client.submit({ op: 'put', key: 'warm', value: 0 }));
+
+    // Applied, answer lost.
+    const arrived = whenRequestArrives(c, leader, 'applied');
+    const p1 = client.submit({ op: 'put', key: 'applied', value: 1 });
+    await c.runUntil(arrived, { within: 1_000, description: 'the request at the leader' });
+    c.bus.cut(leader, 'o');
+    const e1 = (await rejection(c.drive(p1, 5_000))) as ClientError;
+    c.bus.restore(leader, 'o');
+    const settled1 = await c.drive(client.outcome(e1.requestId!));
+    expect(settled1).toMatchObject({ applied: true });
+    expect((settled1 as { index: number }).index).toBeGreaterThan(0);
+
+    // Never arrived: the client cannot reach anyone.
+    for (const id of c.ids) c.bus.cut('o', id);
+    const e2 = (await rejection(c.drive(client.submit({ op: 'put', key: 'lost', value: 1 }), 5_000))) as ClientError;
+    expect(e2).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+    for (const id of c.ids) c.bus.restore('o', id);
+    expect(await c.drive(client.outcome(e2.requestId!))).toEqual({ applied: false });
+    // A late copy of the request (say, delayed in the network) is refused, never applied.
+    const [session, seq] = e2.requestId!.split('#');
+    const late: SessionCommand = { client: session, seq: Number(seq), cmd: { op: 'put', key: 'lost', value: 1 } };
+    const lateOutcome = await c.drive(
+      new Promise<ProposeOutcome>((resolve) => c.leader()!.propose(late, (o) => (c.kernel.wake(), resolve(o)))),
+    );
+    expect(lateOutcome).toMatchObject({ ok: true, result: { ok: false, code: 'Fenced' } });
+    await c.settle();
+    for (const n of c.upNodes()) expect(n.state.get('lost')).toBeUndefined();
+    expect(client.inDoubt()).toEqual([]);
+  });
+
+  it('an evicted session answers SessionExpired to a retry, which is not applied as new', async () => {
+    const c = createTestCluster(3, { seed: 73, limits: { maxSessions: 4 } });
+    const leader = (await c.waitForLeader()).id;
+    const client = c.client({ id: 'e', timeoutMs: 1_000, attemptTimeoutMs: 200 });
+    await c.drive(client.submit({ op: 'put', key: 'warm', value: 0 }));
+    const arrived = whenRequestArrives(c, leader, 'k');
+    const p = client.submit({ op: 'put', key: 'k', value: 1 });
+    await c.runUntil(arrived, { within: 1_000, description: 'the request at the leader' });
+    c.bus.cut(leader, 'e');
+    const err = (await rejection(c.drive(p, 5_000))) as ClientError;
+    c.bus.restore(leader, 'e');
+    // Other clients push e's session out of the cluster's bounded table.
+    for (let i = 0; i < 6; i++) await c.drive(c.client({ id: `other${i}` }).submit({ op: 'put', key: `o${i}`, value: i }));
+    const again = await rejection(c.drive(client.retry(err.requestId!)));
+    expect(again).toMatchObject({ code: 'SessionExpired', outcome: 'unknown' });
+    expect(c.leader()!.state.get('k')).toBe(1); // applied once, before; the retry did nothing
+  });
+});
+
+describe('clients live on the network', () => {
+  it('a client on the minority side of a partition gets no answer (outcome unknown); healed, its retry applies once', async () => {
+    const c = createTestCluster(5, { seed: 74 });
+    const old = (await c.waitForLeader()).id;
+    const client = c.client({ id: 'm', timeoutMs: 1_000, attemptTimeoutMs: 200 });
+    await c.drive(client.submit({ op: 'put', key: 'warm', value: 0 }));
+    const others = c.ids.filter((id) => id !== old);
+    c.partition([[old, others[0], 'm'], others.slice(1)]);
+    const err = (await rejection(c.drive(client.submit({ op: 'put', key: 'minority', value: 1 }), 5_000))) as ClientError;
+    expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+    // The majority side elected a leader and went on; the client could not tell, only time out.
+    expect(c.leader()!.id).not.toBe(old);
+    c.heal();
+    const applied = await c.drive(client.retry(err.requestId!));
+    await c.settle();
+    expect(applied.requestId).toBe(err.requestId);
+    for (const n of c.upNodes()) expect(n.state.get('minority')).toBe(1);
+  });
+
+  it('under loss, duplication and reordering on every link (client links too) every acknowledged write is there once', async () => {
+    const c = createTestCluster(3, { seed: 75, network: { latency: { base: 2, jitter: 2, distribution: 'uniform' }, loss: 0.05, duplicate: 0.2, reorder: 0.2 } });
+    await c.waitForLeader();
+    const applied = recordPutApplies();
+    const clients = Array.from({ length: 4 }, (_, i) => c.client({ id: `d${i}`, timeoutMs: 10_000 }));
+    const acked: string[] = [];
+    await c.drive(
+      Promise.all(
+        clients.map(async (cl, i) => {
+          for (let k = 0; k < 25; k++) {
+            await cl.submit({ op: 'put', key: `${i}-${k}`, value: k });
+            acked.push(`${i}-${k}`);
+          }
+        }),
+      ),
+      120_000,
+    );
+    expect(acked).toHaveLength(100);
+    const stats = c.bus.stats();
+    const clientLinks = stats.links.filter((l) => l.from.startsWith('d') || l.to.startsWith('d'));
+    expect(clientLinks.reduce((n, l) => n + l.duplicated, 0)).toBeGreaterThan(0);
+    expect(clientLinks.reduce((n, l) => n + l.dropped.loss, 0)).toBeGreaterThan(0);
+    await c.settle();
+    for (const n of c.upNodes()) for (const key of acked) expect(n.state.get(key)).toBe(Number(key.split('-')[1]));
+    // Each write applied once per node, however often the network duplicated or the client resent it.
+    for (const key of acked) expect(appliesOf(applied, key), key).toHaveLength(3);
+  });
+
+  it('a node answers named queries; an unknown one is refused with a typed error', async () => {
+    const c = createTestCluster(3, { seed: 76 });
+    await c.waitForLeader();
+    const client = c.client();
+    await c.drive(client.submit({ op: 'put', key: 'bytes', value: new Uint8Array([1, 2, 3]) }));
+    const got = await c.drive(client.get('bytes'));
+    expect(got).toBeInstanceOf(Uint8Array);
+    expect([...(got as Uint8Array)]).toEqual([1, 2, 3]);
+    expect(await c.drive(client.get('missing'))).toBeUndefined();
+    expect((await c.drive(client.members())).map((m) => m.node).sort()).toEqual(c.ids);
+    const err = await rejection(c.drive(client.query('nope' as never, {} as never)));
+    expect(err).toMatchObject({ code: 'UnknownQuery', outcome: 'failed' });
+  });
+
+  it('commands a node forwards carry its session: a resend the leader already applied is answered, not applied again', async () => {
+    const c = createTestCluster(3, { seed: 77 });
+    const leader = (await c.waitForLeader()).id;
+    await c.settle();
+    const follower = c.node(c.ids.find((id) => id !== leader)!);
+    const applied = recordPutApplies();
+    // The leader's answers to the follower's forward are lost: the follower sends it again.
+    c.bus.cut(leader, follower.id);
+    follower.forward({ op: 'put', key: 'fwd', value: 1 });
+    await c.run(1_000);
+    c.bus.restore(leader, follower.id);
+    await c.runUntil(() => follower.forwardsPending === 0, { within: 5_000, description: 'the forward settled' });
+    await c.settle();
+    const entries = c.node(leader).raft.log.slice(1, c.node(leader).raft.log.lastIndex, 10_000);
+    const copies = entries.filter((e) => JSON.stringify(e.payload).includes('"fwd"'));
+    expect(copies.length).toBeGreaterThan(1); // it was sent (and logged) more than once …
+    const applies = appliesOf(applied, 'fwd');
+    expect(new Set(applies.map((a) => a.index)).size).toBe(1); // … and applied at one index only, on every node
+    expect(applies).toHaveLength(3);
+    expect(follower.sessionId).toMatch(new RegExp(`^${follower.id}/`));
+  });
+});
