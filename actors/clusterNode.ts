@@ -11,7 +11,7 @@ import { TaskController, type TaskControllerOptions } from './taskController.js'
 import { PeerHealth, type PeerHealthOptions } from './peerHealth.js';
 import { RecoveryManager, type RecoveryOptions } from './recoveryManager.js';
 import { createActor, type Actor } from 'xstate';
-import { breakerAdmits, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
+import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
@@ -348,7 +348,7 @@ export class ClusterNode {
     // command queued) instead of piling requests onto it; half-open probes later.
     const breaker = this.breakerFor(leader);
     if (!breakerAdmits(breaker.getSnapshot())) return;
-    breaker.send({ type: 'CALL' });
+    if (!breakerIgnores(breaker.getSnapshot(), { type: 'CALL' })) breaker.send({ type: 'CALL' });
     f.to = leader;
     this.transport.send(leader, 'grey.forward', { id: f.id, command: f.command } satisfies ForwardRequest);
   }
@@ -472,7 +472,8 @@ export class ClusterNode {
     const f = this.forwarding.get(reply.id);
     if (!f) return;
     if (f.to !== null) {
-      this.breakers.get(f.to)?.send({ type: 'SUCCESS' });
+      const b = this.breakers.get(f.to);
+      if (b && !breakerIgnores(b.getSnapshot(), { type: 'SUCCESS' })) b.send({ type: 'SUCCESS' });
       f.to = null;
     }
     if (reply.ok) {

@@ -147,6 +147,27 @@ function emptyState(): StateData {
   return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: {}, expired: [], rejected: [], appliedIndex: 0 };
 }
 
+/**
+ * A copy of the state that shares nothing that changes in place: members,
+ * tenants, workers and sessions are copied; values of the key-value store
+ * and recorded answers are replaced, never changed, so they are shared.
+ */
+function forkState(s: StateData): StateData {
+  const sessions: Record<string, Session> = {};
+  for (const [id, sess] of Object.entries(s.sessions)) sessions[id] = { ...sess, answers: { ...sess.answers } };
+  return {
+    members: structuredClone(s.members),
+    tenants: structuredClone(s.tenants),
+    workers: structuredClone(s.workers),
+    tasks: s.tasks,
+    kv: { ...s.kv },
+    sessions,
+    expired: [...(s.expired ?? [])],
+    rejected: [...s.rejected],
+    appliedIndex: s.appliedIndex,
+  };
+}
+
 const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
   join: 'REQUEST_JOIN',
   approve: 'APPROVE',
@@ -167,6 +188,8 @@ const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
  */
 export class ClusterState {
   private s: StateData = emptyState();
+  /** An upper bound of the sessions held (exact after each eviction pass): evicting is checked only past the limit. */
+  private sessionsAdded = 0;
   private readonly limits: ClusterStateLimits;
   /** The task table (its data is part of the snapshot). */
   readonly taskTable: TaskTable;
@@ -238,6 +261,7 @@ export class ClusterState {
           return { ok: false, code: 'SessionExpired', message: `session ${sc.client} was forgotten by the cluster (request ${sc.seq}); it may have taken effect before. Open a new session` };
         }
         session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index };
+        this.evictSessions();
       }
       session.lastIndex = entry.index;
       // The client has every answer below this: forget them (§6.3).
@@ -255,18 +279,23 @@ export class ClusterState {
       const result = this.applyCommand(sc.cmd, entry.index);
       const answer = (session.answers[sc.seq] = { ...result, appliedIndex: entry.index });
       this.boundAnswers(session);
-      this.evictSessions();
       return answer;
     }
     return this.applyCommand(sc.cmd, entry.index);
   }
 
+  /**
+   * The state as of now. Task records are copied on write and shared; the
+   * small tables that change in place are copied, so a snapshot costs far
+   * less than a deep copy of every task.
+   */
   snapshot(): unknown {
-    return structuredClone({ ...this.s, tasks: this.taskTable.snapshot() });
+    return { ...forkState(this.s), tasks: this.taskTable.snapshot() };
   }
 
   restore(data: unknown): void {
-    this.s = structuredClone(data as StateData);
+    this.s = forkState(data as StateData);
+    this.sessionsAdded = Object.keys(this.s.sessions).length;
     this.taskTable.restore(this.s.tasks);
     this.s.tasks = null;
   }
@@ -402,7 +431,10 @@ export class ClusterState {
   }
 
   private evictSessions(): void {
+    // Counting keys is O(sessions): do it only when a new session may have tipped the table over.
+    if (++this.sessionsAdded <= this.limits.maxSessions) return;
     const ids = Object.keys(this.s.sessions);
+    this.sessionsAdded = ids.length;
     if (ids.length <= this.limits.maxSessions) return;
     // Deterministic: the least recently used session goes (ties by id).
     ids.sort((a, b) => this.s.sessions[a].lastIndex - this.s.sessions[b].lastIndex || (a < b ? -1 : 1));

@@ -175,6 +175,10 @@ interface TableData {
  */
 export class TaskTable {
   private d: TableData = { tasks: {}, keys: {}, deadLetters: {}, pruned: 0 };
+  /** Bumped by every snapshot: records made before it may be shared with that snapshot. */
+  private epoch = 0;
+  /** Records this table made (or copied) itself, with the epoch: those of the current epoch are changed in place. */
+  private readonly owned = new WeakMap<TaskRecord, number>();
 
   constructor(private readonly limits: TaskTableLimits = DEFAULT_TASK_LIMITS) {}
 
@@ -230,6 +234,7 @@ export class TaskTable {
       };
       record.status = taskStepper.initial(record) as TaskStatus;
       this.d.tasks[t.id] = record;
+      this.owned.set(record, this.epoch);
       if (key !== undefined) this.rememberKey(key, t.id);
       if (t.resubmitOf !== undefined) delete this.d.deadLetters[t.resubmitOf];
       out.push({ index, taskId: t.id, from: null, to: record.status, attempt: 0, worker: null, reason: null, rejected: false, change: 'submit' });
@@ -256,39 +261,54 @@ export class TaskTable {
     return n;
   }
 
+  /**
+   * The table as of now, sharing its records with the live table: records
+   * are copied on write (a change replaces the record), so a snapshot costs
+   * a copy of the indexes, not of every task.
+   */
   snapshot(): unknown {
-    return this.d;
+    this.epoch++;
+    return forkTable(this.d);
   }
 
   restore(data: unknown): void {
-    this.d = data as TableData;
+    this.epoch++;
+    this.d = forkTable(data as TableData);
+  }
+
+  /** The record to change: itself when only this table holds it, else a copy (copy on write). */
+  private writable(t: TaskRecord): TaskRecord {
+    if (this.owned.get(t) === this.epoch) return t;
+    const copy = { ...t };
+    this.owned.set(copy, this.epoch);
+    return copy;
+  }
+
+  private refuse(out: TaskTransition[], index: number, c: TaskChange, t: TaskRecord | undefined, reason: string): void {
+    out.push({ index, taskId: c.taskId, from: t?.status ?? null, to: t?.status ?? 'pending', attempt: t?.attempt ?? 0, worker: t?.worker ?? null, reason, rejected: true, change: c.kind });
   }
 
   private applyChange(c: TaskChange, index: number, out: TaskTransition[]): void {
-    const t = this.d.tasks[c.taskId];
-    const refuse = (reason: string) =>
-      out.push({ index, taskId: c.taskId, from: t?.status ?? null, to: t?.status ?? 'pending', attempt: t?.attempt ?? 0, worker: t?.worker ?? null, reason, rejected: true, change: c.kind });
-    if (!t) {
-      refuse('unknown task');
-      return;
-    }
+    const current = this.d.tasks[c.taskId];
+    if (current === undefined) return this.refuse(out, index, c, undefined, 'unknown task');
+    const t = this.writable(current);
     // Changes from an execution apply only to that execution (a late result is refused, never forced).
     if ('worker' in c && c.kind !== 'assign' && c.kind !== 'reassign' && t.worker !== c.worker) {
-      refuse(`from ${c.worker}, but the task is with ${t.worker ?? 'no worker'}`);
+      this.refuse(out, index, c, t, `from ${c.worker}, but the task is with ${t.worker ?? 'no worker'}`);
       return;
     }
     if ('attempt' in c && c.kind !== 'start' && c.attempt !== t.attempt) {
-      refuse(`for attempt ${c.attempt}, but the task is on attempt ${t.attempt}`);
+      this.refuse(out, index, c, t, `for attempt ${c.attempt}, but the task is on attempt ${t.attempt}`);
       return;
     }
     if (c.kind === 'start' && c.attempt !== t.attempt + 1) {
-      refuse(`start of attempt ${c.attempt}, expected ${t.attempt + 1}`);
+      this.refuse(out, index, c, t, `start of attempt ${c.attempt}, expected ${t.attempt + 1}`);
       return;
     }
     if (c.kind === 'complete') {
       const bad = proofMismatch(c);
       if (bad !== null) {
-        refuse(`proof refused: ${bad}`);
+        this.refuse(out, index, c, t, `proof refused: ${bad}`);
         return;
       }
     }
@@ -296,9 +316,10 @@ export class TaskTable {
     const event = toEvent(c);
     const next = taskStepper.step(from, t, event);
     if (next === null) {
-      refuse(`${event.type} not allowed in ${from}`);
+      this.refuse(out, index, c, t, `${event.type} not allowed in ${from}`);
       return;
     }
+    this.d.tasks[t.id] = t; // (a copy, when the old record is shared with a snapshot)
     t.status = next as TaskStatus;
     let reason: string | null = null;
     switch (c.kind) {
@@ -355,6 +376,11 @@ export class TaskTable {
     const keys = Object.keys(this.d.keys);
     if (keys.length > this.limits.maxIdempotencyKeys) delete this.d.keys[keys[0]];
   }
+}
+
+/** A copy of the table's indexes that shares the (copy-on-write) records. */
+function forkTable(d: TableData): TableData {
+  return { tasks: { ...d.tasks }, keys: { ...d.keys }, deadLetters: { ...d.deadLetters }, pruned: d.pruned };
 }
 
 function toEvent(c: TaskChange): TaskEvent {

@@ -174,6 +174,27 @@ export function breakerAdmits(snapshot: BreakerView): boolean {
 }
 
 /**
+ * Whether sending `event` to a breaker in `snapshot` would change nothing
+ * at all (state and context alike), so a caller on a hot path may skip the
+ * send: `CALL` in closed (a closed breaker counts outcomes, not starts) or
+ * disabled, outcomes in disabled, and a `SUCCESS` in closed when the window
+ * is full of successes and no failure is pending (recording it would leave
+ * the same window). Derived from the chart below; a test checks it against
+ * the running machine.
+ */
+export function breakerIgnores(snapshot: BreakerView, event: Pick<BreakerEvent, 'type'>): boolean {
+  const state = snapshot.value as BreakerState;
+  if (state === 'disabled') return event.type === 'CALL' || event.type === 'SUCCESS' || event.type === 'FAILURE';
+  if (state !== 'closed') return false;
+  if (event.type === 'CALL') return true;
+  if (event.type !== 'SUCCESS') return false;
+  const c = snapshot.context;
+  if (c.consecutiveFailures !== 0 || c.window.length !== c.config.windowSize) return false;
+  for (const o of c.window) if (o !== 'success') return false;
+  return true;
+}
+
+/**
  * A circuit breaker for one request/response link (task dispatch,
  * forwarding, join): it stops a node from hammering a peer that keeps
  * failing, and lets a few trial calls through once the peer had time to

@@ -5,7 +5,7 @@ import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
 import { resolveTaskSpec, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
 import { createActor, type Actor } from 'xstate';
-import { breakerAdmits, circuitBreaker } from '../machines/circuitBreaker.js';
+import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerEvent } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
 import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from '../actors/clientProtocol.js';
@@ -482,6 +482,12 @@ export class ClusterClient {
     return b;
   }
 
+  /** Sends an event to a node's breaker, unless it would change nothing (the common case on the hot path costs no actor send). */
+  private toBreaker(node: string, event: BreakerEvent): void {
+    const b = this.breakerFor(node);
+    if (!breakerIgnores(b.getSnapshot(), event)) b.send(event);
+  }
+
   private pickTarget(attempt: number): string | null {
     const admits = (id: string) => breakerAdmits(this.breakerFor(id).getSnapshot());
     if (this.leaderGuess && admits(this.leaderGuess)) return this.leaderGuess;
@@ -499,8 +505,7 @@ export class ClusterClient {
    */
   private call(target: string, request: ClientRequest, timeout: number): Promise<Reply | Refusal> {
     const kernel = this.kernel;
-    const breaker = this.breakerFor(target);
-    breaker.send({ type: 'CALL' });
+    this.toBreaker(target, { type: 'CALL' });
     return new Promise((resolve) => {
       const rid = request.rid;
       const timer = kernel.schedule(timeout, () => this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
@@ -535,7 +540,7 @@ export class ClusterClient {
     if (p.resend !== undefined) this.kernel.cancel(p.resend as Parameters<Kernel['cancel']>[0]);
     // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
     const answered = r.ok || r.code !== 'Unreachable';
-    this.breakerFor(p.target).send({ type: answered ? 'SUCCESS' : 'FAILURE' });
+    this.toBreaker(p.target, { type: answered ? 'SUCCESS' : 'FAILURE' });
     // Karn's rule: a round trip with a retransmission in it measures nothing (which copy was answered?).
     if (answered && !p.retransmitted) this.sampleRtt(this.kernel.now() - p.sentAt);
     this.kernel.wake();

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createActor, transition, type SnapshotFrom } from 'xstate';
 import {
   breakerAdmits,
+  breakerIgnores,
   circuitBreaker,
   DEFAULT_BREAKER_CONFIG,
   failureRateOf,
@@ -255,5 +256,31 @@ describe('circuitBreaker properties', () => {
     // The property is not vacuous: runs reached halfOpen, filled it and were refused.
     expect(halfOpenAdmissions).toBeGreaterThan(100);
     expect(refusedCalls).toBeGreaterThan(100);
+  });
+
+  it('breakerIgnores is exact: an event it says may be skipped changes neither state nor context of the running chart', () => {
+    let skipped = 0;
+    fc.assert(
+      fc.property(config, fc.array(op, { maxLength: 80, size: 'max' }), (input, ops) => {
+        const kernel = new Kernel();
+        const actor = createActor(circuitBreaker, { clock: kernel, input }).start();
+        for (const o of ops) {
+          if (o.kind === 'advance') {
+            kernel.advance(o.ms);
+            continue;
+          }
+          const before = actor.getSnapshot();
+          const ignored = breakerIgnores(before, o.event);
+          actor.send(o.event);
+          if (!ignored) continue;
+          skipped++;
+          const after = actor.getSnapshot();
+          expect(after.value).toBe(before.value);
+          expect(after.context).toEqual(before.context);
+        }
+      }),
+      { numRuns: 300, seed: 20261126 },
+    );
+    expect(skipped).toBeGreaterThan(500); // not vacuous: full windows of successes happen
   });
 });
