@@ -122,6 +122,7 @@ export class Cluster {
   private readonly slots = new Map<string, Slot>();
   private readonly options: ClusterOptions;
   private clients = 0;
+  private readonly clientList: string[] = [];
   private ended = false;
   /** Handlers every node runs (simulated nodes share the program). */
   readonly handlers = new HandlerRegistry();
@@ -420,7 +421,13 @@ export class Cluster {
     if (id === undefined) while (this.bus.hasNode((id = `client${++this.clients}`)));
     if (this.bus.hasNode(id)) throw new RangeError(`a node or client '${id}' is already on the network`);
     this.bus.addNode(id, { kind: 'client' });
+    this.clientList.push(id);
     return new ClusterClient(this, id, options);
+  }
+
+  /** The ids (network addresses) of the clients made so far. */
+  get clientIds(): readonly string[] {
+    return this.clientList;
   }
 
   /**

@@ -259,9 +259,18 @@ export class Nemesis {
         const ids = this.rng.shuffle([...c.ids]);
         const cut = kind === 'halves' ? Math.floor(ids.length / 2) : this.rng.int(1, Math.max(1, Math.floor((ids.length - 1) / 2)));
         const minority = ids.slice(0, cut);
+        const majority = ids.slice(cut);
         const l = c.leader();
         if (l && minority.includes(l.id)) this.leaderLost();
-        c.partition([minority, ids.slice(cut)]);
+        // Clients are on the network too: some end up on the minority side
+        // (they can only time out there), some with the majority, and the
+        // rest, named in no group, still reach every node.
+        for (const client of c.clientIds) {
+          const side = this.rng.int(0, 2);
+          if (side === 0) minority.push(client);
+          else if (side === 1) majority.push(client);
+        }
+        c.partition([minority, majority]);
       },
       stop: () => c.heal(),
     };

@@ -86,7 +86,7 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   const wall = (performance.now() - wall0) / 1000;
   io.out(`seeds          ${total} (${first}${sweep ? `-${last}` : ''}), ${base.nodes} nodes, ${base.durationMs / 1000}s each, faults: ${base.faults.join(',') || 'none'}`);
   io.out(`violations     ${results.filter((r) => r.violation).length}`);
-  io.out(`lost writes    ${results.reduce((a, r) => a + r.lost, 0)} (acknowledged: ${results.reduce((a, r) => a + r.acknowledged, 0)}, unknown outcome: ${results.reduce((a, r) => a + r.unknown, 0)})`);
+  io.out(`lost writes    ${results.reduce((a, r) => a + r.lost, 0)} (acknowledged: ${results.reduce((a, r) => a + r.acknowledged, 0)}, unknown outcome: ${results.reduce((a, r) => a + r.unknown, 0)}, settled after recovery: ${results.reduce((a, r) => a + r.settled.applied, 0)} applied, ${results.reduce((a, r) => a + r.settled.fenced, 0)} never)`);
   io.out(`diverged       ${results.reduce((a, r) => a + r.diverged, 0)} nodes`);
   if (base.workload === 'tasks') {
     const sum = (k: keyof NonNullable<SimulationResult['tasks']>) => results.reduce((a, r) => a + (r.tasks?.[k] ?? 0), 0);

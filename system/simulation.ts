@@ -48,6 +48,12 @@ export interface SimulationResult {
   acknowledged: number;
   /** Requests whose outcome is unknown (timed out). */
   unknown: number;
+  /**
+   * Of the writes with an unknown outcome, those settled after recovery with
+   * `client.outcome` (kv workload): applied ones must be there with their
+   * value, fenced ones must not (`wrong` counts those that are not).
+   */
+  settled: { applied: number; fenced: number; wrong: number };
   /** Requests refused with a typed error. */
   failed: number;
   /** Acknowledged writes missing after recovery: must be 0. */
@@ -144,7 +150,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     });
   }
   const stats = { acknowledged: 0, unknown: 0, failed: 0 };
+  const settled = { applied: 0, fenced: 0, wrong: 0 };
   const acked: string[] = [];
+  /** Writes that timed out, to settle after recovery. */
+  const doubts: Array<{ client: ClusterClient; requestId: string; key: string; value: number }> = [];
   const idle: ClusterClient[] = [];
   let clients = 0;
   const rng = cluster.kernel.random('workload');
@@ -169,15 +178,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       );
     } else if (client) {
       const key = `k${++seq}`;
-      client.submit({ op: 'put', key, value: seq }).then(
+      const value = seq;
+      client.submit({ op: 'put', key, value }).then(
         () => {
           stats.acknowledged++;
           acked.push(key);
           idle.push(client);
         },
         (err: unknown) => {
-          if (err instanceof ClientError && err.outcome === 'unknown') stats.unknown++;
-          else stats.failed++;
+          if (err instanceof ClientError && err.outcome === 'unknown') {
+            stats.unknown++;
+            if (err.requestId) doubts.push({ client, requestId: err.requestId, key, value });
+          } else stats.failed++;
           idle.push(client);
         },
       );
@@ -208,9 +220,28 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (!(err instanceof SimulationTimeoutError)) throw err;
       liveness = `did not converge within ${convergeMs} ms of the last fault:\n${describeStuck(cluster, accepted)}`;
     }
+    if (!liveness) {
+      // Settle what timed out: each answer is final (a request not applied
+      // is fenced and can never apply), so the state must agree with it.
+      for (const d of doubts) {
+        if (!d.client.inDoubt().includes(d.requestId)) continue; // forgotten: more in doubt than the client keeps
+        let outcome: Awaited<ReturnType<ClusterClient['outcome']>>;
+        try {
+          outcome = await cluster.drive(d.client.outcome(d.requestId), 10_000);
+        } catch (err) {
+          if (err instanceof ClientError && err.outcome === 'unknown') continue; // the session was forgotten: nothing to hold it to
+          throw err;
+        }
+        const present = cluster.leader()?.state.get(d.key);
+        if (outcome.applied) settled.applied++;
+        else settled.fenced++;
+        if (outcome.applied ? present !== d.value : present !== undefined) settled.wrong++;
+      }
+      if (doubts.length > 0) await cluster.settle(convergeMs);
+    }
     const leader = cluster.leader();
     if (leader) {
-      lost = acked.filter((k) => leader.state.get(k) === undefined).length;
+      lost = acked.filter((k) => leader.state.get(k) === undefined).length + settled.wrong;
       if (tasksMode) {
         let completed = 0;
         let failed = 0;
@@ -251,6 +282,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     failovers,
     commits: cluster.leader()?.raft.commitIndex ?? Math.max(0, ...cluster.upNodes().map((n) => n.raft.commitIndex)),
     ...stats,
+    settled,
     lost,
     diverged,
     liveness,
