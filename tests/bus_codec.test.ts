@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { Bus, type DropSignal } from '../system/bus.js';
+import { msgpackCodec, type Codec } from '../system/codec.js';
+import type { Envelope } from '../system/envelope.js';
+import { Kernel } from '../system/kernel.js';
+
+function inboxOf<P = unknown>(bus: Bus, id: string): Envelope<P>[] {
+  const seen: Envelope<P>[] = [];
+  bus.inbox<P>(id).subscribe((env) => seen.push(env));
+  return seen;
+}
+
+/** msgpackCodec, counting its calls. */
+function countingCodec(): Codec & { encodes: number; decodes: number } {
+  return {
+    encodes: 0,
+    decodes: 0,
+    encode(value) {
+      this.encodes++;
+      return msgpackCodec.encode(value);
+    },
+    decode(bytes) {
+      this.decodes++;
+      return msgpackCodec.decode(bytes);
+    },
+  };
+}
+
+describe('Bus: payloads travel as bytes', () => {
+  it('a payload changed by the sender after send is delivered as it was sent', () => {
+    const kernel = new Kernel({ seed: 1 });
+    const bus = new Bus(kernel, { nodes: ['a', 'b'] });
+    const seen = inboxOf<{ n: number; list: number[] }>(bus, 'b');
+    const payload = { n: 1, list: [1, 2] };
+    bus.send('a', 'b', 'x', payload);
+    payload.n = 2;
+    payload.list.push(3);
+    kernel.advance(5);
+    expect(seen.map((e) => e.payload)).toEqual([{ n: 1, list: [1, 2] }]);
+  });
+
+  it('no receiver shares an object with the sender or with another receiver', () => {
+    const kernel = new Kernel({ seed: 1 });
+    const bus = new Bus(kernel, { nodes: ['a', 'b', 'c'] });
+    const atB = inboxOf<{ inner: { k: string } }>(bus, 'b');
+    const atC = inboxOf<{ inner: { k: string } }>(bus, 'c');
+    const payload = { inner: { k: 'v' } };
+    const sent = bus.send('a', 'b', 'x', payload);
+    bus.send('a', 'c', 'x', payload);
+    kernel.advance(5);
+    expect(sent.envelope.payload).toBe(payload); // the sender's result carries its own envelope
+    expect(atB[0].payload).toEqual(payload);
+    expect(atC[0].payload).toEqual(payload);
+    expect(atB[0].payload).not.toBe(payload);
+    expect(atB[0].payload.inner).not.toBe(atC[0].payload.inner);
+    atB[0].payload.inner.k = 'changed by b';
+    expect(atC[0].payload.inner.k).toBe('v');
+    expect(payload.inner.k).toBe('v');
+  });
+
+  it('the two deliveries of a duplicated message are distinct objects, decoded from one encoding', () => {
+    const kernel = new Kernel({ seed: 3 });
+    const codec = countingCodec();
+    const bus = new Bus(kernel, { nodes: ['a', 'b'], link: { duplicate: 1 }, codec });
+    const seen = inboxOf<{ items: number[] }>(bus, 'b');
+    bus.send('a', 'b', 'x', { items: [1, 2, 3] });
+    kernel.advance(5);
+    expect(bus.stats().duplicated).toBe(1);
+    expect(seen).toHaveLength(2);
+    const [one, two] = seen;
+    expect(one.id).toBe(two.id);
+    expect(two).toEqual(one);
+    expect(two).not.toBe(one);
+    expect(two.payload).not.toBe(one.payload);
+    expect(two.payload.items).not.toBe(one.payload.items);
+    expect(codec.encodes).toBe(1);
+    expect(codec.decodes).toBe(2);
+  });
+
+  it('a payload the codec cannot encode is a TypeError naming the type and the link, and nothing is counted', () => {
+    const kernel = new Kernel({ seed: 1 });
+    const bus = new Bus(kernel, { nodes: ['a', 'b'] });
+    const send = () => bus.send('a', 'b', 'raft.append', { entries: [{ apply: () => 1 }] });
+    expect(send).toThrow(TypeError);
+    expect(send).toThrow("send(a → b, 'raft.append'): payload cannot be encoded: cannot encode a function at $.entries[0].apply");
+    // Thrown whatever the network would have done with the message.
+    bus.setDown('b', true);
+    expect(send).toThrow(TypeError);
+    expect(bus.stats()).toMatchObject({ sent: 0, inFlight: 0, bytes: 0 });
+  });
+
+  it('counts the encoded bytes of accepted sends, per link and in total', () => {
+    const kernel = new Kernel({ seed: 1 });
+    const bus = new Bus(kernel, { nodes: ['a', 'b', 'c'] });
+    const size = (v: unknown) => msgpackCodec.encode(v).byteLength;
+    bus.send('a', 'b', 'x', { n: 1 });
+    bus.send('a', 'b', 'x', 'hello');
+    bus.send('a', 'c', 'x', [1, 2, 3]);
+    bus.setDown('c', true);
+    bus.send('a', 'c', 'x', 'refused: not counted');
+    expect(bus.linkStats('a', 'b').bytes).toBe(size({ n: 1 }) + size('hello'));
+    expect(bus.linkStats('a', 'c').bytes).toBe(size([1, 2, 3]));
+    expect(bus.stats().bytes).toBe(size({ n: 1 }) + size('hello') + size([1, 2, 3]));
+  });
+
+  it('a drop in flight is decoded for drops$ observers only', () => {
+    const kernel = new Kernel({ seed: 1 });
+    const codec = countingCodec();
+    const bus = new Bus(kernel, { nodes: ['a', 'b'], link: { latency: { base: 10 } }, codec });
+    bus.send('a', 'b', 'x', { n: 1 });
+    bus.setDown('b', true);
+    kernel.advance(20);
+    expect(bus.stats().dropped.down).toBe(1);
+    expect(codec.decodes).toBe(0); // nobody observes drops$
+
+    const drops: DropSignal[] = [];
+    bus.drops$.subscribe((d) => drops.push(d));
+    bus.setDown('b', false);
+    const payload = { n: 2 };
+    const sent = bus.send('a', 'b', 'x', payload);
+    bus.setDown('b', true);
+    kernel.advance(20);
+    expect(codec.decodes).toBe(1);
+    expect(drops).toEqual([{ envelope: sent.envelope, reason: 'down', stage: 'delivery', at: 30 }]);
+    expect(drops[0].envelope.payload).not.toBe(payload);
+  });
+
+  it('without a codec (codec: null) receivers get the sender payload object itself', () => {
+    const kernel = new Kernel({ seed: 1 });
+    const bus = new Bus(kernel, { nodes: ['a', 'b'], codec: null });
+    const seen = inboxOf(bus, 'b');
+    const payload = { f: () => 1 }; // not checked either
+    const sent = bus.send('a', 'b', 'x', payload);
+    kernel.advance(5);
+    expect(seen[0].payload).toBe(payload);
+    expect(seen[0]).toEqual(sent.envelope);
+    expect(bus.stats().bytes).toBe(0);
+  });
+
+  it('encoding does not change the network draws: same seed, same delivery log with and without a codec', async () => {
+    const run = async (codec: Codec | null) => {
+      const kernel = new Kernel({ seed: 11 });
+      const ids = ['a', 'b', 'c'];
+      const bus = new Bus(kernel, { nodes: ids, deliveryLog: true, codec, link: { latency: { base: 3, jitter: 2 }, loss: 0.1, duplicate: 0.1, reorder: 0.2 } });
+      ids.forEach((id, i) =>
+        bus.inbox<{ hop: number }>(id).subscribe((env) => {
+          if (env.payload.hop < 30) bus.send(id, ids[(i + 1 + (env.payload.hop % 2)) % 3], 'hop', { hop: env.payload.hop + 1 });
+        }),
+      );
+      for (let i = 0; i < 20; i++) bus.send(ids[i % 3], ids[(i + 1) % 3], 'hop', { hop: 0 });
+      await kernel.run(1000);
+      return bus.deliveryLog;
+    };
+    const encoded = await run(msgpackCodec);
+    expect(encoded.length).toBeGreaterThan(50);
+    expect(await run(null)).toEqual(encoded);
+  });
+});
