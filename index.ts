@@ -25,6 +25,8 @@ export {
   type FaultEvent,
   type LinkStats,
   type BusStats,
+  type NodeKind,
+  type AddNodeOptions,
 } from './system/bus.js';
 export {
   DEFAULT_LINK_CONFIG,

@@ -142,9 +142,21 @@ export interface BusOptions {
   codec?: Codec | null;
 }
 
+/** What a node is on the bus: a server, or a client beside the network (see {@link Bus.addNode}). */
+export type NodeKind = 'node' | 'client';
+
+/** Options of {@link Bus.addNode}. */
+export interface AddNodeOptions {
+  /** Default `node`. */
+  kind?: NodeKind;
+}
+
+/** The partition group of a client named in no group: it reaches every group. */
+const ANY_GROUP = -1;
+
 class NodeState {
-  /** Partition group: 0 for nodes not named in any group. */
-  group = 0;
+  /** Partition group: 0 for nodes not named in any group, {@link ANY_GROUP} for such clients. */
+  group: number;
   down = false;
   isolated = false;
   /** Outgoing links, indexed by destination node index (created lazily). */
@@ -155,7 +167,20 @@ class NodeState {
   constructor(
     readonly id: string,
     readonly index: number,
-  ) {}
+    readonly kind: NodeKind,
+  ) {
+    this.group = kind === 'client' ? ANY_GROUP : 0;
+  }
+
+  /** The group of this node when a partition names it in none. */
+  get unnamedGroup(): number {
+    return this.kind === 'client' ? ANY_GROUP : 0;
+  }
+}
+
+/** Whether a partition separates two nodes (a client in no group reaches every group). */
+function separated(a: NodeState, b: NodeState): boolean {
+  return a.group !== b.group && a.group !== ANY_GROUP && b.group !== ANY_GROUP;
 }
 
 /**
@@ -279,6 +304,11 @@ class Stray {
  * full link, then loss) and at delivery (down receiver, partition, cut), so
  * a message in flight when a fault starts is dropped too. Nothing is
  * dropped silently: see {@link Bus.stats} and {@link Bus.drops$}.
+ *
+ * Clients ({@link Bus.addNode} with kind `client`) sit beside the network:
+ * a partition that names a client in none of its groups does not confine
+ * it. Everything else (cuts, isolation, down, link configs) applies to them
+ * as to nodes.
  */
 export class Bus {
   /** Every injected fault, as it happens. */
@@ -318,11 +348,18 @@ export class Bus {
 
   // ---------------------------------------------------------------- nodes
 
-  /** Registers a node. Throws a TypeError for an empty or already registered id. */
-  addNode(id: string): void {
+  /**
+   * Registers a node, or with `kind: 'client'` a client: one that a
+   * partition naming it in no group leaves free to reach every group (and
+   * be reached from each). Throws a TypeError for an empty or already
+   * registered id, or an unknown kind.
+   */
+  addNode(id: string, options: AddNodeOptions = {}): void {
     if (typeof id !== 'string' || id.length === 0) throw new TypeError(`node id must be a non-empty string, got ${String(id)}`);
     if (this.nodeMap.has(id)) throw new TypeError(`node '${id}' is already registered on the bus`);
-    const node = new NodeState(id, this.nodeList.length);
+    const kind = options.kind ?? 'node';
+    if (kind !== 'node' && kind !== 'client') throw new TypeError(`addNode('${id}'): kind must be 'node' or 'client', got ${String(kind)}`);
+    const node = new NodeState(id, this.nodeList.length, kind);
     this.nodeMap.set(id, node);
     this.nodeList.push(node);
     // Keep every `out` array dense (indexed by node number, no holes).
@@ -334,7 +371,12 @@ export class Bus {
     return this.nodeMap.has(id);
   }
 
-  /** Registered node ids, in registration order. */
+  /** Whether `id` was registered as a node or as a client. */
+  kindOf(id: string): NodeKind {
+    return this.node(id).kind;
+  }
+
+  /** Registered node ids (clients included), in registration order. */
   get nodes(): readonly string[] {
     return this.nodeList.map((n) => n.id);
   }
@@ -375,7 +417,7 @@ export class Bus {
     const env: Envelope<P> = { id: `m${++this.seq}`, from: src.id, to: dst.id, type, payload, sentAt: this.kernel.now() };
     link.sent++;
     if (src.down || dst.down) return this.refuse(link, env, 'down');
-    if (this.partitioned && src.group !== dst.group) return this.refuse(link, env, 'partition');
+    if (this.partitioned && separated(src, dst)) return this.refuse(link, env, 'partition');
     if (link.cut) return this.refuse(link, env, 'cut');
     if (link.depth >= link.capacity) {
       this.backpressureSubject.next({ from: src.id, to: dst.id, depth: link.depth, capacity: link.capacity, at: this.kernel.now() });
@@ -497,7 +539,7 @@ export class Bus {
     const dst = link.to;
     let reason: DropReason | null = null;
     if (dst.down) reason = 'down';
-    else if (this.partitioned && link.from.group !== dst.group) reason = 'partition';
+    else if (this.partitioned && separated(link.from, dst)) reason = 'partition';
     else if (link.cut) reason = 'cut';
     if (reason !== null) {
       this.countDrop(link, reason);
@@ -644,7 +686,7 @@ export class Bus {
 
   /** Whether a partition separates `a` and `b` now. */
   isPartitioned(a: string, b: string): boolean {
-    return this.partitioned && this.node(a).group !== this.node(b).group;
+    return this.partitioned && separated(this.node(a), this.node(b));
   }
 
   // ---------------------------------------------------------------- configuration and faults
@@ -679,7 +721,9 @@ export class Bus {
   /**
    * Splits the nodes into groups; messages between groups are dropped, at
    * send and in flight. Nodes not named in any group form one more group
-   * together. Replaces any earlier partition; cuts stay.
+   * together; a client named in no group is in all of them (it reaches, and
+   * is reached from, every group), while a client named in a group is
+   * confined to it like a node. Replaces any earlier partition; cuts stay.
    */
   partition(groups: readonly (readonly string[])[]): void {
     const seen = new Set<string>();
@@ -690,7 +734,7 @@ export class Bus {
         seen.add(id);
       }
     }
-    for (const node of this.nodeList) node.group = 0;
+    for (const node of this.nodeList) node.group = node.unnamedGroup;
     groups.forEach((group, g) => {
       for (const id of group) this.nodeMap.get(id)!.group = g + 1;
     });
@@ -702,7 +746,7 @@ export class Bus {
   heal(): void {
     this.partitioned = false;
     for (const node of this.nodeList) {
-      node.group = 0;
+      node.group = node.unnamedGroup;
       node.isolated = false;
     }
     for (const link of this.links) link.cut = false;

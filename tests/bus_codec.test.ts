@@ -156,3 +156,99 @@ describe('Bus: payloads travel as bytes', () => {
     expect(await run(null)).toEqual(encoded);
   });
 });
+
+describe('Bus: clients beside the network', () => {
+  function setup() {
+    const kernel = new Kernel({ seed: 1 });
+    const bus = new Bus(kernel, { nodes: ['n1', 'n2', 'n3'] });
+    bus.addNode('cli', { kind: 'client' });
+    return { kernel, bus };
+  }
+
+  it('registers clients and nodes by kind', () => {
+    const { bus } = setup();
+    expect(bus.kindOf('cli')).toBe('client');
+    expect(bus.kindOf('n1')).toBe('node');
+    expect(bus.nodes).toEqual(['n1', 'n2', 'n3', 'cli']);
+    expect(() => bus.addNode('x', { kind: 'server' as never })).toThrow(TypeError);
+  });
+
+  it('a client named in no group reaches every group and is reached from every group', () => {
+    const { kernel, bus } = setup();
+    const atCli = inboxOf(bus, 'cli');
+    const atN1 = inboxOf(bus, 'n1');
+    const atN3 = inboxOf(bus, 'n3');
+    bus.partition([['n1'], ['n2']]); // n3 is in no group: the group of the unnamed
+    for (const n of ['n1', 'n2', 'n3']) {
+      expect(bus.isPartitioned('cli', n)).toBe(false);
+      expect(bus.isPartitioned(n, 'cli')).toBe(false);
+    }
+    expect(bus.isPartitioned('n1', 'n3')).toBe(true);
+    for (const n of ['n1', 'n2', 'n3']) {
+      expect(bus.send('cli', n, 'req', n).ok).toBe(true);
+      expect(bus.send(n, 'cli', 'resp', n).ok).toBe(true);
+    }
+    expect(bus.send('n1', 'n3', 'x', 0)).toMatchObject({ ok: false, reason: 'partition' });
+    kernel.advance(5);
+    expect(atCli.map((e) => e.from)).toEqual(['n1', 'n2', 'n3']);
+    expect(atN1.map((e) => e.payload)).toEqual(['n1']);
+    expect(atN3.map((e) => e.payload)).toEqual(['n3']);
+  });
+
+  it('a client named in a group is confined to it like a node', () => {
+    const { bus } = setup();
+    bus.partition([['n1', 'cli'], ['n2', 'n3']]);
+    expect(bus.send('cli', 'n1', 'x', 0).ok).toBe(true);
+    expect(bus.send('cli', 'n2', 'x', 0)).toMatchObject({ ok: false, reason: 'partition' });
+    expect(bus.send('n3', 'cli', 'x', 0)).toMatchObject({ ok: false, reason: 'partition' });
+    // A later partition that leaves it out frees it again; so does heal.
+    bus.partition([['n1'], ['n2', 'n3']]);
+    expect(bus.send('cli', 'n2', 'x', 0).ok).toBe(true);
+    bus.partition([['n1', 'cli'], ['n2', 'n3']]);
+    bus.heal();
+    expect(bus.send('cli', 'n2', 'x', 0).ok).toBe(true);
+  });
+
+  it('a client added during a partition is free; a node added then joins the unnamed group', () => {
+    const { bus } = setup();
+    bus.partition([['n1'], ['n2']]);
+    bus.addNode('late-client', { kind: 'client' });
+    bus.addNode('late-node');
+    expect(bus.isPartitioned('late-client', 'n1')).toBe(false);
+    expect(bus.isPartitioned('late-client', 'n2')).toBe(false);
+    expect(bus.isPartitioned('late-node', 'n3')).toBe(false);
+    expect(bus.isPartitioned('late-node', 'n1')).toBe(true);
+  });
+
+  it('in-flight messages between a free client and a group survive the partition', () => {
+    const { kernel, bus } = setup();
+    bus.configureLink('cli', 'n2', { latency: { base: 10 } });
+    const atN2 = inboxOf(bus, 'n2');
+    bus.send('cli', 'n2', 'req', 1);
+    bus.partition([['n1'], ['n2']]);
+    kernel.advance(20);
+    expect(atN2).toHaveLength(1);
+  });
+
+  it('isolate, cut, setDown and link configs apply to clients as to nodes', () => {
+    const { kernel, bus } = setup();
+    bus.isolate('cli');
+    expect(bus.send('cli', 'n1', 'x', 0)).toMatchObject({ ok: false, reason: 'cut' });
+    expect(bus.send('n1', 'cli', 'x', 0)).toMatchObject({ ok: false, reason: 'cut' });
+    bus.heal();
+    bus.cut('cli', 'n2');
+    expect(bus.send('cli', 'n2', 'x', 0)).toMatchObject({ ok: false, reason: 'cut' });
+    expect(bus.send('n2', 'cli', 'x', 0).ok).toBe(true);
+    bus.restore('cli', 'n2');
+    bus.setDown('cli', true);
+    expect(bus.send('cli', 'n3', 'x', 0)).toMatchObject({ ok: false, reason: 'down' });
+    bus.setDown('cli', false);
+    bus.configureLink('cli', 'n3', { latency: { base: 40 } });
+    const atN3 = inboxOf(bus, 'n3');
+    bus.send('cli', 'n3', 'x', 0);
+    kernel.advance(39);
+    expect(atN3).toHaveLength(0);
+    kernel.advance(1);
+    expect(atN3).toHaveLength(1);
+  });
+});
