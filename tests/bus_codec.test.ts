@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { LogEntry } from '../actors/raftTypes.js';
 import { Bus, type DropSignal } from '../system/bus.js';
-import { msgpackCodec, type Codec } from '../system/codec.js';
+import { createCluster } from '../system/cluster.js';
+import { EncodeOnce, msgpackCodec, type Codec } from '../system/codec.js';
 import type { Envelope } from '../system/envelope.js';
 import { Kernel } from '../system/kernel.js';
 
@@ -250,5 +252,34 @@ describe('Bus: clients beside the network', () => {
     expect(atN3).toHaveLength(0);
     kernel.advance(1);
     expect(atN3).toHaveLength(1);
+  });
+});
+
+describe('AppendEntries batches are encoded once for all followers', () => {
+  it('a leader broadcasting one batch to four followers encodes its entries once', async () => {
+    const c = createCluster({ nodes: 5, seed: 3, check: false, network: { latency: { base: 2, jitter: 0 } } });
+    const leader = (await c.waitForLeader(10_000)).raft;
+    await c.run(200); // settle: every follower in step, heartbeats only
+    const encode = vi.spyOn(msgpackCodec, 'encode');
+    try {
+      const before = leader.log.lastIndex;
+      for (let i = 0; i < 10; i++) leader.propose({ op: 'noop', i });
+      await c.run(50);
+      expect(leader.commitIndex).toBeGreaterThanOrEqual(before + 10);
+      // What went out: the appends carrying entries, and the encodings of entry batches.
+      const appends = encode.mock.calls
+        .map(([value]) => value as { entries?: unknown })
+        .filter((v) => v !== null && typeof v === 'object' && v.entries instanceof EncodeOnce && v.entries.value.length > 0);
+      const batchEncodes = encode.mock.calls.filter(([value]) => Array.isArray(value));
+      const batches = new Set(appends.map((a) => a.entries));
+      expect(appends).toHaveLength(4); // one batch, one append per follower
+      expect(batches.size).toBe(1);
+      expect(batchEncodes).toHaveLength(1);
+      expect(batchEncodes[0][0]).toEqual((appends[0].entries as EncodeOnce<LogEntry[]>).value);
+      // The followers got the entries themselves, as plain data.
+      for (const id of c.ids) expect(c.node(id).raft.log.lastIndex).toBe(leader.log.lastIndex);
+    } finally {
+      encode.mockRestore();
+    }
   });
 });
