@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchValue, EncodeOnce, msgpackCodec } from '../system/codec.js';
+import { batchValue, EncodeOnce, msgpackCodec, RECORDS_MIN_OBJECTS } from '../system/codec.js';
 
 const roundTrip = (value: unknown): unknown => msgpackCodec.decode(msgpackCodec.encode(value));
 
@@ -96,6 +96,43 @@ describe('EncodeOnce', () => {
     expect(batch.bytes).toBe(bytes); // cached, not recomputed
     expect(msgpackCodec.decode(first)).toEqual({ to: 'n2', entries: [{ index: 1, term: 2, payload: { kind: 'noop' } }] });
     expect(msgpackCodec.decode(second)).toEqual({ to: 'n3', entries: [{ index: 1, term: 2, payload: { kind: 'noop' } }] });
+  });
+
+  it('a large array is encoded as records in an extension and decodes equal, whatever it holds', () => {
+    // More object shapes than msgpackr numbers records in one message (64), -0, undefined, bytes, nesting.
+    const items = Array.from({ length: 3 * RECORDS_MIN_OBJECTS }, (_, i) => ({
+      index: i,
+      [`shape${i}`]: { nested: [i, 'x', { deep: i % 2 === 0 }] },
+      z: i === 5 ? -0 : i,
+      u: undefined,
+      bytes: i === 7 ? new Uint8Array([1, 2]) : null,
+    }));
+    const batch = new EncodeOnce(items);
+    const wire = msgpackCodec.encode({ before: 100, entries: batch, after: [64, 65, 100, 127] });
+    expect(batch.bytes.byteLength).toBeLessThan(msgpackCodec.encode(items).byteLength);
+    const decoded = msgpackCodec.decode(wire) as { before: number; entries: typeof items; after: number[] };
+    expect(decoded).toEqual({ before: 100, entries: items, after: [64, 65, 100, 127] });
+    expect(Object.is(decoded.entries[5].z, -0)).toBe(true);
+    expect(Object.getPrototypeOf(decoded.entries[7].bytes)).toBe(Uint8Array.prototype);
+    // Two messages carrying it decode on their own, to distinct objects.
+    const again = msgpackCodec.decode(msgpackCodec.encode({ entries: batch })) as { entries: typeof items };
+    expect(again.entries).toEqual(items);
+    expect(again.entries[0]).not.toBe(decoded.entries[0]);
+  });
+
+  it('wrapped values nest, small and large', () => {
+    const inner = new EncodeOnce(Array.from({ length: RECORDS_MIN_OBJECTS }, (_, i) => ({ i })));
+    const outer = new EncodeOnce(Array.from({ length: RECORDS_MIN_OBJECTS }, (_, i) => (i === 3 ? { inner, n: 100 } : { n: 64 + i })));
+    const decoded = msgpackCodec.decode(msgpackCodec.encode([outer, new EncodeOnce('small')])) as unknown[];
+    expect(decoded).toEqual([outer.value.map((x) => ('inner' in x ? { inner: inner.value, n: 100 } : x)), 'small']);
+  });
+
+  it('counts the wrapped values it encodes', () => {
+    const before = EncodeOnce.encodings;
+    const batch = new EncodeOnce([1, 2, 3]);
+    msgpackCodec.encode({ a: batch });
+    msgpackCodec.encode({ b: batch });
+    expect(EncodeOnce.encodings - before).toBe(1);
   });
 
   it('batchValue unwraps a wrapper and passes a plain value through', () => {
