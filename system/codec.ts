@@ -36,8 +36,7 @@ let wrappedEncodings = 0;
  */
 export class EncodeOnce<T> {
   private cached: Uint8Array | undefined = undefined;
-  /** Whether {@link EncodeOnce.bytes} is records in extension 0x47, not plain msgpack. */
-  private framed = false;
+  private records = false;
 
   constructor(readonly value: T) {}
 
@@ -63,8 +62,8 @@ export class EncodeOnce<T> {
       const value = flags & NEGATIVE_ZERO_FOUND ? markNegativeZeros(this.value) : this.value;
       // A wrapped value inside is written in place as plain msgpack, which
       // a records decoder could misread: keep such a value plain too.
-      this.framed = objects >= RECORDS_MIN_OBJECTS && (flags & WRAPPED_FOUND) === 0;
-      this.cached = this.framed ? recordsPackr.pack(value) : packr.pack(value);
+      this.records = objects >= RECORDS_MIN_OBJECTS && (flags & WRAPPED_FOUND) === 0;
+      this.cached = this.records ? recordsPackr.pack(value) : packr.pack(value);
       wrappedEncodings++;
     }
     return this.cached;
@@ -75,12 +74,10 @@ export class EncodeOnce<T> {
     return this.cached !== undefined;
   }
 
-  /** @internal How the codec writes it: its bytes in place, or framed as extension 0x47. */
-  static write(wrapped: EncodeOnce<unknown>, allocate: Allocate): Uint8Array | undefined {
-    const bytes = wrapped.bytes;
-    if (wrapped.framed) return bytes;
-    writeInPlace(bytes, allocate);
-    return undefined;
+  /** Whether {@link EncodeOnce.bytes} are msgpackr records, carried in extension 0x47 (else plain msgpack, written in place). */
+  get asRecords(): boolean {
+    void this.bytes;
+    return this.records;
   }
 }
 
@@ -133,7 +130,12 @@ addExtension({
   Class: EncodeOnce,
   type: 0x47,
   // check() caches the bytes before msgpackr's pack starts, so none is encoded in here.
-  pack: EncodeOnce.write as never,
+  // Records are returned, for msgpackr to frame as the extension; plain bytes go in place.
+  pack: ((wrapped: EncodeOnce<unknown>, allocate: Allocate) => {
+    if (wrapped.asRecords) return wrapped.bytes;
+    writeInPlace(wrapped.bytes, allocate);
+    return undefined;
+  }) as never,
   unpack: (bytes: Uint8Array) => recordsPackr.unpack(bytes),
 });
 addExtension({

@@ -109,6 +109,7 @@ describe('EncodeOnce', () => {
     }));
     const batch = new EncodeOnce(items);
     const wire = msgpackCodec.encode({ before: 100, entries: batch, after: [64, 65, 100, 127] });
+    expect(batch.asRecords).toBe(true);
     expect(batch.bytes.byteLength).toBeLessThan(msgpackCodec.encode(items).byteLength);
     const decoded = msgpackCodec.decode(wire) as { before: number; entries: typeof items; after: number[] };
     expect(decoded).toEqual({ before: 100, entries: items, after: [64, 65, 100, 127] });
@@ -123,7 +124,9 @@ describe('EncodeOnce', () => {
   it('wrapped values nest, small and large', () => {
     const inner = new EncodeOnce(Array.from({ length: RECORDS_MIN_OBJECTS }, (_, i) => ({ i })));
     const outer = new EncodeOnce(Array.from({ length: RECORDS_MIN_OBJECTS }, (_, i) => (i === 3 ? { inner, n: 100 } : { n: 64 + i })));
-    const decoded = msgpackCodec.decode(msgpackCodec.encode([outer, new EncodeOnce('small')])) as unknown[];
+    const small = new EncodeOnce('small');
+    const decoded = msgpackCodec.decode(msgpackCodec.encode([outer, small])) as unknown[];
+    expect([inner.asRecords, outer.asRecords, small.asRecords]).toEqual([true, false, false]); // plain around a wrapped value
     expect(decoded).toEqual([outer.value.map((x) => ('inner' in x ? { inner: inner.value, n: 100 } : x)), 'small']);
   });
 
