@@ -12,6 +12,7 @@ export { seededIds, sequentialIds, randomIds, type IdSource } from './system/ids
 
 // Bus and network model
 export type { Envelope } from './system/envelope.js';
+export { msgpackCodec, EncodeOnce, batchValue, type Codec } from './system/codec.js';
 export {
   Bus,
   DROP_REASONS,
@@ -25,6 +26,8 @@ export {
   type FaultEvent,
   type LinkStats,
   type BusStats,
+  type NodeKind,
+  type AddNodeOptions,
 } from './system/bus.js';
 export {
   DEFAULT_LINK_CONFIG,

@@ -3,18 +3,19 @@ import { raftRole, roleOf, quorumOf, type RaftRole, type RaftRoleEmitted } from 
 import { progressStepper } from '../machines/progressTable.js';
 import type { ProgressState } from '../machines/replicationProgress.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
+import { batchValue, EncodeOnce } from '../system/codec.js';
 import type { RandomSource } from '../system/random.js';
 import { RaftLog } from './raftLog.js';
 import type { Storage } from './storage.js';
 import {
   normalizeConfig,
-  type AppendRequest,
   type AppendResponse,
+  type AppendSend,
   type EntryPayload,
   type LogDigests,
   type LogEntry,
+  type OutgoingRaftMessages,
   type RaftConfig,
-  type RaftMessages,
   type RaftMessageType,
   type Snapshot,
   type SnapshotRequest,
@@ -61,7 +62,7 @@ export interface StateMachine {
 
 /** Sends Raft messages to peers. */
 export interface RaftTransport {
-  send<T extends RaftMessageType>(to: string, type: T, payload: RaftMessages[T]): void;
+  send<T extends RaftMessageType>(to: string, type: T, payload: OutgoingRaftMessages[T]): void;
 }
 
 /** What a node reports as it moves; the trace and the invariant checker hang off it. */
@@ -130,6 +131,14 @@ interface Progress {
   progressAt: number;
 }
 
+/** An AppendEntries batch already built, by its range (see `RaftNode.batch`). */
+interface CachedBatch {
+  first: number;
+  last: number;
+  lastTerm: number;
+  entries: EncodeOnce<LogEntry[]>;
+}
+
 interface PendingRead {
   round: number;
   index: number;
@@ -191,6 +200,8 @@ export class RaftNode {
   private lastContactAt = Number.NEGATIVE_INFINITY;
   private lastArmedAt = Number.NEGATIVE_INFINITY;
   private readonly progress = new Map<string, Progress>();
+  /** The last few batches sent, newest last: at most maxInflight. */
+  private readonly batches: CachedBatch[] = [];
   private flushHandle: TimerHandle | undefined;
   private transferTarget: string | null = null;
   private transferTimer: TimerHandle | undefined;
@@ -464,7 +475,7 @@ export class RaftNode {
       case 'raft.voteResponse':
         return this.onVoteResponse(from, payload as VoteResponse);
       case 'raft.append':
-        return this.onAppend(from, payload as AppendRequest);
+        return this.onAppend(from, payload as AppendSend);
       case 'raft.appendResponse':
         return this.onAppendResponse(from, payload as AppendResponse);
       case 'raft.snapshot':
@@ -535,11 +546,12 @@ export class RaftNode {
     return true;
   }
 
-  private onAppend(from: string, m: AppendRequest): void {
+  private onAppend(from: string, m: AppendSend): void {
     if (!this.acceptLeader(from, m.term)) return;
     let prevIndex = m.prevIndex;
     let prevTerm = m.prevTerm;
-    let entries = m.entries;
+    // Decoded through a codec it is the plain array; without one, the leader's wrapper.
+    let entries = batchValue(m.entries);
     const compacted = this.log.snapshotIndex;
     if (prevIndex < compacted) {
       // Our compacted prefix is committed, hence equal to the leader's: skip it.
@@ -807,14 +819,34 @@ export class RaftNode {
       this.sendSnapshot(peer, pr);
       return false;
     }
-    const entries = pr.next <= last ? this.log.slice(pr.next, last, this.options.maxBatch) : [];
-    this.send(peer, 'raft.append', { term: this.term, leader: this.id, prevIndex, prevTerm, entries, commit: this.commit, readRound: 0 });
+    const batch = this.batch(pr.next, last);
+    this.send(peer, 'raft.append', { term: this.term, leader: this.id, prevIndex, prevTerm, entries: batch ?? [], commit: this.commit, readRound: 0 });
+    const entries = batch === null ? [] : batch.value;
     if (entries.length > 0 && pr.state === 'replicate') {
       if (pr.inflight.length === 0) pr.progressAt = this.clock.now();
       pr.next = entries[entries.length - 1].index + 1;
       pr.inflight.push(pr.next - 1);
     }
     return true;
+  }
+
+  /**
+   * The entries from `from` to `last` (at most maxBatch), or null for none;
+   * wrapped so that sending the same batch to several followers encodes it
+   * once. A batch is reused when its first index, last index and last term
+   * match: by Log Matching (§5.3) equal (index, term) of the last entry
+   * means equal entries up to it, whatever happened to the log between.
+   */
+  private batch(from: number, last: number): EncodeOnce<LogEntry[]> | null {
+    const end = Math.min(last, this.log.lastIndex, from + this.options.maxBatch - 1);
+    if (end < from) return null;
+    const lastTerm = this.log.term(end)!;
+    for (const b of this.batches) if (b.first === from && b.last === end && b.lastTerm === lastTerm) return b.entries;
+    const entries = new EncodeOnce(this.log.slice(from, end, this.options.maxBatch));
+    // Followers in step are sent the same batches in turn, up to maxInflight each.
+    if (this.batches.length >= this.options.maxInflight) this.batches.shift();
+    this.batches.push({ first: from, last: end, lastTerm, entries });
+    return entries;
   }
 
   private sendSnapshot(peer: string, pr: Progress): void {
@@ -1030,7 +1062,7 @@ export class RaftNode {
     for (const done of waiting) done(err, 0);
   }
 
-  private send<T extends RaftMessageType>(to: string, type: T, payload: RaftMessages[T]): void {
+  private send<T extends RaftMessageType>(to: string, type: T, payload: OutgoingRaftMessages[T]): void {
     this.transport.send(to, type, payload);
   }
 }

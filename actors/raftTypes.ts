@@ -1,4 +1,5 @@
 /** Data shared by the Raft actors: log entries, configurations, messages. */
+import type { EncodeOnce } from '../system/codec.js';
 
 /** A cluster configuration: who votes, who only replicates. */
 export interface RaftConfig {
@@ -57,6 +58,7 @@ export interface VoteResponse {
   preVote: boolean;
 }
 
+/** AppendEntries, as it arrives through a codec. */
 export interface AppendRequest {
   term: number;
   leader: string;
@@ -92,7 +94,19 @@ export interface TimeoutNowRequest {
   term: number;
 }
 
-/** Every Raft message type and its payload. */
+/**
+ * The entries of an AppendEntries as a leader sends them: wrapped, so that
+ * the batch it sends to every follower is encoded once; a codec delivers
+ * the plain array. A transport without a codec hands the wrapper over.
+ */
+export type EntryBatch = LogEntry[] | EncodeOnce<LogEntry[]>;
+
+/** AppendEntries as a leader sends it, or as it arrives without a codec. */
+export interface AppendSend extends Omit<AppendRequest, 'entries'> {
+  entries: EntryBatch;
+}
+
+/** Every Raft message type and its payload, as it arrives through a codec. */
 export interface RaftMessages {
   'raft.vote': VoteRequest;
   'raft.voteResponse': VoteResponse;
@@ -103,6 +117,9 @@ export interface RaftMessages {
 }
 
 export type RaftMessageType = keyof RaftMessages;
+
+/** Every Raft message type and its payload as a node sends it (see {@link EntryBatch}). */
+export type OutgoingRaftMessages = { [K in RaftMessageType]: K extends 'raft.append' ? AppendSend : RaftMessages[K] };
 
 /** Returns a configuration with both lists sorted (a canonical form). */
 export function normalizeConfig(config: RaftConfig): RaftConfig {

@@ -29,6 +29,7 @@ await run(benchKernelSteady(10_000, 2_000_000, 1, true));
 await run(benchKernelBurst());
 await run(benchActorTimers());
 await run(benchBus());
+await run(benchBus({ codec: null })); // what the wire costs: the same traffic, payload objects handed over
 for (const voters of [3, 5, 7, 9]) await run(benchCommitThroughput(voters));
 await run(benchSimulationSpeed(0));
 await run(benchSimulationSpeed(1_000));

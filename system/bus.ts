@@ -1,4 +1,5 @@
 import { BehaviorSubject, Observable, Subject } from 'rxjs';
+import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
 import type { Kernel } from './kernel.js';
 import {
@@ -63,7 +64,11 @@ export interface PressureSignal {
   readonly at: number;
 }
 
-/** Emitted on {@link Bus.drops$} for every message the bus drops. */
+/**
+ * Emitted on {@link Bus.drops$} for every message the bus drops. The
+ * envelope of a drop at `send` is the sender's own; one dropped in flight
+ * is decoded from the wire for the observer.
+ */
 export interface DropSignal {
   readonly envelope: Envelope;
   readonly reason: DropReason;
@@ -109,6 +114,8 @@ export interface LinkStats {
   dropped: Record<DropReason, number>;
   /** Messages in flight now. `sent + duplicated = delivered + Σ dropped + inFlight`. */
   inFlight: number;
+  /** Encoded bytes of the sends the link accepted, each counted once (duplicates not again); 0 without a codec. */
+  bytes: number;
 }
 
 /** {@link LinkStats} of the whole bus, with the per-link breakdown (in link creation order). */
@@ -126,13 +133,30 @@ export interface BusOptions {
   deliveryLog?: boolean;
   /** Name of the kernel random stream the network draws from. Default `network`. */
   stream?: string;
+  /**
+   * How payloads travel: encoded once at send, decoded afresh at each
+   * delivery. Default {@link msgpackCodec}. `null` hands the sender's
+   * payload object to every receiver, shared (for benchmarks and comparison
+   * only: nothing then checks that a payload would survive the wire).
+   */
+  codec?: Codec | null;
 }
 
+/** What a node is on the bus: a server, or a client beside the network (see {@link Bus.addNode}). */
+export type NodeKind = 'node' | 'client';
+
+/** Options of {@link Bus.addNode}. */
+export interface AddNodeOptions {
+  /** Default `node`. */
+  kind?: NodeKind;
+}
+
+/** The partition group of a client named in no group: it reaches every group. */
+const ANY_GROUP = -1;
+
 class NodeState {
-  /** Partition group: 0 for nodes not named in any group. */
-  group = 0;
-  /** A client: named in no group, it reaches every group. */
-  client = false;
+  /** Partition group: 0 for nodes not named in any group, {@link ANY_GROUP} for such clients. */
+  group: number;
   down = false;
   isolated = false;
   /** Outgoing links, indexed by destination node index (created lazily). */
@@ -143,7 +167,20 @@ class NodeState {
   constructor(
     readonly id: string,
     readonly index: number,
-  ) {}
+    readonly kind: NodeKind,
+  ) {
+    this.group = kind === 'client' ? ANY_GROUP : 0;
+  }
+
+  /** The group of this node when a partition names it in none. */
+  get unnamedGroup(): number {
+    return this.kind === 'client' ? ANY_GROUP : 0;
+  }
+}
+
+/** Whether a partition separates two nodes (a client in no group reaches every group). */
+function separated(a: NodeState, b: NodeState): boolean {
+  return a.group !== b.group && a.group !== ANY_GROUP && b.group !== ANY_GROUP;
 }
 
 /**
@@ -162,8 +199,13 @@ class Link {
   capacity = 1;
   cut = false;
 
-  // FIFO ring of messages in flight and their delivery times (non-decreasing).
-  envs: Array<Envelope | undefined> = new Array<Envelope | undefined>(8).fill(undefined);
+  // FIFO ring of messages in flight, as parallel arrays (no object per
+  // message): envelope id, type, send time, wire data (the encoded bytes, or
+  // the payload itself without a codec) and delivery time (non-decreasing).
+  ids: Array<string | undefined> = new Array<string | undefined>(8).fill(undefined);
+  types: Array<string | undefined> = new Array<string | undefined>(8).fill(undefined);
+  sentAts = new Float64Array(8);
+  data: unknown[] = new Array<unknown>(8).fill(undefined);
   times = new Float64Array(8);
   head = 0;
   size = 0;
@@ -183,6 +225,7 @@ class Link {
   dropCut = 0;
   dropDown = 0;
   dropBackpressure = 0;
+  bytes = 0;
 
   constructor(
     readonly bus: Bus,
@@ -214,6 +257,7 @@ class Link {
         backpressure: this.dropBackpressure,
       },
       inFlight: this.depth,
+      bytes: this.bytes,
     };
   }
 }
@@ -222,7 +266,10 @@ class Link {
 class Stray {
   constructor(
     readonly link: Link,
-    readonly envelope: Envelope,
+    readonly id: string,
+    readonly type: string,
+    readonly sentAt: number,
+    readonly data: unknown,
   ) {}
 }
 
@@ -235,6 +282,13 @@ class Stray {
  * has a latency model, loss, duplication, reordering and a bounded queue
  * ({@link LinkConfig}); faults (partitions, cuts, isolation, down nodes)
  * can be injected at any time and are announced on {@link Bus.faults$}.
+ *
+ * Wire: every payload crosses the bus as bytes. The bus encodes it once
+ * when it is sent ({@link BusOptions.codec}), keeps only the bytes while it
+ * is in flight, and decodes a new envelope at each delivery, so no receiver
+ * shares an object with the sender or with another receiver (the two
+ * deliveries of a duplicated message included). A payload the codec cannot
+ * encode is a TypeError from {@link Bus.send}: a programming error.
  *
  * Delivery is an event on the kernel: a message is handed to the inbox
  * (`Subject.next`) at its delivery virtual time. All randomness comes from
@@ -250,6 +304,11 @@ class Stray {
  * full link, then loss) and at delivery (down receiver, partition, cut), so
  * a message in flight when a fault starts is dropped too. Nothing is
  * dropped silently: see {@link Bus.stats} and {@link Bus.drops$}.
+ *
+ * Clients ({@link Bus.addNode} with kind `client`) sit beside the network:
+ * a partition that names a client in none of its groups does not confine
+ * it. Everything else (cuts, isolation, down, link configs) applies to them
+ * as to nodes.
  */
 export class Bus {
   /** Every injected fault, as it happens. */
@@ -260,6 +319,7 @@ export class Bus {
   readonly pressure$: Observable<PressureSignal>;
 
   private readonly random: Random;
+  private readonly codec: Codec | null;
   private readonly nodeMap = new Map<string, NodeState>();
   private readonly nodeList: NodeState[] = [];
   private readonly links: Link[] = [];
@@ -277,6 +337,7 @@ export class Bus {
     options: BusOptions = {},
   ) {
     this.random = kernel.random(options.stream ?? 'network');
+    this.codec = options.codec === undefined ? msgpackCodec : options.codec;
     this.defaults = resolveLinkConfig(DEFAULT_LINK_CONFIG, options.link, 'bus default link config');
     this.log = options.deliveryLog ? [] : null;
     this.faults$ = this.faultSubject.asObservable();
@@ -288,15 +349,17 @@ export class Bus {
   // ---------------------------------------------------------------- nodes
 
   /**
-   * Registers a node (or a client: a client named in no partition group
-   * reaches every group). Throws a TypeError for an empty or already
-   * registered id.
+   * Registers a node, or with `kind: 'client'` a client: one that a
+   * partition naming it in no group leaves free to reach every group (and
+   * be reached from each). Throws a TypeError for an empty or already
+   * registered id, or an unknown kind.
    */
-  addNode(id: string, options: { kind?: 'node' | 'client' } = {}): void {
+  addNode(id: string, options: AddNodeOptions = {}): void {
     if (typeof id !== 'string' || id.length === 0) throw new TypeError(`node id must be a non-empty string, got ${String(id)}`);
     if (this.nodeMap.has(id)) throw new TypeError(`node '${id}' is already registered on the bus`);
-    const node = new NodeState(id, this.nodeList.length);
-    node.client = options.kind === 'client';
+    const kind = options.kind ?? 'node';
+    if (kind !== 'node' && kind !== 'client') throw new TypeError(`addNode('${id}'): kind must be 'node' or 'client', got ${String(kind)}`);
+    const node = new NodeState(id, this.nodeList.length, kind);
     this.nodeMap.set(id, node);
     this.nodeList.push(node);
     // Keep every `out` array dense (indexed by node number, no holes).
@@ -308,7 +371,12 @@ export class Bus {
     return this.nodeMap.has(id);
   }
 
-  /** Registered node ids, in registration order. */
+  /** Whether `id` was registered as a node or as a client. */
+  kindOf(id: string): NodeKind {
+    return this.node(id).kind;
+  }
+
+  /** Registered node ids (clients included), in registration order. */
   get nodes(): readonly string[] {
     return this.nodeList.map((n) => n.id);
   }
@@ -316,6 +384,7 @@ export class Bus {
   /**
    * The messages delivered to `id`, as a hot Observable: a subscriber sees
    * the deliveries after it subscribed, each at its delivery virtual time.
+   * Each delivery is a new envelope, decoded from the wire.
    */
   inbox<P = unknown>(id: string): Observable<Envelope<P>> {
     return this.node(id).inbox$ as Observable<Envelope<P>>;
@@ -326,8 +395,11 @@ export class Bus {
   /**
    * Sends a message from `from` to `to`. Returns {@link Scheduled} when the
    * link accepted it (it is delivered later, or dropped in flight by a fault)
-   * or {@link Dropped} with the reason. Throws a TypeError only for bad
-   * input: an unregistered node or an empty type.
+   * or {@link Dropped} with the reason; either carries the sender's own
+   * envelope. The payload is encoded now, whatever becomes of the message,
+   * so changing it afterwards does not change what is delivered. Throws a
+   * TypeError only for bad input: an unregistered node, an empty type, or a
+   * payload the codec cannot encode (the message names type and link).
    */
   send<P>(from: string, to: string, type: string, payload: P): SendResult<P> {
     const src = this.nodeMap.get(from);
@@ -338,42 +410,60 @@ export class Bus {
     if (typeof type !== 'string' || type.length === 0) {
       throw new TypeError(`send(${from} → ${to}): message type must be a non-empty string, got ${String(type)}`);
     }
+    // Encoded before any network check, so that a payload off the wire's
+    // domain fails every time, not only when the network lets it through.
+    const data = this.codec === null ? payload : this.encode(payload, type, src, dst);
     const link = src.out[dst.index] ?? this.createLink(src, dst);
     const env: Envelope<P> = { id: `m${++this.seq}`, from: src.id, to: dst.id, type, payload, sentAt: this.kernel.now() };
     link.sent++;
     if (src.down || dst.down) return this.refuse(link, env, 'down');
-    if (this.partitioned && this.separated(src, dst)) return this.refuse(link, env, 'partition');
+    if (this.partitioned && separated(src, dst)) return this.refuse(link, env, 'partition');
     if (link.cut) return this.refuse(link, env, 'cut');
     if (link.depth >= link.capacity) {
       this.backpressureSubject.next({ from: src.id, to: dst.id, depth: link.depth, capacity: link.capacity, at: this.kernel.now() });
       return this.refuse(link, env, 'backpressure');
     }
     if (link.loss > 0 && this.random.float() < link.loss) return this.refuse(link, env, 'loss');
-    this.enqueue(link, env);
+    if (this.codec !== null) link.bytes += (data as Uint8Array).byteLength;
+    this.enqueue(link, env.id, type, env.sentAt, data);
     if (link.duplicate > 0 && this.random.float() < link.duplicate && link.depth < link.capacity) {
       link.duplicated++;
-      this.enqueue(link, env);
+      this.enqueue(link, env.id, type, env.sentAt, data);
     }
     return { ok: true, status: 'scheduled', envelope: env };
   }
 
+  private encode(payload: unknown, type: string, src: NodeState, dst: NodeState): Uint8Array {
+    try {
+      return this.codec!.encode(payload);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new TypeError(`send(${src.id} → ${dst.id}, '${type}'): payload cannot be encoded: ${why}`, { cause: err });
+    }
+  }
+
   private refuse<P>(link: Link, env: Envelope<P>, reason: DropReason): Dropped<P> {
-    this.countDrop(link, env, reason, 'send');
+    this.countDrop(link, reason);
+    const drops = this.dropSubject;
+    if (drops !== null && drops.observed) drops.next({ envelope: env, reason, stage: 'send', at: this.kernel.now() });
     return { ok: false, status: 'dropped', reason, envelope: env };
   }
 
-  private enqueue(link: Link, env: Envelope): void {
+  private enqueue(link: Link, id: string, type: string, sentAt: number, data: unknown): void {
     const now = this.kernel.now();
     const random = this.random;
     const delay = link.jitter === 0 ? link.base : sampleLatency(link.base, link.jitter, link.distribution, random);
     if (link.reorder > 0 && random.float() < link.reorder) {
       const extra = random.float() * (link.base + link.jitter);
-      this.kernel.schedule(delay + extra, this.deliverStray, new Stray(link, env));
+      this.kernel.schedule(delay + extra, this.deliverStray, new Stray(link, id, type, sentAt, data));
     } else {
       let size = link.size;
-      if (size === link.envs.length) this.grow(link);
+      if (size === link.ids.length) this.grow(link);
       const i = (link.head + size) & link.mask;
-      link.envs[i] = env;
+      link.ids[i] = id;
+      link.types[i] = type;
+      link.sentAts[i] = sentAt;
+      link.data[i] = data;
       link.times[i] = now + delay;
       link.size = ++size;
       if (!link.armed) {
@@ -387,15 +477,24 @@ export class Bus {
   }
 
   private grow(link: Link): void {
-    const n = link.envs.length;
-    const envs = new Array<Envelope | undefined>(n * 2).fill(undefined);
+    const n = link.ids.length;
+    const ids = new Array<string | undefined>(n * 2).fill(undefined);
+    const types = new Array<string | undefined>(n * 2).fill(undefined);
+    const sentAts = new Float64Array(n * 2);
+    const data = new Array<unknown>(n * 2).fill(undefined);
     const times = new Float64Array(n * 2);
     for (let k = 0; k < n; k++) {
       const j = (link.head + k) & link.mask;
-      envs[k] = link.envs[j];
+      ids[k] = link.ids[j];
+      types[k] = link.types[j];
+      sentAts[k] = link.sentAts[j];
+      data[k] = link.data[j];
       times[k] = link.times[j];
     }
-    link.envs = envs;
+    link.ids = ids;
+    link.types = types;
+    link.sentAts = sentAts;
+    link.data = data;
     link.times = times;
     link.head = 0;
     link.mask = n * 2 - 1;
@@ -409,8 +508,13 @@ export class Bus {
 
   private onHead(link: Link): void {
     const h = link.head;
-    const env = link.envs[h]!;
-    link.envs[h] = undefined;
+    const id = link.ids[h]!;
+    const type = link.types[h]!;
+    const sentAt = link.sentAts[h];
+    const data = link.data[h];
+    link.ids[h] = undefined;
+    link.types[h] = undefined;
+    link.data[h] = undefined;
     link.head = (h + 1) & link.mask;
     if (--link.size > 0) {
       // Re-arm for the next message before delivering this one, so that a
@@ -420,38 +524,44 @@ export class Bus {
     } else {
       link.armed = false;
     }
-    this.arrive(link, env);
+    this.arrive(link, id, type, sentAt, data);
   }
 
   /** Kernel event: a reordered message is due. */
   private onStray(stray: Stray): void {
-    this.arrive(stray.link, stray.envelope);
+    this.arrive(stray.link, stray.id, stray.type, stray.sentAt, stray.data);
   }
 
-  private arrive(link: Link, env: Envelope): void {
+  private arrive(link: Link, id: string, type: string, sentAt: number, data: unknown): void {
     const depth = --link.depth;
     if (link.depthSubject !== null) link.depthSubject.next(depth);
     if (link.pressured && depth <= link.capacity / 2) this.setPressure(link, false);
     const dst = link.to;
-    if (dst.down) this.countDrop(link, env, 'down', 'delivery');
-    else if (this.partitioned && this.separated(link.from, dst)) this.countDrop(link, env, 'partition', 'delivery');
-    else if (link.cut) this.countDrop(link, env, 'cut', 'delivery');
-    else {
-      link.delivered++;
-      if (this.log !== null) {
-        this.log.push({ id: env.id, from: env.from, to: env.to, type: env.type, sentAt: env.sentAt, deliveredAt: this.kernel.now() });
-      }
-      dst.inbox.next(env);
+    let reason: DropReason | null = null;
+    if (dst.down) reason = 'down';
+    else if (this.partitioned && separated(link.from, dst)) reason = 'partition';
+    else if (link.cut) reason = 'cut';
+    if (reason !== null) {
+      this.countDrop(link, reason);
+      const drops = this.dropSubject;
+      // Decoded only for an observer: nobody else will read it.
+      if (drops !== null && drops.observed) drops.next({ envelope: this.open(link, id, type, sentAt, data), reason, stage: 'delivery', at: this.kernel.now() });
+      return;
     }
+    link.delivered++;
+    if (this.log !== null) {
+      this.log.push({ id, from: link.from.id, to: dst.id, type, sentAt, deliveredAt: this.kernel.now() });
+    }
+    dst.inbox.next(this.open(link, id, type, sentAt, data));
   }
 
-  /** Whether the partition separates two endpoints (a client in no group is separated from none). */
-  private separated(a: NodeState, b: NodeState): boolean {
-    if (a.group === b.group) return false;
-    return !((a.client && a.group === 0) || (b.client && b.group === 0));
+  /** A new envelope for one delivery, its payload decoded from the wire. */
+  private open(link: Link, id: string, type: string, sentAt: number, data: unknown): Envelope {
+    const payload = this.codec === null ? data : this.codec.decode(data as Uint8Array);
+    return { id, from: link.from.id, to: link.to.id, type, payload, sentAt };
   }
 
-  private countDrop(link: Link, env: Envelope, reason: DropReason, stage: 'send' | 'delivery'): void {
+  private countDrop(link: Link, reason: DropReason): void {
     switch (reason) {
       case 'loss':
         link.dropLoss++;
@@ -469,8 +579,6 @@ export class Bus {
         link.dropBackpressure++;
         break;
     }
-    const drops = this.dropSubject;
-    if (drops !== null && drops.observed) drops.next({ envelope: env, reason, stage, at: this.kernel.now() });
   }
 
   private setPressure(link: Link, pressured: boolean): void {
@@ -542,6 +650,7 @@ export class Bus {
       duplicated: 0,
       dropped: { loss: 0, partition: 0, cut: 0, down: 0, backpressure: 0 },
       inFlight: 0,
+      bytes: 0,
       links: [],
     };
     for (const link of this.links) {
@@ -550,6 +659,7 @@ export class Bus {
       total.delivered += s.delivered;
       total.duplicated += s.duplicated;
       total.inFlight += s.inFlight;
+      total.bytes += s.bytes;
       for (const reason of DROP_REASONS) total.dropped[reason] += s.dropped[reason];
       total.links.push({ from: link.from.id, to: link.to.id, ...s });
     }
@@ -576,7 +686,7 @@ export class Bus {
 
   /** Whether a partition separates `a` and `b` now. */
   isPartitioned(a: string, b: string): boolean {
-    return this.partitioned && this.separated(this.node(a), this.node(b));
+    return this.partitioned && separated(this.node(a), this.node(b));
   }
 
   // ---------------------------------------------------------------- configuration and faults
@@ -611,7 +721,9 @@ export class Bus {
   /**
    * Splits the nodes into groups; messages between groups are dropped, at
    * send and in flight. Nodes not named in any group form one more group
-   * together. Replaces any earlier partition; cuts stay.
+   * together; a client named in no group is in all of them (it reaches, and
+   * is reached from, every group), while a client named in a group is
+   * confined to it like a node. Replaces any earlier partition; cuts stay.
    */
   partition(groups: readonly (readonly string[])[]): void {
     const seen = new Set<string>();
@@ -622,7 +734,7 @@ export class Bus {
         seen.add(id);
       }
     }
-    for (const node of this.nodeList) node.group = 0;
+    for (const node of this.nodeList) node.group = node.unnamedGroup;
     groups.forEach((group, g) => {
       for (const id of group) this.nodeMap.get(id)!.group = g + 1;
     });
@@ -634,7 +746,7 @@ export class Bus {
   heal(): void {
     this.partitioned = false;
     for (const node of this.nodeList) {
-      node.group = 0;
+      node.group = node.unnamedGroup;
       node.isolated = false;
     }
     for (const link of this.links) link.cut = false;

@@ -1,12 +1,15 @@
 /**
  * One message between two nodes, as it travels on the bus.
  *
- * The bus creates the envelope when a node sends; the receiving node sees the
- * very same object in its inbox. A duplicated message (see the network model)
- * is delivered twice as the same envelope, so `id` identifies the send, not
- * the delivery.
+ * The bus creates the envelope when a node sends (the sender gets it back in
+ * the send result) and encodes the payload to bytes at once; each delivery
+ * decodes a new envelope from those bytes. So the receiver never sees the
+ * sender's objects, and a duplicated message (see the network model) is
+ * delivered twice as two equal but distinct envelopes: `id` identifies the
+ * send, not the delivery. (A bus built with `codec: null`, for benchmarks,
+ * still makes a new envelope per delivery but shares the sender's payload.)
  *
- * @typeParam P - type of the payload (the bus never inspects it).
+ * @typeParam P - type of the payload (the bus encodes it, never interprets it).
  */
 export interface Envelope<P = unknown> {
   /** Unique per send, sequential and deterministic (`m1`, `m2`, …). */
@@ -17,7 +20,7 @@ export interface Envelope<P = unknown> {
   readonly to: string;
   /** Message type, a non-empty string chosen by the sender (`AppendEntries`, …). */
   readonly type: string;
-  /** Message body. Treat it as immutable: duplicates share it. */
+  /** Message body: a value of the wire's domain (JSON values and Uint8Array, see `msgpackCodec`), owned by whoever holds this envelope. */
   readonly payload: P;
   /** Virtual time (ms) at which the message was sent. */
   readonly sentAt: number;

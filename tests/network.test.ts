@@ -37,7 +37,10 @@ describe('Bus: envelopes and delivery times', () => {
     expect(bus.depth('a', 'b')).toBe(1);
     kernel.advance(1); // t = 10
     expect(seen.map((s) => [s.node, s.env.id, s.at])).toEqual([['b', 'm1', 10]]);
-    expect(seen[0].env).toBe(r1.envelope); // the receiver gets the sender's envelope object
+    // The receiver gets an equal envelope decoded from the wire, not the sender's objects.
+    expect(seen[0].env).toEqual(r1.envelope);
+    expect(seen[0].env).not.toBe(r1.envelope);
+    expect(seen[0].env.payload).not.toBe(r1.envelope.payload);
     kernel.advance(3);
     expect(seen.map((s) => [s.node, s.env.id, s.at])).toEqual([
       ['b', 'm1', 10],
@@ -118,7 +121,7 @@ describe('Bus: loss, duplication, reordering', () => {
     expectConservation(s);
   });
 
-  it('duplicates at the configured rate; a duplicate carries the same envelope', () => {
+  it('duplicates at the configured rate; a duplicate carries an equal envelope, decoded anew', () => {
     const kernel = new Kernel({ seed: 5 });
     const bus = new Bus(kernel, { nodes: ['a', 'b'], link: { duplicate: 0.2, capacity: 30_000 } });
     const seen = record(bus, kernel, ['b']);
@@ -136,7 +139,10 @@ describe('Bus: loss, duplication, reordering', () => {
     const twice = [...byId.values()].filter((copies) => copies.length === 2);
     expect(twice).toHaveLength(s.duplicated);
     expect([...byId.values()].every((copies) => copies.length <= 2)).toBe(true);
-    for (const [a, b] of twice) expect(b).toBe(a);
+    for (const [a, b] of twice) {
+      expect(b).toEqual(a);
+      expect(b).not.toBe(a);
+    }
     expectConservation(s);
   });
 

@@ -12,9 +12,10 @@
  * node in the world stay pending (a phantom peer whose mail the test reads).
  */
 import { RaftNode, type RaftOptions, type StateMachine } from '../../actors/raftNode.js';
-import type { LogEntry, RaftConfig, RaftMessages, RaftMessageType } from '../../actors/raftTypes.js';
+import type { LogEntry, OutgoingRaftMessages, RaftConfig, RaftMessages, RaftMessageType } from '../../actors/raftTypes.js';
 import { MemoryStorage, type CrashLoss } from '../../actors/storage.js';
 import type { RaftRole } from '../../machines/raftRole.js';
+import { msgpackCodec } from '../../system/codec.js';
 import { Kernel } from '../../system/kernel.js';
 
 // ---------------------------------------------------------------- messages
@@ -296,9 +297,10 @@ export class World {
 
   // ------------------------------------------------------------ the network
 
-  private enqueue<T extends RaftMessageType>(from: string, to: string, type: T, payload: RaftMessages[T]): void {
-    // A copy, as a real network would carry: no aliasing between sender and receiver.
-    const m = { seq: ++this.seq, at: this.kernel.now(), from, to, type, payload: structuredClone(payload) } as Msg;
+  private enqueue<T extends RaftMessageType>(from: string, to: string, type: T, payload: OutgoingRaftMessages[T]): void {
+    // Through the wire codec, as the bus carries it: no aliasing between
+    // sender and receiver, and an append's entries arrive as a plain array.
+    const m = { seq: ++this.seq, at: this.kernel.now(), from, to, type, payload: msgpackCodec.decode(msgpackCodec.encode(payload)) } as Msg;
     this.sent.push(m);
     this.pending.push(m);
   }
@@ -366,8 +368,8 @@ export class World {
     n.raft.handle(m.from, m.type, m.payload);
   }
 
-  /** Injects a message as if `from` had sent it, and hands it to `to` at once. */
-  send<T extends RaftMessageType>(from: string, to: string, type: T, payload: RaftMessages[T]): void {
+  /** Injects a message as if `from` had sent it, and hands it to `to` at once, as it is (not through the codec). */
+  send<T extends RaftMessageType>(from: string, to: string, type: T, payload: OutgoingRaftMessages[T]): void {
     this.node(to).handle(from, type, payload);
   }
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LogEntry, RaftMessages } from '../../actors/raftTypes.js';
+import { EncodeOnce } from '../../system/codec.js';
 import { PLAIN, World, commandAt, entriesOf, entry, logOf, termsOf, world, type NodeSpec } from './harness.js';
 
 /** A world where only `n1` is real; its peers are phantoms. */
@@ -106,6 +107,14 @@ describe('§5.3 log replication', () => {
     w.send('n2', 'n1', 'raft.append', append(1, 1, 1, [], 9));
     expect(n1.commitIndex).toBe(3);
     expect(w.sm('n1').commands).toHaveLength(3);
+  });
+
+  it('a follower takes entries still wrapped to be encoded once, as a transport without a codec hands them over', () => {
+    const w = lone(3);
+    const n1 = w.node('n1');
+    w.send('n2', 'n1', 'raft.append', { ...append(1, 0, 0, [], 2), entries: new EncodeOnce(logOf([1, 1, 1])) });
+    expect(termsOf(n1)).toEqual([1, 1, 1]);
+    expect(n1.commitIndex).toBe(2);
   });
 
   it('committing an entry commits every entry before it, including those of earlier leaders', () => {
