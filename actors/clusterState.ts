@@ -266,8 +266,11 @@ export class ClusterState {
       session.lastIndex = entry.index;
       // The client has every answer below this: forget them (§6.3).
       if (sc.firstUnanswered !== undefined && sc.firstUnanswered > session.forgottenBelow) {
-        for (const k of Object.keys(session.answers)) if (Number(k) < sc.firstUnanswered) delete session.answers[Number(k)];
-        session.forgottenBelow = sc.firstUnanswered;
+        const below = sc.firstUnanswered;
+        // Usually the window moves by a request or two: walk the gap, not every answer kept.
+        if (below - session.forgottenBelow <= 64) for (let k = session.forgottenBelow; k < below; k++) delete session.answers[k];
+        else for (const k of Object.keys(session.answers)) if (Number(k) < below) delete session.answers[Number(k)];
+        session.forgottenBelow = below;
       }
       const known = session.answers[sc.seq];
       // A retried request: answer as the first time, apply nothing.
