@@ -11,8 +11,11 @@
  *   would encode as `{}` and make different values hash the same, so they
  *   are rejected rather than silently flattened;
  * - non-finite numbers, `bigint`, functions, symbols, `undefined` in an
- *   array or as the whole value, and cycles are rejected with a `TypeError`
- *   that names where in the value the problem is.
+ *   array or as the whole value, cycles, and a key named `__proto__` (an
+ *   own property only `JSON.parse` makes, which other decoders, msgpack's
+ *   included, treat as the prototype or rename, so replicas would
+ *   disagree) are rejected with a `TypeError` that names where in the
+ *   value the problem is.
  */
 export function canonicalJson(value: unknown): string {
   return encode(value, '$', []);
@@ -55,6 +58,7 @@ function encode(value: unknown, path: string, stack: object[]): string {
     const record = obj as Record<string, unknown>;
     const parts: string[] = [];
     for (const key of Object.keys(record).sort()) {
+      if (key === '__proto__') throw new TypeError(`canonicalJson: a key named __proto__ at ${path}.__proto__ does not survive decoding elsewhere`);
       const v = record[key];
       if (v === undefined) continue;
       parts.push(`${JSON.stringify(key)}:${encode(v, `${path}.${key}`, stack)}`);

@@ -183,7 +183,10 @@ function scanObject(value: unknown, depth: number): number {
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const record = value as Record<string, unknown>;
-    for (const key in record) found |= scan(record[key], depth + 1);
+    for (const key in record) {
+      if (key === '__proto__') throw OUTSIDE;
+      found |= scan(record[key], depth + 1);
+    }
     return found;
   }
   if (value instanceof Uint8Array) return 0;
@@ -229,6 +232,7 @@ function describe(value: unknown, path: string, stack: object[]): string | null 
     } else {
       const record = obj as Record<string, unknown>;
       for (const key in record) {
+        if (key === '__proto__') return `a key named __proto__ at ${path}.__proto__ (msgpackr renames it)`;
         const found = describe(record[key], `${path}.${key}`, stack);
         if (found !== null) return found;
       }
@@ -259,8 +263,9 @@ function markNegativeZeros(value: unknown): unknown {
  * class instance, cycle) is a TypeError naming where it is: inside Grey
  * that is a programming error, since user values are checked at the client
  * edge. A `Uint8Array` decodes as a `Uint8Array`, a `Buffer` as a `Buffer`,
- * each a fresh copy. An object key `__proto__` is dropped (msgpackr's guard
- * against prototype pollution).
+ * each a fresh copy. An own key `__proto__` (which only `JSON.parse` makes)
+ * is refused too: msgpackr renames it on decoding, against prototype
+ * pollution, so it would not survive the trip.
  *
  * Options, and why:
  * - `useRecords: false`: objects are plain msgpack maps, so each message

@@ -24,6 +24,8 @@ describe('the client edge: bad commands are refused with a typed error and leave
       [{ op: 'put', key: 'k', value: { nested: [1, cyclic] } }, '$.value.nested[1].self'],
       [{ op: 'put', key: 'k', value: new Map([[1, 2]]) }, '$.value'],
       [{ op: 'put', key: 'k', value: [1, Number.NaN] }, '$.value[1]'],
+      // An own __proto__ key (JSON.parse makes one) would be renamed by the wire codec on followers.
+      [{ op: 'put', key: 'k', value: JSON.parse('{"a":{"__proto__":{"x":1}}}') }, '$.value.a.__proto__'],
       [{ op: 'put', value: 1 }, '$.key'],
       [{ op: 'put', key: '', value: 1 }, '$.key'],
       [{ op: 'put', key: 'k' }, '$.value'],

@@ -79,6 +79,7 @@ describe('msgpackCodec: values outside the domain are TypeErrors naming where', 
     ['a Date', { at: new Date(0) }, 'a Date at $.at'],
     ['a class instance', { p: new Point() }, 'a Point at $.p'],
     ['a cycle', cyclic, 'a cycle at $.a.self'],
+    ['a key named __proto__', JSON.parse('{"a":[{"__proto__":{}}]}'), 'a key named __proto__ at $.a[0].__proto__'],
   ])('%s', (_, value, where) => {
     expect(() => msgpackCodec.encode(value)).toThrow(TypeError);
     expect(() => msgpackCodec.encode(value)).toThrow(`cannot encode ${where}`);
