@@ -26,6 +26,8 @@ describe('the client edge: bad commands are refused with a typed error and leave
       [{ op: 'put', key: 'k', value: [1, Number.NaN] }, '$.value[1]'],
       // An own __proto__ key (JSON.parse makes one) would be renamed by the wire codec on followers.
       [{ op: 'put', key: 'k', value: JSON.parse('{"a":{"__proto__":{"x":1}}}') }, '$.value.a.__proto__'],
+      // A lone surrogate has no UTF-8 encoding: followers would read U+FFFD.
+      [{ op: 'put', key: 'k', value: ['fine', 'x\ud800'] }, '$.value[1]'],
       [{ op: 'put', value: 1 }, '$.key'],
       [{ op: 'put', key: '', value: 1 }, '$.key'],
       [{ op: 'put', key: 'k' }, '$.value'],
