@@ -4,6 +4,13 @@ export function isWellFormed(s: string): boolean {
 }
 
 /**
+ * Deepest nesting of objects and arrays in a value: deeper ones would
+ * overflow the stack of the wire codec, which carries a value a few levels
+ * down inside its messages.
+ */
+export const MAX_NESTING = 512;
+
+/**
  * Canonical JSON: one byte sequence per value, so that hashes of it (log
  * digests, request fingerprints) agree across nodes, runs and platforms.
  *
@@ -16,7 +23,8 @@ export function isWellFormed(s: string): boolean {
  *   would encode as `{}` and make different values hash the same, so they
  *   are rejected rather than silently flattened;
  * - non-finite numbers, `bigint`, functions, symbols, `undefined` in an
- *   array or as the whole value, cycles, a key named `__proto__` (an own
+ *   array or as the whole value, cycles, nesting deeper than
+ *   {@link MAX_NESTING}, a key named `__proto__` (an own
  *   property only `JSON.parse` makes, which other decoders, msgpack's
  *   included, treat as the prototype or rename, so replicas would
  *   disagree) and a string or key with a lone surrogate (it has no UTF-8
@@ -47,6 +55,7 @@ function encode(value: unknown, path: string, stack: object[]): string {
   if (value === null) return 'null';
   const obj = value as object;
   if (stack.includes(obj)) throw new TypeError(`canonicalJson: cycle at ${path}`);
+  if (stack.length >= MAX_NESTING) throw new TypeError(`canonicalJson: nesting deeper than ${MAX_NESTING} levels at ${path}`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
     return encode((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack);
   }

@@ -151,7 +151,11 @@ addExtension({
 /** Thrown by the fast domain check; the slow one finds where and says why. */
 const OUTSIDE = new Error('outside the wire domain');
 
-/** Deeper than this is taken for a cycle (msgpackr would overflow the stack on one). */
+/**
+ * Deeper than this is taken for a cycle (msgpackr would overflow the stack
+ * on one, and does on values not much deeper). The client edge allows user
+ * values half as deep (`MAX_NESTING`), leaving room for the messages around them.
+ */
 const MAX_DEPTH = 1000;
 
 // What scan() found, as bits.

@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 
+/** A value nested `depth` objects deep: { a: { a: … 1 } }. */
+function nested(depth: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = { a: v };
+  return v;
+}
+
 /** The error a promise rejects with (or fails the test when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -28,6 +35,8 @@ describe('the client edge: bad commands are refused with a typed error and leave
       [{ op: 'put', key: 'k', value: JSON.parse('{"a":{"__proto__":{"x":1}}}') }, '$.value.a.__proto__'],
       // A lone surrogate has no UTF-8 encoding: followers would read U+FFFD.
       [{ op: 'put', key: 'k', value: ['fine', 'x\ud800'] }, '$.value[1]'],
+      // Nesting the wire codec could not carry inside its messages.
+      [{ op: 'put', key: 'k', value: nested(600) }, `$.value${'.a'.repeat(511)}`],
       [{ op: 'put', value: 1 }, '$.key'],
       [{ op: 'put', key: '', value: 1 }, '$.key'],
       [{ op: 'put', key: 'k' }, '$.value'],
@@ -134,5 +143,17 @@ describe('timeouts', () => {
     for (const id of c.ids) c.isolate(id); // no quorum anywhere: no read can be confirmed
     const err = await rejection(c.drive(client.read((s) => s.get('k')), 2_000));
     expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+  });
+});
+
+describe('the client edge admits only what the wire carries faithfully', () => {
+  it('a value as deep as the edge allows is replicated intact to every node', async () => {
+    const c = createTestCluster(3, { seed: 63 });
+    await c.waitForLeader();
+    const value = nested(500);
+    await c.drive(c.client().submit({ op: 'put', key: 'deep', value }));
+    await c.settle();
+    expect(c.checker!.violation ?? null).toBeNull();
+    for (const n of c.upNodes()) expect(n.state.get('deep')).toEqual(value);
   });
 });
