@@ -3,6 +3,11 @@ export function isWellFormed(s: string): boolean {
   return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
+/** `s` with each lone surrogate replaced by U+FFFD, as the wire would deliver it (ES2024, in Node ≥ 20). */
+export function toWellFormed(s: string): string {
+  return (s as string & { toWellFormed(): string }).toWellFormed();
+}
+
 /**
  * Deepest nesting of objects and arrays in a value: deeper ones would
  * overflow the stack of the wire codec, which carries a value a few levels

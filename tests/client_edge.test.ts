@@ -104,6 +104,22 @@ describe('handlers', () => {
   });
 });
 
+describe('handler results', () => {
+  it('a result is kept as its canonical JSON copy, the same on every replica: a Date becomes its ISO string', async () => {
+    const c = createTestCluster(3, { seed: 67 });
+    const returned = { at: new Date(0), skipped: undefined, n: 1 };
+    c.registerHandler('job', () => returned);
+    await c.waitForLeader();
+    const handles = Array.from({ length: 6 }, () => c.client().submitTask({ type: 'job' }));
+    for (const h of handles) expect((await c.drive(h.result)).result).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 });
+    returned.n = 2; // the handler's object is not the one the cluster keeps
+    await c.settle();
+    expect(c.checker!.violation ?? null).toBeNull();
+    const { taskId } = await handles[0].accepted;
+    for (const n of c.upNodes()) expect(n.state.task(taskId)?.result).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 });
+  });
+});
+
 describe('createCluster', () => {
   it('refuses unknown options, unknown raft options and node counts that are not positive integers', () => {
     expect(() => createTestCluster(3, { nodez: 3 } as never)).toThrow(/unknown option 'nodez'/);
