@@ -1,3 +1,20 @@
+/** Whether a string is well-formed UTF-16 (no lone surrogate), so that it has a UTF-8 encoding (ES2024, in Node ≥ 20). */
+export function isWellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** `s` with each lone surrogate replaced by U+FFFD, as the wire would deliver it (ES2024, in Node ≥ 20). */
+export function toWellFormed(s: string): string {
+  return (s as string & { toWellFormed(): string }).toWellFormed();
+}
+
+/**
+ * Deepest nesting of objects and arrays in a value: deeper ones would
+ * overflow the stack of the wire codec, which carries a value a few levels
+ * down inside its messages.
+ */
+export const MAX_NESTING = 512;
+
 /**
  * Canonical JSON: one byte sequence per value, so that hashes of it (log
  * digests, request fingerprints) agree across nodes, runs and platforms.
@@ -13,8 +30,13 @@
  *   would encode as `{}` and make different values hash the same, so they
  *   are rejected rather than silently flattened;
  * - non-finite numbers, `bigint`, functions, symbols, `undefined` in an
- *   array or as the whole value, and cycles are rejected with a `TypeError`
- *   that names where in the value the problem is.
+ *   array or as the whole value, cycles, nesting deeper than
+ *   {@link MAX_NESTING}, a key named `__proto__` (an own
+ *   property only `JSON.parse` makes, which other decoders, msgpack's
+ *   included, treat as the prototype or rename, so replicas would
+ *   disagree) and a string or key with a lone surrogate (it has no UTF-8
+ *   encoding: a wire decoder would read U+FFFD) are rejected with a
+ *   `TypeError` that names where in the value the problem is.
  */
 export function canonicalJson(value: unknown): string {
   return encode(value, '$', []);
@@ -23,6 +45,7 @@ export function canonicalJson(value: unknown): string {
 function encode(value: unknown, path: string, stack: object[]): string {
   switch (typeof value) {
     case 'string':
+      if (!isWellFormed(value)) throw new TypeError(`canonicalJson: a string with a lone surrogate at ${path} has no UTF-8 encoding`);
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number ${value} at ${path}`);
@@ -42,6 +65,7 @@ function encode(value: unknown, path: string, stack: object[]): string {
     return `b"${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64')}"`;
   }
   if (stack.includes(obj)) throw new TypeError(`canonicalJson: cycle at ${path}`);
+  if (stack.length >= MAX_NESTING) throw new TypeError(`canonicalJson: nesting deeper than ${MAX_NESTING} levels at ${path}`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
     return encode((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack);
   }
@@ -60,6 +84,8 @@ function encode(value: unknown, path: string, stack: object[]): string {
     const record = obj as Record<string, unknown>;
     const parts: string[] = [];
     for (const key of Object.keys(record).sort()) {
+      if (key === '__proto__') throw new TypeError(`canonicalJson: a key named __proto__ at ${path}.__proto__ does not survive decoding elsewhere`);
+      if (!isWellFormed(key)) throw new TypeError(`canonicalJson: a key with a lone surrogate at ${path} has no UTF-8 encoding`);
       const v = record[key];
       if (v === undefined) continue;
       parts.push(`${JSON.stringify(key)}:${encode(v, `${path}.${key}`, stack)}`);

@@ -2,7 +2,8 @@ import { createActor, type Actor } from 'xstate';
 import { taskLifecycle } from '../machines/taskLifecycle.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
-import { resultHash } from './resultHash.js';
+import { toWellFormed } from './canonical.js';
+import { canonicalResult } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
 import { backoffDelay, type TaskChange, type TaskRecord } from './taskTable.js';
@@ -272,9 +273,12 @@ export class Executor {
     this.finish(run);
     run.actor?.send({ type: 'COMPLETE' });
     const now = this.clock.now();
-    let hash: string;
+    // Proposed as its canonical copy: the handler's own objects (a Date, a
+    // class instance with toJSON) would not cross the wire, nor should the
+    // handler keep a reference into the log.
+    let canonical: { value: unknown; hash: string };
     try {
-      hash = resultHash(result);
+      canonical = canonicalResult(result);
     } catch (err) {
       this.failed(run, record, new NonRetryableError(`result is not JSON data: ${(err as Error).message}`), true);
       return;
@@ -284,8 +288,8 @@ export class Executor {
       taskId: run.taskId,
       worker: this.node.id,
       attempt: run.attempt,
-      result: result === undefined ? null : result,
-      proof: { taskId: run.taskId, workerId: this.node.id, attempt: run.attempt, startedAt: run.startedAt, completedAt: now, cpuTimeUs: Math.round((now - run.startedAt) * 1000), resultHash: hash },
+      result: canonical.value,
+      proof: { taskId: run.taskId, workerId: this.node.id, attempt: run.attempt, startedAt: run.startedAt, completedAt: now, cpuTimeUs: Math.round((now - run.startedAt) * 1000), resultHash: canonical.hash },
       at: now,
     });
   }
@@ -300,7 +304,8 @@ export class Executor {
       taskId: run.taskId,
       worker: this.node.id,
       attempt: run.attempt,
-      error: err instanceof Error ? err.message : String(err),
+      // A handler's message is any string: made well-formed so that it crosses the wire as it is.
+      error: toWellFormed(err instanceof Error ? err.message : String(err)),
       retryable,
       retryAt: this.retryAt(record, run.attempt),
       at: this.clock.now(),

@@ -843,7 +843,7 @@ export class RaftNode {
     const lastTerm = this.log.term(end)!;
     for (const b of this.batches) if (b.first === from && b.last === end && b.lastTerm === lastTerm) return b.entries;
     const entries = new EncodeOnce(this.log.slice(from, end, this.options.maxBatch));
-    // Followers in step are sent the same batches in turn, up to maxInflight each.
+    // Keep maxInflight: a follower in step takes up to that many batches before the next follower asks for the first again.
     if (this.batches.length >= this.options.maxInflight) this.batches.shift();
     this.batches.push({ first: from, last: end, lastTerm, entries });
     return entries;

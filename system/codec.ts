@@ -1,4 +1,5 @@
 import { addExtension, Packr } from 'msgpackr';
+import { isWellFormed } from '../actors/canonical.js';
 
 /**
  * Turns values into bytes and back: the one seam every message on the bus
@@ -150,7 +151,11 @@ addExtension({
 /** Thrown by the fast domain check; the slow one finds where and says why. */
 const OUTSIDE = new Error('outside the wire domain');
 
-/** Deeper than this is taken for a cycle (msgpackr would overflow the stack on one). */
+/**
+ * Deeper than this is taken for a cycle (msgpackr would overflow the stack
+ * on one, and does on values not much deeper). The client edge allows user
+ * values half as deep (`MAX_NESTING`), leaving room for the messages around them.
+ */
 const MAX_DEPTH = 1000;
 
 // What scan() found, as bits.
@@ -168,7 +173,11 @@ let scannedObjects = 0;
  */
 function scan(value: unknown, depth: number): number {
   if (typeof value === 'number') return value === 0 && 1 / value < 0 ? NEGATIVE_ZERO_FOUND : 0;
-  if (typeof value === 'string' || typeof value === 'boolean' || value === undefined || value === null) return 0;
+  if (typeof value === 'string') {
+    if (!isWellFormed(value)) throw OUTSIDE;
+    return 0;
+  }
+  if (typeof value === 'boolean' || value === undefined || value === null) return 0;
   return scanObject(value, depth);
 }
 
@@ -183,7 +192,10 @@ function scanObject(value: unknown, depth: number): number {
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const record = value as Record<string, unknown>;
-    for (const key in record) found |= scan(record[key], depth + 1);
+    for (const key in record) {
+      if (key === '__proto__' || !isWellFormed(key)) throw OUTSIDE;
+      found |= scan(record[key], depth + 1);
+    }
     return found;
   }
   if (value instanceof Uint8Array) return 0;
@@ -210,6 +222,7 @@ function check(value: unknown): number {
 function describe(value: unknown, path: string, stack: object[]): string | null {
   const t = typeof value;
   if (t === 'function' || t === 'symbol' || t === 'bigint') return `a ${t} at ${path}`;
+  if (t === 'string') return isWellFormed(value as string) ? null : `a string with a lone surrogate (no UTF-8 encoding) at ${path}`;
   if (t !== 'object' || value === null) return null;
   const obj = value as object;
   if (stack.includes(obj)) return `a cycle at ${path}`;
@@ -229,6 +242,8 @@ function describe(value: unknown, path: string, stack: object[]): string | null 
     } else {
       const record = obj as Record<string, unknown>;
       for (const key in record) {
+        if (key === '__proto__') return `a key named __proto__ at ${path}.__proto__ (msgpackr renames it)`;
+        if (!isWellFormed(key)) return `a key with a lone surrogate (no UTF-8 encoding) at ${path}`;
         const found = describe(record[key], `${path}.${key}`, stack);
         if (found !== null) return found;
       }
@@ -259,8 +274,10 @@ function markNegativeZeros(value: unknown): unknown {
  * class instance, cycle) is a TypeError naming where it is: inside Grey
  * that is a programming error, since user values are checked at the client
  * edge. A `Uint8Array` decodes as a `Uint8Array`, a `Buffer` as a `Buffer`,
- * each a fresh copy. An object key `__proto__` is dropped (msgpackr's guard
- * against prototype pollution).
+ * each a fresh copy. Refused too, as they would not survive the trip: an
+ * own key `__proto__` (which only `JSON.parse` makes; msgpackr renames it
+ * on decoding, against prototype pollution) and a string or key with a lone
+ * surrogate (UTF-8 has no encoding for one).
  *
  * Options, and why:
  * - `useRecords: false`: objects are plain msgpack maps, so each message

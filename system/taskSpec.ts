@@ -1,4 +1,5 @@
 import type { BackoffPolicy, ResolvedTaskSpec, Resources } from '../actors/taskTable.js';
+import { isWellFormed } from '../actors/canonical.js';
 import { copyValue, ValueDomainError } from './valueDomain.js';
 
 /** What a user submits. Everything but `type` has a default. */
@@ -54,6 +55,22 @@ export class InvalidTaskError extends Error {
 const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n);
 const isNum = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
 
+/** Text every replica reads the same: a lone surrogate has no UTF-8 encoding, so the wire would change it. */
+function checkText(field: string, s: string): void {
+  if (!isWellFormed(s)) throw new InvalidTaskError(field, 'must be well-formed text (it has a lone surrogate)');
+}
+
+/**
+ * `given` over `defaults`, with only the defaults' fields: the spec is
+ * replicated as it is, so nothing unchecked may ride along.
+ */
+function fieldsOf<T extends object>(field: string, given: unknown, defaults: T): T {
+  if (given === undefined) return { ...defaults };
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new InvalidTaskError(field, 'must be an object');
+  for (const k of Object.keys(given)) if (!Object.hasOwn(defaults, k)) throw new InvalidTaskError(`${field}.${k}`, `is not a ${field} field`);
+  return { ...defaults, ...(given as Partial<T>) };
+}
+
 /**
  * Validates a submission at the edge and fills in the defaults. Throws
  * {@link InvalidTaskError} naming the first field at fault. The payload
@@ -67,6 +84,7 @@ export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_L
   if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
     throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
   }
+  checkText('type', spec.type);
   let payloadBytes = 0;
   let payload: unknown = null;
   if (spec.payload !== undefined) {
@@ -81,14 +99,15 @@ export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_L
   if (payloadBytes > maxPayloadBytes) throw new InvalidTaskError('payload', `is about ${payloadBytes} bytes, the limit is ${maxPayloadBytes}`);
   const tenant = spec.tenant ?? TASK_DEFAULTS.tenant;
   if (typeof tenant !== 'string' || tenant.length === 0) throw new InvalidTaskError('tenant', 'must be a non-empty string');
+  checkText('tenant', tenant);
   const priority = spec.priority ?? TASK_DEFAULTS.priority;
   if (!isInt(priority) || priority < -100 || priority > 100) throw new InvalidTaskError('priority', 'must be an integer in [-100, 100]');
-  const resources = { ...TASK_DEFAULTS.resources, ...spec.resources };
+  const resources: Resources = fieldsOf('resources', spec.resources, TASK_DEFAULTS.resources);
   if (!isNum(resources.cpu) || resources.cpu <= 0) throw new InvalidTaskError('resources.cpu', 'must be a positive number');
   if (!isInt(resources.memoryBytes) || resources.memoryBytes <= 0) throw new InvalidTaskError('resources.memoryBytes', 'must be a positive integer');
   const maxRetries = spec.maxRetries ?? TASK_DEFAULTS.maxRetries;
   if (!isInt(maxRetries) || maxRetries < 0 || maxRetries > TASK_LIMITS.maxRetries) throw new InvalidTaskError('maxRetries', `must be an integer in [0, ${TASK_LIMITS.maxRetries}]`);
-  const backoff = { ...TASK_DEFAULTS.backoff, ...spec.backoff };
+  const backoff: BackoffPolicy = fieldsOf('backoff', spec.backoff, TASK_DEFAULTS.backoff);
   if (!isNum(backoff.initialMs) || backoff.initialMs < 0) throw new InvalidTaskError('backoff.initialMs', 'must be a number >= 0');
   if (!isNum(backoff.factor) || backoff.factor < 1) throw new InvalidTaskError('backoff.factor', 'must be a number >= 1');
   if (!isNum(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidTaskError('backoff.maxMs', 'must be a number >= backoff.initialMs');
@@ -98,6 +117,7 @@ export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_L
   if (spec.idempotencyKey !== undefined && (typeof spec.idempotencyKey !== 'string' || spec.idempotencyKey.length === 0 || spec.idempotencyKey.length > TASK_LIMITS.maxKeyLength)) {
     throw new InvalidTaskError('idempotencyKey', `must be a string of 1–${TASK_LIMITS.maxKeyLength} characters`);
   }
+  if (spec.idempotencyKey !== undefined) checkText('idempotencyKey', spec.idempotencyKey);
   return {
     type: spec.type,
     payload,

@@ -1,3 +1,5 @@
+import { isWellFormed, MAX_NESTING } from '../actors/canonical.js';
+
 /**
  * Grey's value domain: what a command, a task payload or a result may hold.
  * JSON values (null, booleans, finite numbers, strings, arrays, plain
@@ -10,7 +12,11 @@
  * returns. Everything else outside the domain is refused: functions,
  * symbols, bigints, non-finite numbers, `undefined` in an array or as the
  * whole value, `Map`, `Set`, class instances, other typed arrays, sparse
- * arrays and cycles.
+ * arrays and cycles; and what would not reach every replica the same: a
+ * string or key with a lone surrogate (it has no UTF-8 encoding, so a
+ * decoder would read U+FFFD), a key named `__proto__` (decoders treat it
+ * as the prototype or rename it) and nesting deeper than
+ * {@link MAX_NESTING} levels.
  */
 export class ValueDomainError extends TypeError {
   constructor(
@@ -55,6 +61,7 @@ export function isValue(value: unknown): boolean {
 function walk(value: unknown, path: string, stack: object[], size: { bytes: number }): unknown {
   switch (typeof value) {
     case 'string':
+      if (!isWellFormed(value)) throw new ValueDomainError(path, 'has a lone surrogate, which has no UTF-8 encoding (replicas would read U+FFFD)');
       size.bytes += Buffer.byteLength(value) + 2;
       return value;
     case 'number':
@@ -84,6 +91,7 @@ function walk(value: unknown, path: string, stack: object[], size: { bytes: numb
     return new Uint8Array(obj); // a copy, and a plain Uint8Array even for a Buffer
   }
   if (stack.includes(obj)) throw new ValueDomainError(path, 'is a cycle (refers to a value that contains it)');
+  if (stack.length >= MAX_NESTING) throw new ValueDomainError(path, `is nested deeper than ${MAX_NESTING} levels`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
     const stood = walk((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack, size);
     if (stood === undefined) throw new ValueDomainError(path, 'has a toJSON that returns undefined');
@@ -109,12 +117,12 @@ function walk(value: unknown, path: string, stack: object[], size: { bytes: numb
     }
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(obj)) {
+      if (key === '__proto__') throw new ValueDomainError(`${path}.__proto__`, 'is a key named __proto__, which decoders treat as the prototype: replicas would disagree');
+      if (!isWellFormed(key)) throw new ValueDomainError(path, 'has a key with a lone surrogate, which has no UTF-8 encoding');
       const v = walk((obj as Record<string, unknown>)[key], `${path}.${key}`, stack, size);
       if (v === undefined) continue;
       size.bytes += Buffer.byteLength(key) + 2;
-      // An own `__proto__` key (JSON.parse makes them) stays data, not a prototype.
-      if (key === '__proto__') Object.defineProperty(copy, key, { value: v, enumerable: true, writable: true, configurable: true });
-      else copy[key] = v;
+      copy[key] = v;
     }
     size.bytes += 5;
     out = copy;

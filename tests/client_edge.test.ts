@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 
+/** A value nested `depth` objects deep: { a: { a: … 1 } }. */
+function nested(depth: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = { a: v };
+  return v;
+}
+
 /** The error a promise rejects with (or fails the test when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -24,6 +31,12 @@ describe('the client edge: bad commands are refused with a typed error and leave
       [{ op: 'put', key: 'k', value: { nested: [1, cyclic] } }, '$.value.nested[1].self'],
       [{ op: 'put', key: 'k', value: new Map([[1, 2]]) }, '$.value'],
       [{ op: 'put', key: 'k', value: [1, Number.NaN] }, '$.value[1]'],
+      // An own __proto__ key (JSON.parse makes one) would be renamed by the wire codec on followers.
+      [{ op: 'put', key: 'k', value: JSON.parse('{"a":{"__proto__":{"x":1}}}') }, '$.value.a.__proto__'],
+      // A lone surrogate has no UTF-8 encoding: followers would read U+FFFD.
+      [{ op: 'put', key: 'k', value: ['fine', 'x\ud800'] }, '$.value[1]'],
+      // Nesting the wire codec could not carry inside its messages.
+      [{ op: 'put', key: 'k', value: nested(600) }, `$.value${'.a'.repeat(511)}`],
       [{ op: 'put', value: 1 }, '$.key'],
       [{ op: 'put', key: '', value: 1 }, '$.key'],
       [{ op: 'put', key: 'k' }, '$.value'],
@@ -91,6 +104,22 @@ describe('handlers', () => {
   });
 });
 
+describe('handler results', () => {
+  it('a result is kept as its canonical JSON copy, the same on every replica: a Date becomes its ISO string', async () => {
+    const c = createTestCluster(3, { seed: 67 });
+    const returned = { at: new Date(0), skipped: undefined, n: 1 };
+    c.registerHandler('job', () => returned);
+    await c.waitForLeader();
+    const handles = Array.from({ length: 6 }, () => c.client().submitTask({ type: 'job' }));
+    for (const h of handles) expect((await c.drive(h.result)).result).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 });
+    returned.n = 2; // the handler's object is not the one the cluster keeps
+    await c.settle();
+    expect(c.checker!.violation ?? null).toBeNull();
+    const { taskId } = await handles[0].accepted;
+    for (const n of c.upNodes()) expect(n.state.task(taskId)?.result).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 });
+  });
+});
+
 describe('createCluster', () => {
   it('refuses unknown options, unknown raft options and node counts that are not positive integers', () => {
     expect(() => createTestCluster(3, { nodez: 3 } as never)).toThrow(/unknown option 'nodez'/);
@@ -130,5 +159,17 @@ describe('timeouts', () => {
     for (const id of c.ids) c.isolate(id); // no quorum anywhere: no read can be confirmed
     const err = await rejection(c.drive(client.get('k'), 2_000));
     expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+  });
+});
+
+describe('the client edge admits only what the wire carries faithfully', () => {
+  it('a value as deep as the edge allows is replicated intact to every node', async () => {
+    const c = createTestCluster(3, { seed: 63 });
+    await c.waitForLeader();
+    const value = nested(500);
+    await c.drive(c.client().submit({ op: 'put', key: 'deep', value }));
+    await c.settle();
+    expect(c.checker!.violation ?? null).toBeNull();
+    for (const n of c.upNodes()) expect(n.state.get('deep')).toEqual(value);
   });
 });

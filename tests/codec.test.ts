@@ -79,6 +79,9 @@ describe('msgpackCodec: values outside the domain are TypeErrors naming where', 
     ['a Date', { at: new Date(0) }, 'a Date at $.at'],
     ['a class instance', { p: new Point() }, 'a Point at $.p'],
     ['a cycle', cyclic, 'a cycle at $.a.self'],
+    ['a key named __proto__', JSON.parse('{"a":[{"__proto__":{}}]}'), 'a key named __proto__ at $.a[0].__proto__'],
+    ['a lone surrogate', { s: ['ok 😀', 'x\ud800'] }, 'a string with a lone surrogate (no UTF-8 encoding) at $.s[1]'],
+    ['a key with a lone surrogate', { o: { '\udc00': 1 } }, 'a key with a lone surrogate (no UTF-8 encoding) at $.o'],
   ])('%s', (_, value, where) => {
     expect(() => msgpackCodec.encode(value)).toThrow(TypeError);
     expect(() => msgpackCodec.encode(value)).toThrow(`cannot encode ${where}`);

@@ -27,6 +27,11 @@ describe('Task execution pipeline workflow', () => {
     expect(() => client.submitTask({ type: 'echo', priority: 1000 })).toThrow(/priority/);
     expect(() => client.submitTask({ type: 'echo', resources: { cpu: -1 } })).toThrow(/resources\.cpu/);
     expect(() => client.submitTask({ type: 'echo', payload: () => 1 } as never)).toThrow(/payload/);
+    // Only what the wire carries as it is: known fields, well-formed text.
+    expect(() => client.submitTask({ type: 'echo', resources: { cpu: 1, gpu: new Date() } as never })).toThrow(/resources\.gpu is not a resources field/);
+    expect(() => client.submitTask({ type: 'echo', backoff: 5 as never })).toThrow(/backoff must be an object/);
+    expect(() => client.submitTask({ type: 'echo', tenant: 'x\ud800' })).toThrow(/tenant must be well-formed text/);
+    expect(() => client.submitTask({ type: 'echo', idempotencyKey: '\udc00' })).toThrow(/idempotencyKey must be well-formed text/);
     // An idempotency key resolves a second submission to the first task.
     const a = client.submitTask({ type: 'echo', idempotencyKey: 'order-42' });
     const b = client.submitTask({ type: 'echo', idempotencyKey: 'order-42' });
