@@ -19,6 +19,16 @@ describe('msgpackCodec: the value domain round-trips', () => {
     expect(typeof (roundTrip(2 ** 53 - 1) as number)).toBe('number');
   });
 
+  it('an object of more than 65 535 keys (a busy task table in a snapshot), plain and wrapped', () => {
+    const tasks: Record<string, { n: number }> = {};
+    for (let i = 0; i < 70_000; i++) tasks[`task-${i}`] = { n: i };
+    const back = roundTrip({ tasks }) as { tasks: typeof tasks };
+    expect(Object.keys(back.tasks)).toHaveLength(70_000);
+    expect(back.tasks['task-69999']).toEqual({ n: 69_999 });
+    const wrapped = roundTrip({ data: new EncodeOnce({ tasks }) }) as { data: { tasks: typeof tasks } };
+    expect(Object.keys(wrapped.data.tasks)).toHaveLength(70_000);
+  });
+
   it('undefined (as a property and in arrays), -0, NaN and ±Infinity', () => {
     const d = roundTrip({ u: undefined, z: -0, nan: NaN, inf: Infinity, ninf: -Infinity, arr: [undefined, -0, 0] }) as Record<string, unknown>;
     expect(Object.keys(d)).toContain('u');
