@@ -60,7 +60,25 @@ export * from './machines/index.js';
 
 // Cluster, client, tasks and events
 export { Cluster, createCluster, createTestCluster, type ClusterOptions } from './system/cluster.js';
-export { ClusterClient, ClientError, InvalidCommandError, COMMAND_LIMITS, type ClientOptions, type ClientErrorCode, type Applied, type TaskHandle, type TaskResult } from './system/client.js';
+export {
+  ClusterClient,
+  ClientError,
+  InvalidCommandError,
+  COMMAND_LIMITS,
+  type ClientOptions,
+  type ClientLimits,
+  type ClientNetwork,
+  type ClientErrorCode,
+  type Applied,
+  type RequestOutcome,
+  type TaskHandle,
+  type TaskResult,
+} from './system/client.js';
+export type { CommandLimits } from './system/commandCheck.js';
+export { copyValue, isValue, ValueDomainError, type CheckedValue } from './system/valueDomain.js';
+export { QUERIES, runQuery, QueryError, type Queries, type QueryName } from './actors/queries.js';
+export { CLIENT_REQUEST, CLIENT_REPLY, type ClientRequest, type ClientReply, type RefusalCode } from './actors/clientProtocol.js';
+export type { FenceAnswer } from './actors/clusterState.js';
 export { resolveTaskSpec, InvalidTaskError, TASK_DEFAULTS, TASK_LIMITS, backoffDelay, type TaskSpec } from './system/taskSpec.js';
 export { isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './system/events.js';
 export { NonRetryableError, HandlerRegistry, type TaskHandler, type HandlerContext } from './actors/taskHandlers.js';

@@ -75,6 +75,25 @@ describe('README', () => {
     expect(lines[1][0]).toMatchObject({ covered: 2, total: 3 });
   });
 
+  it('the lost-answer example runs as written and prints what its comments say', async () => {
+    const example = blocks('ts').find((b) => b.includes('client.outcome('));
+    expect(example).toBeDefined();
+    mkdirSync(scratch, { recursive: true });
+    const file = join(scratch, 'outcome.ts');
+    writeFileSync(file, example!.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`));
+    const lines: unknown[][] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => lines.push(args);
+    try {
+      await import(pathToFileURL(file).href);
+    } finally {
+      console.log = log;
+    }
+    expect(lines[0]).toEqual(['Timeout', 'unknown', 'app#1']);
+    expect(lines[1]).toEqual([{ applied: false }]);
+    expect(lines[2]).toEqual(['app#3', 1]);
+  });
+
   it('every grey command it shows is accepted by the CLI', async () => {
     const commands = greyCommands();
     expect(commands.length).toBeGreaterThanOrEqual(6);
