@@ -1,16 +1,17 @@
 /**
  * How replication degrades with message loss: committed writes per
  * simulated second and the commit latency clients see, at 0, 1, 5, 10, 20
- * and 30 % loss on every node-to-node link (trace and invariant checking
- * off).
+ * and 30 % loss on every link, clients' included (trace and invariant
+ * checking off; every message encoded).
  *
  * Each level: 5 nodes, 5 ± 2 ms one-way latency, 150–300 ms election
  * timeouts, 50 ms heartbeats; 64 closed-loop clients, each writing one key
  * and waiting for the answer before the next; 10 simulated seconds after a
  * 1 s warm-up. Latency is virtual ms from submit to acknowledgement,
- * retries included. Clients still reach nodes in-process, so their own
- * requests and answers are not lost: only replication, heartbeats, votes
- * and forwarding are. Numbers are in simulated time, so they describe the
+ * retries included. Clients are on the network, so their requests and
+ * answers are lost like replication, heartbeats, votes and forwarding: a
+ * client sends a request again once a measured round trip passes without
+ * an answer. Numbers are in simulated time, so they describe the
  * protocol, not this machine.
  *
  * Run: `npx tsx bench/degradation.ts`

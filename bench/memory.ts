@@ -37,7 +37,7 @@ export async function benchQueuedTaskMemory(tasks = 50_000, seed = 1): Promise<B
     value: Math.round(perTask / 3),
     unit: 'bytes per task per node',
     target: undefined,
-    config: { nodes: 3, queued, wholeClusterBytesPerTask: Math.round(perTask), payload: '{ n }', gcExposed: gc !== undefined, seed },
+    config: { nodes: 3, queued, wholeClusterBytesPerTask: Math.round(perTask), limit: 'at most 2,048 bytes per task per node', replicas: 'share nothing: each decoded its own copy from the wire', payload: '{ n }', gcExposed: gc !== undefined, seed },
   };
 }
 

@@ -498,8 +498,8 @@ export class ClusterClient {
 
   /**
    * One attempt at one node: the request is sent, and sent again (same
-   * `rid`) each time the round-trip estimate passes without an answer,
-   * backing off, as TCP retransmits; the attempt fails after `timeout` of
+   * `rid`) each time the round-trip estimate passes without an answer (the
+   * second wait doubled, later ones the same), as TCP retransmits; the attempt fails after `timeout` of
    * silence. A lost request or answer costs a retransmission, not the whole
    * timeout, and the node folds repeats of a proposal into one.
    */
@@ -513,12 +513,15 @@ export class ClusterClient {
       this.pending.set(rid, p);
       // A send the network drops is, to the client, an answer that never comes: the timers deal with it.
       this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
-      let wait = this.retransmitWait();
+      const first = this.retransmitWait();
+      let wait = first;
       const resend = () => {
         if (this.pending.get(rid) !== p) return;
         p.retransmitted = true;
         this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
-        wait *= 2;
+        // Back off once, then keep the pace: a lost message says little about
+        // congestion here, and a long backoff only adds latency under loss.
+        wait = Math.min(wait * 2, first * 2);
         p.resend = kernel.schedule(wait, resend);
       };
       if (wait < timeout) p.resend = kernel.schedule(wait, resend);
