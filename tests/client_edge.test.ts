@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
+import { rejection } from './helpers/rejection.js';
 
 /** A value nested `depth` objects deep: { a: { a: … 1 } }. */
 function nested(depth: number): unknown {
@@ -9,15 +10,6 @@ function nested(depth: number): unknown {
   return v;
 }
 
-/** The error a promise rejects with (or fails the test when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('the client edge: bad commands are refused with a typed error and leave nothing behind', () => {
   it('values outside the value domain, missing fields, null and unknown ops each get InvalidCommand naming the path', async () => {

@@ -7,18 +7,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClusterState, type ClusterCommand, type SessionCommand } from '../actors/clusterState.js';
 import type { ProposeOutcome } from '../actors/clusterNode.js';
-import { ClientError } from '../system/client.js';
+import { ClientError, type ClusterClient } from '../system/client.js';
 import { createTestCluster, type Cluster } from '../system/cluster.js';
+import { rejection } from './helpers/rejection.js';
 
-/** The error a promise rejects with (or fails the test when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -44,6 +36,21 @@ function whenRequestArrives(c: Cluster, node: string, key: string): () => boolea
     if (env.type === 'client.request' && p.kind === 'propose' && p.command?.cmd.op === 'put' && p.command.cmd.key === key) seen = true;
   });
   return () => seen;
+}
+
+/**
+ * Submits a put of `key` from `client` and loses every answer the leader
+ * sends back once the request is there: the submit times out with outcome
+ * unknown although the leader took the request. The link heals afterwards.
+ */
+async function submitAnswerLost(c: Cluster, leader: string, client: ClusterClient, key: string): Promise<ClientError> {
+  const arrived = whenRequestArrives(c, leader, key);
+  const pending = client.submit({ op: 'put', key, value: 1 });
+  await c.runUntil(arrived, { within: 1_000, description: 'the request at the leader' });
+  c.bus.cut(leader, client.id);
+  const err = (await rejection(c.drive(pending, 5_000))) as ClientError;
+  c.bus.restore(leader, client.id);
+  return err;
 }
 
 describe('exactly once, with the client on the network', () => {
@@ -86,12 +93,7 @@ describe('exactly once, with the client on the network', () => {
     await c.drive(client.submit({ op: 'put', key: 'warm', value: 0 }));
 
     // Applied, answer lost.
-    const arrived = whenRequestArrives(c, leader, 'applied');
-    const p1 = client.submit({ op: 'put', key: 'applied', value: 1 });
-    await c.runUntil(arrived, { within: 1_000, description: 'the request at the leader' });
-    c.bus.cut(leader, 'o');
-    const e1 = (await rejection(c.drive(p1, 5_000))) as ClientError;
-    c.bus.restore(leader, 'o');
+    const e1 = await submitAnswerLost(c, leader, client, 'applied');
     const settled1 = await c.drive(client.outcome(e1.requestId!));
     expect(settled1).toMatchObject({ applied: true });
     expect((settled1 as { index: number }).index).toBeGreaterThan(0);
@@ -119,12 +121,7 @@ describe('exactly once, with the client on the network', () => {
     const leader = (await c.waitForLeader()).id;
     const client = c.client({ id: 'e', timeoutMs: 1_000, attemptTimeoutMs: 200 });
     await c.drive(client.submit({ op: 'put', key: 'warm', value: 0 }));
-    const arrived = whenRequestArrives(c, leader, 'k');
-    const p = client.submit({ op: 'put', key: 'k', value: 1 });
-    await c.runUntil(arrived, { within: 1_000, description: 'the request at the leader' });
-    c.bus.cut(leader, 'e');
-    const err = (await rejection(c.drive(p, 5_000))) as ClientError;
-    c.bus.restore(leader, 'e');
+    const err = await submitAnswerLost(c, leader, client, 'k');
     // Other clients push e's session out of the cluster's bounded table.
     for (let i = 0; i < 6; i++) await c.drive(c.client({ id: `other${i}` }).submit({ op: 'put', key: `o${i}`, value: i }));
     const again = await rejection(c.drive(client.retry(err.requestId!)));

@@ -15,6 +15,21 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const scratch = join(root, 'tests', '.readme');
 
+/** Runs a ts block of the README as a module importing this checkout; returns what it logged, one array per call. */
+async function runBlock(source: string, name: string, exportLine = ''): Promise<{ lines: unknown[][]; mod: Record<string, unknown> }> {
+  mkdirSync(scratch, { recursive: true });
+  const file = join(scratch, name);
+  writeFileSync(file, `${source.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`)}\n${exportLine}`);
+  const lines: unknown[][] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => lines.push(args);
+  try {
+    return { lines, mod: await import(pathToFileURL(file).href) };
+  } finally {
+    console.log = log;
+  }
+}
+
 function blocks(lang: string): string[] {
   const out: string[] = [];
   const re = new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g');
@@ -38,38 +53,16 @@ describe('README', () => {
   it('the short example runs as written against this checkout', async () => {
     const [example] = blocks('ts');
     expect(example).toContain("from 'grey-distributed'");
-    mkdirSync(scratch, { recursive: true });
-    const file = join(scratch, 'example.ts');
-    const source = example.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`);
-    writeFileSync(file, `${source}\nexport { cluster, result, proof };\n`);
-    const lines: unknown[][] = [];
-    const log = console.log;
-    console.log = (...args: unknown[]) => lines.push(args);
-    let mod: { result: unknown; proof: { taskId: string; resultHash: string } };
-    try {
-      mod = await import(pathToFileURL(file).href);
-    } finally {
-      console.log = log;
-    }
+    const { lines, mod } = await runBlock(example, 'example.ts', 'export { cluster, result, proof };');
     expect(mod.result).toEqual({ size: 400 });
-    expect(mod.proof.resultHash).toMatch(/^[0-9a-f]{64}$/);
+    expect((mod.proof as { resultHash: string }).resultHash).toMatch(/^[0-9a-f]{64}$/);
     expect(lines.some((l) => l[0] === 'grey')).toBe(true); // the linearizable read printed the value
   });
 
   it('the model-testing example runs as written and covers its machine', async () => {
     const example = blocks('ts').find((b) => b.includes('checkModel('));
     expect(example).toBeDefined();
-    mkdirSync(scratch, { recursive: true });
-    const file = join(scratch, 'models.ts');
-    writeFileSync(file, example!.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`));
-    const lines: unknown[][] = [];
-    const log = console.log;
-    console.log = (...args: unknown[]) => lines.push(args);
-    try {
-      await import(pathToFileURL(file).href);
-    } finally {
-      console.log = log;
-    }
+    const { lines } = await runBlock(example!, 'models.ts');
     expect(lines[0][0]).toEqual({ covered: 3, total: 3, missing: [] });
     expect(lines[0][1]).toEqual({ covered: 3, total: 3, missing: [] });
     expect(lines[1][0]).toMatchObject({ covered: 2, total: 3 });
@@ -78,17 +71,7 @@ describe('README', () => {
   it('the lost-answer example runs as written and prints what its comments say', async () => {
     const example = blocks('ts').find((b) => b.includes('client.outcome('));
     expect(example).toBeDefined();
-    mkdirSync(scratch, { recursive: true });
-    const file = join(scratch, 'outcome.ts');
-    writeFileSync(file, example!.replace("from 'grey-distributed'", `from ${JSON.stringify(pathToFileURL(join(root, 'index.ts')).href)}`));
-    const lines: unknown[][] = [];
-    const log = console.log;
-    console.log = (...args: unknown[]) => lines.push(args);
-    try {
-      await import(pathToFileURL(file).href);
-    } finally {
-      console.log = log;
-    }
+    const { lines } = await runBlock(example!, 'outcome.ts');
     expect(lines[0]).toEqual(['Timeout', 'unknown', 'app#1']);
     expect(lines[1]).toEqual([{ applied: false }]);
     expect(lines[2]).toEqual(['app#3', 1]);
