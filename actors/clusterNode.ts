@@ -15,7 +15,7 @@ import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from
 import type { Storage } from './storage.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
-import { checkCommand, InvalidCommandError } from '../system/commandCheck.js';
+import { checkCommand, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
 
 /** The outcome of a proposal made through a node. */
 export type ProposeOutcome =
@@ -437,7 +437,12 @@ export class ClusterNode {
       try {
         const sc = req.command;
         if (sc === null || typeof sc !== 'object') throw new InvalidCommandError('$', 'a request must carry a session command');
-        command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checkCommand(sc.cmd) };
+        if (typeof sc.client !== 'string' || sc.client.length === 0) throw new InvalidCommandError('client', 'must be a non-empty string');
+        if (!Number.isSafeInteger(sc.seq) || sc.seq! < 1) throw new InvalidCommandError('seq', 'must be a positive integer');
+        if (sc.firstUnanswered !== undefined && (!Number.isSafeInteger(sc.firstUnanswered) || sc.firstUnanswered > sc.seq!)) {
+          throw new InvalidCommandError('firstUnanswered', 'must be an integer no greater than seq');
+        }
+        command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checkCommand(sc.cmd, COMMAND_LIMITS, false) }; // decoded: already a private copy
       } catch (err) {
         if (!(err instanceof InvalidCommandError)) throw err;
         send({ rid, ok: false, code: 'InvalidCommand', leaderHint: null, message: err.message });

@@ -1,5 +1,5 @@
 import type { ClusterCommand } from '../actors/clusterState.js';
-import { copyValue, ValueDomainError } from './valueDomain.js';
+import { checkValue, copyValue, ValueDomainError } from './valueDomain.js';
 import { ClientError } from './clientError.js';
 
 /** Limits on what one client command may carry (explicit, as TigerBeetle keeps them). */
@@ -85,9 +85,11 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
  * fault: not an object, an unknown op, a missing or malformed field, a value
  * outside Grey's value domain (JSON data or Uint8Array: no functions,
  * cycles, `Map`s, class instances, `undefined` in arrays or non-finite
- * numbers), or a command past its {@link CommandLimits}.
+ * numbers), or a command past its {@link CommandLimits}. With `copy`
+ * false it returns the command itself: for one just decoded from the wire,
+ * which nobody else holds.
  */
-export function checkCommand(cmd: unknown, limits: CommandLimits = COMMAND_LIMITS): ClusterCommand {
+export function checkCommand(cmd: unknown, limits: CommandLimits = COMMAND_LIMITS, copy = true): ClusterCommand {
   if (cmd === null || typeof cmd !== 'object' || Array.isArray(cmd)) throw new InvalidCommandError('$', 'must be an object with an op');
   const record = cmd as Record<string, unknown>;
   const op = record.op;
@@ -97,7 +99,7 @@ export function checkCommand(cmd: unknown, limits: CommandLimits = COMMAND_LIMIT
   for (const check of OPS[op as ClusterCommand['op']]) check(record);
   let checked: { value: unknown; bytes: number };
   try {
-    checked = copyValue(cmd);
+    checked = copy ? copyValue(cmd) : { value: cmd, bytes: checkValue(cmd) };
   } catch (err) {
     if (!(err instanceof ValueDomainError)) throw err;
     throw new InvalidCommandError(err.path, `is outside Grey's value domain (JSON data or Uint8Array): ${err.detail}`);

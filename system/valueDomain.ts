@@ -41,16 +41,21 @@ export interface CheckedValue<T = unknown> {
  * Throws {@link ValueDomainError} naming the first place at fault.
  */
 export function copyValue<T = unknown>(value: T, path = '$'): CheckedValue<T> {
-  const size = { bytes: 0 };
-  const copy = walk(value, path, [], size);
-  if (copy === undefined) throw new ValueDomainError(path, 'is undefined, which is not a value');
-  return { value: copy as T, bytes: size.bytes };
+  return run(value, path, true);
+}
+
+/**
+ * Checks `value` as {@link copyValue} does, without copying it: for a value
+ * that is already private (just decoded from the wire). Returns its size.
+ */
+export function checkValue(value: unknown, path = '$'): number {
+  return run(value, path, false).bytes;
 }
 
 /** Whether `value` is in the value domain (without copying it). */
 export function isValue(value: unknown): boolean {
   try {
-    copyValue(value);
+    checkValue(value);
     return true;
   } catch (err) {
     if (err instanceof ValueDomainError) return false;
@@ -58,74 +63,106 @@ export function isValue(value: unknown): boolean {
   }
 }
 
-function walk(value: unknown, path: string, stack: object[], size: { bytes: number }): unknown {
+/** One walk over a value: the objects above the current one, and their keys (a path is built only for an error). */
+class Walk {
+  readonly stack: object[] = [];
+  readonly keys: Array<string | number> = [];
+  bytes = 0;
+  constructor(
+    readonly root: string,
+    readonly copy: boolean,
+  ) {}
+
+  /** The path of the current value, with `key` below it when given. */
+  path(key?: string | number): string {
+    let out = this.root;
+    for (const k of key === undefined ? this.keys : [...this.keys, key]) out += typeof k === 'number' ? `[${k}]` : `.${k}`;
+    return out;
+  }
+
+  fail(detail: string, key?: string | number): never {
+    throw new ValueDomainError(this.path(key), detail);
+  }
+}
+
+function run<T>(value: T, path: string, copy: boolean): CheckedValue<T> {
+  const w = new Walk(path, copy);
+  const out = walk(value, w);
+  if (out === undefined) w.fail('is undefined, which is not a value');
+  return { value: out as T, bytes: w.bytes };
+}
+
+function walk(value: unknown, w: Walk): unknown {
   switch (typeof value) {
     case 'string':
-      if (!isWellFormed(value)) throw new ValueDomainError(path, 'has a lone surrogate, which has no UTF-8 encoding (replicas would read U+FFFD)');
-      size.bytes += Buffer.byteLength(value) + 2;
+      if (!isWellFormed(value)) w.fail('has a lone surrogate, which has no UTF-8 encoding (replicas would read U+FFFD)');
+      w.bytes += Buffer.byteLength(value) + 2;
       return value;
     case 'number':
-      if (!Number.isFinite(value)) throw new ValueDomainError(path, `is ${value}; only finite numbers are values`);
-      size.bytes += 9;
+      if (!Number.isFinite(value)) w.fail(`is ${value}; only finite numbers are values`);
+      w.bytes += 9;
       return value;
     case 'boolean':
-      size.bytes += 1;
+      w.bytes += 1;
       return value;
     case 'undefined':
       return undefined;
     case 'bigint':
     case 'symbol':
     case 'function':
-      throw new ValueDomainError(path, `is a ${typeof value}, which is not a value (JSON data or Uint8Array)`);
+      w.fail(`is a ${typeof value}, which is not a value (JSON data or Uint8Array)`);
   }
   if (value === null) {
-    size.bytes += 1;
+    w.bytes += 1;
     return null;
   }
   const obj = value as object;
-  if (obj instanceof Uint8Array && obj.constructor !== Uint8Array && !Buffer.isBuffer(obj)) {
-    throw new ValueDomainError(path, `is a ${obj.constructor.name}; of typed arrays only Uint8Array is a value`);
-  }
   if (obj instanceof Uint8Array) {
-    size.bytes += obj.byteLength + 5;
-    return new Uint8Array(obj); // a copy, and a plain Uint8Array even for a Buffer
+    if (obj.constructor !== Uint8Array && !Buffer.isBuffer(obj)) w.fail(`is a ${obj.constructor.name}; of typed arrays only Uint8Array is a value`);
+    w.bytes += obj.byteLength + 5;
+    return w.copy ? new Uint8Array(obj) : obj; // a copy is a plain Uint8Array even for a Buffer
   }
-  if (stack.includes(obj)) throw new ValueDomainError(path, 'is a cycle (refers to a value that contains it)');
-  if (stack.length >= MAX_NESTING) throw new ValueDomainError(path, `is nested deeper than ${MAX_NESTING} levels`);
+  const stack = w.stack;
+  if (stack.includes(obj)) w.fail('is a cycle (refers to a value that contains it)');
+  if (stack.length >= MAX_NESTING) w.fail(`is nested deeper than ${MAX_NESTING} levels`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
-    const stood = walk((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack, size);
-    if (stood === undefined) throw new ValueDomainError(path, 'has a toJSON that returns undefined');
+    const stood = walk((obj as { toJSON(key: string): unknown }).toJSON(''), w);
+    if (stood === undefined) w.fail('has a toJSON that returns undefined');
     return stood;
   }
   stack.push(obj);
   let out: unknown;
   if (Array.isArray(obj)) {
-    const copy = new Array<unknown>(obj.length);
+    const copy = w.copy ? new Array<unknown>(obj.length) : null;
     for (let i = 0; i < obj.length; i++) {
-      if (!(i in obj)) throw new ValueDomainError(`${path}[${i}]`, 'is a hole in a sparse array');
-      const v = walk(obj[i], `${path}[${i}]`, stack, size);
-      if (v === undefined) throw new ValueDomainError(`${path}[${i}]`, 'is undefined; arrays of values cannot hold it (use null)');
-      copy[i] = v;
+      if (!(i in obj)) w.fail('is a hole in a sparse array', i);
+      w.keys.push(i);
+      const v = walk(obj[i], w);
+      w.keys.pop();
+      if (v === undefined) w.fail('is undefined; arrays of values cannot hold it (use null)', i);
+      if (copy) copy[i] = v;
     }
-    size.bytes += 5;
-    out = copy;
+    w.bytes += 5;
+    out = copy ?? obj;
   } else {
     const proto = Object.getPrototypeOf(obj);
     if (proto !== Object.prototype && proto !== null) {
       const name = (proto?.constructor as { name?: string } | undefined)?.name ?? 'unknown';
-      throw new ValueDomainError(path, `is a ${name}, which is not plain data; convert it to an object or array first`);
+      w.fail(`is a ${name}, which is not plain data; convert it to an object or array first`);
     }
-    const copy: Record<string, unknown> = {};
+    const copy: Record<string, unknown> | null = w.copy ? {} : null;
     for (const key of Object.keys(obj)) {
-      if (key === '__proto__') throw new ValueDomainError(`${path}.__proto__`, 'is a key named __proto__, which decoders treat as the prototype: replicas would disagree');
-      if (!isWellFormed(key)) throw new ValueDomainError(path, 'has a key with a lone surrogate, which has no UTF-8 encoding');
-      const v = walk((obj as Record<string, unknown>)[key], `${path}.${key}`, stack, size);
+      if (key === '__proto__') w.fail('is a key named __proto__, which decoders treat as the prototype: replicas would disagree', key);
+      if (!isWellFormed(key)) w.fail('has a key with a lone surrogate, which has no UTF-8 encoding');
+      w.keys.push(key);
+      const v = walk((obj as Record<string, unknown>)[key], w);
+      w.keys.pop();
       if (v === undefined) continue;
-      size.bytes += Buffer.byteLength(key) + 2;
-      copy[key] = v;
+      w.bytes += Buffer.byteLength(key) + 2;
+      if (copy) copy[key] = v;
     }
-    size.bytes += 5;
-    out = copy;
+    w.bytes += 5;
+    out = copy ?? obj;
   }
   stack.pop();
   return out;

@@ -212,4 +212,25 @@ describe('clients live on the network', () => {
     expect(applies).toHaveLength(3);
     expect(follower.sessionId).toMatch(new RegExp(`^${follower.id}/`));
   });
+
+  it('a node checks what arrives from a client: a malformed request is refused with InvalidCommand and nothing is proposed', async () => {
+    const c = createTestCluster(3, { seed: 79 });
+    const leader = await c.waitForLeader();
+    await c.settle();
+    c.bus.addNode('raw', { kind: 'client' });
+    const replies: Array<{ rid: number; ok: boolean; code?: string }> = [];
+    c.bus.inbox<{ rid: number; ok: boolean; code?: string }>('raw').subscribe((env) => replies.push(env.payload));
+    const lastIndex = leader.raft.log.lastIndex;
+    const bad = [
+      { kind: 'propose', rid: 1, command: { client: 'raw', seq: 1, cmd: { op: 'explode' } } },
+      { kind: 'propose', rid: 2, command: { client: 'raw', seq: 'one', cmd: { op: 'noop' } } },
+      { kind: 'propose', rid: 3, command: { client: '', seq: 1, cmd: { op: 'noop' } } },
+      { kind: 'propose', rid: 4, command: { client: 'raw', seq: 2, firstUnanswered: 5, cmd: { op: 'noop' } } },
+      { kind: 'propose', rid: 5, command: null },
+    ];
+    for (const req of bad) c.bus.send('raw', leader.id, 'client.request', req);
+    await c.run(100);
+    expect(replies.map((r) => [r.rid, r.ok, r.code])).toEqual(bad.map((r) => [r.rid, false, 'InvalidCommand']));
+    expect(leader.raft.log.lastIndex).toBe(lastIndex);
+  });
 });
