@@ -129,6 +129,8 @@ interface Progress {
   readRound: number;
   /** When the window last made progress (match advanced, or it was empty and an append went out). */
   progressAt: number;
+  /** Answered during the current CheckQuorum interval (etcd's RecentActive). */
+  active: boolean;
 }
 
 /** An AppendEntries batch already built, by its range (see `RaftNode.batch`). */
@@ -198,6 +200,8 @@ export class RaftNode {
   private votedFor: string | null = null;
 
   private lastContactAt = Number.NEGATIVE_INFINITY;
+  /** Heard from the leader (or granted a vote) since the election timer was last armed: the chart's `heardFromLeader`. */
+  private contactSinceArmed = false;
   private lastArmedAt = Number.NEGATIVE_INFINITY;
   private readonly progress = new Map<string, Progress>();
   /** The last few batches sent, newest last: at most maxInflight. */
@@ -251,7 +255,14 @@ export class RaftNode {
     // RecentActive), but only when the chart does not know yet, so that is
     // at most one event per peer per interval, not one per message. The
     // randomized election timeout is measured from the last contact.
-    const role = raftRole.provide({ delays: { electionTimeout: () => this.electionDelay() } });
+    const role = raftRole.provide({
+      delays: { electionTimeout: () => this.electionDelay() },
+      guards: {
+        heardFromLeader: () => this.contactSinceArmed,
+        quorumActive: () => !o.checkQuorum || this.activeVoters() >= this.quorumSize,
+      },
+      actions: { resetActive: () => this.resetActive() },
+    });
     this.role = createActor(role, {
       clock: this.clock,
       id: `raft(${this.id})`,
@@ -507,6 +518,7 @@ export class RaftNode {
     const granted = m.term === this.term && canVote && upToDate;
     if (granted) {
       this.lastContactAt = this.clock.now();
+      this.contactSinceArmed = true;
       this.role.send({ type: 'VOTED', candidate: m.candidate, term: m.term }); // persisted by the role observer
     }
     this.send(from, 'raft.voteResponse', { term: this.term, granted, preVote: false });
@@ -539,7 +551,9 @@ export class RaftNode {
       return false;
     }
     this.lastContactAt = this.clock.now();
-    if (term > this.term || this.roleName !== 'follower' || this.leaderId !== from || !this.role.getSnapshot().context.contact) {
+    // Set before the event: a transition it causes re-arms the timer and clears it, as the chart's entry does.
+    this.contactSinceArmed = true;
+    if (term > this.term || this.roleName !== 'follower' || this.leaderId !== from) {
       this.role.send({ type: 'LEADER_SEEN', term, leader: from });
     }
     assert(this.roleName !== 'leader' || this.leaderId === this.id, 'two leaders in one term');
@@ -640,10 +654,8 @@ export class RaftNode {
     if (m.term < this.term || this.roleName !== 'leader') return;
     const pr = this.progress.get(from);
     if (!pr) return; // no longer a member
-    // CheckQuorum: tell the chart the first time this interval a voter
-    // answers, until it has heard from a quorum (all its guard needs).
-    const active = this.role.getSnapshot().context.active;
-    if (active.length < this.quorumSize && !active.includes(from) && this.config.voters.includes(from)) this.role.send({ type: 'PEER_ACTIVE', from });
+    // CheckQuorum: the chart's quorumActive guard counts these at its interval.
+    pr.active = true;
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;
       this.confirmReads();
@@ -692,6 +704,7 @@ export class RaftNode {
   private electionDelay(): number {
     const r = this.random.int(this.options.electionTimeoutMin, this.options.electionTimeoutMax);
     const now = this.clock.now();
+    this.contactSinceArmed = false;
     // Measured from the last contact with a leader, as etcd's ticks are.
     const delay = this.lastContactAt > this.lastArmedAt ? Math.max(1, this.lastContactAt + r - now) : r;
     this.lastArmedAt = now;
@@ -743,6 +756,17 @@ export class RaftNode {
     this.proposeEntry({ kind: 'noop' }, term);
   }
 
+  /** This leader and the voters heard from this CheckQuorum interval. */
+  private activeVoters(): number {
+    let n = 1;
+    for (const v of this.config.voters) if (v !== this.id && this.progress.get(v)?.active) n++;
+    return n;
+  }
+
+  private resetActive(): void {
+    for (const pr of this.progress.values()) pr.active = false;
+  }
+
   private onSteppedDown(): void {
     this.progress.clear();
     this.transferTarget = null;
@@ -784,7 +808,7 @@ export class RaftNode {
   }
 
   private freshProgress(last: number): Progress {
-    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now() };
+    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now(), active: false };
   }
 
   private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'UNREACHABLE' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {

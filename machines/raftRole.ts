@@ -21,6 +21,14 @@ import { assign, emit, setup } from 'xstate';
  * etcd measures its randomized timeout in ticks since the last heartbeat.
  * A heartbeat does not re-arm the timer: the actor records contact, and the
  * timer, when it fires, sees the contact and re-arms.
+ *
+ * Two guards read what the chart is told by events: `heardFromLeader`
+ * (`contact`, from LEADER_SEEN and VOTED) and `quorumActive` (`active`,
+ * from PEER_ACTIVE). The Raft actor provides both from what it tracks per
+ * message anyway (contact since the timer was armed; etcd's RecentActive
+ * per peer), so a steady leader and its followers exchange no chart event
+ * per heartbeat: only the timers step the chart. Standalone, as in the
+ * model tests, the chart keeps both on its context.
  */
 export interface RaftRoleContext {
   /** This node's id. */
