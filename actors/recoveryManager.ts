@@ -1,3 +1,4 @@
+import { BoundedMap } from './boundedMap.js';
 import { quorumOf } from '../machines/raftRole.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { ClusterNode } from './clusterNode.js';
@@ -59,7 +60,7 @@ export class RecoveryManager {
   private requeueTimer: TimerHandle | undefined;
   private sweepTimer: TimerHandle | undefined;
   /** When each task was last queued for requeue, and from which worker (so one loss is proposed once per sweep period). */
-  private readonly requeuedAt = new Map<string, { worker: string; at: number }>();
+  private readonly requeuedAt = new BoundedMap<string, { worker: string; at: number }>(100_000);
   /** When each removed node was last re-admitted (so one burst of messages re-admits it once). */
   private readonly readmitted = new Map<string, number>();
   /** A removal proposed and not yet applied (one at a time). */
@@ -136,7 +137,6 @@ export class RecoveryManager {
     const prev = this.requeuedAt.get(taskId);
     if (prev && prev.worker === worker && now - prev.at < this.o.sweepMs * 2) return false;
     this.requeuedAt.set(taskId, { worker, at: now });
-    if (this.requeuedAt.size > 100_000) this.requeuedAt.delete(this.requeuedAt.keys().next().value!);
     this.requeueQueue.push({ kind: 'lost', taskId, worker, at: now });
     return true;
   }

@@ -1,3 +1,4 @@
+import { BoundedMap } from './boundedMap.js';
 import { resultHash } from './resultHash.js';
 import { taskStepper } from '../machines/taskTable.js';
 import { FINAL_TASK_STATUSES, type TaskContext, type TaskEvent, type TaskStatus } from '../machines/taskLifecycle.js';
@@ -160,11 +161,24 @@ const CHANGE_EVENTS: Record<TaskChange['kind'], TaskEvent['type']> = {
   lost: 'WORKER_LOST',
 };
 
+/** The table as it lives in memory: Maps, whose inserts and deletes stay cheap at any size (a plain object of 100,000 tasks is a slow dictionary). */
 interface TableData {
-  tasks: Record<string, TaskRecord>;
+  tasks: Map<string, TaskRecord>;
   /** idempotency key → task id, in insertion order. */
-  keys: Record<string, string>;
-  deadLetters: Record<string, TaskRecord>;
+  keys: BoundedMap<string, string>;
+  deadLetters: BoundedMap<string, TaskRecord>;
+  pruned: number;
+}
+
+/**
+ * The table in a snapshot, in the value domain: entry lists in insertion
+ * order, which decides what is evicted next. (An object would not keep
+ * it: its integer-like keys, a user's idempotency key "42" say, come first.)
+ */
+interface TableSnapshot {
+  tasks: [string, TaskRecord][];
+  keys: [string, string][];
+  deadLetters: [string, TaskRecord][];
   pruned: number;
 }
 
@@ -174,24 +188,39 @@ interface TableData {
  * same entries give the same table on every node.
  */
 export class TaskTable {
-  private d: TableData = { tasks: {}, keys: {}, deadLetters: {}, pruned: 0 };
+  private d: TableData;
   /** Bumped by every snapshot: records made before it may be shared with that snapshot. */
-  private epoch = 0;
-  /** Records this table made (or copied) itself, with the epoch: those of the current epoch are changed in place. */
-  private readonly owned = new WeakMap<TaskRecord, number>();
+  /**
+   * Stamped on each record this table made (or copied) since its last
+   * snapshot: those are changed in place, others copied first. A fresh
+   * object per snapshot, so no stamp from before, or from another table,
+   * can match. (A stamp on the record, not a WeakMap: the GC's ephemeron
+   * work on a map of every live task cost more than the copies it saved.)
+   */
+  private owner: object = {};
 
-  constructor(private readonly limits: TaskTableLimits = DEFAULT_TASK_LIMITS) {}
+  private readonly limits: TaskTableLimits;
+
+  /** @param limits merged over {@link DEFAULT_TASK_LIMITS}; the two table sizes are integers ≥ 1 (a RangeError otherwise). */
+  constructor(limits: Partial<TaskTableLimits> = {}) {
+    this.limits = { ...DEFAULT_TASK_LIMITS, ...limits };
+    for (const k of ['maxDeadLetters', 'maxIdempotencyKeys'] as const) {
+      const v = this.limits[k];
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`task limit ${k} must be an integer ≥ 1, got ${v}`);
+    }
+    this.d = { tasks: new Map(), keys: new BoundedMap(this.limits.maxIdempotencyKeys), deadLetters: new BoundedMap(this.limits.maxDeadLetters), pruned: 0 };
+  }
 
   get(id: string): Readonly<TaskRecord> | undefined {
-    return this.d.tasks[id] ?? this.d.deadLetters[id];
+    return this.d.tasks.get(id) ?? this.d.deadLetters.get(id);
   }
 
   all(): Readonly<TaskRecord>[] {
-    return Object.values(this.d.tasks);
+    return [...this.d.tasks.values()];
   }
 
   deadLetters(): Readonly<TaskRecord>[] {
-    return Object.values(this.d.deadLetters);
+    return [...this.d.deadLetters.values()];
   }
 
   /** Finished tasks dropped from the hot table so far. */
@@ -200,7 +229,7 @@ export class TaskTable {
   }
 
   get size(): number {
-    return Object.keys(this.d.tasks).length;
+    return this.d.tasks.size;
   }
 
   /** Applies a batch of submissions; returns the task id each resolves to (an existing one for a known idempotency key). */
@@ -208,11 +237,12 @@ export class TaskTable {
     const ids: string[] = [];
     for (const t of tasks) {
       const key = t.spec.idempotencyKey;
-      if (key !== undefined && this.d.keys[key] !== undefined) {
-        ids.push(this.d.keys[key]);
+      const known = key === undefined ? undefined : this.d.keys.get(key);
+      if (known !== undefined) {
+        ids.push(known);
         continue;
       }
-      if (this.d.tasks[t.id]) {
+      if (this.d.tasks.has(t.id)) {
         ids.push(t.id);
         continue;
       }
@@ -233,10 +263,10 @@ export class TaskTable {
         worker: null,
       };
       record.status = taskStepper.initial(record) as TaskStatus;
-      this.d.tasks[t.id] = record;
-      this.owned.set(record, this.epoch);
+      this.d.tasks.set(t.id, record);
+      stamp(record, this.owner);
       if (key !== undefined) this.rememberKey(key, t.id);
-      if (t.resubmitOf !== undefined) delete this.d.deadLetters[t.resubmitOf];
+      if (t.resubmitOf !== undefined) this.d.deadLetters.delete(t.resubmitOf);
       out.push({ index, taskId: t.id, from: null, to: record.status, attempt: 0, worker: null, reason: null, rejected: false, change: 'submit' });
       ids.push(t.id);
     }
@@ -251,9 +281,9 @@ export class TaskTable {
   /** Drops finished tasks (not dead letters) finished before `before` (proposer time). Returns how many. */
   prune(before: number): number {
     let n = 0;
-    for (const [id, t] of Object.entries(this.d.tasks)) {
+    for (const [id, t] of this.d.tasks) {
       if (t.finishedAt !== null && t.finishedAt < before && FINAL_TASK_STATUSES.has(t.status)) {
-        delete this.d.tasks[id];
+        this.d.tasks.delete(id);
         n++;
       }
     }
@@ -267,20 +297,27 @@ export class TaskTable {
    * a copy of the indexes, not of every task.
    */
   snapshot(): unknown {
-    this.epoch++;
-    return forkTable(this.d);
+    this.owner = {};
+    const d = this.d;
+    const out: TableSnapshot = { tasks: [...d.tasks], keys: [...d.keys], deadLetters: [...d.deadLetters], pruned: d.pruned };
+    return out;
   }
 
   restore(data: unknown): void {
-    this.epoch++;
-    this.d = forkTable(data as TableData);
+    this.owner = {};
+    const s = data as TableSnapshot;
+    const keys = new BoundedMap<string, string>(this.limits.maxIdempotencyKeys);
+    for (const [k, id] of s.keys) keys.set(k, id);
+    const deadLetters = new BoundedMap<string, TaskRecord>(this.limits.maxDeadLetters);
+    for (const [id, t] of s.deadLetters) deadLetters.set(id, t);
+    this.d = { tasks: new Map(s.tasks), keys, deadLetters, pruned: s.pruned };
   }
 
   /** The record to change: itself when only this table holds it, else a copy (copy on write). */
   private writable(t: TaskRecord): TaskRecord {
-    if (this.owned.get(t) === this.epoch) return t;
+    if ((t as Stamped)[OWNER] === this.owner) return t;
     const copy = { ...t };
-    this.owned.set(copy, this.epoch);
+    stamp(copy, this.owner);
     return copy;
   }
 
@@ -289,7 +326,7 @@ export class TaskTable {
   }
 
   private applyChange(c: TaskChange, index: number, out: TaskTransition[]): void {
-    const current = this.d.tasks[c.taskId];
+    const current = this.d.tasks.get(c.taskId);
     if (current === undefined) return this.refuse(out, index, c, undefined, 'unknown task');
     const t = this.writable(current);
     // Changes from an execution apply only to that execution (a late result is refused, never forced).
@@ -319,7 +356,7 @@ export class TaskTable {
       this.refuse(out, index, c, t, `${event.type} not allowed in ${from}`);
       return;
     }
-    this.d.tasks[t.id] = t; // (a copy, when the old record is shared with a snapshot)
+    if (t !== current) this.d.tasks.set(t.id, t); // (a copy, when the old record is shared with a snapshot)
     t.status = next as TaskStatus;
     let reason: string | null = null;
     switch (c.kind) {
@@ -365,23 +402,23 @@ export class TaskTable {
   }
 
   private addDeadLetter(t: TaskRecord): void {
-    delete this.d.tasks[t.id];
-    this.d.deadLetters[t.id] = t;
-    const ids = Object.keys(this.d.deadLetters);
-    if (ids.length > this.limits.maxDeadLetters) delete this.d.deadLetters[ids[0]];
+    this.d.tasks.delete(t.id);
+    this.d.deadLetters.set(t.id, t); // the oldest goes past the limit
   }
 
   private rememberKey(key: string, id: string): void {
-    this.d.keys[key] = id;
-    const keys = Object.keys(this.d.keys);
-    if (keys.length > this.limits.maxIdempotencyKeys) delete this.d.keys[keys[0]];
+    this.d.keys.set(key, id); // the oldest goes past the limit
   }
 }
 
-/** A copy of the table's indexes that shares the (copy-on-write) records. */
-function forkTable(d: TableData): TableData {
-  return { tasks: { ...d.tasks }, keys: { ...d.keys }, deadLetters: { ...d.deadLetters }, pruned: d.pruned };
+const OWNER = Symbol('taskTable.owner');
+type Stamped = TaskRecord & { [OWNER]?: object };
+
+/** Marks `record` as changeable in place by the table whose stamp is `owner`; not enumerable, so it never reaches a copy, an encoding or a comparison. */
+function stamp(record: TaskRecord, owner: object): void {
+  Object.defineProperty(record, OWNER, { value: owner, writable: true, enumerable: false, configurable: true });
 }
+
 
 function toEvent(c: TaskChange): TaskEvent {
   switch (c.kind) {

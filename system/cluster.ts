@@ -1,3 +1,4 @@
+import { BoundedMap } from '../actors/boundedMap.js';
 import { Observable, Subject } from 'rxjs';
 import type { ClusterState, ClusterStateLimits } from '../actors/clusterState.js';
 import { ClientError } from './clientError.js';
@@ -129,7 +130,7 @@ export class Cluster {
   private readonly eventsSubject = new Subject<GreyEvent>();
   private readonly history: GreyEvent[] = [];
   /** Task events by task, for watchers of one task (a handle per task must not see every event). */
-  private readonly taskHistory = new Map<string, TaskStreamEvent[]>();
+  private readonly taskHistory: BoundedMap<string, TaskStreamEvent[]>;
   private readonly taskWatchers = new Map<string, Set<(e: TaskStreamEvent) => void>>();
   private readonly historyLimit: number;
   /** Highest log index whose events were emitted (each index once, whichever node applies it first). */
@@ -143,6 +144,8 @@ export class Cluster {
     this.options = options;
     this.seed = options.seed ?? 1;
     this.historyLimit = options.eventHistory ?? 100_000;
+    // Bounded like the main history: the oldest task's events go first.
+    this.taskHistory = new BoundedMap(Math.max(1, this.historyLimit));
     const ids = typeof options.nodes === 'number' ? Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`) : [...options.nodes];
     if (ids.length === 0) throw new RangeError('a cluster needs at least one node');
     if (new Set(ids).size !== ids.length) throw new RangeError(`duplicate node ids in ${ids.join(', ')}`);
@@ -285,11 +288,7 @@ export class Cluster {
     if (this.history.length > this.historyLimit * 1.1) this.history.splice(0, this.history.length - this.historyLimit);
     if ('taskId' in e) {
       let list = this.taskHistory.get(e.taskId);
-      if (!list) {
-        // Bounded like the main history: the oldest task's events go first.
-        if (this.taskHistory.size >= this.historyLimit) this.taskHistory.delete(this.taskHistory.keys().next().value!);
-        this.taskHistory.set(e.taskId, (list = []));
-      }
+      if (!list) this.taskHistory.set(e.taskId, (list = []));
       list.push(e);
       const watchers = this.taskWatchers.get(e.taskId);
       if (watchers) {
