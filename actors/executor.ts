@@ -1,3 +1,4 @@
+import { FifoMap } from './fifoMap.js';
 import { createActor, type Actor } from 'xstate';
 import { taskLifecycle } from '../machines/taskLifecycle.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
@@ -53,7 +54,7 @@ export class Executor {
   private readonly progressIntervalMs: number;
   private readonly concurrency: number;
   /** Assigned here, start not yet asked for (waiting for a free slot), in assignment order. */
-  private readonly waiting: string[] = [];
+  private readonly waiting = new FifoMap<string, true>(); // O(1) add, remove and oldest, at any backlog
   /** Starts asked for and not yet committed. */
   private readonly starting = new Set<string>();
   private readonly unsubscribe: () => void;
@@ -93,7 +94,7 @@ export class Executor {
     for (const t of this.node.state.tasks()) {
       if (t.worker !== me || this.runs.has(t.id)) continue;
       if (t.status === 'running') this.emit({ kind: 'lost', taskId: t.id, worker: me, at: this.clock.now() });
-      else if (t.status === 'assigned' && !this.waiting.includes(t.id)) this.waiting.push(t.id);
+      else if (t.status === 'assigned') this.waiting.set(t.id, true);
     }
     this.startWaiting();
   }
@@ -114,14 +115,14 @@ export class Executor {
       const t = this.node.state.task(taskId);
       if (!t || t.worker !== me || t.status !== 'running' || t.attempt !== run.attempt) this.end(run, 'superseded (snapshot installed)');
     }
-    for (const taskId of [...this.waiting, ...this.starting]) {
+    for (const taskId of [...this.waiting.keys(), ...this.starting]) {
       const t = this.node.state.task(taskId);
       if (!t || t.worker !== me || (t.status !== 'assigned' && t.status !== 'running')) this.forget(taskId);
     }
     for (const t of this.node.state.tasks()) {
       if (t.worker !== me || this.runs.has(t.id)) continue;
       if (t.status === 'assigned') {
-        if (!this.waiting.includes(t.id) && !this.starting.has(t.id)) this.waiting.push(t.id);
+        if (!this.starting.has(t.id)) this.waiting.set(t.id, true);
       } else if (t.status === 'running') {
         if (this.starting.delete(t.id)) this.begin(t);
         else this.emit({ kind: 'lost', taskId: t.id, worker: me, at: this.clock.now() });
@@ -145,7 +146,7 @@ export class Executor {
       const run = this.runs.get(t.taskId);
       if ((t.change === 'assign' || t.change === 'reassign') && t.to === 'assigned') {
         if (t.worker === me) {
-          if (!this.waiting.includes(t.taskId)) this.waiting.push(t.taskId);
+          this.waiting.set(t.taskId, true);
         } else {
           this.forget(t.taskId);
           if (run) this.end(run, `reassigned to ${t.worker}`);
@@ -165,8 +166,8 @@ export class Executor {
 
   /** Asks to start waiting tasks while there are free slots. */
   private startWaiting(): void {
-    while (this.waiting.length > 0 && this.runs.size + this.starting.size < this.concurrency) {
-      const taskId = this.waiting.shift()!;
+    while (this.waiting.size > 0 && this.runs.size + this.starting.size < this.concurrency) {
+      const [taskId] = this.waiting.shift()!;
       const record = this.node.state.task(taskId);
       if (!record || record.status !== 'assigned' || record.worker !== this.node.id) continue;
       this.starting.add(taskId);
@@ -175,8 +176,7 @@ export class Executor {
   }
 
   private forget(taskId: string): void {
-    const i = this.waiting.indexOf(taskId);
-    if (i >= 0) this.waiting.splice(i, 1);
+    this.waiting.delete(taskId);
     this.starting.delete(taskId);
   }
 

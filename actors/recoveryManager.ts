@@ -1,4 +1,4 @@
-import { BoundedMap } from './boundedMap.js';
+import { FifoMap } from './fifoMap.js';
 import { quorumOf } from '../machines/raftRole.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { ClusterNode } from './clusterNode.js';
@@ -60,7 +60,7 @@ export class RecoveryManager {
   private requeueTimer: TimerHandle | undefined;
   private sweepTimer: TimerHandle | undefined;
   /** When each task was last queued for requeue, and from which worker (so one loss is proposed once per sweep period). */
-  private readonly requeuedAt = new BoundedMap<string, { worker: string; at: number }>(100_000);
+  private readonly requeuedAt = new FifoMap<string, { worker: string; at: number }>(100_000);
   /** When each removed node was last re-admitted (so one burst of messages re-admits it once). */
   private readonly readmitted = new Map<string, number>();
   /** A removal proposed and not yet applied (one at a time). */

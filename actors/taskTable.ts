@@ -1,4 +1,4 @@
-import { BoundedMap } from './boundedMap.js';
+import { FifoMap } from './fifoMap.js';
 import { resultHash } from './resultHash.js';
 import { taskStepper } from '../machines/taskTable.js';
 import { FINAL_TASK_STATUSES, type TaskContext, type TaskEvent, type TaskStatus } from '../machines/taskLifecycle.js';
@@ -165,8 +165,8 @@ const CHANGE_EVENTS: Record<TaskChange['kind'], TaskEvent['type']> = {
 interface TableData {
   tasks: Map<string, TaskRecord>;
   /** idempotency key → task id, in insertion order. */
-  keys: BoundedMap<string, string>;
-  deadLetters: BoundedMap<string, TaskRecord>;
+  keys: FifoMap<string, string>;
+  deadLetters: FifoMap<string, TaskRecord>;
   pruned: number;
 }
 
@@ -208,7 +208,7 @@ export class TaskTable {
       const v = this.limits[k];
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`task limit ${k} must be an integer ≥ 1, got ${v}`);
     }
-    this.d = { tasks: new Map(), keys: new BoundedMap(this.limits.maxIdempotencyKeys), deadLetters: new BoundedMap(this.limits.maxDeadLetters), pruned: 0 };
+    this.d = { tasks: new Map(), keys: new FifoMap(this.limits.maxIdempotencyKeys), deadLetters: new FifoMap(this.limits.maxDeadLetters), pruned: 0 };
   }
 
   get(id: string): Readonly<TaskRecord> | undefined {
@@ -306,9 +306,9 @@ export class TaskTable {
   restore(data: unknown): void {
     this.owner = {};
     const s = data as TableSnapshot;
-    const keys = new BoundedMap<string, string>(this.limits.maxIdempotencyKeys);
+    const keys = new FifoMap<string, string>(this.limits.maxIdempotencyKeys);
     for (const [k, id] of s.keys) keys.set(k, id);
-    const deadLetters = new BoundedMap<string, TaskRecord>(this.limits.maxDeadLetters);
+    const deadLetters = new FifoMap<string, TaskRecord>(this.limits.maxDeadLetters);
     for (const [id, t] of s.deadLetters) deadLetters.set(id, t);
     this.d = { tasks: new Map(s.tasks), keys, deadLetters, pruned: s.pruned };
   }

@@ -1,4 +1,4 @@
-import { BoundedMap } from '../actors/boundedMap.js';
+import { FifoMap } from '../actors/fifoMap.js';
 import { Observable, Subject } from 'rxjs';
 import type { ClusterState, ClusterStateLimits } from '../actors/clusterState.js';
 import { ClientError } from './clientError.js';
@@ -130,7 +130,7 @@ export class Cluster {
   private readonly eventsSubject = new Subject<GreyEvent>();
   private readonly history: GreyEvent[] = [];
   /** Task events by task, for watchers of one task (a handle per task must not see every event). */
-  private readonly taskHistory: BoundedMap<string, TaskStreamEvent[]>;
+  private readonly taskHistory: FifoMap<string, TaskStreamEvent[]>;
   private readonly taskWatchers = new Map<string, Set<(e: TaskStreamEvent) => void>>();
   private readonly historyLimit: number;
   /** Highest log index whose events were emitted (each index once, whichever node applies it first). */
@@ -145,7 +145,7 @@ export class Cluster {
     this.seed = options.seed ?? 1;
     this.historyLimit = options.eventHistory ?? 100_000;
     // Bounded like the main history: the oldest task's events go first.
-    this.taskHistory = new BoundedMap(Math.max(1, this.historyLimit));
+    this.taskHistory = new FifoMap(Math.max(1, this.historyLimit));
     const ids = typeof options.nodes === 'number' ? Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`) : [...options.nodes];
     if (ids.length === 0) throw new RangeError('a cluster needs at least one node');
     if (new Set(ids).size !== ids.length) throw new RangeError(`duplicate node ids in ${ids.join(', ')}`);

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedMap } from '../actors/boundedMap.js';
+import { FifoMap } from '../actors/fifoMap.js';
 import { TaskTable, type TaskTransition } from '../actors/taskTable.js';
 import { msgpackCodec } from '../system/codec.js';
 import { resolveTaskSpec } from '../system/taskSpec.js';
 
-describe('BoundedMap', () => {
+describe('FifoMap (insertion-ordered, O(1) oldest)', () => {
   it('forgets the oldest entries past its limit, in insertion order, and tells onEvict', () => {
     const evicted: [string, number][] = [];
-    const m = new BoundedMap<string, number>(3, (k, v) => evicted.push([k, v]));
+    const m = new FifoMap<string, number>(3, (k, v) => evicted.push([k, v]));
     for (const [i, k] of ['a', 'b', 'c', 'd', 'e'].entries()) m.set(k, i);
     expect([...m.keys()]).toEqual(['c', 'd', 'e']);
     expect(evicted).toEqual([['a', 0], ['b', 1]]);
@@ -16,7 +16,7 @@ describe('BoundedMap', () => {
   });
 
   it('a known key keeps its place; a deleted key set again counts as new', () => {
-    const m = new BoundedMap<string, number>(3);
+    const m = new FifoMap<string, number>(3);
     m.set('a', 1).set('b', 2).set('c', 3);
     m.set('a', 10); // still the oldest
     m.set('d', 4);
@@ -29,7 +29,7 @@ describe('BoundedMap', () => {
   });
 
   it('stays correct and bounded over many inserts and deletes (the queue compacts)', () => {
-    const m = new BoundedMap<number, number>(100);
+    const m = new FifoMap<number, number>(100);
     const model = new Map<number, number>();
     for (let i = 0; i < 50_000; i++) {
       m.set(i, i);
@@ -44,9 +44,22 @@ describe('BoundedMap', () => {
     expect((m as unknown as { order: unknown[] }).order.length).toBeLessThan(2_000);
   });
 
-  it('refuses a limit that is not a positive integer', () => {
-    expect(() => new BoundedMap(0)).toThrow(RangeError);
-    expect(() => new BoundedMap(1.5)).toThrow(/integer/);
+  it('refuses a limit that is not a positive integer or Infinity', () => {
+    expect(() => new FifoMap(0)).toThrow(RangeError);
+    expect(() => new FifoMap(1.5)).toThrow(/integer/);
+    expect(new FifoMap().limit).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('shift takes the oldest live entry, skipping deleted ones', () => {
+    const m = new FifoMap<string, number>();
+    m.set('a', 1).set('b', 2).set('c', 3);
+    m.delete('a');
+    expect(m.shift()).toEqual(['b', 2]);
+    m.set('a', 4);
+    expect(m.shift()).toEqual(['c', 3]);
+    expect(m.shift()).toEqual(['a', 4]);
+    expect(m.shift()).toBeUndefined();
+    expect(m.size).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 /**
- * A Map that forgets its oldest entries past a limit, at O(1) per insert.
+ * A Map in insertion order whose oldest entry is found in O(1): taken with
+ * {@link FifoMap.shift}, or forgotten past an optional limit on insert.
  *
  * Why not `map.delete(map.keys().next().value)`: V8's Map keeps deleted
  * slots until it rehashes, and an iterator skips them one by one, so
@@ -10,21 +11,21 @@
  * Iteration (`keys`, `values`, `entries`) is the Map's own, in insertion
  * order; a key deleted and set again counts as new.
  */
-export class BoundedMap<K, V> {
+export class FifoMap<K, V> {
   private readonly map = new Map<K, Slot<K, V>>();
   /** Slots in insertion order, from `head`; a deleted slot stays until it reaches the head. */
   private order: Slot<K, V>[] = [];
   private head = 0;
 
   /**
-   * @param limit most entries kept (an integer ≥ 1): setting a new key past it forgets the oldest
-   * @param onEvict told of each entry forgotten for the limit (not of `delete`)
+   * @param limit most entries kept (an integer ≥ 1, or Infinity): setting a new key past it forgets the oldest
+   * @param onEvict told of each entry forgotten for the limit (not of `delete` or `shift`)
    */
   constructor(
-    readonly limit: number,
+    readonly limit = Number.POSITIVE_INFINITY,
     private readonly onEvict?: (key: K, value: V) => void,
   ) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer ≥ 1, got ${limit}`);
+    if (limit !== Number.POSITIVE_INFINITY && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`limit must be an integer ≥ 1 or Infinity, got ${limit}`);
   }
 
   get size(): number {
@@ -84,16 +85,26 @@ export class BoundedMap<K, V> {
     return this.entries();
   }
 
+  /** Removes and returns the oldest entry, or undefined when empty. */
+  shift(): [K, V] | undefined {
+    if (this.map.size === 0) return undefined;
+    const slot = this.takeOldest();
+    return [slot.key, slot.value];
+  }
+
   private evictOldest(): void {
-    for (;;) {
-      const slot = this.order[this.head++];
-      if (!slot.live) continue;
-      slot.live = false;
-      this.map.delete(slot.key);
-      this.onEvict?.(slot.key, slot.value);
-      break;
-    }
+    const slot = this.takeOldest();
+    this.onEvict?.(slot.key, slot.value);
+  }
+
+  /** The oldest live slot, removed (the map is not empty). */
+  private takeOldest(): Slot<K, V> {
+    let slot = this.order[this.head++];
+    while (!slot.live) slot = this.order[this.head++];
+    slot.live = false;
+    this.map.delete(slot.key);
     this.compactIfSparse();
+    return slot;
   }
 
   /** Drops dead slots once they are most of the queue, so it stays O(size) in memory. */
