@@ -7,6 +7,7 @@ import type { ModelReport } from './modelPaths.js';
 import { readTrace, TraceFormatError } from './trace.js';
 import { parseFlags, UsageError } from './cliArgs.js';
 import { simulateCommand } from './simulateCommand.js';
+import { pathsCommand } from './pathsCommand.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -19,6 +20,10 @@ const USAGE = `grey — deterministic actor runtime for distributed task cluster
 usage:
   grey models [--machine NAME] [--json]   generate and run model-based path tests of every statechart;
                                           prints states and transitions covered, exits 1 below 100%
+  grey paths <module>[#export] [--options EXPORT] [--limit N] [--json]
+                                          the test paths generated from your own XState v5 machine (export
+                                          default: machine) and the states and transitions they cover;
+                                          exits 1 below 100%
   grey check <trace.jsonl|dir> ... [--partial]
                                           check traces (files, or every .jsonl in a folder) against the
                                           Raft safety invariants; exits 1 on a violation or a trace that
@@ -146,6 +151,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return modelsCommand(rest, io);
       case 'check':
         return checkCommand(rest, io);
+      case 'paths':
+        return await pathsCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
       case undefined:

@@ -67,7 +67,8 @@ export class MachineCoverage {
   private readonly seenTransitions = new Set<string>();
 
   constructor(readonly machine: AnyStateMachine) {
-    this.stateIds = stateNodesOf(machine).map((n) => n.id);
+    // History pseudo-states are never active: not states to cover.
+    this.stateIds = stateNodesOf(machine).filter((n) => n.type !== 'history').map((n) => n.id);
     this.transitionKeys = transitionsOf(machine).map(transitionKey);
   }
 

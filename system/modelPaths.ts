@@ -154,6 +154,22 @@ export function runModelPath<M extends AnyStateMachine>(
   } as never);
   const actorRef = actor as unknown;
   actor.start();
+  // Stopped however the path ends, so a failed path leaks no actor and no timer.
+  try {
+    runSteps(plan, path, actor, kernel, received, key);
+  } finally {
+    actor.stop();
+  }
+}
+
+function runSteps<M extends AnyStateMachine>(
+  plan: ModelPlan<M>,
+  path: ModelPath<M>,
+  actor: { getSnapshot(): unknown; send(event: Ev<M>): void },
+  kernel: Kernel,
+  received: string[],
+  key: (s: Snap<M>) => string,
+): void {
   const check = (where: string) => {
     const snap = actor.getSnapshot() as Snap<M>;
     if ((snap as { status?: string }).status === 'error') {
@@ -189,7 +205,6 @@ export function runModelPath<M extends AnyStateMachine>(
       throw new ModelMismatchError(`step ${i + 1} (${describeEvent(step.event)}): actor is in ${got}, model expects ${want}`, path.description);
     }
   });
-  actor.stop();
 }
 
 /**

@@ -1,0 +1,571 @@
+import { createActor, type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type EventObject, type InputFrom, type InspectionEvent } from 'xstate';
+import { stateNodesOf, transitionKey, transitionsOf, type CoverageCount } from './machineCoverage.js';
+
+/**
+ * Model-based testing of a user's own system from an XState v5 machine, in
+ * the spirit of `@xstate/test` (which supports XState v4 only): paths are
+ * generated from the machine, and each path drives the system under test
+ * with the user's event executors and checks it with the user's state
+ * assertions.
+ *
+ * ```ts
+ * const model = createTestModel(toggleMachine);
+ * describe.each(model.getPaths())('$description', (path) => {
+ *   it('holds', () => path.test({
+ *     states: { on: async () => expect(await app.isOn()).toBe(true), off: … },
+ *     events: { TOGGLE: async () => app.toggle() },
+ *   }));
+ * });
+ * ```
+ *
+ * The machine is explored with XState's pure transition function, so no
+ * action runs and no actor starts while paths are generated. Besides the
+ * events the machine handles, the explorer offers:
+ * - a delayed event (`after`, or a delayed `raise`) while its timer is pending;
+ * - the done and error events of each invoked actor that is active, where
+ *   the machine handles them (an error only where an `onError` exists), with
+ *   sample outputs and errors from {@link TestModelOptions.actors}.
+ *
+ * Paths first reach every state (history pseudo-states excepted: they are
+ * never active), then take every transition left.
+ */
+export interface TestModelOptions<M extends AnyStateMachine> {
+  input?: InputFrom<M>;
+  /**
+   * The events to try. By default every event type some state handles, with
+   * no payload. An entry here replaces the default for its type: sample
+   * events (a `type` may be left out), or a function of the snapshot giving
+   * them.
+   */
+  events?: Record<string, ReadonlyArray<Partial<EventObject> & Record<string, unknown>> | ((snapshot: AnyMachineSnapshot) => ReadonlyArray<Partial<EventObject> & Record<string, unknown>>)>;
+  /**
+   * Sample outcomes of invoked actors, by invoke id or by the actor's `src`
+   * name: `output` values for the done event (default one `undefined`) and
+   * `error` values for the error event (default one `Error`).
+   */
+  actors?: Record<string, { output?: readonly unknown[]; error?: readonly unknown[] }>;
+  /**
+   * The abstraction of a snapshot that exploration tells apart. Default:
+   * state value and context as JSON, actor references (spawned or invoked)
+   * written as `[actor]` so that generated ids never split a state.
+   * Abstract unbounded counters here, or bound them with `stopWhen`.
+   */
+  serialize?: (snapshot: AnyMachineSnapshot) => string;
+  /** Snapshots not to explore further. */
+  stopWhen?: (snapshot: AnyMachineSnapshot) => boolean;
+  /**
+   * Most abstract states explored (default 5,000). Past it exploration
+   * stops and the paths cover what was seen: see {@link Exploration.truncated}.
+   */
+  limit?: number;
+}
+
+/** One step of a generated path: the event, the snapshot the model says follows, and the transitions it takes. */
+export interface TestStep {
+  event: EventObject;
+  state: AnyMachineSnapshot;
+  /** Transitions taken (keys as {@link transitionKey} names them). */
+  transitions: string[];
+  /** State ids active at some point of the step, transient ones included. */
+  entered: string[];
+}
+
+/** How a path drives and checks the system under test. */
+export interface TestPathParams<C = unknown> {
+  /**
+   * Assertions against the system, by state: a state path (`'form.editing'`),
+   * a state id (`'#editing'`) or a tag (`'tag:loading'`). Every key matching
+   * the model's state is checked after each step, parents first. Throw (or
+   * reject) to fail. A state node with a `meta.test` function is checked
+   * with it too.
+   */
+  states?: Record<string, (snapshot: AnyMachineSnapshot, context: C) => unknown>;
+  /**
+   * Executors that perform an event on the system, by event type. Delayed
+   * events fall back to `'xstate.after'`, invoked actors' to
+   * `'xstate.done.actor'` / `'xstate.error.actor'`; an event with no
+   * executor is performed by nothing (the system is expected to get there
+   * on its own, as a timer would).
+   */
+  events?: Record<string, (event: EventObject, snapshot: AnyMachineSnapshot, context: C) => unknown>;
+  /** Passed to every assertion, executor and `meta.test` (the page, the app, the client). */
+  context?: C;
+}
+
+/** A generated path through the model. */
+export interface TestPath {
+  /** The events in order, readable: `GO → after(500) → done(load)`. */
+  description: string;
+  steps: TestStep[];
+  /** The model's initial snapshot (the path starts there). */
+  initial: AnyMachineSnapshot;
+  /** Drives the system along the path; rejects with a {@link TestPathError} naming the failing step and state. */
+  test<C>(params: TestPathParams<C>): Promise<void>;
+}
+
+/** Thrown by {@link TestPath.test}: which step, event and state failed, and why (`cause`). */
+export class TestPathError extends Error {
+  readonly code = 'TestPathFailed';
+  constructor(
+    readonly path: string,
+    /** 0 for the initial state, else the 1-based step. */
+    readonly step: number,
+    readonly state: string,
+    readonly event: string | null,
+    override readonly cause: unknown,
+  ) {
+    const where = step === 0 ? 'in the initial state' : `at step ${step} (${event})`;
+    super(`path "${path}" failed ${where}, model state ${state}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'TestPathError';
+  }
+}
+
+/** What exploring the machine found. */
+export interface Exploration {
+  /** Abstract states seen. */
+  states: number;
+  /** Transitions between them (events tried that changed something). */
+  edges: number;
+  /** Whether the limit stopped exploration early: paths then cover only what was seen. */
+  truncated: boolean;
+  /** Set when truncated: what happened and what to change. */
+  message?: string;
+  /**
+   * Events that threw in some state (a guard or action reading a payload
+   * the default samples lack, say): left out there, counted, and the first
+   * few described. Give samples in `events` (or `actors`) to reach them.
+   */
+  skipped: { count: number; examples: string[] };
+}
+
+/** Model coverage of a set of paths, or of the paths run so far. */
+export interface ModelCoverage {
+  machine: string;
+  states: CoverageCount;
+  transitions: CoverageCount;
+  exploration: Exploration;
+}
+
+const DEFAULT_LIMIT = 5_000;
+
+interface Vertex {
+  key: string;
+  snapshot: AnyMachineSnapshot;
+  /** Pending delayed events by send id. */
+  pending: ReadonlyMap<string, EventObject>;
+  parent: Vertex | null;
+  via: Edge | null;
+  states: string[];
+  edges: Edge[];
+}
+
+interface Edge {
+  event: EventObject;
+  to: Vertex;
+  transitions: string[];
+  /** States active at some microstep on the way, transient ones (left by an `always` at once) included. */
+  entered: string[];
+}
+
+/** Builds a test model of `machine`: see {@link TestModelOptions}. */
+export function createTestModel<M extends AnyStateMachine>(machine: M, options: TestModelOptions<M> = {}): TestModel {
+  return new TestModel(machine, options as TestModelOptions<AnyStateMachine>);
+}
+
+/** Paths and coverage of one machine; see {@link createTestModel}. */
+export class TestModel {
+  private explored: { vertices: Vertex[]; exploration: Exploration } | undefined;
+  /** Transitions of the initial macrostep (eventless ones out of transient initial states). */
+  private initialTransitions: string[] = [];
+  private readonly coverStates: string[];
+  private readonly coverTransitions: string[];
+  private readonly ranStates = new Set<string>();
+  private readonly ranTransitions = new Set<string>();
+
+  constructor(
+    readonly machine: AnyStateMachine,
+    private readonly options: TestModelOptions<AnyStateMachine>,
+  ) {
+    const limit = options.limit ?? DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer ≥ 1, got ${limit}`);
+    this.coverStates = coverableStates(machine).map((n) => n.id);
+    this.coverTransitions = transitionsOf(machine).map(transitionKey);
+  }
+
+  /** What exploration found (explores on first use). */
+  get exploration(): Exploration {
+    return this.explore().exploration;
+  }
+
+  /** Paths that together reach every state reachable, then take every transition left (as far as exploration got). */
+  getPaths(): TestPath[] {
+    const { vertices } = this.explore();
+    const root = vertices[0];
+    const chosen: Edge[][] = [];
+    const states = new Set<string>(root.states);
+    const transitions = new Set<string>(this.initialTransitions);
+    // The route to the first edge (in the order found, so shortest first) that `reaches`, taken.
+    const takeFirst = (reaches: (e: Edge) => boolean) => {
+      for (const v of vertices) {
+        const e = v.edges.find(reaches);
+        if (e === undefined) continue;
+        const route = [...routeTo(v), e];
+        chosen.push(route);
+        for (const r of route) {
+          for (const id of r.entered) states.add(id);
+          for (const t of r.transitions) transitions.add(t);
+        }
+        return;
+      }
+    };
+    // States first (a transient one: the edge passing it), then each transition left.
+    for (const id of this.coverStates) if (!states.has(id)) takeFirst((e) => e.entered.includes(id));
+    for (const key of this.coverTransitions) if (!transitions.has(key)) takeFirst((e) => e.transitions.includes(key));
+    // A path that is a prefix of another (or a repeat) adds nothing.
+    const isPrefix = (p: Edge[], q: Edge[]) => p.length <= q.length && p.every((e, k) => q[k] === e);
+    const unique = chosen.filter((p, i) => !chosen.some((q, j) => j !== i && isPrefix(p, q) && (q.length > p.length || j < i)));
+    if (unique.length === 0) unique.push([]);
+    return unique.map((p) => this.toPath(root.snapshot, p));
+  }
+
+  /** The model coverage `paths` reach (default: the generated ones). */
+  coverageOf(paths: readonly TestPath[] = this.getPaths()): ModelCoverage {
+    const root = this.explore().vertices[0];
+    const states = new Set<string>(paths.length > 0 ? root.states : []);
+    const transitions = new Set<string>(paths.length > 0 ? this.initialTransitions : []);
+    for (const p of paths) {
+      for (const s of p.steps) {
+        for (const id of s.entered) states.add(id);
+        for (const t of s.transitions) transitions.add(t);
+      }
+    }
+    return this.report(states, transitions);
+  }
+
+  /** The model coverage reached by the steps that `test` has run and passed so far. */
+  coverage(): ModelCoverage {
+    return this.report(this.ranStates, this.ranTransitions);
+  }
+
+  private report(states: Set<string>, transitions: Set<string>): ModelCoverage {
+    const count = (all: string[], seen: Set<string>): CoverageCount => {
+      const missing = all.filter((x) => !seen.has(x));
+      return { covered: all.length - missing.length, total: all.length, missing };
+    };
+    return { machine: this.machine.id, states: count(this.coverStates, states), transitions: count(this.coverTransitions, transitions), exploration: this.exploration };
+  }
+
+  private toPath(initial: AnyMachineSnapshot, route: Edge[]): TestPath {
+    const steps: TestStep[] = route.map((e) => ({ event: e.event, state: e.to.snapshot, transitions: e.transitions, entered: e.entered }));
+    const description = steps.length ? steps.map((s) => describeEvent(s.event)).join(' → ') : '(initial state)';
+    return {
+      description,
+      steps,
+      initial,
+      test: (params) => this.run(description, initial, steps, params),
+    };
+  }
+
+  private async run<C>(description: string, initial: AnyMachineSnapshot, steps: TestStep[], params: TestPathParams<C>): Promise<void> {
+    const check = async (snapshot: AnyMachineSnapshot, step: number, event: EventObject | null) => {
+      try {
+        await assertState(snapshot, params);
+      } catch (err) {
+        throw new TestPathError(description, step, JSON.stringify(snapshot.value), event ? describeEvent(event) : null, err);
+      }
+    };
+    await check(initial, 0, null);
+    for (const id of this.explore().vertices[0].states) this.ranStates.add(id);
+    for (const t of this.initialTransitions) this.ranTransitions.add(t);
+    for (const [i, step] of steps.entries()) {
+      const before = i === 0 ? initial : steps[i - 1].state;
+      const executor = executorFor(step.event.type, params.events as TestPathParams['events']);
+      try {
+        await executor?.(step.event, before, params.context);
+      } catch (err) {
+        throw new TestPathError(description, i + 1, JSON.stringify(before.value), describeEvent(step.event), err);
+      }
+      await check(step.state, i + 1, step.event);
+      for (const id of step.entered) this.ranStates.add(id);
+      for (const t of step.transitions) this.ranTransitions.add(t);
+    }
+  }
+
+  private explore(): { vertices: Vertex[]; exploration: Exploration } {
+    if (this.explored) return this.explored;
+    const o = this.options;
+    const machine = this.machine;
+    const limit = o.limit ?? DEFAULT_LIMIT;
+    const serialize = o.serialize ?? defaultSerialize;
+    const handled = handledEventTypes(machine);
+    const vertices: Vertex[] = [];
+    const byKey = new Map<string, Vertex>();
+    let edges = 0;
+    let truncated = false;
+
+    const keyOf = (snapshot: AnyMachineSnapshot, pending: ReadonlyMap<string, EventObject>) =>
+      pending.size === 0 ? serialize(snapshot) : `${serialize(snapshot)} ⏲${[...pending.keys()].sort().join(',')}`;
+    const visit = (snapshot: AnyMachineSnapshot, pending: ReadonlyMap<string, EventObject>, parent: Vertex | null, via: Omit<Edge, 'to'> | null): Vertex | null => {
+      const key = keyOf(snapshot, pending);
+      const known = byKey.get(key);
+      if (known) {
+        if (parent && via) parent.edges.push({ ...via, to: known });
+        return null;
+      }
+      if (vertices.length >= limit) {
+        truncated = true;
+        return null;
+      }
+      const v: Vertex = { key, snapshot, pending, parent, via: null, states: activeNodes(snapshot).map((n) => n.id), edges: [] };
+      if (parent && via) {
+        const edge: Edge = { ...via, to: v };
+        v.via = edge;
+        parent.edges.push(edge);
+      }
+      byKey.set(key, v);
+      vertices.push(v);
+      return v;
+    };
+
+    const first = step(machine, o.input, null, null);
+    const root = visit(first.snapshot, timersAfter(new Map(), first.actions), null, null)!;
+    root.states = first.entered;
+    this.initialTransitions = first.transitions;
+    const skipped: Exploration['skipped'] = { count: 0, examples: [] };
+    const queue: Vertex[] = [root];
+    for (let head = 0; head < queue.length; head++) {
+      const v = queue[head];
+      const snap = v.snapshot;
+      if (snap.status !== 'active' || o.stopWhen?.(snap)) continue;
+      for (const event of this.eventsFor(v, handled)) {
+        const fired = [...v.pending].find(([, e]) => e === event)?.[0];
+        let next: Transition;
+        try {
+          next = step(machine, o.input, snap, event);
+        } catch (err) {
+          skipped.count++;
+          if (skipped.examples.length < 5) skipped.examples.push(`${describeEvent(event)} in ${JSON.stringify(snap.value)}: ${(err as Error).message.split('\n').pop()}`);
+          continue;
+        }
+        const pending = new Map(v.pending);
+        if (fired !== undefined) pending.delete(fired);
+        const after = timersAfter(pending, next.actions);
+        if (next.transitions.length === 0 && after.size === v.pending.size && next.snapshot === snap) continue;
+        edges++;
+        const added = visit(next.snapshot, after, v, { event, transitions: next.transitions, entered: next.entered });
+        if (added) queue.push(added);
+      }
+    }
+    const exploration: Exploration = { states: vertices.length, edges, truncated, skipped };
+    if (truncated) {
+      exploration.message =
+        `exploration of ${machine.id} stopped at its limit of ${limit} abstract states: the paths cover only what was seen. ` +
+        'If the machine has an unbounded counter or a growing context, abstract it with `serialize` or stop it with `stopWhen`; else raise `limit`.';
+    }
+    this.explored = { vertices, exploration };
+    return this.explored;
+  }
+
+  private eventsFor(v: Vertex, handled: string[]): EventObject[] {
+    const snap = v.snapshot;
+    const o = this.options;
+    const out: EventObject[] = [];
+    // Not `snap.can`: it says no to a transition with no target and no action, which is still one to cover.
+    // A guard that throws on this sample: offered anyway, so the step records it as skipped.
+    const handles = (event: EventObject) => {
+      try {
+        return this.machine.getTransitionData(snap, event).length > 0;
+      } catch {
+        return true;
+      }
+    };
+    for (const type of handled) {
+      const spec = o.events?.[type];
+      const samples = spec === undefined ? [{}] : typeof spec === 'function' ? spec(snap) : spec;
+      for (const s of samples) {
+        const event = { ...s, type } as EventObject;
+        if (handles(event)) out.push(event);
+      }
+    }
+    for (const e of v.pending.values()) out.push(e);
+    for (const [id, child] of Object.entries(snap.children as Record<string, { src?: unknown } | undefined>)) {
+      const src = typeof child?.src === 'string' ? child.src : undefined;
+      const samples = o.actors?.[id] ?? (src !== undefined ? o.actors?.[src] : undefined);
+      for (const output of samples?.output ?? [undefined]) {
+        const done = { type: `xstate.done.actor.${id}`, output, actorId: id } as EventObject;
+        if (handles(done)) out.push(done);
+      }
+      for (const error of samples?.error ?? [new Error(`${src ?? id} failed (a sample error)`)]) {
+        const failed = { type: `xstate.error.actor.${id}`, error, actorId: id } as EventObject;
+        if (handles(failed)) out.push(failed);
+      }
+    }
+    return out;
+  }
+}
+
+interface Transition {
+  snapshot: AnyMachineSnapshot;
+  actions: Array<{ type: string; params?: unknown }>;
+  transitions: string[];
+  entered: string[];
+}
+
+/**
+ * An inert actor scope (no action runs: each is recorded) whose system
+ * reports microsteps: what XState's pure `transition` uses, plus the
+ * transitions taken. Reused across steps; a step that spawns an actor with
+ * a `systemId` taken by an earlier step gets a fresh one (see {@link step}).
+ */
+class Scope {
+  transitions: string[] = [];
+  entered = new Set<string>();
+  actions: Transition['actions'] = [];
+  readonly scope: ActorScope<AnyMachineSnapshot, EventObject>;
+
+  constructor(machine: AnyStateMachine, input: unknown) {
+    const self = createActor(machine, { input } as never);
+    self.system.inspect({
+      next: (ev: InspectionEvent) => {
+        if (ev.type !== '@xstate.microstep') return;
+        for (const t of ev._transitions) this.transitions.push(transitionKey(t));
+        for (const n of activeNodes(ev.snapshot as AnyMachineSnapshot)) this.entered.add(n.id);
+      },
+    });
+    this.scope = {
+      self,
+      defer: () => {},
+      id: '',
+      logger: () => {},
+      sessionId: '',
+      stopChild: () => {},
+      system: self.system,
+      emit: () => {},
+      actionExecutor: (a: { type: string; params?: unknown }) => this.actions.push(a),
+    } as unknown as ActorScope<AnyMachineSnapshot, EventObject>;
+  }
+
+  reset(): void {
+    this.transitions = [];
+    this.entered = new Set();
+    this.actions = [];
+  }
+}
+
+const scopes = new WeakMap<AnyStateMachine, Scope>();
+
+/** One pure transition (or the initial one, for a null snapshot), with the actions XState would execute and the transitions and states it went through. */
+function step(machine: AnyStateMachine, input: unknown, snapshot: AnyMachineSnapshot | null, event: EventObject | null): Transition {
+  let s = scopes.get(machine);
+  if (s === undefined) scopes.set(machine, (s = new Scope(machine, input)));
+  try {
+    return stepIn(s, machine, input, snapshot, event);
+  } catch (err) {
+    if (!/system ?id/i.test(String((err as Error)?.message))) throw err;
+    scopes.set(machine, (s = new Scope(machine, input)));
+    return stepIn(s, machine, input, snapshot, event);
+  }
+}
+
+function stepIn(s: Scope, machine: AnyStateMachine, input: unknown, snapshot: AnyMachineSnapshot | null, event: EventObject | null): Transition {
+  s.reset();
+  const { transitions, entered, actions, scope } = s;
+  const done = (next: AnyMachineSnapshot, taken: string[]): Transition => {
+    for (const n of activeNodes(next)) entered.add(n.id);
+    return { snapshot: next, actions, transitions: [...new Set(taken)], entered: [...entered] };
+  };
+  if (snapshot === null || event === null) return done(machine.getInitialSnapshot(scope, input) as AnyMachineSnapshot, transitions);
+  // The event's own transitions, as `snapshot.can` selects them: XState reports no
+  // microstep for a transition with no target and no action (a `PROGRESS: {}`).
+  const selected = machine.getTransitionData(snapshot, event).map(transitionKey);
+  return done(machine.transition(snapshot, event, scope) as AnyMachineSnapshot, [...selected, ...transitions]);
+}
+
+/** Pending delayed events after `actions` ran: a delayed raise adds one, a cancel removes one. */
+function timersAfter(pending: Map<string, EventObject>, actions: Transition['actions']): Map<string, EventObject> {
+  for (const a of actions) {
+    const p = a.params as { event?: EventObject; id?: string; delay?: number; sendId?: string } | undefined;
+    if (a.type === 'xstate.raise' && p?.delay !== undefined && p.event) pending.set(p.id ?? p.event.type, p.event);
+    else if (a.type === 'xstate.cancel' && p?.sendId !== undefined) pending.delete(p.sendId);
+  }
+  return pending;
+}
+
+/** The edges from the initial vertex to `v`, along the first (shortest) route found. */
+function routeTo(v: Vertex): Edge[] {
+  const out: Edge[] = [];
+  for (let at: Vertex = v; at.via !== null; at = at.parent!) out.push(at.via);
+  return out.reverse();
+}
+
+function activeNodes(snapshot: AnyMachineSnapshot): AnyStateNode[] {
+  return ((snapshot as { _nodes?: AnyStateNode[] })._nodes ?? []).filter((n) => n.type !== 'history');
+}
+
+/** The state nodes a test can reach: all but history pseudo-states, which are never active. */
+export function coverableStates(machine: AnyStateMachine): AnyStateNode[] {
+  return stateNodesOf(machine).filter((n) => n.type !== 'history');
+}
+
+/** Every event type some state handles (XState's own and the wildcard excepted), in document order. */
+function handledEventTypes(machine: AnyStateMachine): string[] {
+  const out = new Set<string>();
+  for (const node of stateNodesOf(machine)) {
+    for (const type of node.transitions.keys()) {
+      if (type !== '*' && !type.startsWith('xstate.')) out.add(type);
+    }
+  }
+  return [...out];
+}
+
+function defaultSerialize(snapshot: AnyMachineSnapshot): string {
+  return JSON.stringify([snapshot.value, snapshot.context], (_key, value: unknown) => {
+    if (typeof value === 'function') return '[function]';
+    if (value !== null && typeof value === 'object') {
+      if (typeof (value as { send?: unknown }).send === 'function' && 'sessionId' in value) return '[actor]';
+      if (value instanceof Map) return ['[Map]', ...value];
+      if (value instanceof Set) return ['[Set]', ...value];
+    }
+    return value;
+  });
+}
+
+function describeEvent(event: EventObject): string {
+  const { type, ...rest } = event as EventObject & Record<string, unknown>;
+  let name = type;
+  if (type.startsWith('xstate.after.')) name = `after(${type.slice('xstate.after.'.length).split('.')[0]})`;
+  else if (type.startsWith('xstate.done.actor.')) name = `done(${type.slice('xstate.done.actor.'.length)})`;
+  else if (type.startsWith('xstate.error.actor.')) name = `error(${type.slice('xstate.error.actor.'.length)})`;
+  delete rest.actorId;
+  const shown = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v instanceof Error ? v.message : v]));
+  return Object.keys(shown).length ? `${name} ${JSON.stringify(shown)}` : name;
+}
+
+function executorFor(type: string, events: TestPathParams['events']): ((event: EventObject, snapshot: AnyMachineSnapshot, context: unknown) => unknown) | undefined {
+  if (!events) return undefined;
+  if (events[type]) return events[type];
+  if (type.startsWith('xstate.after.')) return events['xstate.after'];
+  if (type.startsWith('xstate.done.actor.')) return events['xstate.done.actor'];
+  if (type.startsWith('xstate.error.actor.')) return events['xstate.error.actor'];
+  return undefined;
+}
+
+/** Runs every assertion matching the snapshot: `states` keys by path, id or tag, then `meta.test` of active nodes; parents first. */
+async function assertState<C>(snapshot: AnyMachineSnapshot, params: TestPathParams<C>): Promise<void> {
+  const nodes = activeNodes(snapshot);
+  const states = params.states ?? {};
+  for (const [key, assertion] of Object.entries(states)) {
+    if (key.startsWith('tag:') ? snapshot.hasTag(key.slice(4)) : key.startsWith('#') ? nodes.some((n) => n.id === key.slice(1)) : matchesPath(nodes, key)) {
+      await assertion(snapshot, params.context as C);
+    }
+  }
+  for (const n of nodes) {
+    const test = (n.meta as { test?: unknown } | undefined)?.test;
+    if (typeof test === 'function') await test(params.context, snapshot);
+  }
+}
+
+/** Whether a state path like `form.editing` (from the root, without the machine id) is active. */
+function matchesPath(nodes: AnyStateNode[], path: string): boolean {
+  return nodes.some((n) => n.path.join('.') === path);
+}

@@ -1,0 +1,302 @@
+import { describe, expect, it } from 'vitest';
+import { assign, createActor, createMachine, fromPromise, setup, spawnChild, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import { taskLifecycle, type TaskStatus } from '../machines/taskLifecycle.js';
+import { resultHash } from '../actors/resultHash.js';
+import { TaskTable, type TaskChange, type TaskTransition } from '../actors/taskTable.js';
+import { createTestModel, TestPathError } from '../system/testModel.js';
+import { main } from '../system/cli.js';
+import { runModelPath, generateModelPaths } from '../system/modelPaths.js';
+import { resolveTaskSpec } from '../system/taskSpec.js';
+
+/** A door the tests drive: the system under test, written apart from its model. */
+class Door {
+  state: 'closed' | 'open' | 'locked' = 'closed';
+  constructor(private readonly bug = false) {}
+  open(): void {
+    if (this.state === 'closed') this.state = 'open';
+  }
+  close(): void {
+    if (this.state === 'open') this.state = 'closed';
+  }
+  lock(): void {
+    // The bug: a door that locks while open.
+    if (this.state === 'closed' || (this.bug && this.state === 'open')) this.state = 'locked';
+  }
+  unlock(): void {
+    if (this.state === 'locked') this.state = 'closed';
+  }
+}
+
+const doorModel = createMachine({
+  id: 'door',
+  initial: 'closed',
+  states: {
+    closed: { on: { OPEN: 'open', LOCK: 'locked' } },
+    open: { on: { CLOSE: 'closed' } },
+    locked: { on: { UNLOCK: 'closed' } },
+  },
+});
+
+const driveDoor = (door: Door) => ({
+  states: {
+    closed: () => expect(door.state).toBe('closed'),
+    open: () => expect(door.state).toBe('open'),
+    locked: () => expect(door.state).toBe('locked'),
+  },
+  events: {
+    OPEN: () => door.open(),
+    CLOSE: () => door.close(),
+    LOCK: () => door.lock(),
+    UNLOCK: () => door.unlock(),
+  },
+});
+
+describe('createTestModel: drives a system under test from a machine', () => {
+  const model = createTestModel(doorModel);
+
+  it.each(model.getPaths())('the door follows its model: $description', async (path) => {
+    await path.test(driveDoor(new Door()));
+  });
+
+  it('the paths reach every state and transition, and the run reports what it covered', async () => {
+    const paths = model.getPaths();
+    expect(model.coverageOf(paths).states.missing).toEqual([]);
+    expect(model.coverageOf(paths).transitions).toMatchObject({ covered: 4, total: 4 });
+    const fresh = createTestModel(doorModel);
+    for (const p of fresh.getPaths()) await p.test(driveDoor(new Door()));
+    expect(fresh.coverage().transitions.covered).toBe(4);
+  });
+
+  it('a system that departs from the model fails, naming the path, the step and the state', async () => {
+    // A path that would catch the bug: the model never locks an open door, so LOCK is not offered there;
+    // check instead that a wrong executor is caught at the step it acts.
+    const path = model.getPaths().find((p) => p.description.startsWith('LOCK'))!;
+    const door = new Door();
+    const err = await path
+      .test({ ...driveDoor(door), events: { ...driveDoor(door).events, LOCK: () => door.open() } })
+      .then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TestPathError);
+    expect((err as TestPathError).step).toBe(1);
+    expect((err as TestPathError).message).toMatch(/path "LOCK.*" failed at step 1 \(LOCK\), model state "locked"/);
+  });
+
+  it('events with samples, a state assertion by tag and by id, and meta.test', async () => {
+    const m = createMachine({
+      id: 'counter',
+      initial: 'idle',
+      context: { n: 0 },
+      states: {
+        idle: { id: 'idle', tags: ['quiet'], on: { ADD: { target: 'busy', actions: assign({ n: ({ event }) => (event as { by: number } & EventObject).by }) } } },
+        busy: { meta: { test: (ctx: { seen: string[] }) => ctx.seen.push('meta:busy') }, on: { RESET: 'idle' } },
+      },
+    });
+    const model = createTestModel(m, { events: { ADD: [{ by: 2 }, { by: 3 }] } });
+    const paths = model.getPaths();
+    expect(paths.map((p) => p.description)).toEqual(['ADD {"by":2} → RESET']); // one path covers it all
+    expect(model.exploration.states).toBe(5); // both samples explored: idle and busy with n = 2 and 3
+
+    const ctx = { seen: [] as string[] };
+    for (const p of paths) {
+      await p.test({ context: ctx, states: { 'tag:quiet': (_s, c) => c.seen.push('tag'), '#idle': (_s, c) => c.seen.push('id') } });
+    }
+    expect(ctx.seen).toEqual(expect.arrayContaining(['tag', 'id', 'meta:busy']));
+  });
+});
+
+describe('createTestModel on machines as users write them', () => {
+  it('a delayed transition is offered only while its timer is pending (an `after` on the root fires once)', () => {
+    const m = createMachine({
+      id: 'session',
+      initial: 'active',
+      after: { 1000: '.expired' },
+      states: { active: { on: { PING: 'active' } }, expired: { on: { RENEW: 'active' } } },
+    });
+    const paths = createTestModel(m).getPaths();
+    for (const p of paths) {
+      const fired = p.steps.filter((s) => s.event.type.startsWith('xstate.after.')).length;
+      expect(fired).toBeLessThanOrEqual(1);
+    }
+    expect(createTestModel(m).coverageOf().transitions.missing).toEqual([]);
+  });
+
+  it('invoked actors: done events where handled, error events only where an onError exists, with sample outputs', () => {
+    const m = setup({ actors: { fetchUser: fromPromise(async () => ({ name: 'x' })), track: fromPromise(async () => null) } }).createMachine({
+      id: 'loader',
+      initial: 'loading',
+      states: {
+        loading: {
+          invoke: [
+            { id: 'user', src: 'fetchUser', onDone: { target: 'shown', guard: ({ event }) => event.output !== null }, onError: 'failed' },
+            { id: 'tracking', src: 'track' },
+          ],
+          on: { CANCEL: 'failed' },
+        },
+        shown: {},
+        failed: { on: { RETRY: 'loading' } },
+      },
+    });
+    const model = createTestModel(m, { actors: { fetchUser: { output: [{ name: 'ada' }, null] } } });
+    const events = model.getPaths().flatMap((p) => p.steps.map((s) => s.event.type));
+    expect(events).toContain('xstate.done.actor.user');
+    expect(events).toContain('xstate.error.actor.user');
+    expect(events.some((t) => t.endsWith('actor.tracking'))).toBe(false);
+    expect(model.coverageOf().states.missing).toEqual([]);
+    expect(model.coverageOf().transitions.missing).toEqual([]);
+  });
+
+  it('history pseudo-states are not states to cover', () => {
+    const m = createMachine({
+      id: 'player',
+      initial: 'on',
+      states: {
+        on: { initial: 'playing', states: { playing: { on: { PAUSE: 'paused' } }, paused: { on: { PLAY: 'playing' } }, hist: { type: 'history' } }, on: { OFF: 'off' } },
+        off: { on: { ON: 'on.hist' } },
+      },
+    });
+    const report = createTestModel(m).coverageOf();
+    expect(report.states.total).toBe(5); // root, on, playing, paused, off
+    expect(report.states.missing).toEqual([]);
+  });
+
+  it('spawned actors’ ids do not split states', () => {
+    const child = createMachine({ id: 'child' });
+    let n = 0;
+    const m = setup({ actors: { child } }).createMachine({
+      id: 'parent',
+      initial: 'a',
+      states: { a: { on: { SPAWN: { target: 'b', actions: spawnChild('child', { id: () => `c${n++}` }) } } }, b: { on: { BACK: 'a' } } },
+    });
+    const model = createTestModel(m, { limit: 50 });
+    expect(model.exploration.truncated).toBe(false);
+    expect(model.coverageOf().transitions.missing).toEqual([]);
+  });
+
+  it('a run past its limit returns a partial report naming serialize, stopWhen and limit, and lowering the limit truncates', () => {
+    const m = createMachine({
+      id: 'ticker',
+      initial: 'on',
+      context: { n: 0 },
+      states: { on: { on: { TICK: { actions: assign({ n: ({ context }) => context.n + 1 }) }, STOP: 'off' } }, off: {} },
+    });
+    const model = createTestModel(m, { limit: 20 });
+    expect(model.exploration.truncated).toBe(true);
+    expect(model.exploration.states).toBe(20);
+    expect(model.exploration.message).toMatch(/serialize.*stopWhen.*limit/);
+    const report = model.coverageOf();
+    expect(report.states.missing).toEqual([]); // off is reached from the first state already
+    const bounded = createTestModel(m, { serialize: (s) => JSON.stringify(s.value) });
+    expect(bounded.exploration.truncated).toBe(false);
+    expect(() => createTestModel(m, { limit: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('Grey’s own components against their charts', () => {
+  // The task table is production code: it folds log entries through the chart's
+  // derived transition table. Each model path drives a fresh table with the
+  // changes the cluster would commit, and checks its status after each step.
+  const model = createTestModel(taskLifecycle, {
+    input: { maxRetries: 1, timeoutMs: 100, backoffMs: 40 },
+    events: { ASSIGN: [{ worker: 'w1' }], REASSIGN: [{ worker: 'w2' }], PROGRESS: [{ progress: 0.5 }], FAIL: [{}, { retryable: false }] },
+  });
+
+  const driveTable = () => {
+    const table = new TaskTable();
+    const out: TaskTransition[] = [];
+    let index = 1;
+    table.submit([{ id: 't', spec: resolveTaskSpec({ type: 'x', maxRetries: 1, timeoutMs: 100, backoff: { initialMs: 40 } }), submittedAt: 0 }], index, out);
+    const rec = () => table.get('t')!;
+    const apply = (c: TaskChange) => {
+      const before = out.length;
+      table.change([c], ++index, out);
+      const refused = out.slice(before).find((t) => t.rejected);
+      if (refused) throw new Error(`table refused ${c.kind}: ${refused.reason}`);
+    };
+    const at = 0;
+    const states = Object.fromEntries(
+      (['pending', 'assigned', 'running', 'retrying', 'timedOut', 'completed', 'failed', 'cancelled'] as TaskStatus[]).map((s) => [s, () => expect(rec().status).toBe(s)]),
+    );
+    return {
+      states,
+      events: {
+        ASSIGN: (e: EventObject) => apply({ kind: 'assign', taskId: 't', worker: (e as { worker: string } & EventObject).worker, at }),
+        REASSIGN: (e: EventObject) => apply({ kind: 'reassign', taskId: 't', worker: (e as { worker: string } & EventObject).worker, at }),
+        START: () => apply({ kind: 'start', taskId: 't', worker: rec().worker!, attempt: rec().attempt + 1, at }),
+        PROGRESS: () => apply({ kind: 'progress', taskId: 't', worker: rec().worker!, attempt: rec().attempt, progress: 0.5, at }),
+        COMPLETE: () =>
+          apply({ kind: 'complete', taskId: 't', worker: rec().worker!, attempt: rec().attempt, result: 1, proof: { taskId: 't', workerId: rec().worker!, attempt: rec().attempt, startedAt: 0, completedAt: 0, cpuTimeUs: 0, resultHash: resultHash(1) }, at }),
+        FAIL: (e: EventObject) => apply({ kind: 'fail', taskId: 't', worker: rec().worker!, attempt: rec().attempt, error: 'boom', retryable: (e as { retryable?: boolean } & EventObject).retryable !== false, retryAt: 40, at }),
+        TIMEOUT: () => apply({ kind: 'timeout', taskId: 't', worker: rec().worker!, attempt: rec().attempt, retryAt: 40, at }),
+        RETRY: () => apply({ kind: 'retry', taskId: 't', at }),
+        CANCEL: () => apply({ kind: 'cancel', taskId: 't', reason: 'test', at }),
+        WORKER_LOST: () => apply({ kind: 'lost', taskId: 't', worker: rec().worker!, at }),
+        // The chart's own timers: in the cluster the task controller commits these changes when they fire.
+        'xstate.after': (_e: EventObject, s: AnyMachineSnapshot) =>
+          s.value === 'running' ? apply({ kind: 'timeout', taskId: 't', worker: rec().worker!, attempt: rec().attempt, retryAt: 40, at }) : apply({ kind: 'retry', taskId: 't', at }),
+      },
+    };
+  };
+
+  it.each(model.getPaths())('the task table follows the task lifecycle chart: $description', async (path) => {
+    await path.test(driveTable());
+  });
+
+  it('those paths cover the whole task chart', () => {
+    const report = model.coverageOf();
+    expect(report.states.missing).toEqual([]);
+    expect(report.transitions.missing).toEqual([]);
+  });
+});
+
+describe('runModelPath', () => {
+  it('stops the actor of a path that fails, so no actor or timer leaks', () => {
+    const m = createMachine({ id: 'leak', initial: 'a', states: { a: { after: { 10: 'b' } }, b: {} } });
+    const plan = { machine: m, events: () => [], invariant: (s: AnyMachineSnapshot) => { if (s.value === 'b') throw new Error('b is wrong'); } };
+    const [path] = generateModelPaths(plan).filter((p) => p.steps.length > 0);
+    let stopped = 0;
+    const actorProto = Object.getPrototypeOf(createActor(m));
+    const stop = actorProto.stop;
+    actorProto.stop = function (this: unknown) {
+      stopped++;
+      return stop.call(this);
+    };
+    try {
+      expect(() => runModelPath(plan, path)).toThrow(/b is wrong/);
+    } finally {
+      actorProto.stop = stop;
+    }
+    expect(stopped).toBe(1);
+  });
+});
+
+describe('grey paths', () => {
+  const capture = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
+  };
+
+  it('lists the paths of a user’s machine and the coverage they reach; exits 1 when something is not reached', async () => {
+    const c = capture();
+    expect(await main(['paths', 'bench/machines/trafficLight.ts'], c.io)).toBe(0);
+    expect(c.out.at(-1)).toMatch(/^2 paths; states 7\/7, transitions 5\/5/);
+    const partial = capture();
+    expect(await main(['paths', 'bench/machines/ticTacToe.ts#machine'], partial.io)).toBe(1);
+    expect(partial.out.join('\n')).toMatch(/not taken: .*PLAY/);
+  });
+
+  it('--json gives the paths with their events, and --options reads samples from the module', async () => {
+    const c = capture();
+    expect(await main(['paths', 'bench/machines/fetch.ts', '--json', '--limit', '50'], c.io)).toBe(0);
+    const report = JSON.parse(c.out.join('\n'));
+    expect(report.paths.length).toBeGreaterThan(0);
+    expect(report.coverage.states.missing).toEqual([]);
+  });
+
+  it('a bad module, export or limit is a one-line usage error', async () => {
+    for (const args of [['paths'], ['paths', 'nope.js'], ['paths', 'bench/machines/index.ts'], ['paths', 'bench/machines/fetch.ts', '--limit', '0']]) {
+      const c = capture();
+      expect(await main(args, c.io)).toBe(2);
+      expect(c.err[0]).toMatch(/^grey: /);
+    }
+  });
+});
