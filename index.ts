@@ -51,6 +51,18 @@ export {
   type ModelStep,
   type ModelReport,
 } from './system/modelPaths.js';
+export {
+  createTestModel,
+  TestModel,
+  TestPathError,
+  coverableStates,
+  type TestModelOptions,
+  type TestPath,
+  type TestPathParams,
+  type TestStep,
+  type Exploration,
+  type ModelCoverage,
+} from './system/testModel.js';
 export { MachineCoverage, stateNodesOf, transitionsOf, transitionKey, type CoverageReport, type CoverageCount } from './system/machineCoverage.js';
 export { MACHINE_MODELS, checkMachineModel, type MachineModel } from './system/modelPlans/index.js';
 export { watchTransitions, formatTransition, describeStateValue, type TransitionRecord } from './system/transitionWatch.js';

@@ -68,6 +68,15 @@ describe('README', () => {
     expect(lines[1][0]).toMatchObject({ covered: 2, total: 3 });
   });
 
+  it('the test-your-own-system example runs as written and finds the bug it plants', async () => {
+    const example = blocks('ts').find((b) => b.includes('createTestModel('));
+    expect(example).toBeDefined();
+    const { lines } = await runBlock(example!, 'testmodel.ts');
+    expect(lines[0]).toEqual(['ok', 'OPEN → CLOSE']);
+    expect(lines[1]).toEqual(['path "LOCK → UNLOCK" failed at step 2 (UNLOCK), model state "closed": door is open']);
+    expect(lines[2][0]).toMatchObject({ covered: 3, total: 4 });
+  });
+
   it('the lost-answer example runs as written and prints what its comments say', async () => {
     const example = blocks('ts').find((b) => b.includes('client.outcome('));
     expect(example).toBeDefined();
@@ -82,7 +91,7 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const argv of commands) {
       const [command] = argv;
-      expect(['models', 'simulate', 'check', 'help']).toContain(command);
+      expect(['models', 'simulate', 'check', 'paths', 'help']).toContain(command);
       if (command !== 'simulate') continue;
       // Flags as written, shortened to a moment of one seed: a usage error exits 2.
       const quick = [...argv];
