@@ -198,6 +198,7 @@ export class ClusterNode {
           outer.apply?.(entry, result);
           this.settle(entry, result);
           if ((result as ApplyResult | undefined)?.ok === false && (result as { code?: string }).code === 'SessionExpired') this.sessionForgotten(entry);
+          else this.forwardApplied(entry);
           this.executor?.applied(entry.index);
           const changes = this.state.takeChanges();
           if (this.changeListeners.length > 0 && (changes.tasks.length > 0 || changes.members.length > 0)) {
@@ -485,6 +486,23 @@ export class ClusterNode {
       f.at = { index: reply.index, term: reply.term };
       this.checkForwardApplied(f);
     }
+  }
+
+  /**
+   * One of this node's commands is in the log and applied here (as new, or
+   * answered from the session): it is done. Dropped at once, so the
+   * session's lowest unanswered request moves on and the cluster forgets
+   * the answers below it; before, a leader's own proposals waited for the
+   * retry timer, and its session kept hundreds of answers. Only for what
+   * the leader proposed itself: a follower's forward is settled by the
+   * leader's reply, which also ends the call its breaker counts.
+   */
+  private forwardApplied(entry: LogEntry): void {
+    if (this.forwarding.size === 0 || entry.payload.kind !== 'command') return;
+    const sc = entry.payload.command as SessionCommand | undefined;
+    if (sc?.client !== this.session || sc.seq === undefined) return;
+    const f = this.forwarding.get(sc.seq);
+    if (f !== undefined && f.to === null && this.raft.isLeader) this.forwarding.delete(f.id);
   }
 
   private checkForwardApplied(f: Forwarding): void {

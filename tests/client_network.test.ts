@@ -191,6 +191,20 @@ describe('clients live on the network', () => {
     expect(err).toMatchObject({ code: 'UnknownQuery', outcome: 'failed' });
   });
 
+  it('a leader’s own commands leave its queue once applied, so its session keeps only the answers still in flight', async () => {
+    const c = createTestCluster(3, { seed: 78 });
+    const leader = await c.waitForLeader();
+    await c.settle();
+    for (let i = 0; i < 200; i++) leader.forward({ op: 'put', key: `own${i}`, value: i });
+    // Well inside one retry tick: applied means done, not "done at the next timer".
+    await c.runUntil(() => leader.forwardsPending === 0, { within: 20, description: 'own commands settled on apply' });
+    leader.forward({ op: 'put', key: 'last', value: 0 });
+    await c.runUntil(() => leader.forwardsPending === 0, { within: 20, description: 'the last one settled' });
+    await c.settle();
+    const sessions = (leader.state as unknown as { s: { sessions: Record<string, { answers: object }> } }).s.sessions;
+    expect(Object.keys(sessions[leader.sessionId].answers).length).toBeLessThanOrEqual(1);
+  });
+
   it('commands a node forwards carry its session: a resend the leader already applied is answered, not applied again', async () => {
     const c = createTestCluster(3, { seed: 77 });
     const leader = (await c.waitForLeader()).id;
