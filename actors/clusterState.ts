@@ -117,6 +117,8 @@ interface Session {
   /** Every request below this was answered and forgotten. */
   forgottenBelow: number;
   lastIndex: number;
+  /** The highest request number answered: answers lie in forgottenBelow..top, so their count is bounded without listing them. */
+  top?: number;
 }
 
 /** Limits that keep the replicated state bounded (TigerBeetle style: every table has one). */
@@ -260,7 +262,7 @@ export class ClusterState {
         if ((this.s.expired ?? []).includes(sc.client)) {
           return { ok: false, code: 'SessionExpired', message: `session ${sc.client} was forgotten by the cluster (request ${sc.seq}); it may have taken effect before. Open a new session` };
         }
-        session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index };
+        session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index, top: sc.seq };
         this.evictSessions();
       }
       session.lastIndex = entry.index;
@@ -281,7 +283,7 @@ export class ClusterState {
       }
       const result = this.applyCommand(sc.cmd, entry.index);
       const answer = (session.answers[sc.seq] = { ...result, appliedIndex: entry.index });
-      this.boundAnswers(session);
+      this.boundAnswers(session, sc.seq);
       return answer;
     }
     return this.applyCommand(sc.cmd, entry.index);
@@ -386,7 +388,7 @@ export class ClusterState {
       if ((this.s.expired ?? []).includes(client)) {
         return { ok: false, code: 'SessionExpired', message: `session ${client} was forgotten by the cluster: whether request ${seq} took effect is unknown` };
       }
-      session = this.s.sessions[client] = { answers: {}, forgottenBelow: 0, lastIndex: index };
+      session = this.s.sessions[client] = { answers: {}, forgottenBelow: 0, lastIndex: index, top: seq };
       this.evictSessions();
     }
     session.lastIndex = index;
@@ -399,7 +401,7 @@ export class ClusterState {
       return { ok: false, code: 'StaleRequest', message: `request ${seq} of ${client} was answered and its answer forgotten (the client had it)` };
     }
     session.answers[seq] = { ok: false, code: 'Fenced', message: `request ${seq} of ${client} was fenced at index ${index} before it arrived: it never took effect`, appliedIndex: index };
-    this.boundAnswers(session);
+    this.boundAnswers(session, seq);
     return { ok: true, value: { applied: false } satisfies FenceAnswer };
   }
 
@@ -425,7 +427,10 @@ export class ClusterState {
   }
 
   /** A session keeps at most `maxAnswersPerSession` answers (a client with more in flight loses the oldest). */
-  private boundAnswers(session: Session): void {
+  private boundAnswers(session: Session, seq: number): void {
+    // Answers lie in forgottenBelow..top: when that span fits the limit, so do they (no key listing per apply).
+    session.top = Math.max(seq, session.top ?? Math.max(...Object.keys(session.answers).map(Number))); // (a session from before `top`: listed once)
+    if (session.top - session.forgottenBelow < this.limits.maxAnswersPerSession) return;
     const keys = Object.keys(session.answers);
     if (keys.length <= this.limits.maxAnswersPerSession) return;
     const drop = keys.map(Number).sort((a, b) => a - b).slice(0, keys.length - this.limits.maxAnswersPerSession);

@@ -170,3 +170,18 @@ describe('TaskTable', () => {
     expect(backoffDelay(p, 1, 0.999)).toBeLessThanOrEqual(150);
   });
 });
+
+describe('ClusterState session answers', () => {
+  it('keeps at most maxAnswersPerSession answers, dropping the lowest request numbers, even when a low one arrives after high ones', () => {
+    const st = new ClusterState({ maxAnswersPerSession: 3 });
+    const put = (seq: number) => st.apply(entry({ client: 'c', seq, cmd: { op: 'put', key: `k${seq}`, value: seq } }));
+    for (const seq of [100, 101, 102]) expect(put(seq)).toMatchObject({ ok: true });
+    expect(put(1)).toMatchObject({ ok: true }); // four answers: the lowest (1) goes
+    const session = (st as unknown as { s: { sessions: Record<string, { answers: object; forgottenBelow: number }> } }).s.sessions.c;
+    expect(Object.keys(session.answers)).toEqual(['100', '101', '102']);
+    expect(session.forgottenBelow).toBe(2);
+    expect(put(1)).toMatchObject({ ok: false, code: 'StaleRequest' }); // its answer is gone: a retry is refused, not applied again
+    expect(put(101)).toMatchObject({ ok: true, appliedIndex: expect.any(Number) }); // a kept answer is returned as the first time
+    expect(st.get('k101')).toBe(101);
+  });
+});
