@@ -190,18 +190,7 @@ export class Executor {
     }
     const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor: null, abort: null, abortReason: undefined, over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
     this.runs.set(record.id, run);
-    const executor = this;
-    const ctx: HandlerContext = {
-      taskId: record.id,
-      attempt,
-      worker: me,
-      get signal() {
-        return executor.signalOf(run);
-      },
-      now: () => this.clock.now(),
-      progress: (fraction) => this.progress(run, fraction),
-      sleep: (ms) => this.sleep(ms, this.signalOf(run)),
-    };
+    const ctx = new AttemptContext(this, run, me);
     let out: unknown;
     try {
       out = handler(record.spec.payload, ctx);
@@ -252,7 +241,8 @@ export class Executor {
   }
 
   /** The attempt's AbortSignal, made on first use (already aborted if the attempt was given up). */
-  private signalOf(run: Run): AbortSignal {
+  /** @internal (AttemptContext) */
+  signalOf(run: Run): AbortSignal {
     if (!run.abort) {
       run.abort = new AbortController();
       if (run.abortReason !== undefined) run.abort.abort(run.abortReason);
@@ -317,7 +307,13 @@ export class Executor {
     return this.clock.now() + backoffDelay(record.spec.backoff, attempt, this.random.float());
   }
 
-  private progress(run: Run, fraction: number): void {
+  /** @internal (AttemptContext) The node's clock. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** @internal (AttemptContext) */
+  progress(run: Run, fraction: number): void {
     if (run.over || !(fraction >= 0 && fraction <= 1)) return;
     const now = this.clock.now();
     if (now - run.lastProgressAt < this.progressIntervalMs) return;
@@ -326,7 +322,8 @@ export class Executor {
     this.emit({ kind: 'progress', taskId: run.taskId, worker: this.node.id, attempt: run.attempt, progress: fraction, at: now });
   }
 
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+  /** @internal (AttemptContext) */
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const h = this.clock.setTimeout(() => {
@@ -370,4 +367,34 @@ export class Executor {
       }, 0);
     }
   }
+}
+
+/**
+ * What a handler is given for one attempt. A class with a prototype getter,
+ * not an object literal with one (which V8 builds on a slow path); the
+ * methods are bound fields, so a handler may destructure them
+ * (`async (p, { sleep, signal }) => …`).
+ */
+class AttemptContext implements HandlerContext {
+  readonly taskId: string;
+  readonly attempt: number;
+
+  constructor(
+    private readonly executor: Executor,
+    private readonly run: Run,
+    readonly worker: string,
+  ) {
+    this.taskId = run.taskId;
+    this.attempt = run.attempt;
+  }
+
+  get signal(): AbortSignal {
+    return this.executor.signalOf(this.run);
+  }
+
+  readonly progress = (fraction: number): void => this.executor.progress(this.run, fraction);
+
+  readonly sleep = (ms: number): Promise<void> => this.executor.sleep(ms, this.executor.signalOf(this.run));
+
+  readonly now = (): number => this.executor.now();
 }

@@ -234,3 +234,19 @@ describe('proof artifacts are checked when a completion is applied', () => {
     expect(refused.every((e) => /proof refused/.test(e.reason))).toBe(true);
   });
 });
+
+describe('handler context', () => {
+  it('a handler may destructure its context: sleep, now, progress and signal work unbound', async () => {
+    const c = createTestCluster(3, { seed: 31 });
+    c.registerHandler('destructured', async (_payload, { taskId, attempt, worker, sleep, now, progress, signal }) => {
+      const t0 = now();
+      progress(0.5);
+      await sleep(20);
+      return { taskId, attempt, worker: typeof worker, slept: now() - t0, aborted: signal.aborted };
+    });
+    await c.waitForLeader();
+    const handle = c.client().submitTask({ type: 'destructured' });
+    const { result } = await c.drive(handle.result, 5_000);
+    expect(result).toEqual({ taskId: handle.id, attempt: 1, worker: 'string', slept: 20, aborted: false });
+  });
+});
