@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 
 /** Hex SHA-256 of a result's canonical JSON: the `resultHash` of a proof artifact. */
@@ -17,6 +17,10 @@ export function canonicalResult(result: unknown): { value: unknown; hash: string
   return { value: JSON.parse(json), hash: hashOf(json) };
 }
 
+// One-shot `crypto.hash` (Node ≥ 20.12) is 3× faster than a Hash object for
+// a short string, and every completion is hashed on the worker and on each replica.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 function hashOf(json: string): string {
-  return createHash('sha256').update(json).digest('hex');
+  return oneShot !== undefined ? oneShot('sha256', json, 'hex') : crypto.createHash('sha256').update(json).digest('hex');
 }

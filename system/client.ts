@@ -1,4 +1,5 @@
-import { Observable, defer, from, shareReplay, switchMap, lastValueFrom } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { SubmittedTask } from './taskHandle.js';
 import type { ClusterCommand, FenceAnswer, MemberRecord, SessionCommand } from '../actors/clusterState.js';
 import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
 import type { TaskStreamEvent } from './events.js';
@@ -200,7 +201,7 @@ export class ClusterClient {
     }));
     const applied = this.submitChecked({ op: 'submitTasks', tasks });
     applied.catch(() => {}); // observed through each handle
-    return tasks.map((t, i) => this.handle(t.id, applied.then((a) => ({ taskId: (a.value as string[])[i], index: a.index }))));
+    return tasks.map((t, i) => new SubmittedTask(t.id, i, applied, this.net));
   }
 
   /** Resubmits a dead-letter task as a new task with the same spec. */
@@ -234,42 +235,6 @@ export class ClusterClient {
   /** The members of the cluster and their status (linearizable). */
   members(): Promise<MemberRecord[]> {
     return this.query('members', {});
-  }
-
-  private handle(id: string, accepted: Promise<{ taskId: string; index: number }>): TaskHandle {
-    accepted.catch(() => {});
-    const kernel = this.kernel;
-    // Settled promises resume async callers: let the kernel drain them.
-    const wake = <T>(p: Promise<T>) => {
-      const woken = p.finally(() => kernel.wake());
-      woken.catch(() => {}); // rejections reach whoever awaits the handle, not the unhandled-rejection hook
-      return woken;
-    };
-    const net = this.net;
-    let status$: Observable<TaskStreamEvent> | undefined;
-    let result: Promise<TaskResult> | undefined;
-    // Built on first use: a submitter of a million tasks who watches the
-    // event stream instead pays nothing per task here.
-    const handle: TaskHandle = {
-      id,
-      accepted: wake(accepted),
-      get status$() {
-        return (status$ ??= defer(() => from(accepted)).pipe(
-          switchMap(({ taskId, index }) => net.watchTask(taskId, index)),
-          shareReplay(),
-        ));
-      },
-      get result() {
-        return (result ??= wake(
-          lastValueFrom(handle.status$).then((last): TaskResult => {
-            if (last.type === 'task.completed') return { taskId: last.taskId, result: last.result, proof: last.proof };
-            if (last.type === 'task.cancelled') throw new ClientError('TaskCancelled', `task ${last.taskId} was cancelled: ${last.reason ?? ''}`, 'failed');
-            throw new ClientError('TaskFailed', `task ${last.taskId} failed: ${last.type === 'task.failed' ? last.error : last.type}`, 'failed');
-          }),
-        ));
-      },
-    };
-    return handle;
   }
 
   // ---------------------------------------------------------------- commands
