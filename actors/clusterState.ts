@@ -113,7 +113,7 @@ export interface RejectedTransition {
 
 interface Session {
   /** Answers by request number, kept until the client says it has them. */
-  answers: Record<number, ApplyResult>;
+  answers: Map<number, ApplyResult>;
   /** Every request below this was answered and forgotten. */
   forgottenBelow: number;
   lastIndex: number;
@@ -138,7 +138,8 @@ interface StateData {
   workers: Record<string, WorkerRecord>;
   tasks: unknown;
   kv: Record<string, unknown>;
-  sessions: Record<string, Session>;
+  /** Client sessions (a Map in memory: thousands of them, added and evicted; entry lists in a snapshot). */
+  sessions: Map<string, Session>;
   /** Ids of evicted sessions, oldest first (bounded): a request for one of them gets `SessionExpired`. */
   expired: string[];
   rejected: RejectedTransition[];
@@ -146,17 +147,26 @@ interface StateData {
 }
 
 function emptyState(): StateData {
-  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: {}, expired: [], rejected: [], appliedIndex: 0 };
+  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: new Map(), expired: [], rejected: [], appliedIndex: 0 };
 }
+
+/** A session as a snapshot holds it: plain data, answers as an entry list. */
+interface SessionSnapshot {
+  answers: [number, ApplyResult][];
+  forgottenBelow: number;
+  lastIndex: number;
+  top?: number;
+}
+
+/** The state as a snapshot holds it: sessions as an entry list. */
+type StateSnapshot = Omit<StateData, 'sessions'> & { sessions: [string, SessionSnapshot][] };
 
 /**
  * A copy of the state that shares nothing that changes in place: members,
  * tenants, workers and sessions are copied; values of the key-value store
  * and recorded answers are replaced, never changed, so they are shared.
  */
-function forkState(s: StateData): StateData {
-  const sessions: Record<string, Session> = {};
-  for (const [id, sess] of Object.entries(s.sessions)) sessions[id] = { ...sess, answers: { ...sess.answers } };
+function forkState<S extends StateData | StateSnapshot>(s: StateData | StateSnapshot, sessions: S['sessions']): S {
   return {
     members: structuredClone(s.members),
     tenants: structuredClone(s.tenants),
@@ -167,7 +177,21 @@ function forkState(s: StateData): StateData {
     expired: [...(s.expired ?? [])],
     rejected: [...s.rejected],
     appliedIndex: s.appliedIndex,
-  };
+  } as S;
+}
+
+function snapshotOf(s: StateData): StateSnapshot {
+  const sessions: [string, SessionSnapshot][] = [];
+  for (const [id, sess] of s.sessions) {
+    sessions.push([id, { answers: [...sess.answers], forgottenBelow: sess.forgottenBelow, lastIndex: sess.lastIndex, ...(sess.top !== undefined ? { top: sess.top } : {}) }]);
+  }
+  return forkState<StateSnapshot>(s, sessions);
+}
+
+function stateOf(d: StateSnapshot): StateData {
+  const sessions = new Map<string, Session>();
+  for (const [id, sess] of d.sessions) sessions.set(id, { answers: new Map(sess.answers), forgottenBelow: sess.forgottenBelow, lastIndex: sess.lastIndex, ...(sess.top !== undefined ? { top: sess.top } : {}) });
+  return forkState<StateData>(d, sessions);
 }
 
 const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
@@ -191,7 +215,6 @@ const MEMBER_EVENTS: Record<string, MembershipEvent['type']> = {
 export class ClusterState {
   private s: StateData = emptyState();
   /** An upper bound of the sessions held (exact after each eviction pass): evicting is checked only past the limit. */
-  private sessionsAdded = 0;
   private readonly limits: ClusterStateLimits;
   /** The task table (its data is part of the snapshot). */
   readonly taskTable: TaskTable;
@@ -254,7 +277,7 @@ export class ClusterState {
     this.s.appliedIndex = entry.index;
     if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${entry.index} has no command` };
     if (sc.client !== undefined && sc.seq !== undefined) {
-      let session = this.s.sessions[sc.client];
+      let session = this.s.sessions.get(sc.client);
       if (!session) {
         // A request of a session this state evicted: its earlier requests may
         // have taken effect, so nothing of it can be applied as new. Evicted
@@ -262,7 +285,8 @@ export class ClusterState {
         if ((this.s.expired ?? []).includes(sc.client)) {
           return { ok: false, code: 'SessionExpired', message: `session ${sc.client} was forgotten by the cluster (request ${sc.seq}); it may have taken effect before. Open a new session` };
         }
-        session = this.s.sessions[sc.client] = { answers: {}, forgottenBelow: 0, lastIndex: entry.index, top: sc.seq };
+        session = { answers: new Map(), forgottenBelow: 0, lastIndex: entry.index, top: sc.seq };
+        this.s.sessions.set(sc.client, session);
         this.evictSessions();
       }
       session.lastIndex = entry.index;
@@ -270,11 +294,11 @@ export class ClusterState {
       if (sc.firstUnanswered !== undefined && sc.firstUnanswered > session.forgottenBelow) {
         const below = sc.firstUnanswered;
         // Usually the window moves by a request or two: walk the gap, not every answer kept.
-        if (below - session.forgottenBelow <= 64) for (let k = session.forgottenBelow; k < below; k++) delete session.answers[k];
-        else for (const k of Object.keys(session.answers)) if (Number(k) < below) delete session.answers[Number(k)];
+        if (below - session.forgottenBelow <= 64) for (let k = session.forgottenBelow; k < below; k++) session.answers.delete(k);
+        else for (const k of [...session.answers.keys()]) if (k < below) session.answers.delete(k);
         session.forgottenBelow = below;
       }
-      const known = session.answers[sc.seq];
+      const known = session.answers.get(sc.seq);
       // A retried request: answer as the first time, apply nothing.
       if (known !== undefined) return known;
       if (sc.seq < session.forgottenBelow) {
@@ -282,7 +306,14 @@ export class ClusterState {
         return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} was answered before and forgotten` };
       }
       const result = this.applyCommand(sc.cmd, entry.index);
-      const answer = (session.answers[sc.seq] = { ...result, appliedIndex: entry.index });
+      // Built field by field: an object spread here was the costliest line of apply.
+      const at = entry.index;
+      const answer: ApplyResult = result.ok
+        ? 'value' in result
+          ? { ok: true, value: result.value, appliedIndex: at }
+          : { ok: true, appliedIndex: at }
+        : { ok: false, code: result.code, message: result.message, appliedIndex: at };
+      session.answers.set(sc.seq, answer);
       this.boundAnswers(session, sc.seq);
       return answer;
     }
@@ -295,12 +326,11 @@ export class ClusterState {
    * less than a deep copy of every task.
    */
   snapshot(): unknown {
-    return { ...forkState(this.s), tasks: this.taskTable.snapshot() };
+    return { ...snapshotOf(this.s), tasks: this.taskTable.snapshot() };
   }
 
   restore(data: unknown): void {
-    this.s = forkState(data as StateData);
-    this.sessionsAdded = Object.keys(this.s.sessions).length;
+    this.s = stateOf(data as StateSnapshot);
     this.taskTable.restore(this.s.tasks);
     this.s.tasks = null;
   }
@@ -383,16 +413,17 @@ export class ClusterState {
   }
 
   private fence(client: string, seq: number, index: number): ApplyResult {
-    let session = this.s.sessions[client];
+    let session = this.s.sessions.get(client);
     if (!session) {
       if ((this.s.expired ?? []).includes(client)) {
         return { ok: false, code: 'SessionExpired', message: `session ${client} was forgotten by the cluster: whether request ${seq} took effect is unknown` };
       }
-      session = this.s.sessions[client] = { answers: {}, forgottenBelow: 0, lastIndex: index, top: seq };
+      session = { answers: new Map(), forgottenBelow: 0, lastIndex: index, top: seq };
+      this.s.sessions.set(client, session);
       this.evictSessions();
     }
     session.lastIndex = index;
-    const known = session.answers[seq];
+    const known = session.answers.get(seq);
     if (known !== undefined) {
       const answer: FenceAnswer = known.ok === false && known.code === 'Fenced' ? { applied: false } : { applied: true, index: known.appliedIndex ?? index, result: known };
       return { ok: true, value: answer };
@@ -400,7 +431,7 @@ export class ClusterState {
     if (seq < session.forgottenBelow) {
       return { ok: false, code: 'StaleRequest', message: `request ${seq} of ${client} was answered and its answer forgotten (the client had it)` };
     }
-    session.answers[seq] = { ok: false, code: 'Fenced', message: `request ${seq} of ${client} was fenced at index ${index} before it arrived: it never took effect`, appliedIndex: index };
+    session.answers.set(seq, { ok: false, code: 'Fenced', message: `request ${seq} of ${client} was fenced at index ${index} before it arrived: it never took effect`, appliedIndex: index });
     this.boundAnswers(session, seq);
     return { ok: true, value: { applied: false } satisfies FenceAnswer };
   }
@@ -429,26 +460,23 @@ export class ClusterState {
   /** A session keeps at most `maxAnswersPerSession` answers (a client with more in flight loses the oldest). */
   private boundAnswers(session: Session, seq: number): void {
     // Answers lie in forgottenBelow..top: when that span fits the limit, so do they (no key listing per apply).
-    session.top = Math.max(seq, session.top ?? Math.max(...Object.keys(session.answers).map(Number))); // (a session from before `top`: listed once)
+    session.top = Math.max(seq, session.top ?? Math.max(...session.answers.keys())); // (a session from before `top`: listed once)
     if (session.top - session.forgottenBelow < this.limits.maxAnswersPerSession) return;
-    const keys = Object.keys(session.answers);
+    const keys = [...session.answers.keys()];
     if (keys.length <= this.limits.maxAnswersPerSession) return;
-    const drop = keys.map(Number).sort((a, b) => a - b).slice(0, keys.length - this.limits.maxAnswersPerSession);
-    for (const k of drop) delete session.answers[k];
+    const drop = keys.sort((a, b) => a - b).slice(0, keys.length - this.limits.maxAnswersPerSession);
+    for (const k of drop) session.answers.delete(k);
     session.forgottenBelow = Math.max(session.forgottenBelow, drop[drop.length - 1] + 1);
   }
 
   private evictSessions(): void {
-    // Counting keys is O(sessions): do it only when a new session may have tipped the table over.
-    if (++this.sessionsAdded <= this.limits.maxSessions) return;
-    const ids = Object.keys(this.s.sessions);
-    this.sessionsAdded = ids.length;
-    if (ids.length <= this.limits.maxSessions) return;
+    const sessions = this.s.sessions;
+    if (sessions.size <= this.limits.maxSessions) return;
     // Deterministic: the least recently used session goes (ties by id).
-    ids.sort((a, b) => this.s.sessions[a].lastIndex - this.s.sessions[b].lastIndex || (a < b ? -1 : 1));
+    const ids = [...sessions.keys()].sort((a, b) => sessions.get(a)!.lastIndex - sessions.get(b)!.lastIndex || (a < b ? -1 : 1));
     const expired = (this.s.expired ??= []);
     for (const id of ids.slice(0, ids.length - this.limits.maxSessions)) {
-      delete this.s.sessions[id];
+      sessions.delete(id);
       expired.push(id);
     }
     if (expired.length > this.limits.maxSessions) expired.splice(0, expired.length - this.limits.maxSessions);

@@ -201,8 +201,8 @@ describe('clients live on the network', () => {
     leader.forward({ op: 'put', key: 'last', value: 0 });
     await c.runUntil(() => leader.forwardsPending === 0, { within: 20, description: 'the last one settled' });
     await c.settle();
-    const sessions = (leader.state as unknown as { s: { sessions: Record<string, { answers: object }> } }).s.sessions;
-    expect(Object.keys(sessions[leader.sessionId].answers).length).toBeLessThanOrEqual(1);
+    const sessions = (leader.state as unknown as { s: { sessions: Map<string, { answers: Map<number, unknown> }> } }).s.sessions;
+    expect(sessions.get(leader.sessionId)!.answers.size).toBeLessThanOrEqual(1);
   });
 
   it('commands a node forwards carry its session: a resend the leader already applied is answered, not applied again', async () => {
