@@ -255,8 +255,24 @@ export class TestModel {
     return { machine: this.machine.id, states: count(this.coverStates, states), transitions: count(this.coverTransitions, transitions), exploration: this.exploration };
   }
 
+  /**
+   * The path along `route`, replayed from the initial snapshot. A vertex
+   * stands for every snapshot its serializer does not tell apart (say, any
+   * term), and holds the first one found; a step's state must be the one
+   * this path's own events lead to, so the events are applied again.
+   */
   private toPath(initial: AnyMachineSnapshot, route: Edge[]): TestPath {
-    const steps: TestStep[] = route.map((e) => ({ event: e.event, state: e.to.snapshot, transitions: e.transitions, entered: e.entered }));
+    const steps: TestStep[] = [];
+    let snapshot = initial;
+    let pending: Map<string, EventObject> = new Map(this.explore().vertices[0].pending);
+    for (const e of route) {
+      const fired = [...pending].find(([, p]) => p.type === e.event.type)?.[0];
+      const next = step(this.machine, this.options.input, snapshot, e.event);
+      if (fired !== undefined) pending.delete(fired);
+      pending = timersAfter(pending, next.actions);
+      snapshot = next.snapshot;
+      steps.push({ event: e.event, state: snapshot, transitions: next.transitions, entered: next.entered });
+    }
     const description = steps.length ? steps.map((s) => describeEvent(s.event)).join(' → ') : '(initial state)';
     return {
       description,

@@ -7,6 +7,9 @@ import { createTestModel, TestPathError } from '../system/testModel.js';
 import { main } from '../system/cli.js';
 import { runModelPath, generateModelPaths } from '../system/modelPaths.js';
 import { resolveTaskSpec } from '../system/taskSpec.js';
+import { circuitBreaker, type BreakerEvent } from '../machines/circuitBreaker.js';
+import { breakerInvariant, EVENTS, SMALL } from '../system/modelPlans/circuitBreaker.plan.js';
+import { Kernel } from '../system/kernel.js';
 
 /** A door the tests drive: the system under test, written apart from its model. */
 class Door {
@@ -242,6 +245,44 @@ describe('Grey’s own components against their charts', () => {
 
   it('those paths cover the whole task chart', () => {
     const report = model.coverageOf();
+    expect(report.states.missing).toEqual([]);
+    expect(report.transitions.missing).toEqual([]);
+  });
+});
+
+describe('the circuit breaker, live on the kernel, against its chart', () => {
+  // The system under test is a breaker actor as the nodes and clients run it:
+  // on the kernel's clock, its reset timer real (virtual) time. The model is
+  // explored purely; each step is performed on the live actor, and the live
+  // snapshot must be the model's state and keep the breaker's invariant.
+  const model = createTestModel(circuitBreaker, { input: SMALL });
+  const paths = model.getPaths();
+
+  it.each(paths)('a live breaker follows its chart: $description', async (path) => {
+    const kernel = new Kernel({ seed: 1 });
+    const actor = createActor(circuitBreaker, { clock: kernel, input: SMALL }).start();
+    try {
+      const same = (s: AnyMachineSnapshot) => {
+        const live = actor.getSnapshot();
+        expect(live.value).toBe(s.value);
+        expect(live.context).toEqual(s.context);
+        breakerInvariant(live);
+      };
+      const states = Object.fromEntries(['closed', 'open', 'halfOpen', 'forcedOpen', 'disabled'].map((v) => [v, same]));
+      await path.test({
+        states,
+        events: {
+          ...Object.fromEntries(EVENTS.map((e) => [e.type, (ev: EventObject) => actor.send(ev as BreakerEvent)])),
+          'xstate.after': () => kernel.advance(SMALL.resetTimeoutMs!),
+        },
+      });
+    } finally {
+      actor.stop();
+    }
+  });
+
+  it('those paths cover the whole breaker chart', () => {
+    const report = model.coverageOf(paths);
     expect(report.states.missing).toEqual([]);
     expect(report.transitions.missing).toEqual([]);
   });
