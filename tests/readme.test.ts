@@ -92,6 +92,11 @@ describe('README', () => {
     for (const argv of commands) {
       const [command] = argv;
       expect(['models', 'simulate', 'check', 'paths', 'help']).toContain(command);
+      if (command === 'paths') {
+        const out: string[] = [];
+        expect(await main(argv, { out: (l) => out.push(l), err: () => {} })).toBe(0);
+        expect(out.at(-1)).toMatch(/paths; states (\d+)\/\1, transitions (\d+)\/\2/);
+      }
       if (command !== 'simulate') continue;
       // Flags as written, shortened to a moment of one seed: a usage error exits 2.
       const quick = [...argv];
