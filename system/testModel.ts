@@ -186,6 +186,9 @@ export class TestModel {
     readonly machine: AnyStateMachine,
     private readonly options: TestModelOptions<AnyStateMachine>,
   ) {
+    if (typeof (machine as { transition?: unknown })?.transition !== 'function' || typeof (machine as { root?: unknown }).root !== 'object') {
+      throw new TypeError(`createTestModel needs an XState v5 machine (from createMachine or setup().createMachine), got ${machine === null ? 'null' : typeof machine}`);
+    }
     const limit = options.limit ?? DEFAULT_LIMIT;
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer ≥ 1, got ${limit}`);
     this.coverStates = coverableStates(machine).map((n) => n.id);

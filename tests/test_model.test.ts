@@ -190,6 +190,7 @@ describe('createTestModel on machines as users write them', () => {
     const bounded = createTestModel(m, { serialize: (s) => JSON.stringify(s.value) });
     expect(bounded.exploration.truncated).toBe(false);
     expect(() => createTestModel(m, { limit: 0 })).toThrow(RangeError);
+    expect(() => createTestModel({} as never)).toThrow(/needs an XState v5 machine/);
   });
 });
 
