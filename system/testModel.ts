@@ -410,13 +410,15 @@ export class TestModel {
     for (const [id, child] of Object.entries(snap.children as Record<string, { src?: unknown } | undefined>)) {
       const src = typeof child?.src === 'string' ? child.src : undefined;
       const samples = o.actors?.[id] ?? (src !== undefined ? o.actors?.[src] : undefined);
+      // XState names an invocation without an id like `0.machine.state`: a path says its `src` instead.
+      const name = /^\d+\./.test(id) && src !== undefined ? src : id;
       for (const output of samples?.output ?? [undefined]) {
         const done = { type: `xstate.done.actor.${id}`, output, actorId: id } as EventObject;
-        if (handles(done)) out.push(done);
+        if (handles(done)) out.push(labelled(done, `done(${name})`));
       }
       for (const error of samples?.error ?? [new Error(`${src ?? id} failed (a sample error)`)]) {
         const failed = { type: `xstate.error.actor.${id}`, error, actorId: id } as EventObject;
-        if (handles(failed)) out.push(failed);
+        if (handles(failed)) out.push(labelled(failed, `error(${name})`));
       }
     }
     return out;
@@ -549,12 +551,25 @@ function defaultSerialize(snapshot: AnyMachineSnapshot): string {
   });
 }
 
+/** How a path shows an event type: delayed and invoked actors' events by their delay and actor. */
+function nameOf(type: string): string {
+  if (type.startsWith('xstate.after.')) return `after(${type.slice('xstate.after.'.length).split('.')[0]})`;
+  if (type.startsWith('xstate.done.actor.')) return `done(${type.slice('xstate.done.actor.'.length)})`;
+  if (type.startsWith('xstate.error.actor.')) return `error(${type.slice('xstate.error.actor.'.length)})`;
+  return type;
+}
+
+/** Names events a path shows by something other than their type (an invocation by its `src`). */
+const labels = new WeakMap<EventObject, string>();
+
+function labelled(event: EventObject, label: string): EventObject {
+  labels.set(event, label);
+  return event;
+}
+
 function describeEvent(event: EventObject): string {
   const { type, ...rest } = event as EventObject & Record<string, unknown>;
-  let name = type;
-  if (type.startsWith('xstate.after.')) name = `after(${type.slice('xstate.after.'.length).split('.')[0]})`;
-  else if (type.startsWith('xstate.done.actor.')) name = `done(${type.slice('xstate.done.actor.'.length)})`;
-  else if (type.startsWith('xstate.error.actor.')) name = `error(${type.slice('xstate.error.actor.'.length)})`;
+  const name = labels.get(event) ?? nameOf(type);
   delete rest.actorId;
   const shown = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v instanceof Error ? v.message : v]));
   return Object.keys(shown).length ? `${name} ${JSON.stringify(shown)}` : name;

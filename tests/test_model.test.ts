@@ -332,6 +332,10 @@ describe('grey paths', () => {
     const report = JSON.parse(c.out.join('\n'));
     expect(report.paths.length).toBeGreaterThan(0);
     expect(report.coverage.states.missing).toEqual([]);
+    // An invocation without an id is named by its src, not by XState's internal id.
+    const text = capture();
+    await main(['paths', 'bench/machines/fetch.ts'], text.io);
+    expect(text.out[0]).toMatch(/FETCH → done\(fetchUser\)/);
   });
 
   it('a bad module, export or limit is a one-line usage error', async () => {
