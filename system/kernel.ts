@@ -396,6 +396,8 @@ class KernelAction<T> extends Subscription implements SchedulerAction<T> {
 
   private static execute(action: KernelAction<unknown>): void {
     action.handle = undefined;
+    // An RxJS timer may settle a promise (`firstValueFrom(timer(…))`): its continuation runs at this instant.
+    action.kernel.wake();
     try {
       action.work.call(action, action.state);
     } catch (err) {

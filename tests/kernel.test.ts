@@ -162,3 +162,18 @@ describe('Random streams', () => {
     expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(120);
   });
 });
+
+describe('async continuations on virtual time', () => {
+  it('a promise settled by an RxJS timer on the kernel resumes at that instant, before later events', async () => {
+    const k = new Kernel({ seed: 1 });
+    const seen: [string, number][] = [];
+    (async () => {
+      await firstValueFrom(timer(30, k.scheduler));
+      await Promise.resolve(); // a chain of continuations, all at t=30
+      seen.push(['resumed', k.now()]);
+    })();
+    k.schedule(31, () => seen.push(['later event', k.now()]));
+    await k.run(100);
+    expect(seen).toEqual([['resumed', 30], ['later event', 31]]);
+  });
+});
