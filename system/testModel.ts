@@ -191,6 +191,17 @@ export class TestModel {
     }
     const limit = options.limit ?? DEFAULT_LIMIT;
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer ≥ 1, got ${limit}`);
+    for (const [type, spec] of Object.entries(options.events ?? {})) {
+      if (!Array.isArray(spec) && typeof spec !== 'function') throw new TypeError(`events.${type} must be an array of sample events or a function of the snapshot giving them`);
+    }
+    for (const [name, spec] of Object.entries(options.actors ?? {})) {
+      if (typeof spec !== 'object' || spec === null || (spec.output !== undefined && !Array.isArray(spec.output)) || (spec.error !== undefined && !Array.isArray(spec.error))) {
+        throw new TypeError(`actors.${name} must be { output?: [...], error?: [...] }`);
+      }
+    }
+    for (const fn of ['serialize', 'stopWhen'] as const) {
+      if (options[fn] !== undefined && typeof options[fn] !== 'function') throw new TypeError(`${fn} must be a function of the snapshot`);
+    }
     this.coverStates = coverableStates(machine).map((n) => n.id);
     this.coverTransitions = transitionsOf(machine).map(transitionKey);
   }
@@ -286,6 +297,7 @@ export class TestModel {
   }
 
   private async run<C>(description: string, initial: AnyMachineSnapshot, steps: TestStep[], params: TestPathParams<C>): Promise<void> {
+    this.checkStateKeys(params.states);
     const check = async (snapshot: AnyMachineSnapshot, step: number, event: EventObject | null) => {
       try {
         await assertState(snapshot, params);
@@ -307,6 +319,20 @@ export class TestModel {
       await check(step.state, i + 1, step.event);
       for (const id of step.entered) this.ranStates.add(id);
       for (const t of step.transitions) this.ranTransitions.add(t);
+    }
+  }
+
+  /** A `states` key that names no state, id or tag of the machine is a typo that would check nothing: refused. */
+  private checkStateKeys(states: Record<string, unknown> | undefined): void {
+    if (!states) return;
+    const nodes = coverableStates(this.machine);
+    for (const key of Object.keys(states)) {
+      const known = key.startsWith('tag:')
+        ? nodes.some((n) => n.tags.includes(key.slice(4)))
+        : key.startsWith('#')
+          ? nodes.some((n) => n.id === key.slice(1))
+          : nodes.some((n) => n.path.join('.') === key);
+      if (!known) throw new TypeError(`states['${key}'] names no state of ${this.machine.id} (use a path like 'a.b', '#id' or 'tag:name')`);
     }
   }
 

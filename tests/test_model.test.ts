@@ -103,6 +103,7 @@ describe('createTestModel: drives a system under test from a machine', () => {
       await p.test({ context: ctx, states: { 'tag:quiet': (_s, c) => c.seen.push('tag'), '#idle': (_s, c) => c.seen.push('id') } });
     }
     expect(ctx.seen).toEqual(expect.arrayContaining(['tag', 'id', 'meta:busy']));
+    await expect(paths[0].test({ states: { bsuy: () => {} } })).rejects.toThrow(/states\['bsuy'\] names no state of counter/);
   });
 });
 
@@ -191,6 +192,9 @@ describe('createTestModel on machines as users write them', () => {
     expect(bounded.exploration.truncated).toBe(false);
     expect(() => createTestModel(m, { limit: 0 })).toThrow(RangeError);
     expect(() => createTestModel({} as never)).toThrow(/needs an XState v5 machine/);
+    expect(() => createTestModel(m, { events: { TICK: 'fast' as never } })).toThrow(/events.TICK must be an array/);
+    expect(() => createTestModel(m, { actors: { load: { output: 1 as never } } })).toThrow(/actors.load must be/);
+    expect(() => createTestModel(m, { serialize: 'json' as never })).toThrow(/serialize must be a function/);
   });
 });
 
