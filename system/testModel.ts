@@ -149,7 +149,6 @@ export interface ModelCoverage {
 const DEFAULT_LIMIT = 5_000;
 
 interface Vertex {
-  key: string;
   snapshot: AnyMachineSnapshot;
   /** Pending delayed events by send id. */
   pending: ReadonlyMap<string, EventObject>;
@@ -361,7 +360,7 @@ export class TestModel {
         truncated = true;
         return null;
       }
-      const v: Vertex = { key, snapshot, pending, parent, via: null, states: activeNodes(snapshot).map((n) => n.id), edges: [] };
+      const v: Vertex = { snapshot, pending, parent, via: null, states: activeNodes(snapshot).map((n) => n.id), edges: [] };
       if (parent && via) {
         const edge: Edge = { ...via, to: v };
         v.via = edge;

@@ -22,11 +22,11 @@ class Door {
     if (this.state === 'open') this.state = 'closed';
   }
   lock(): void {
-    // The bug: a door that locks while open.
-    if (this.state === 'closed' || (this.bug && this.state === 'open')) this.state = 'locked';
+    if (this.state === 'closed') this.state = 'locked';
   }
   unlock(): void {
-    if (this.state === 'locked') this.state = 'closed';
+    // The planted bug: an unlocked door swings open.
+    if (this.state === 'locked') this.state = this.bug ? 'open' : 'closed';
   }
 }
 
@@ -71,16 +71,14 @@ describe('createTestModel: drives a system under test from a machine', () => {
   });
 
   it('a system that departs from the model fails, naming the path, the step and the state', async () => {
-    // A path that would catch the bug: the model never locks an open door, so LOCK is not offered there;
-    // check instead that a wrong executor is caught at the step it acts.
-    const path = model.getPaths().find((p) => p.description.startsWith('LOCK'))!;
-    const door = new Door();
-    const err = await path
-      .test({ ...driveDoor(door), events: { ...driveDoor(door).events, LOCK: () => door.open() } })
-      .then(() => null, (e: unknown) => e);
+    const results = await Promise.all(model.getPaths().map((p) => p.test(driveDoor(new Door(true))).then(() => null, (e: unknown) => e)));
+    const failures = results.filter((e) => e !== null);
+    expect(failures).toHaveLength(1); // only the path through UNLOCK meets the bug
+    const err = failures[0] as TestPathError;
     expect(err).toBeInstanceOf(TestPathError);
-    expect((err as TestPathError).step).toBe(1);
-    expect((err as TestPathError).message).toMatch(/path "LOCK.*" failed at step 1 \(LOCK\), model state "locked"/);
+    expect(err.step).toBe(2);
+    expect(err.event).toBe('UNLOCK');
+    expect(err.message).toMatch(/path "LOCK → UNLOCK" failed at step 2 \(UNLOCK\), model state "closed": expected 'open' to be 'closed'/);
   });
 
   it('events with samples, a state assertion by tag and by id, and meta.test', async () => {
