@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
-import { ClusterState, type ApplyResult, type ClusterCommand, type ClusterStateLimits, type SessionCommand } from './clusterState.js';
+import { ClusterState, sessionCommandsOf, type ApplyResult, type BatchCommand, type ClusterCommand, type ClusterStateLimits, type SessionCommand } from './clusterState.js';
 import { RaftError, RaftNode, type ConfigChange, type RaftObserver, type RaftOptions } from './raftNode.js';
 import type { LogDigests, LogEntry, RaftConfig } from './raftTypes.js';
 import type { MemberStatus } from '../machines/membership.js';
@@ -15,7 +15,7 @@ import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from
 import type { Storage } from './storage.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
-import { checkCommand, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
+import { checkCommandSized, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
 
 /** The outcome of a proposal made through a node. */
 export type ProposeOutcome =
@@ -61,6 +61,24 @@ export interface AppliedChanges {
 }
 
 /** Dependencies of a cluster node: the Raft seams plus its incarnation. */
+interface Proposing {
+  term: number;
+  done: Array<(outcome: ProposeOutcome) => void>;
+}
+
+interface BatchedRequest {
+  command: SessionCommand;
+  key: string | null;
+  mine: Proposing;
+}
+
+/**
+ * At most this many requests, and about this many bytes of them, in one
+ * log entry: past either, the batch is proposed and a new one begins.
+ */
+export const MAX_REQUESTS_PER_ENTRY = 256;
+export const MAX_BATCH_BYTES = COMMAND_LIMITS.maxCommandBytes;
+
 export interface ClusterNodeDeps {
   id: string;
   clock: Clock;
@@ -134,7 +152,14 @@ export class ClusterNode {
   private readonly clock: Clock;
   private readonly waiters = new Map<number, Array<(entry: LogEntry, result: unknown) => void>>();
   /** Session requests proposed here and not yet applied, by `client#seq`: a repeat waits on the first. */
-  private readonly proposing = new Map<string, { term: number; done: Array<(outcome: ProposeOutcome) => void> }>();
+  private readonly proposing = new Map<string, Proposing>();
+  /** Requests of this instant, folded into one entry when the instant's work is done (see {@link ClusterNode.propose}). */
+  private batch: BatchedRequest[] = [];
+  private batchBytes = 0;
+  private batchTasks = 0;
+  private batchTimer: TimerHandle | undefined;
+  /** The longest requests are held for a free pipeline slot: a heartbeat interval. */
+  private readonly holdLimitMs: number;
   private readonly reconcileMs: number;
   private readonly catchUpLag: number;
   private reconcileTimer: TimerHandle | undefined;
@@ -217,6 +242,8 @@ export class ClusterNode {
         },
         role: (role, term, leader) => {
           outer.role?.(role, term, leader);
+          // Held requests cannot wait for a slot that will not come: refused now (not the leader any more).
+          if (role !== 'leader' && this.batch.length > 0) this.proposeBatch();
           // At once, so the bootstrap entry goes out in the same batch as the leader's no-op.
           if (role === 'leader') this.reconcile();
           this.tasks?.onRole(role === 'leader');
@@ -227,6 +254,10 @@ export class ClusterNode {
         },
       },
     });
+    this.holdLimitMs = this.raft.options.heartbeatMs;
+    this.raft.onAppendSlot = () => {
+      if (this.batch.length > 0) this.proposeBatch();
+    };
     this.health = new PeerHealth(deps.clock, deps.health);
     // Trips on half the last 20 calls failing, or on 8 failures in a row: a
     // link that loses a few percent of messages reports several timeouts in
@@ -252,6 +283,8 @@ export class ClusterNode {
     if (this.reconcileTimer !== undefined) this.clock.clearTimeout(this.reconcileTimer);
     if (this.forwardTimer !== undefined) this.clock.clearTimeout(this.forwardTimer);
     if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
+    if (this.batchTimer !== undefined) this.clock.clearTimeout(this.batchTimer);
+    this.batch = [];
     this.waiters.clear();
     this.proposing.clear();
     this.forwarding.clear();
@@ -435,6 +468,7 @@ export class ClusterNode {
     const rid = typeof req?.rid === 'number' ? req.rid : 0;
     if (req?.kind === 'propose') {
       let command: SessionCommand;
+      let bytes: number;
       try {
         const sc = req.command;
         if (sc === null || typeof sc !== 'object') throw new InvalidCommandError('$', 'a request must carry a session command');
@@ -443,17 +477,23 @@ export class ClusterNode {
         if (sc.firstUnanswered !== undefined && (!Number.isSafeInteger(sc.firstUnanswered) || sc.firstUnanswered > sc.seq!)) {
           throw new InvalidCommandError('firstUnanswered', 'must be an integer no greater than seq');
         }
-        command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checkCommand(sc.cmd, COMMAND_LIMITS, false) }; // decoded: already a private copy
+        const checked = checkCommandSized(sc.cmd, COMMAND_LIMITS, false); // decoded: already a private copy
+        command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checked.cmd };
+        bytes = checked.bytes;
       } catch (err) {
         if (!(err instanceof InvalidCommandError)) throw err;
         send({ rid, ok: false, code: 'InvalidCommand', leaderHint: null, message: err.message });
         return;
       }
-      this.propose(command, (o) => {
-        if (!o.ok) return send({ rid, ...o });
-        const digest = this.raft.digestAt(o.index);
-        send({ rid, ok: true, kind: 'propose', index: o.index, term: o.term, result: o.result, ...(digest ? { digest } : {}) });
-      });
+      this.propose(
+        command,
+        (o) => {
+          if (!o.ok) return send({ rid, ...o });
+          const digest = this.raft.digestAt(o.index);
+          send({ rid, ok: true, kind: 'propose', index: o.index, term: o.term, result: o.result, ...(digest ? { digest } : {}) });
+        },
+        bytes,
+      );
     } else if (req?.kind === 'query') {
       this.read(
         (s) => runQuery(s, req.name, req.args),
@@ -499,10 +539,11 @@ export class ClusterNode {
    */
   private forwardApplied(entry: LogEntry): void {
     if (this.forwarding.size === 0 || entry.payload.kind !== 'command') return;
-    const sc = entry.payload.command as SessionCommand | undefined;
-    if (sc?.client !== this.session || sc.seq === undefined) return;
-    const f = this.forwarding.get(sc.seq);
-    if (f !== undefined && f.to === null && this.raft.isLeader) this.forwarding.delete(f.id);
+    for (const sc of sessionCommandsOf(entry.payload.command)) {
+      if (sc?.client !== this.session || sc.seq === undefined) continue;
+      const f = this.forwarding.get(sc.seq);
+      if (f !== undefined && f.to === null && this.raft.isLeader) this.forwarding.delete(f.id);
+    }
   }
 
   private checkForwardApplied(f: Forwarding): void {
@@ -537,10 +578,18 @@ export class ClusterNode {
    * Proposes a command; `done` is called once it is applied here (with the
    * state machine's result), or at once when this node cannot take it. A
    * crash of this node means `done` is never called: the caller times out.
+   *
+   * The leader batches: requests proposed at one virtual instant (the
+   * requests of many clients that arrive together) go into one log entry
+   * ({@link BatchCommand}) once that instant's other work is done, up to
+   * {@link MAX_REQUESTS_PER_ENTRY} requests and {@link MAX_BATCH_BYTES}.
+   * One entry, one digest, one apply call per replica for all of them; no
+   * request waits longer than it would have alone. `bytes` is the request's
+   * size when known (as {@link checkCommandSized} measures it).
    */
-  propose(command: SessionCommand, done: (outcome: ProposeOutcome) => void): void {
+  propose(command: SessionCommand, done: (outcome: ProposeOutcome) => void, bytes = 0): void {
     const cmd = command.cmd;
-    if (cmd?.op === 'submitTasks' && this.raft.isLeader && this.tasks.wouldOverload(cmd.tasks.length)) {
+    if (cmd?.op === 'submitTasks' && this.raft.isLeader && this.tasks.wouldOverload(this.batchTasks + cmd.tasks.length)) {
       // Shed load before the leader is overloaded: refuse now, nothing was accepted.
       done({ ok: false, code: 'Backpressure', leaderHint: this.id, message: `the cluster has too many tasks waiting; ${cmd.tasks.length} more refused, retry later` });
       return;
@@ -553,23 +602,61 @@ export class ClusterNode {
       waiting.done.push(done);
       return;
     }
+    const refusal = this.raft.proposalRefusal();
+    if (refusal !== null) {
+      done(this.refusal(refusal));
+      return;
+    }
+    const mine: Proposing = { term: this.raft.currentTerm, done: [done] };
+    if (key !== null) this.proposing.set(key, mine);
+    if (this.batch.length > 0 && (this.batch.length >= MAX_REQUESTS_PER_ENTRY || this.batchBytes + bytes > MAX_BATCH_BYTES)) this.proposeBatch();
+    this.batch.push({ command, key, mine });
+    this.batchBytes += bytes;
+    if (cmd?.op === 'submitTasks') this.batchTasks += cmd.tasks.length;
+    if (this.batchTimer !== undefined) return;
+    // Every follower's pipeline full: nothing proposed now could leave before
+    // an answer frees a slot, so hold the requests and propose them as one
+    // entry then (RaftNode.onAppendSlot). Otherwise at the end of this
+    // instant. The timer bounds the hold should no slot free (a leader that
+    // is about to lose its followers).
+    const holding = this.raft.replicationSaturated();
+    this.batchTimer = this.clock.setTimeout(() => this.proposeBatch(), holding ? this.holdLimitMs : 0);
+  }
+
+  /** Proposes the requests batched so far as one entry (a single request as itself). */
+  private proposeBatch(): void {
+    if (this.batchTimer !== undefined) this.clock.clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const items = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.batchTasks = 0;
+    if (items.length === 0 || this.stopped) return;
+    const command: SessionCommand | BatchCommand = items.length === 1 ? items[0].command : { batch: items.map((r) => r.command) };
     let at: { index: number; term: number };
     try {
       at = this.raft.propose(command);
     } catch (err) {
-      done(this.refusal(err));
+      const refused = this.refusal(err);
+      for (const r of items) this.answer(r, refused);
       return;
     }
-    const mine = { term: at.term, done: [done] };
-    if (key !== null) this.proposing.set(key, mine);
     this.whenApplied(at.index, (entry, result) => {
-      if (key !== null && this.proposing.get(key) === mine) this.proposing.delete(key);
-      const outcome: ProposeOutcome =
-        entry.term === at.term
-          ? { ok: true, index: at.index, term: at.term, result: result as ApplyResult }
-          : { ok: false, code: 'ProposalDropped', leaderHint: this.raft.leader, message: `entry ${at.index} of term ${at.term} was replaced by term ${entry.term}` };
-      for (const d of mine.done) d(outcome);
+      if (entry.term !== at.term) {
+        const dropped: ProposeOutcome = { ok: false, code: 'ProposalDropped', leaderHint: this.raft.leader, message: `entry ${at.index} of term ${at.term} was replaced by term ${entry.term}` };
+        for (const r of items) this.answer(r, dropped);
+        return;
+      }
+      for (let i = 0; i < items.length; i++) {
+        const one = items.length === 1 ? result : (result as ApplyResult[])[i];
+        this.answer(items[i], { ok: true, index: at.index, term: at.term, result: one as ApplyResult });
+      }
     });
+  }
+
+  private answer(r: BatchedRequest, outcome: ProposeOutcome): void {
+    if (r.key !== null && this.proposing.get(r.key) === r.mine) this.proposing.delete(r.key);
+    for (const d of r.mine.done) d(outcome);
   }
 
   /** Linearizable read of the replicated state (ReadIndex), applied here. */

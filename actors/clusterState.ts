@@ -93,6 +93,22 @@ export interface SessionCommand {
   cmd: ClusterCommand;
 }
 
+/**
+ * Client requests the leader folded into one log entry: those that reached
+ * it at the same instant. Each is applied in order, with its own session
+ * and its own answer; they share the entry's index.
+ */
+export interface BatchCommand {
+  batch: SessionCommand[];
+}
+
+/** The session commands an entry's command carries: itself, or the batch's. */
+export function sessionCommandsOf(command: unknown): readonly SessionCommand[] {
+  if (command === null || typeof command !== 'object') return [];
+  const batch = (command as Partial<BatchCommand>).batch;
+  return Array.isArray(batch) ? batch : [command as SessionCommand];
+}
+
 /** Stable error codes of applied commands. */
 export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand' | 'Fenced';
 
@@ -272,10 +288,21 @@ export class ClusterState {
   }
 
   // ---------------------------------------------------------------- the state machine
-  apply(entry: LogEntry & { payload: { kind: 'command' } }): ApplyResult {
-    const sc = entry.payload.command as SessionCommand;
+  /** Applies an entry's command: one answer, or one per request of a {@link BatchCommand}, in order. */
+  apply(entry: LogEntry & { payload: { kind: 'command' } }): ApplyResult | ApplyResult[] {
     this.s.appliedIndex = entry.index;
-    if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${entry.index} has no command` };
+    const command = entry.payload.command as SessionCommand | BatchCommand;
+    if (command !== null && typeof command === 'object' && Array.isArray((command as BatchCommand).batch)) {
+      const batch = (command as BatchCommand).batch;
+      const out: ApplyResult[] = new Array(batch.length);
+      for (let i = 0; i < batch.length; i++) out[i] = this.applySession(batch[i], entry.index);
+      return out;
+    }
+    return this.applySession(command as SessionCommand, entry.index);
+  }
+
+  private applySession(sc: SessionCommand, index: number): ApplyResult {
+    if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${index} has no command` };
     if (sc.client !== undefined && sc.seq !== undefined) {
       let session = this.s.sessions.get(sc.client);
       if (!session) {
@@ -285,11 +312,11 @@ export class ClusterState {
         if ((this.s.expired ?? []).includes(sc.client)) {
           return { ok: false, code: 'SessionExpired', message: `session ${sc.client} was forgotten by the cluster (request ${sc.seq}); it may have taken effect before. Open a new session` };
         }
-        session = { answers: new Map(), forgottenBelow: 0, lastIndex: entry.index, top: sc.seq };
+        session = { answers: new Map(), forgottenBelow: 0, lastIndex: index, top: sc.seq };
         this.s.sessions.set(sc.client, session);
         this.evictSessions();
       }
-      session.lastIndex = entry.index;
+      session.lastIndex = index;
       // The client has every answer below this: forget them (§6.3).
       if (sc.firstUnanswered !== undefined && sc.firstUnanswered > session.forgottenBelow) {
         const below = sc.firstUnanswered;
@@ -305,19 +332,18 @@ export class ClusterState {
         // Only a client that already had the answer can send this; it is a late duplicate.
         return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} was answered before and forgotten` };
       }
-      const result = this.applyCommand(sc.cmd, entry.index);
+      const result = this.applyCommand(sc.cmd, index);
       // Built field by field: an object spread here was the costliest line of apply.
-      const at = entry.index;
       const answer: ApplyResult = result.ok
         ? 'value' in result
-          ? { ok: true, value: result.value, appliedIndex: at }
-          : { ok: true, appliedIndex: at }
-        : { ok: false, code: result.code, message: result.message, appliedIndex: at };
+          ? { ok: true, value: result.value, appliedIndex: index }
+          : { ok: true, appliedIndex: index }
+        : { ok: false, code: result.code, message: result.message, appliedIndex: index };
       session.answers.set(sc.seq, answer);
       this.boundAnswers(session, sc.seq);
       return answer;
     }
-    return this.applyCommand(sc.cmd, entry.index);
+    return this.applyCommand(sc.cmd, index);
   }
 
   /**

@@ -777,9 +777,16 @@ export class RaftNode {
   // ------------------------------------------------------------------ leader: replication
 
   private requireLeader(): void {
-    if (this.stopped) throw new RaftError('Stopped', `node ${this.id} is stopped`);
-    if (this.roleName !== 'leader') throw new RaftError('NotLeader', `node ${this.id} is not the leader`, this.leaderId);
-    if (this.transferTarget !== null) throw new RaftError('TransferInProgress', `leadership is moving to ${this.transferTarget}`, this.transferTarget);
+    const refusal = this.proposalRefusal();
+    if (refusal !== null) throw refusal;
+  }
+
+  /** Why {@link RaftNode.propose} would refuse a command now (stopped, not the leader, or handing leadership over), or null when it would take it. */
+  proposalRefusal(): RaftError | null {
+    if (this.stopped) return new RaftError('Stopped', `node ${this.id} is stopped`);
+    if (this.roleName !== 'leader') return new RaftError('NotLeader', `node ${this.id} is not the leader`, this.leaderId);
+    if (this.transferTarget !== null) return new RaftError('TransferInProgress', `leadership is moving to ${this.transferTarget}`, this.transferTarget);
+    return null;
   }
 
   private proposeEntry(payload: EntryPayload, term = this.term): { index: number; term: number } {
@@ -817,9 +824,36 @@ export class RaftNode {
     if (next !== null) pr.state = next as ProgressState;
   }
 
+  /**
+   * Called when an AppendEntries is about to go to a follower whose pipeline
+   * has room, before its entries are chosen: what the caller proposes in it
+   * goes out in this very message. The cluster node folds the client
+   * requests it held while every pipeline was full into one entry here.
+   */
+  onAppendSlot: (() => void) | null = null;
+
+  /**
+   * True while this leader can send no follower anything new: every peer is
+   * replicating with {@link RaftOptions.maxInflight} appends unanswered. A
+   * proposal now would wait for an answer anyway; a caller may hold its
+   * commands until {@link RaftNode.onAppendSlot} and propose them as one.
+   * False with no peers, or with a peer probing or catching up (whose pace
+   * answers do not set).
+   */
+  replicationSaturated(): boolean {
+    if (this.roleName !== 'leader' || this.progress.size === 0) return false;
+    for (const pr of this.progress.values()) if (pr.state !== 'replicate' || pr.inflight.length < this.options.maxInflight) return false;
+    return true;
+  }
+
   private sendAppends(peer: string): void {
-    const pr = this.progress.get(peer);
+    let pr = this.progress.get(peer);
     if (!pr || this.flushHandle !== undefined) return; // unflushed entries go out with the flush
+    if (this.onAppendSlot !== null && pr.state === 'replicate' && pr.inflight.length < this.options.maxInflight) {
+      this.onAppendSlot();
+      pr = this.progress.get(peer);
+      if (!pr || this.flushHandle !== undefined) return;
+    }
     if (pr.state === 'snapshot') {
       if (this.clock.now() - pr.snapshotSentAt >= this.options.electionTimeoutMin) this.stepProgress(pr, 'SNAPSHOT_FAILED');
       else return;

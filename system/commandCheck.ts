@@ -90,6 +90,11 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
  * which nobody else holds.
  */
 export function checkCommand(cmd: unknown, limits: CommandLimits = COMMAND_LIMITS, copy = true): ClusterCommand {
+  return checkCommandSized(cmd, limits, copy).cmd;
+}
+
+/** {@link checkCommand}, also returning the command's size as its limit counts it. */
+export function checkCommandSized(cmd: unknown, limits: CommandLimits = COMMAND_LIMITS, copy = true): { cmd: ClusterCommand; bytes: number } {
   if (cmd === null || typeof cmd !== 'object' || Array.isArray(cmd)) throw new InvalidCommandError('$', 'must be an object with an op');
   const record = cmd as Record<string, unknown>;
   const op = record.op;
@@ -105,5 +110,5 @@ export function checkCommand(cmd: unknown, limits: CommandLimits = COMMAND_LIMIT
     throw new InvalidCommandError(err.path, `is outside Grey's value domain (JSON data or Uint8Array): ${err.detail}`);
   }
   if (checked.bytes > limits.maxCommandBytes) throw new InvalidCommandError('$', `is about ${checked.bytes} bytes, the limit is ${limits.maxCommandBytes}`);
-  return checked.value as ClusterCommand;
+  return { cmd: checked.value as ClusterCommand, bytes: checked.bytes };
 }

@@ -1,13 +1,20 @@
 import type { RaftNode, RaftObserver } from '../actors/raftNode.js';
-import type { SessionCommand } from '../actors/clusterState.js';
+import { sessionCommandsOf, type SessionCommand } from '../actors/clusterState.js';
 import type { LogEntry } from '../actors/raftTypes.js';
 import type { Trace } from './trace.js';
 
-/** The `kind` of an applied entry in the trace: the command's op, or `noop` / `config`. */
+/**
+ * The `kind` of an applied entry in the trace: the command's op (the op its
+ * requests share, for a batch of client requests; `batch` when they differ),
+ * or `noop` / `config`.
+ */
 export function entryKind(entry: LogEntry): string {
   if (entry.payload.kind !== 'command') return entry.payload.kind;
-  const op = (entry.payload.command as SessionCommand | undefined)?.cmd?.op;
-  return typeof op === 'string' ? op : 'command';
+  const commands = sessionCommandsOf(entry.payload.command);
+  const op = commands[0]?.cmd?.op;
+  if (typeof op !== 'string') return 'command';
+  for (let i = 1; i < commands.length; i++) if (commands[i]?.cmd?.op !== op) return 'batch';
+  return op;
 }
 
 /**
@@ -27,7 +34,8 @@ export function traceObserver(trace: Trace, node: string, inc: number, raft: () 
     truncate: (from) => trace.emit({ type: 'truncate', node, inc, from }),
     commit: (index) => trace.emit({ type: 'commit', node, inc, index, term: raft().log.term(index) ?? raft().latestSnapshot?.term ?? 0, digest: digest(index) }),
     apply: (entry) => {
-      const sc = entry.payload.kind === 'command' ? (entry.payload.command as SessionCommand) : undefined;
+      const commands = entry.payload.kind === 'command' ? sessionCommandsOf(entry.payload.command) : [];
+      const sc: SessionCommand | undefined = commands.length === 1 ? commands[0] : undefined;
       const cmd = sc?.cmd;
       const taskId = cmd?.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : cmd?.op === 'taskChanges' && cmd.changes.length === 1 ? cmd.changes[0].taskId : undefined;
       trace.emit({
@@ -40,6 +48,7 @@ export function traceObserver(trace: Trace, node: string, inc: number, raft: () 
         kind: entryKind(entry),
         ...(taskId !== undefined ? { taskId } : {}),
         ...(sc?.client !== undefined ? { client: sc.client, req: String(sc.seq) } : {}),
+        ...(commands.length > 1 ? { requests: commands.length } : {}),
       });
     },
     snapshot: (s, cause) => trace.emit({ type: 'snapshot', node, inc, index: s.index, term: s.term, digest: s.digest ?? '', cause }),

@@ -88,8 +88,11 @@ export interface ApplyEvent extends NodeEventBase {
   /** The command kind (`submit`, `assign`, `config`, `noop`, …). */
   kind: string;
   taskId?: string;
+  /** The request applied, when the entry holds one client request. */
   client?: string;
   req?: string;
+  /** How many client requests the entry holds, when the leader batched several into it. */
+  requests?: number;
 }
 
 /** Why a snapshot event happened. */
