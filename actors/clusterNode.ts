@@ -250,7 +250,11 @@ export class ClusterNode {
           this.expectPeers();
           if (role === 'leader') this.recovery?.onLeadership();
           // A leader is known (again): send what waits for one now, not at the next retry.
-          if (leader !== null) for (const f of this.forwarding?.values() ?? []) if (!f.at) this.sendForward(f);
+          if (leader !== null) {
+            for (const f of this.forwarding?.values() ?? []) if (!f.at) this.sendForward(f);
+          } else if (this.helloMs !== undefined) {
+            this.armHello(); // a learner that lost its leader may have been removed without hearing of it
+          }
         },
       },
     });
@@ -424,7 +428,8 @@ export class ClusterNode {
    * members only. So while it is out (removed while unreachable, say) it
    * greets the voters it last knew, now and then; a leader that hears from a
    * node it removed as unreachable re-admits it through the learner path.
-   * A node removed on purpose, blocked or rejected stays quiet.
+   * A node removed on purpose, blocked or rejected stays quiet. A learner
+   * that knows no leader greets too (see {@link ClusterNode.isOutside}).
    */
   private armHello(): void {
     if (this.stopped || this.helloTimer !== undefined || !this.isOutside()) return;
@@ -438,7 +443,11 @@ export class ClusterNode {
 
   private isOutside(): boolean {
     const c = this.raft.config;
-    if (c.voters.length === 0 || c.voters.includes(this.id) || c.learners.includes(this.id)) return false;
+    if (c.voters.length === 0 || c.voters.includes(this.id)) return false;
+    // A learner that knows no leader may be one only in its own log: removed
+    // by an entry it never received (a voter would say so by campaigning; a
+    // learner never speaks first). Greeting costs nothing when it is a member.
+    if (c.learners.includes(this.id)) return this.raft.leader === null;
     const me = this.state.member(this.id);
     if (me && (me.status === 'blocked' || me.status === 'rejected')) return false;
     return !(me?.status === 'removed' && me.context.reason !== 'unreachable');

@@ -85,6 +85,29 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     expect(c.leader()!.recovery.actions.some((a) => a.kind === 'rejoin' && a.peer === victim)).toBe(true);
   });
 
+  it('a learner removed by an entry it never received greets the voters once it knows no leader, and is re-admitted', async () => {
+    const c = createTestCluster(5, { seed: 56 });
+    const leader = await c.waitForLeader();
+    const victim = c.ids.find((id) => id !== leader.id)!;
+    const client = c.client();
+    // Removed as unreachable while it hears it: it greets, and comes back as a learner.
+    await c.drive(client.submit({ op: 'remove', node: victim, reason: 'unreachable' }), 3_000);
+    await c.runUntil(() => c.node(victim).raft.config.learners.includes(victim), { within: 5_000, description: 'the victim a learner in its own log' });
+    // Cut off at once, and removed again: this time the entry never reaches it.
+    c.isolate(victim);
+    await c.drive(client.submit({ op: 'remove', node: victim, reason: 'unreachable' }), 3_000);
+    await c.runUntil(() => !c.leader()!.raft.config.learners.includes(victim) && !c.leader()!.raft.config.voters.includes(victim), { within: 3_000, description: 'the victim out' });
+    expect(c.node(victim).raft.config.learners).toContain(victim); // it still believes it is a learner
+    // It restarts knowing no leader, and the network heals: no leader replicates
+    // to a non-member, and a learner never campaigns, so only its greeting can bring it back.
+    await c.run(3_000); // past the leader's pause between re-admissions of one node
+    c.crash(victim);
+    c.restart(victim);
+    c.heal();
+    await c.runUntil(() => [...c.leader()!.raft.config.voters, ...c.leader()!.raft.config.learners].includes(victim), { within: 5_000, description: 'the victim a member again' });
+    expect(c.leader()!.recovery.actions.filter((a) => a.kind === 'rejoin' && a.peer === victim)).toHaveLength(2);
+  });
+
   it('a forwarding call abandoned for a new leader ends as a failure, so a half-open breaker is never left waiting for it', async () => {
     const c = createTestCluster(3, { seed: 54 });
     const L = (await c.waitForLeader()).id;
