@@ -2,9 +2,10 @@
  * Model-based test generation on real XState v5 machines (28 machines from
  * XState's own examples, templates and README, vendored under
  * bench/machines/ with their source path and commit):
- * - with default options (no samples, no serializer), and
- * - with a few lines of samples where a machine reads an event's payload or
- *   an actor's output (what a user would write for their own machine);
+ * - with default options (no samples, no serializer: payloads synthesized
+ *   from what each machine reads and the literals its guards compare), and
+ * - with a few lines of samples where even that falls short (what a user
+ *   would write for their own machine);
  * plus paths generated per second on a generated machine of 400 states.
  *
  * Run: `npx tsx bench/modelPaths.ts`
@@ -16,21 +17,8 @@ import { isMainModule, printResult, type BenchResult } from './result.js';
 
 /** Per-machine options for the "with samples" column, and why the defaults fall short. */
 export const SAMPLES: Record<string, { why: string; options: TestModelOptions<AnyStateMachine> }> = {
-  friendsList: { why: 'FRIENDS.ADD reads a name from the event', options: { events: { 'FRIENDS.ADD': [{ name: 'Ada' }], 'FRIENDS.REMOVE': [{ index: 0 }] } } },
-  feedback: { why: 'submit is guarded on feedback text from feedback.update', options: { events: { 'feedback.update': [{ value: 'Great' }] } } },
-  ticTacToe: { why: 'PLAY reads the square from the event', options: { events: { PLAY: Array.from({ length: 9 }, (_, value) => ({ value })) }, limit: 10_000 } },
-  creditCheck: { why: 'the decision comes from the credit check actor’s output', options: { actors: { callCreditCheckMicroservice: { output: [{ decision: 'Approved' }, { decision: 'Denied' }, { decision: 'Pending' }] } } } },
-  bookLending: { why: 'the book status comes from an actor’s output', options: { actors: { 'Get status for book': { output: [{ status: 'onloan' }, { status: 'available' }, { status: 'lost' }] } } } },
-  monitorJob: {
-    why: 'the job id and status come from actors’ outputs',
-    options: { actors: { submitJob: { output: [{ jobuid: 'j1' }] }, checkJobStatus: { output: [{ jobStatus: 'SUCCEEDED' }, { jobStatus: 'FAILED' }, { jobStatus: 'RUNNING' }] } } },
-  },
-  provisionOrders: {
-    why: 'the exception branch depends on the error’s message',
-    options: { actors: { provisionOrderFunction: { error: [new Error('Missing order id'), new Error('Missing order item'), new Error('Missing order quantity')] } } },
-  },
   triviaGame: {
-    why: 'a correct answer is the id of the character the question loaded',
+    why: 'a correct answer must equal the id of the character an actor loaded: a relation between two payloads, which no literal in a guard gives away',
     options: {
       events: { 'user.selectAnswer': [{ answer: 1 }, { answer: 2 }] },
       actors: { loadSingleCharacter: { output: [{ id: 1, name: 'Rick Sanchez' }] }, loadRandomCharacters: { output: [[{ id: 2, name: 'Morty Smith' }]] }, loadHomePageCharacters: { output: [[]] } }, serialize: (s) => JSON.stringify([s.value, (s.context as { points: number; lifes: number }).points, (s.context as { lifes: number }).lifes]), limit: 20_000 },
@@ -41,6 +29,7 @@ export const SAMPLES: Record<string, { why: string; options: TestModelOptions<An
 export const UNREACHED: Record<string, string> = {
   snake: 'the apple moves with Math.random and "Game Over" needs a run of dozens of ticks: the state space is not finite under any plain abstraction',
   tiles: 'the board is shuffled with Math.random and "gameOver" needs the puzzle solved',
+  triviaGame: 'two of its transitions no game can take (a correct answer never loses a life; a wrong one never wins)',
 };
 
 export interface MachineRow {

@@ -1,5 +1,6 @@
 import { createActor, type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type EventObject, type InputFrom, type InspectionEvent } from 'xstate';
 import { stateNodesOf, transitionKey, transitionsOf, type CoverageCount } from './machineCoverage.js';
+import { guardLiterals, payloadsFor, readsOf, type Literal } from './payloadSynthesis.js';
 
 /**
  * Model-based testing of a user's own system from an XState v5 machine, in
@@ -53,6 +54,13 @@ export interface TestModelOptions<M extends AnyStateMachine> {
   serialize?: (snapshot: AnyMachineSnapshot) => string;
   /** Snapshots not to explore further. */
   stopWhen?: (snapshot: AnyMachineSnapshot) => boolean;
+  /**
+   * Derive payloads where no samples are given (default true): the fields
+   * the machine reads from an event, an actor's output or its error, filled
+   * with the literals its guards compare against, one field varied at a
+   * time, besides the payload-less event. See `system/payloadSynthesis.ts`.
+   */
+  synthesize?: boolean;
   /**
    * Most abstract states explored (default 5,000). Past it exploration
    * stops and the paths cover what was seen: see {@link Exploration.truncated}.
@@ -147,6 +155,9 @@ export interface ModelCoverage {
 }
 
 const DEFAULT_LIMIT = 5_000;
+/** Random walks past the limit, at most, and steps per walk (see `explore`). */
+const WALKS = 400;
+const WALK_DEPTH = 64;
 
 interface Vertex {
   snapshot: AnyMachineSnapshot;
@@ -176,6 +187,8 @@ export class TestModel {
   private explored: { vertices: Vertex[]; exploration: Exploration } | undefined;
   /** Transitions of the initial macrostep (eventless ones out of transient initial states). */
   private initialTransitions: string[] = [];
+  private readonly synthesisCache = new Map<string, unknown[]>();
+  private literals: Literal[] | undefined;
   private readonly coverStates: string[];
   private readonly coverTransitions: string[];
   private readonly ranStates = new Set<string>();
@@ -198,6 +211,7 @@ export class TestModel {
         throw new TypeError(`actors.${name} must be { output?: [...], error?: [...] }`);
       }
     }
+    if (options.synthesize !== undefined && typeof options.synthesize !== 'boolean') throw new TypeError(`synthesize must be true or false, got ${String(options.synthesize)}`);
     for (const fn of ['serialize', 'stopWhen'] as const) {
       if (options[fn] !== undefined && typeof options[fn] !== 'function') throw new TypeError(`${fn} must be a function of the snapshot`);
     }
@@ -346,6 +360,7 @@ export class TestModel {
     const byKey = new Map<string, Vertex>();
     let edges = 0;
     let truncated = false;
+    let cap = limit;
 
     const keyOf = (snapshot: AnyMachineSnapshot, pending: ReadonlyMap<string, EventObject>) =>
       pending.size === 0 ? serialize(snapshot) : `${serialize(snapshot)} ⏲${[...pending.keys()].sort().join(',')}`;
@@ -356,7 +371,7 @@ export class TestModel {
         if (parent && via) parent.edges.push({ ...via, to: known });
         return null;
       }
-      if (vertices.length >= limit) {
+      if (vertices.length >= cap) {
         truncated = true;
         return null;
       }
@@ -400,14 +415,90 @@ export class TestModel {
         if (added) queue.push(added);
       }
     }
+    // Stopped at the limit with something left to cover: random walks (seeded,
+    // so the same model gives the same paths) from the frontier, deeper than
+    // breadth-first order got, within a budget of a fifth of the limit more.
+    // A draw in tic-tac-toe lies nine moves deep, past thousands of boards.
+    if (truncated && limit > 1) {
+      const states = new Set<string>();
+      const transitions = new Set<string>(this.initialTransitions);
+      for (const v of vertices) {
+        for (const id of v.states) states.add(id);
+        for (const e of v.edges) for (const t of e.transitions) transitions.add(t);
+      }
+      const missing = () => this.coverStates.some((id) => !states.has(id)) || this.coverTransitions.some((t) => !transitions.has(t));
+      let seed = 0x9e3779b9;
+      const random = (n: number) => {
+        // xorshift32: deterministic, no Math.random
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) % n;
+      };
+      const budget = Math.max(50, Math.floor(limit / 5));
+      cap = limit + budget;
+      const explored = vertices.length;
+      for (let walk = 0; walk < WALKS && vertices.length < cap && missing(); walk++) {
+        // From the deepest quarter that breadth-first order reached.
+        let v = vertices[explored - 1 - random(Math.max(1, explored >> 2))];
+        for (let depth = 0; depth < WALK_DEPTH && v.snapshot.status === 'active'; depth++) {
+          const events = this.eventsFor(v, handled);
+          if (events.length === 0) break;
+          const event = events[random(events.length)];
+          let next: Transition;
+          try {
+            next = step(machine, o.input, v.snapshot, event);
+          } catch {
+            break;
+          }
+          const fired = [...v.pending].find(([, e]) => e === event)?.[0];
+          const pending = new Map(v.pending);
+          if (fired !== undefined) pending.delete(fired);
+          const after = timersAfter(pending, next.actions);
+          for (const t of next.transitions) transitions.add(t);
+          for (const id of next.entered) states.add(id);
+          const key = keyOf(next.snapshot, after);
+          const known = byKey.get(key);
+          if (known) {
+            v.edges.push({ event, transitions: next.transitions, entered: next.entered, to: known });
+            edges++;
+            v = known;
+            continue;
+          }
+          const added = visit(next.snapshot, after, v, { event, transitions: next.transitions, entered: next.entered });
+          if (added === null) break;
+          edges++;
+          v = added;
+        }
+      }
+    }
     const exploration: Exploration = { states: vertices.length, edges, truncated, skipped };
     if (truncated) {
       exploration.message =
-        `exploration of ${machine.id} stopped at its limit of ${limit} abstract states: the paths cover only what was seen. ` +
+        `exploration of ${machine.id} stopped at its limit of ${limit} abstract states (then walked at random past it, up to a fifth more, for what was left): the paths cover only what was seen. ` +
         'If the machine has an unbounded counter or a growing context, abstract it with `serialize` or stop it with `stopWhen`; else raise `limit`.';
     }
     this.explored = { vertices, exploration };
     return this.explored;
+  }
+
+  /**
+   * Payloads synthesized for one event type or actor outcome (`key`) in the
+   * states of `snap`: probed once per state value, cached. Empty when
+   * synthesis is off or the machine reads nothing of it there.
+   */
+  private synthesized(snap: AnyMachineSnapshot, key: string, eventOf: (root: unknown) => EventObject): unknown[] {
+    if (this.options.synthesize === false) return [];
+    const cacheKey = `${key} ${JSON.stringify(snap.value)}`;
+    let out = this.synthesisCache.get(cacheKey);
+    if (out === undefined) {
+      this.literals ??= guardLiterals(this.machine);
+      const literals = this.literals;
+      const use = readsOf((root) => step(this.machine, this.options.input, snap, eventOf(root)));
+      out = use === null ? [] : payloadsFor(use, literals).filter((p) => !key.startsWith('event:') || (p !== null && typeof p === 'object'));
+      this.synthesisCache.set(cacheKey, out);
+    }
+    return out;
   }
 
   private eventsFor(v: Vertex, handled: string[]): EventObject[] {
@@ -425,9 +516,9 @@ export class TestModel {
     };
     for (const type of handled) {
       const spec = o.events?.[type];
-      const samples = spec === undefined ? [{}] : typeof spec === 'function' ? spec(snap) : spec;
+      const samples = spec === undefined ? [{}, ...this.synthesized(snap, `event:${type}`, (root) => eventProbe(type, root))] : typeof spec === 'function' ? spec(snap) : spec;
       for (const s of samples) {
-        const event = { ...s, type } as EventObject;
+        const event = { ...(s as object), type } as EventObject;
         if (handles(event)) out.push(event);
       }
     }
@@ -437,11 +528,13 @@ export class TestModel {
       const samples = o.actors?.[id] ?? (src !== undefined ? o.actors?.[src] : undefined);
       // XState names an invocation without an id like `0.machine.state`: a path says its `src` instead.
       const name = /^\d+\./.test(id) && src !== undefined ? src : id;
-      for (const output of samples?.output ?? [undefined]) {
+      const outputs = samples?.output ?? [undefined, ...this.synthesized(snap, `done:${id}`, (root) => ({ type: `xstate.done.actor.${id}`, output: root, actorId: id }))];
+      for (const output of outputs) {
         const done = { type: `xstate.done.actor.${id}`, output, actorId: id } as EventObject;
         if (handles(done)) out.push(labelled(done, `done(${name})`));
       }
-      for (const error of samples?.error ?? [new Error(`${src ?? id} failed (a sample error)`)]) {
+      const errors = samples?.error ?? [new Error(`${src ?? id} failed (a sample error)`), ...this.synthesized(snap, `error:${id}`, (root) => ({ type: `xstate.error.actor.${id}`, error: root, actorId: id })).map(asError)];
+      for (const error of errors) {
         const failed = { type: `xstate.error.actor.${id}`, error, actorId: id } as EventObject;
         if (handles(failed)) out.push(labelled(failed, `error(${name})`));
       }
@@ -525,6 +618,20 @@ function stepIn(s: Scope, machine: AnyStateMachine, input: unknown, snapshot: An
   // microstep for a transition with no target and no action (a `PROGRESS: {}`).
   const selected = machine.getTransitionData(snapshot, event).map(transitionKey);
   return done(machine.transition(snapshot, event, scope) as AnyMachineSnapshot, [...selected, ...transitions]);
+}
+
+/** An event of `type` whose other fields are read from the recording stand-in `root`. */
+function eventProbe(type: string, root: unknown): EventObject {
+  return new Proxy({ type } as EventObject, {
+    get: (target, key) => (key === 'type' ? type : (root as Record<PropertyKey, unknown>)[key]),
+  });
+}
+
+/** A synthesized error payload as an Error with those fields (a message first of all). */
+function asError(payload: unknown): unknown {
+  if (payload === null || typeof payload !== 'object') return payload;
+  const fields = payload as Record<string, unknown>;
+  return Object.assign(new Error(typeof fields.message === 'string' ? fields.message : 'a synthesized error'), fields);
 }
 
 /** Pending delayed events after `actions` ran: a delayed raise adds one, a cancel removes one. */

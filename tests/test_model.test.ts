@@ -196,6 +196,108 @@ describe('createTestModel on machines as users write them', () => {
   });
 });
 
+describe('createTestModel with no samples: payloads synthesized from what the machine reads', () => {
+  const review = setup({
+    actors: { score: fromPromise(async () => ({ status: 'ok' })), archive: fromPromise(async () => null) },
+    guards: { looksApproved: ({ event }) => (event as unknown as { verdict: string }).verdict === 'approve' },
+  }).createMachine({
+    id: 'review',
+    initial: 'open',
+    context: { status: '' as string, note: '' },
+    states: {
+      open: {
+        on: {
+          NOTE: { guard: ({ event }) => (event as unknown as { text: string }).text.trim().length > 0, actions: assign({ note: ({ event }) => (event as unknown as { text: string }).text }) },
+          DECIDE: [
+            { guard: 'looksApproved', target: 'scoring' },
+            { guard: ({ event }) => (event as unknown as { verdict: string }).verdict === 'reject', target: 'rejected' },
+          ],
+        },
+      },
+      scoring: {
+        invoke: {
+          src: 'score',
+          onDone: { target: 'judged', actions: assign({ status: ({ event }) => (event.output as { status: string }).status }) },
+        },
+      },
+      judged: {
+        always: [
+          { guard: ({ context }) => context.status === 'HIGH', target: 'archiving' },
+          { guard: ({ context }) => context.status === 'LOW', target: 'rejected' },
+        ],
+      },
+      archiving: {
+        invoke: {
+          src: 'archive',
+          onDone: 'archived',
+          onError: [
+            { guard: ({ event }) => (event.error as Error).message === 'disk full', target: 'open' },
+            { target: 'rejected' },
+          ],
+        },
+      },
+      archived: { type: 'final' },
+      rejected: { type: 'final' },
+    },
+  });
+
+  it('fills each field a guard compares with the literals the guards use: events, actor outputs and errors', () => {
+    const model = createTestModel(review);
+    const report = model.coverageOf();
+    expect(report.states.missing).toEqual([]);
+    expect(report.transitions.missing).toEqual([]);
+    const all = model.getPaths().map((p) => p.description).join('\n');
+    expect(all).toContain('DECIDE {"verdict":"approve"}');
+    expect(all).toContain('DECIDE {"verdict":"reject"}');
+    expect(all).toContain('done(score) {"output":{"status":"HIGH"}}');
+    expect(all).toMatch(/error\(archive\) \{"error":"disk full"\}/);
+  });
+
+  it('a field read as a string gets a non-empty sample; synthesize: false offers payload-less events only', () => {
+    const withSynthesis = createTestModel(review).coverageOf();
+    expect(withSynthesis.transitions.missing.filter((t) => t.includes('NOTE'))).toEqual([]);
+    const without = createTestModel(review, { synthesize: false }).coverageOf();
+    expect(without.states.missing).toContain('review.scoring');
+    expect(without.transitions.missing.some((t) => t.includes('NOTE'))).toBe(true);
+    expect(() => createTestModel(review, { synthesize: 'yes' as never })).toThrow(/synthesize must be true or false/);
+  });
+
+  it('samples given for an event or actor replace what would be synthesized', () => {
+    const model = createTestModel(review, { events: { DECIDE: [{ verdict: 'reject' }] } });
+    const all = model.getPaths().map((p) => p.description).join('\n');
+    expect(all).not.toContain('DECIDE {"verdict":"approve"}');
+    expect(model.coverageOf().states.missing).toContain('review.scoring');
+  });
+});
+
+describe('createTestModel past its limit', () => {
+  it('walks at random (seeded) past the limit to what breadth-first order could not reach, the same paths every time', () => {
+    // `goal` needs thirty TICKs; a NOISE flag doubles the states at each depth, so breadth-first stops far short.
+    const deep = createMachine({
+      id: 'deep',
+      initial: 'counting',
+      context: { n: 0, flag: false },
+      states: {
+        counting: {
+          always: { guard: ({ context }) => context.n >= 30, target: 'goal' },
+          on: {
+            TICK: { actions: assign({ n: ({ context }) => context.n + 1 }) },
+            NOISE: { actions: assign({ flag: ({ context }) => !context.flag }) },
+          },
+        },
+        goal: { type: 'final' },
+      },
+    });
+    const model = createTestModel(deep, { limit: 40 });
+    expect(model.exploration.truncated).toBe(true);
+    expect(model.exploration.states).toBeGreaterThan(40); // the walks' vertices, within a fifth more (at least 50)
+    expect(model.exploration.states).toBeLessThanOrEqual(40 + 50);
+    expect(model.coverageOf().states.missing).toEqual([]);
+    const again = createTestModel(deep, { limit: 40 });
+    expect(again.getPaths().map((p) => p.description)).toEqual(model.getPaths().map((p) => p.description));
+  });
+});
+
 describe('Grey’s own components against their charts', () => {
   // The task table is production code: it folds log entries through the chart's
   // derived transition table. Each model path drives a fresh table with the
@@ -324,8 +426,9 @@ describe('grey paths', () => {
     expect(await main(['paths', 'bench/machines/trafficLight.ts'], c.io)).toBe(0);
     expect(c.out.at(-1)).toMatch(/^2 paths; states 7\/7, transitions 5\/5/);
     const partial = capture();
-    expect(await main(['paths', 'bench/machines/ticTacToe.ts#machine'], partial.io)).toBe(1);
-    expect(partial.out.join('\n')).toMatch(/not taken: .*PLAY/);
+    // A correct answer must equal the id of a character an actor loaded: no sample finds that by itself.
+    expect(await main(['paths', 'bench/machines/triviaGame.ts#machine'], partial.io)).toBe(1);
+    expect(partial.out.join('\n')).toMatch(/not taken: .*user\.selectAnswer/);
   });
 
   it('--json gives the paths with their events, and --options reads samples from the module', async () => {
