@@ -1,6 +1,7 @@
 import { membershipStepper } from '../machines/membershipTable.js';
 import type { MemberStatus, MembershipContext, MembershipEvent } from '../machines/membership.js';
 import type { LogEntry } from './raftTypes.js';
+import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
 import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 
 /** Resource quota of a tenant (the seed's TenantQuota). */
@@ -69,6 +70,10 @@ export type ClusterCommand =
   | { op: 'taskChanges'; changes: TaskChange[] }
   | { op: 'pruneTasks'; before: number }
   | { op: 'put'; key: string; value: unknown }
+  /** Removes a key; answers `{ deleted, revision }`. */
+  | { op: 'delete'; key: string }
+  /** Puts `value` when the key meets `expect`; answers `{ applied, revision }` (the key's revision after, 0 when absent). */
+  | { op: 'cas'; key: string; expect: KvExpectation; value: unknown }
   /**
    * Settles whether request `seq` of session `client` took effect: answers
    * its result if it was applied, and otherwise records it as fenced, so
@@ -144,16 +149,18 @@ export interface ClusterStateLimits {
   maxAnswersPerSession: number;
   maxRejectedKept: number;
   tasks: TaskTableLimits;
+  kv: KvLimits;
 }
 
-const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxAnswersPerSession: 1_000, maxRejectedKept: 1_000, tasks: DEFAULT_TASK_LIMITS };
+const DEFAULT_LIMITS: ClusterStateLimits = { maxSessions: 10_000, maxAnswersPerSession: 1_000, maxRejectedKept: 1_000, tasks: DEFAULT_TASK_LIMITS, kv: DEFAULT_KV_LIMITS };
 
 interface StateData {
   members: Record<string, MemberRecord>;
   tenants: Record<string, TenantRecord>;
   workers: Record<string, WorkerRecord>;
   tasks: unknown;
-  kv: Record<string, unknown>;
+  /** The key-value store, in a snapshot (live in {@link KvStore} otherwise, like the task table). */
+  kv: KvSnapshot | null;
   /** Client sessions (a Map in memory: thousands of them, added and evicted; entry lists in a snapshot). */
   sessions: Map<string, Session>;
   /** Ids of evicted sessions, oldest first (bounded): a request for one of them gets `SessionExpired`. */
@@ -163,7 +170,7 @@ interface StateData {
 }
 
 function emptyState(): StateData {
-  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: {}, sessions: new Map(), expired: [], rejected: [], appliedIndex: 0 };
+  return { members: {}, tenants: {}, workers: {}, tasks: null, kv: null, sessions: new Map(), expired: [], rejected: [], appliedIndex: 0 };
 }
 
 /** A session as a snapshot holds it: plain data, answers as an entry list. */
@@ -188,7 +195,7 @@ function forkState<S extends StateData | StateSnapshot>(s: StateData | StateSnap
     tenants: structuredClone(s.tenants),
     workers: structuredClone(s.workers),
     tasks: s.tasks,
-    kv: { ...s.kv },
+    kv: s.kv,
     sessions,
     expired: [...(s.expired ?? [])],
     rejected: [...s.rejected],
@@ -234,6 +241,8 @@ export class ClusterState {
   private readonly limits: ClusterStateLimits;
   /** The task table (its data is part of the snapshot). */
   readonly taskTable: TaskTable;
+  /** The key-value store (`put`, `delete`, `cas`; reads through named queries). */
+  readonly kv: KvStore;
   /** Task status changes applied or refused since the last {@link ClusterState.takeChanges}. */
   private transitions: TaskTransition[] = [];
   /** Member status changes since the last {@link ClusterState.takeChanges}. */
@@ -242,6 +251,7 @@ export class ClusterState {
   constructor(limits: Partial<ClusterStateLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.taskTable = new TaskTable(this.limits.tasks);
+    this.kv = new KvStore(this.limits.kv);
   }
 
   /** What the last applies changed (task transitions, member statuses); clears the lists. */
@@ -278,7 +288,7 @@ export class ClusterState {
     return this.taskTable.all();
   }
   get(key: string): unknown {
-    return this.s.kv[key];
+    return this.kv.value(key);
   }
   get rejected(): readonly RejectedTransition[] {
     return this.s.rejected;
@@ -352,13 +362,15 @@ export class ClusterState {
    * less than a deep copy of every task.
    */
   snapshot(): unknown {
-    return { ...snapshotOf(this.s), tasks: this.taskTable.snapshot() };
+    return { ...snapshotOf(this.s), tasks: this.taskTable.snapshot(), kv: this.kv.snapshot() };
   }
 
   restore(data: unknown): void {
     this.s = stateOf(data as StateSnapshot);
     this.taskTable.restore(this.s.tasks);
     this.s.tasks = null;
+    this.kv.restore(this.s.kv ?? undefined);
+    this.s.kv = null;
   }
 
   private applyCommand(cmd: ClusterCommand, index: number): ApplyResult {
@@ -429,8 +441,11 @@ export class ClusterState {
       case 'pruneTasks':
         return { ok: true, value: this.taskTable.prune(cmd.before) };
       case 'put':
-        this.s.kv[cmd.key] = cmd.value;
-        return { ok: true };
+        return { ok: true, value: this.kv.put(cmd.key, cmd.value) };
+      case 'delete':
+        return { ok: true, value: this.kv.delete(cmd.key) };
+      case 'cas':
+        return { ok: true, value: this.kv.cas(cmd.key, cmd.expect, cmd.value) };
       case 'fence':
         return this.fence(cmd.client, cmd.seq, index);
       default:

@@ -1,5 +1,6 @@
 import type { ClusterState, MemberRecord, TenantRecord, WorkerRecord } from './clusterState.js';
 import type { TaskRecord } from './taskTable.js';
+import type { KvChange, KvCompacted, KvEntry, KvRead } from './kvStore.js';
 
 /**
  * The reads a client can ask of a node across the network: each is a name,
@@ -13,6 +14,12 @@ import type { TaskRecord } from './taskTable.js';
 export interface Queries {
   /** The value stored under `key` (`null` when none). */
   get: { args: { key: string }; result: unknown };
+  /** One key with its revisions, or a typed not-found. */
+  read: { args: { key: string }; result: KvRead };
+  /** Keys starting with `prefix`, in key order. */
+  range: { args: { prefix: string; limit?: number }; result: { entries: KvEntry[]; more: boolean; storeRevision: number } };
+  /** Changes to a key (or keys under a prefix) from revision `from` on: what a watch polls. */
+  changes: { args: { key: string; prefix?: boolean; from: number; limit?: number }; result: { changes: KvChange[]; storeRevision: number } | KvCompacted };
   /** A task record, dead letters included (`null` when unknown or pruned). */
   task: { args: { taskId: string }; result: TaskRecord | null };
   /** Tasks whose retries are exhausted. */
@@ -36,9 +43,31 @@ const stringArg = (args: unknown, field: string): string => {
   return v;
 };
 
+const intArg = (args: unknown, field: string, min: number, fallback?: number): number => {
+  const v = (args as Record<string, unknown> | null)?.[field] ?? fallback;
+  if (!Number.isSafeInteger(v) || (v as number) < min) throw new QueryError('InvalidQuery', `argument '${field}' must be an integer ≥ ${min}`);
+  return v as number;
+};
+
+/** Changes one poll of a watch returns at most. */
+const MAX_CHANGES_PER_POLL = 1_000;
+
 /** The query functions, by name. */
 export const QUERIES: Readonly<QueryFns> = Object.freeze({
   get: (s, args) => s.get(stringArg(args, 'key')) ?? null,
+  read: (s, args) => s.kv.read(stringArg(args, 'key')),
+  range: (s, args) => {
+    const prefix = (args as { prefix?: unknown } | null)?.prefix;
+    if (typeof prefix !== 'string') throw new QueryError('InvalidQuery', "argument 'prefix' must be a string ('' for every key)");
+    return s.kv.range(prefix, intArg(args, 'limit', 1, Number.MAX_SAFE_INTEGER));
+  },
+  changes: (s, args) => {
+    const prefix = (args as { prefix?: unknown }).prefix ?? false;
+    if (typeof prefix !== 'boolean') throw new QueryError('InvalidQuery', "argument 'prefix' must be a boolean");
+    const key = prefix ? (args as { key?: unknown }).key : stringArg(args, 'key');
+    if (typeof key !== 'string') throw new QueryError('InvalidQuery', "argument 'key' must be a string");
+    return s.kv.changesSince(key, prefix, intArg(args, 'from', 1), Math.min(MAX_CHANGES_PER_POLL, intArg(args, 'limit', 1, MAX_CHANGES_PER_POLL)));
+  },
   task: (s, args) => (s.task(stringArg(args, 'taskId')) as TaskRecord | undefined) ?? null,
   deadLetters: (s) => s.taskTable.deadLetters() as TaskRecord[],
   members: (s) => s.members() as MemberRecord[],

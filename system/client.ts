@@ -1,4 +1,5 @@
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
+import type { KvChange, KvEntry, KvExpectation, KvRead } from '../actors/kvStore.js';
 import { SubmittedTask } from './taskHandle.js';
 import type { ClusterCommand, FenceAnswer, MemberRecord, SessionCommand } from '../actors/clusterState.js';
 import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
@@ -61,6 +62,9 @@ export interface ClientNetwork {
 }
 
 export { ClientError, type ClientErrorCode } from './clientError.js';
+
+/** Changes one poll of a watch asks for. */
+const WATCH_PAGE = 500;
 export { InvalidCommandError, COMMAND_LIMITS } from './commandCheck.js';
 
 /** A successful request: where it was applied, and the state machine's answer. */
@@ -230,6 +234,82 @@ export class ClusterClient {
   /** The value stored under `key` by `put` (`undefined` when none; linearizable). */
   async get(key: string): Promise<unknown> {
     return (await this.query('get', { key })) ?? undefined;
+  }
+
+  // ---------------------------------------------------------------- key-value store
+
+  /** Stores `value` under `key`; resolves with the store revision of the change. */
+  async put(key: string, value: unknown): Promise<{ revision: number }> {
+    return (await this.submit({ op: 'put', key, value })).value as { revision: number };
+  }
+
+  /** Removes `key`; `deleted` is false (and the revision unchanged) when there was none. */
+  async delete(key: string): Promise<{ deleted: boolean; revision: number }> {
+    return (await this.submit({ op: 'delete', key })).value as { deleted: boolean; revision: number };
+  }
+
+  /**
+   * Compare-and-set: stores `value` only if the key's last change is at
+   * `expect.revision` (0: the key is absent) or its value equals
+   * `expect.value`. Resolves whether it applied and the key's revision
+   * after (0 when absent). Retrying it after a timeout is safe: it applies once.
+   */
+  async cas(key: string, expect: KvExpectation, value: unknown): Promise<{ applied: boolean; revision: number }> {
+    return (await this.submit({ op: 'cas', key, expect, value })).value as { applied: boolean; revision: number };
+  }
+
+  /** One key with its value and revisions, or `{ found: false }` (linearizable: a ReadIndex round at the leader). */
+  read(key: string): Promise<KvRead> {
+    return this.query('read', { key });
+  }
+
+  /** Keys starting with `prefix`, in key order, at most `limit` (linearizable). */
+  range(prefix: string, limit?: number): Promise<{ entries: KvEntry[]; more: boolean; storeRevision: number }> {
+    return this.query('range', limit === undefined ? { prefix } : { prefix, limit });
+  }
+
+  /**
+   * The changes to `key` (with `prefix: true`, to every key starting with
+   * it) from revision `fromRevision` on, then new ones as they commit. It
+   * polls with linearizable reads every `pollMs` of (virtual) time. Errors
+   * with a {@link ClientError} `Compacted` when `fromRevision` is older than
+   * what the store keeps ({@link KvLimits.maxChanges}), or with the read's
+   * error when no node answers in time; unsubscribing stops it.
+   */
+  watch(key: string, options: { fromRevision?: number; prefix?: boolean; pollMs?: number } = {}): Observable<KvChange> {
+    const prefix = options.prefix ?? false;
+    const pollMs = options.pollMs ?? 20;
+    if (!Number.isSafeInteger(options.fromRevision ?? 1) || (options.fromRevision ?? 1) < 1) throw new RangeError(`watch: fromRevision must be an integer ≥ 1, got ${options.fromRevision}`);
+    if (!(pollMs > 0)) throw new RangeError(`watch: pollMs must be > 0, got ${pollMs}`);
+    return new Observable<KvChange>((sub) => {
+      let next = options.fromRevision;
+      let stopped = false;
+      let timer: ReturnType<Kernel['schedule']> | undefined;
+      const poll = async (): Promise<void> => {
+        timer = undefined;
+        try {
+          if (next === undefined) next = (await this.query('range', { prefix: '', limit: 1 })).storeRevision + 1; // from now on
+          const got = await this.query('changes', { key, prefix, from: next, limit: WATCH_PAGE });
+          if (stopped) return;
+          if ('compacted' in got) {
+            sub.error(new ClientError('Compacted', `revision ${next} was compacted; the oldest kept is ${got.oldest}`, 'failed'));
+            return;
+          }
+          for (const c of got.changes) sub.next(c);
+          // A full page: more may follow, from just past its last; else all up to the store's revision was seen.
+          const full = got.changes.length >= WATCH_PAGE;
+          next = full ? got.changes[got.changes.length - 1].revision + 1 : Math.max(next, got.storeRevision + 1);
+          timer = this.kernel.schedule(full ? 0 : pollMs, () => void poll());
+        } catch (err) {
+          if (!stopped) sub.error(err);
+        }
+      };
+      void poll();
+      return () => {
+        stopped = true;
+        if (timer !== undefined) this.kernel.cancel(timer);
+      };
+    });
   }
 
   /** The members of the cluster and their status (linearizable). */

@@ -57,9 +57,21 @@ const present = (field: string): Check => (cmd) => {
   if (cmd[field] === undefined) throw new InvalidCommandError(`$.${field}`, 'is required');
 };
 
+/** A compare-and-set's `expect`: exactly one of a revision (an integer ≥ 0; 0 means absent) or a value. */
+const expectation: Check = (cmd) => {
+  const e = cmd.expect as Record<string, unknown> | null | undefined;
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new InvalidCommandError('$.expect', 'must be { revision } or { value }');
+  const hasRevision = Object.hasOwn(e, 'revision');
+  if (hasRevision === Object.hasOwn(e, 'value') || Object.keys(e).length !== 1) throw new InvalidCommandError('$.expect', 'must have exactly one of revision or value');
+  if (hasRevision && (!Number.isSafeInteger(e.revision) || (e.revision as number) < 0)) throw new InvalidCommandError('$.expect.revision', 'must be an integer ≥ 0 (0: the key is absent)');
+  if (!hasRevision && e.value === undefined) throw new InvalidCommandError('$.expect.value', 'is required');
+};
+
 /** Each op a client may send, and the fields it needs (beyond the value domain every field is checked against). */
 const OPS: Record<ClusterCommand['op'], Check[]> = {
   put: [name('key'), present('value')],
+  delete: [name('key')],
+  cas: [name('key'), expectation, present('value')],
   noop: [],
   join: [name('node')],
   approve: [name('node')],

@@ -93,9 +93,9 @@ describe('ClusterState', () => {
     s.apply(entry({ cmd: { op: 'bootstrap', voters: ['n1'] } }));
     const put = (client: string, seq: number, value: number, firstUnanswered?: number) =>
       s.apply(entry({ client, seq, firstUnanswered, cmd: { op: 'put', key: client, value } }));
-    expect(put('a', 1, 10)).toEqual({ ok: true, appliedIndex: index });
+    expect(put('a', 1, 10)).toEqual({ ok: true, value: { revision: 1 }, appliedIndex: index });
     const first = index;
-    expect(put('a', 1, 99)).toEqual({ ok: true, appliedIndex: first }); // a retry: not applied again, answered with where it took effect
+    expect(put('a', 1, 99)).toEqual({ ok: true, value: { revision: 1 }, appliedIndex: first }); // a retry: not applied again, answered with where it took effect
     expect(s.get('a')).toBe(10);
     expect(put('a', 2, 20)).toMatchObject({ ok: true });
     // Several requests in flight: a retry of an older one gets its own answer, applied once.
