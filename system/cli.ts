@@ -34,7 +34,7 @@ usage:
       --nodes N (5)  --duration 60s  --rate 200 (requests/s)
       --faults crash,restart,partition,halves,isolate-leader,ring,minority,unsynced-loss,flaky,loss,duplicate,
                reorder,membership
-      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --workload kv|tasks
+      --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --workload writes|kv|tasks
       --trace out.jsonl (one seed) | --trace-dir DIR (every seed: DIR/seed-N.jsonl)
       --converge 5s                       liveness bound: after the last fault, every member caught up
                                           and every accepted task finished within this much virtual time

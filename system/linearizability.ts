@@ -162,8 +162,9 @@ function describeOp(o: HistoryOperation): string {
   const op = o.op;
   const args = op.f === 'put' ? JSON.stringify(op.value) : op.f === 'cas' ? `${JSON.stringify(op.expect)} → ${JSON.stringify(op.value)}` : '';
   const out = op.output === undefined ? 'unknown' : JSON.stringify(op.output);
-  const ret = Number.isFinite(o.ret) ? `${o.ret}` : '∞';
-  return `  [${o.call}–${ret} ms] ${o.client} ${op.f}(${op.key}${args ? `, ${args}` : ''}) → ${out}`;
+  const ms = (t: number) => (Number.isInteger(t) ? `${t}` : t.toFixed(1));
+  const ret = Number.isFinite(o.ret) ? ms(o.ret) : '∞';
+  return `  [${ms(o.call)}–${ret} ms] ${o.client} ${op.f}(${op.key}${args ? `, ${args}` : ''}) → ${out}`;
 }
 
 function describeState(s: KeyState): string {
@@ -259,8 +260,10 @@ export function checkKey(key: string, ops: readonly HistoryOperation[], budget: 
     if (f === undefined) {
       const stuck = best.stuck!;
       // The stuck operation, those concurrent with it, and the last few that returned before it began.
-      const concurrent = ops.filter((o) => o !== stuck && o.call <= stuck.ret && o.ret >= stuck.call).sort((a, b) => a.call - b.call);
       const before = ops.filter((o) => o.ret < stuck.call).sort((a, b) => b.ret - a.ret).slice(0, 3);
+      // Operations with no answer overlap everything after them: only the recent ones are shown.
+      const since = Math.min(stuck.call, ...before.map((o) => o.call));
+      const concurrent = ops.filter((o) => o !== stuck && o.call <= stuck.ret && o.ret >= stuck.call && (Number.isFinite(o.ret) || o.call >= since)).sort((a, b) => a.call - b.call);
       const shown = [...new Set([...before, ...concurrent.slice(0, 5), stuck])].sort((a, b) => a.call - b.call || a.id - b.id);
       const witness =
         `key '${key}': no order of these operations explains what they answered, from the state ${describeState(best.state)}` +

@@ -92,6 +92,14 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     const sum = (k: keyof NonNullable<SimulationResult['tasks']>) => results.reduce((a, r) => a + (r.tasks?.[k] ?? 0), 0);
     io.out(`tasks          ${sum('accepted')} accepted: ${sum('completed')} completed, ${sum('failed')} failed (dead letters), ${sum('lost')} lost, ${sum('completedTwice')} completed twice, ${sum('unfinished')} unfinished`);
   }
+  if (base.workload === 'kv') {
+    const checked = results.filter((r) => r.history);
+    const ops = checked.reduce((a, r) => a + r.history!.operations, 0);
+    const ms = checked.reduce((a, r) => a + r.history!.checkMs, 0);
+    const worst = Math.max(0, ...checked.map((r) => r.history!.checkMs));
+    const bad = checked.filter((r) => !r.history!.result.ok).length;
+    io.out(`linearizable   ${checked.length - bad} of ${checked.length} histories (${ops} operations, ${checked.reduce((a, r) => a + r.history!.unknown, 0)} with unknown outcome; checked at ${ms > 0 ? Math.round(ops / (ms / 1000)) : ops} ops/s, slowest ${worst.toFixed(0)} ms)`);
+  }
   io.out(`liveness       ${results.filter((r) => r.liveness).length} seeds did not converge within ${base.convergeMs} ms of the last fault`);
   const errored = results.filter((r) => r.error).length;
   if (errored > 0) io.out(`errors         ${errored} seeds ended with an error`);
@@ -112,13 +120,15 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
 export function whyFailed(r: SimulationResult): string {
   if (r.violation) return r.violation.message;
   if (r.error) return r.error;
+  const h = r.history?.result;
+  if (h && !h.ok) return h.kind === 'violation' ? `the clients' history is not linearizable: ${h.witness}` : `the linearizability check did not finish: ${h.message}`;
   const counts = `${r.lost} lost, ${r.diverged} diverged nodes${r.tasks ? `, ${r.tasks.completedTwice} completed twice, ${r.tasks.unfinished} unfinished` : ''}`;
   return r.liveness ? `${counts}; ${r.liveness}` : counts;
 }
 
-function parseWorkload(text: string | undefined): 'kv' | 'tasks' {
-  if (text === undefined || text === 'kv' || text === 'tasks') return text ?? 'kv';
-  throw new UsageError(`--workload must be kv or tasks, got '${text}'`);
+function parseWorkload(text: string | undefined): 'writes' | 'kv' | 'tasks' {
+  if (text === undefined || text === 'writes' || text === 'kv' || text === 'tasks') return text ?? 'writes';
+  throw new UsageError(`--workload must be writes, kv or tasks, got '${text}'`);
 }
 
 function parseFaultsOrUsage(text: string) {
@@ -140,7 +150,7 @@ function reproduce(seed: number, o: Omit<SimulationOptions, "seed">): string {
     `--latency ${o.latency.join('-')}`,
     `--election-timeout ${o.electionTimeout.join('-')}`,
     `--rate ${o.rate}`,
-    o.workload === 'tasks' ? '--workload tasks' : '',
+    o.workload === 'tasks' || o.workload === 'kv' ? `--workload ${o.workload}` : '',
     o.convergeMs !== undefined && o.convergeMs !== DEFAULT_CONVERGE_MS ? `--converge ${o.convergeMs}ms` : '',
     `--trace seed-${seed}.jsonl`,
   ]

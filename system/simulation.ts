@@ -6,6 +6,7 @@ import { InvariantViolation } from './invariants.js';
 import { SimulationTimeoutError } from './kernel.js';
 import { Nemesis, type FaultKind } from './nemesis.js';
 import type { LinkConfigPatch } from './network.js';
+import { checkHistory, HistoryRecorder, type CheckResult, type KvOperation } from './linearizability.js';
 
 /** Options of one simulated run (`grey simulate`). */
 export interface SimulationOptions {
@@ -32,8 +33,16 @@ export interface SimulationOptions {
    * every accepted task terminal. Default 5 000.
    */
   convergeMs?: number;
-  /** `kv`: key-value writes (default). `tasks`: task submissions run by handlers that sleep and sometimes fail. */
-  workload?: 'kv' | 'tasks';
+  /**
+   * `writes` (default): each request writes a new key; none acknowledged may
+   * be lost. `kv`: concurrent clients, several requests in flight each, doing
+   * puts, reads, deletes and compare-and-sets on a few keys; the history they
+   * observe must be linearizable. `tasks`: task submissions run by handlers
+   * that sleep and sometimes fail.
+   */
+  workload?: 'writes' | 'kv' | 'tasks';
+  /** kv workload: search steps the linearizability checker may take per key before it fails the seed. */
+  checkBudget?: number;
 }
 
 /** What a run found. */
@@ -64,6 +73,8 @@ export interface SimulationResult {
   liveness: string | null;
   /** Any other error that ended the run early (null: none). */
   error: string | null;
+  /** kv workload: what the linearizability checker found, and how long it took (wall ms). */
+  history?: { operations: number; unknown: number; keys: number; result: CheckResult; checkMs: number };
   /** Tasks workload: accepted tasks, and how they ended. */
   tasks?: { accepted: number; completed: number; failed: number; lost: number; completedTwice: number; unfinished: number };
   virtualMs: number;
@@ -150,6 +161,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     });
   }
   const stats = { acknowledged: 0, unknown: 0, failed: 0 };
+  let startKv: (() => void) | null = null;
+  let finalKv: (() => Promise<void>) | null = null;
   const settled = { applied: 0, fenced: 0, wrong: 0 };
   const acked: string[] = [];
   /** Writes that timed out, to settle after recovery. */
@@ -197,7 +210,77 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (o.rate > 0) cluster.kernel.schedule(rng.exponential(1_000 / o.rate), arrive);
   };
 
+  // The kv workload: a few clients, each with several requests in flight, on a few keys.
+  const kvMode = o.workload === 'kv';
+  const history = new HistoryRecorder(() => cluster.kernel.now());
+  const kvClients: ClusterClient[] = [];
+  if (kvMode) {
+    const KEYS = 5;
+    const CLIENTS = 5;
+    const IN_FLIGHT = 3;
+    const meanGap = (CLIENTS * IN_FLIGHT * 1_000) / Math.max(o.rate, 1);
+    let n = 0;
+    for (let c = 0; c < CLIENTS; c++) kvClients.push(cluster.client({ id: `kv${c + 1}`, timeoutMs: 2_000 }));
+    const lastSeen = new Map<string, number>();
+    const pick = (client: ClusterClient): KvOperation => {
+      const key = `x${rng.int(0, KEYS - 1)}`;
+      const roll = rng.float();
+      const value = `${client.id}:${++n}`;
+      return roll < 0.35 ? { f: 'read', key }
+        : roll < 0.65 ? { f: 'put', key, value }
+        : roll < 0.75 ? { f: 'delete', key }
+        : rng.chance(0.5) ? { f: 'cas', key, expect: { revision: lastSeen.get(key) ?? 0 }, value }
+        : { f: 'cas', key, expect: { value: `kv${rng.int(1, CLIENTS)}:${rng.int(Math.max(1, n - 20), n)}` }, value };
+    };
+    const once = async (client: ClusterClient, op: KvOperation): Promise<void> => {
+      const key = op.key;
+      const id = history.invoke(client.id, op);
+      try {
+        let output: NonNullable<KvOperation['output']>;
+        if (op.f === 'read') {
+          const r = await client.read(key);
+          output = r.found ? { found: true, value: r.value, revision: r.revision } : { found: false };
+          if (r.found) lastSeen.set(key, r.revision);
+        } else if (op.f === 'put') {
+          output = await client.put(key, op.value);
+          lastSeen.set(key, output.revision);
+        } else if (op.f === 'delete') {
+          output = await client.delete(key);
+        } else {
+          output = await client.cas(key, op.expect, op.value);
+          lastSeen.set(key, output.revision);
+        }
+        history.ok(id, output);
+        stats.acknowledged++;
+      } catch (err) {
+        if (!(err instanceof ClientError)) throw err;
+        // A read changes nothing: one without an answer is simply left out.
+        if (err.outcome === 'unknown' && op.f !== 'read') {
+          history.unknown(id);
+          stats.unknown++;
+        } else {
+          history.fail(id);
+          stats.failed++;
+        }
+      }
+    };
+    const loop = async (client: ClusterClient): Promise<void> => {
+      while (!stopWorkload) {
+        await once(client, pick(client));
+        await cluster.kernel.sleep(rng.exponential(meanGap));
+      }
+    };
+    startKv = () => {
+      for (const client of kvClients) for (let k = 0; k < IN_FLIGHT; k++) void loop(client);
+    };
+    finalKv = async () => {
+      // Everyone's last word: every key read once more after recovery.
+      for (let k = 0; k < KEYS; k++) await cluster.drive(once(kvClients[0], { f: 'read', key: `x${k}` }), 10_000);
+    };
+  }
+
   let violation: InvariantViolation | null = null;
+  let historyReport: SimulationResult['history'];
   let taskReport: SimulationResult['tasks'];
   let diverged = 0;
   let lost = 0;
@@ -206,7 +289,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   try {
     await cluster.waitForLeader(10_000);
     nemesis.start();
-    arrive();
+    if (startKv) startKv();
+    else arrive();
     await cluster.run(o.durationMs);
     // Recovery: stop the faults and the load, bring everyone back. From here
     // the cluster has `convergeMs` to converge: a seed that misses it fails.
@@ -238,6 +322,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (outcome.applied ? present !== d.value : present !== undefined) settled.wrong++;
       }
       if (doubts.length > 0) await cluster.settle(convergeMs);
+      if (finalKv) {
+        await finalKv();
+        const t0 = performance.now();
+        const ops = history.operations();
+        const result = checkHistory(ops, { budget: o.checkBudget });
+        historyReport = { operations: ops.length, unknown: ops.filter((x) => !Number.isFinite(x.ret)).length, keys: new Set(ops.map((x) => x.op.key)).size, result, checkMs: performance.now() - t0 };
+      }
     }
     const leader = cluster.leader();
     if (leader) {
@@ -291,14 +382,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     wallMs: performance.now() - wall0,
     episodes: nemesis.log.filter((e) => e.phase === 'start').map((e) => e.episode),
     ...(taskReport ? { tasks: taskReport } : {}),
+    ...(historyReport ? { history: historyReport } : {}),
     ...(o.keepTrace ? { trace: cluster.trace!.toJSONL() } : {}),
   };
 }
 
-/** Whether a seed failed: any violation, error, lost write, divergence, task completed twice or left open, or no convergence. */
+/** Whether a seed failed: any violation, error, lost write, divergence, task completed twice or left open, a history not shown linearizable, or no convergence. */
 export function seedFailed(r: SimulationResult): boolean {
   return (
     r.violation !== null ||
+    (r.history !== undefined && !r.history.result.ok) ||
     r.error !== null ||
     r.liveness !== null ||
     r.lost > 0 ||
