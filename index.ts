@@ -97,6 +97,11 @@ export { NonRetryableError, HandlerRegistry, type TaskHandler, type HandlerConte
 export type { TaskRecord, ProofArtifact, ResolvedTaskSpec, Resources, BackoffPolicy, TaskChange, TaskTransition } from './actors/taskTable.js';
 export type { ClusterCommand, ApplyResult, ApplyErrorCode, MemberRecord, TenantRecord, WorkerRecord, TenantQuota } from './actors/clusterState.js';
 export { DEFAULT_TENANT_QUOTA, BOOTSTRAP_TENANTS } from './actors/clusterState.js';
+export type { BatchCommand, SessionCommand } from './actors/clusterState.js';
+
+// Key-value store and its linearizability checker
+export { KvStore, DEFAULT_KV_LIMITS, sameValue, type KvEntry, type KvRead, type KvChange, type KvExpectation, type KvLimits, type KvCompacted } from './actors/kvStore.js';
+export { checkHistory, checkKey, stepKey, HistoryRecorder, type HistoryOperation, type KvOperation, type CheckResult } from './system/linearizability.js';
 
 // Raft and node components (for embedding with your own transport and storage)
 export { RaftNode, RaftError, DEFAULT_RAFT_OPTIONS, type RaftOptions, type RaftNodeDeps, type RaftStatus, type RaftObserver, type StateMachine, type ConfigChange } from './actors/raftNode.js';

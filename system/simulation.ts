@@ -270,12 +270,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         await cluster.kernel.sleep(rng.exponential(meanGap));
       }
     };
+    const loops: Promise<void>[] = [];
     startKv = () => {
-      for (const client of kvClients) for (let k = 0; k < IN_FLIGHT; k++) void loop(client);
+      for (const client of kvClients) for (let k = 0; k < IN_FLIGHT; k++) loops.push(loop(client));
     };
     finalKv = async () => {
-      // Everyone's last word: every key read once more after recovery.
+      // The requests still in flight end (answered or timed out), then every
+      // key is read once more, then every replica catches up before the
+      // states are compared.
+      await cluster.drive(Promise.all(loops), 10_000);
       for (let k = 0; k < KEYS; k++) await cluster.drive(once(kvClients[0], { f: 'read', key: `x${k}` }), 10_000);
+      await cluster.settle(convergeMs);
     };
   }
 

@@ -86,6 +86,20 @@ describe('README', () => {
     expect(lines[2]).toEqual(['app#3', 1]);
   });
 
+  it('the key-value example runs as written and prints what its comments say', async () => {
+    const example = blocks('ts').find((b) => b.includes('kv.watch('));
+    expect(example).toBeDefined();
+    const { lines } = await runBlock(example!, 'kv.ts');
+    const read = lines[0][0] as { found: boolean; value: unknown; revision: number; version: number };
+    expect(read).toMatchObject({ found: true, key: 'flags/dark', value: true, version: 1 });
+    const r = read.revision;
+    expect(lines[1][0]).toEqual({ applied: true, revision: r + 1 });
+    expect(lines[2][0]).toEqual({ applied: false, revision: r + 1 });
+    expect(lines[3][0]).toEqual({ applied: true, revision: r + 2 });
+    expect(lines[4][0]).toEqual([`${r} put flags/dark`, `${r + 1} put flags/dark`, `${r + 2} put flags/beta`, `${r + 3} delete flags/dark`]);
+    expect(lines[5][0]).toEqual(['flags/beta']);
+  });
+
   it('every grey command it shows is accepted by the CLI', async () => {
     const commands = greyCommands();
     expect(commands.length).toBeGreaterThanOrEqual(6);
