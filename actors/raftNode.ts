@@ -38,6 +38,19 @@ export interface RaftOptions {
   snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot, for slow followers. */
   snapshotKeep: number;
+  /**
+   * Serve reads on the leader's lease (dissertation §6.4.1) instead of a
+   * ReadIndex round: while a quorum acknowledged a heartbeat sent less than
+   * a lease ago, no other leader can have been elected, so the leader
+   * answers at once. Safe only while clocks drift within
+   * {@link RaftOptions.clockDriftBound}. Default false.
+   */
+  leaseReads: boolean;
+  /**
+   * How far any node's clock rate may stray from true time (0.01: ±1 %),
+   * as lease reads assume: the lease lasts electionTimeoutMin × (1 − b) / (1 + b).
+   */
+  clockDriftBound: number;
 }
 
 export const DEFAULT_RAFT_OPTIONS: RaftOptions = Object.freeze({
@@ -50,6 +63,8 @@ export const DEFAULT_RAFT_OPTIONS: RaftOptions = Object.freeze({
   maxInflight: 4,
   snapshotThreshold: 10_000,
   snapshotKeep: 1_000,
+  leaseReads: false,
+  clockDriftBound: 0.01,
 });
 
 /** The replicated state machine a Raft node applies committed commands to. */
@@ -200,6 +215,12 @@ export class RaftNode {
   private votedFor: string | null = null;
 
   private lastContactAt = Number.NEGATIVE_INFINITY;
+  /** When this incarnation started (local time): with lease reads, it votes for no one for an election timeout after. */
+  private startedAt = 0;
+  /** Lease reads: local send time of each heartbeat round not yet acknowledged by a quorum. */
+  private roundSentAt = new Map<number, number>();
+  /** Lease reads: local send time of the latest round a quorum acknowledged (the lease runs from there). */
+  private leaseFrom = Number.NEGATIVE_INFINITY;
   /** Heard from the leader (or granted a vote) since the election timer was last armed: the chart's `heardFromLeader`. */
   private contactSinceArmed = false;
   private matchScratch = new Float64Array(0);
@@ -224,6 +245,7 @@ export class RaftNode {
       throw new RangeError(`raft timing: need heartbeatMs < electionTimeoutMin <= electionTimeoutMax, got ${o.heartbeatMs}, ${o.electionTimeoutMin}-${o.electionTimeoutMax}`);
     }
     if (!(o.maxBatch >= 1 && o.maxInflight >= 1)) throw new RangeError('raft: maxBatch and maxInflight must be >= 1');
+    if (!(o.clockDriftBound >= 0 && o.clockDriftBound < 1)) throw new RangeError(`raft: clockDriftBound must be in [0, 1), got ${o.clockDriftBound}`);
     this.clock = deps.clock;
     this.random = deps.random;
     this.transport = deps.transport;
@@ -282,13 +304,14 @@ export class RaftNode {
     });
     this.role.on('campaign', (e) => this.onCampaign(e));
     this.role.on('becameLeader', (e) => this.onBecameLeader(e.term));
-    this.role.on('heartbeat', () => this.broadcastHeartbeat(0));
+    this.role.on('heartbeat', () => this.broadcastHeartbeat(this.options.leaseReads ? this.newRound() : 0));
     this.role.on('steppedDown', () => this.onSteppedDown());
     this.role.subscribe((snap) => this.onRoleSnapshot(snap.value, snap.context));
   }
 
   /** Starts the node's timers (as a follower). */
   start(): void {
+    this.startedAt = this.clock.now();
     const durableLast = this.log.lastIndex;
     if (durableLast > 0 || this.term > 0 || this.snapshot) {
       this.observer.recover?.({ term: this.term, votedFor: this.votedFor, lastIndex: durableLast, snapshotIndex: this.snapshot?.index ?? 0 });
@@ -454,10 +477,28 @@ export class RaftNode {
       this.readsAwaitingCommit.push(done);
       return;
     }
-    const round = ++this.readRound;
+    if (this.options.leaseReads && this.transferTarget === null && this.clock.now() < this.leaseFrom + this.leaseMs()) {
+      // Within the lease no other leader can exist: the commit index is current.
+      this.reads.push({ round: -1, index: this.commit, done });
+      this.serveReads();
+      return;
+    }
+    const round = this.newRound();
     this.reads.push({ round, index: this.commit, done });
     if (this.config.voters.length <= 1) this.confirmReads();
     else this.broadcastHeartbeat(round);
+  }
+
+  /** How long a lease lasts on this node's clock: short enough that no follower's vote window ends first, at any drift within the bound. */
+  private leaseMs(): number {
+    const b = this.options.clockDriftBound;
+    return (this.options.electionTimeoutMin * (1 - b)) / (1 + b);
+  }
+
+  private newRound(): number {
+    const round = ++this.readRound;
+    if (this.options.leaseReads) this.roundSentAt.set(round, this.clock.now());
+    return round;
   }
 
   /** Hands leadership to `target` (dissertation §3.10); proposals are refused meanwhile. */
@@ -503,9 +544,12 @@ export class RaftNode {
     if (m.term > this.term) {
       // Leader lease (CheckQuorum): a node that hears from a live leader ignores
       // campaigns, so a rejoining partitioned node cannot depose it (§4.2.3).
+      const now = this.clock.now();
       const inLease =
-        this.options.checkQuorum &&
-        (this.roleName === 'leader' || (this.leaderId !== null && this.clock.now() - this.lastContactAt < this.options.electionTimeoutMin));
+        (this.options.checkQuorum &&
+          (this.roleName === 'leader' || (this.leaderId !== null && now - this.lastContactAt < this.options.electionTimeoutMin))) ||
+        // A node that just (re)started may have acknowledged a leader's lease it no longer remembers.
+        (this.options.leaseReads && now - this.startedAt < this.options.electionTimeoutMin);
       if (inLease && !m.transfer) return;
       if (!m.preVote) this.role.send({ type: 'TERM_SEEN', term: m.term });
     }
@@ -749,6 +793,8 @@ export class RaftNode {
 
   /** Runs inside the chart's transition, before the role observer has cached the new term: use `term`. */
   private onBecameLeader(term: number): void {
+    this.leaseFrom = Number.NEGATIVE_INFINITY; // no lease until a quorum acknowledges a round of this term
+    this.roundSentAt.clear();
     this.progress.clear();
     const last = this.log.lastIndex;
     for (const peer of this.peers()) this.progress.set(peer, this.freshProgress(last));
@@ -769,6 +815,8 @@ export class RaftNode {
   }
 
   private onSteppedDown(): void {
+    this.leaseFrom = Number.NEGATIVE_INFINITY;
+    this.roundSentAt.clear();
     this.progress.clear();
     this.transferTarget = null;
     this.failReads(new RaftError('NotLeader', `node ${this.id} is no longer the leader`, null));
@@ -1092,7 +1140,7 @@ export class RaftNode {
   // ------------------------------------------------------------------ ReadIndex
 
   private confirmReads(): void {
-    if (this.reads.length === 0) return;
+    if (this.reads.length === 0 && !this.options.leaseReads) return;
     const voters = this.config.voters;
     const need = quorumOf(voters.length);
     // A read is confirmed once a quorum acknowledged a heartbeat of its round or later.
@@ -1100,6 +1148,11 @@ export class RaftNode {
     for (const v of voters) rounds.push(v === this.id ? this.readRound : (this.progress.get(v)?.readRound ?? 0));
     rounds.sort((a, b) => b - a);
     const confirmed = rounds[need - 1];
+    if (this.options.leaseReads && confirmed > 0) {
+      const at = this.roundSentAt.get(confirmed);
+      if (at !== undefined) this.leaseFrom = Math.max(this.leaseFrom, at);
+      for (const r of this.roundSentAt.keys()) if (r <= confirmed) this.roundSentAt.delete(r);
+    }
     for (const r of this.reads) if (r.round <= confirmed) r.round = -1; // mark confirmed
     this.serveReads();
   }

@@ -33,13 +33,16 @@ usage:
       --seed N | --seeds A-B                one seed, or a sweep (progress, summary, repro command)
       --nodes N (5)  --duration 60s  --rate 200 (requests/s)
       --faults crash,restart,partition,halves,isolate-leader,ring,minority,unsynced-loss,flaky,loss,duplicate,
-               reorder,membership
+               reorder,membership,clock
       --latency 5-15 (ms)  --election-timeout 150-300 (ms)  --workload writes|kv|tasks
       --trace out.jsonl (one seed) | --trace-dir DIR (every seed: DIR/seed-N.jsonl)
+      --clock-drift 1%  --lease-reads       node clocks within ±1 % (the clock fault skews them);
+                                          reads on the leader's lease instead of ReadIndex
       --converge 5s                       liveness bound: after the last fault, every member caught up
                                           and every accepted task finished within this much virtual time
                                           exits 1 on any violation, error, lost write, divergence, task
-                                          completed twice or left unfinished, or missed convergence
+                                          completed twice or left unfinished, history not shown
+                                          linearizable (--workload kv), or missed convergence
   grey help                               this text
 `;
 

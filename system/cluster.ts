@@ -18,6 +18,7 @@ import { DigestChain } from './digest.js';
 import { Kernel, type RunUntilOptions } from './kernel.js';
 import type { LinkConfigPatch } from './network.js';
 import { traceObserver } from './nodeTracer.js';
+import { DriftingClock } from './driftingClock.js';
 import { InvariantChecker } from './invariants.js';
 import { isConverged } from './convergence.js';
 import { Trace, writeTraceFile } from './trace.js';
@@ -68,12 +69,19 @@ export interface ClusterOptions {
   eventHistory?: number;
   /** Bounds of the replicated state: client sessions kept (`maxSessions`), answers per session, … */
   limits?: Partial<ClusterStateLimits>;
+  /**
+   * Clock drift: each node's clock runs at its own rate, drawn from the seed
+   * within 1 ± this bound (0.01: ±1 %; default 0, every clock exact). The
+   * nemesis's `clock` fault skews rates within it; {@link Cluster.setClockRate}
+   * sets one directly.
+   */
+  clockDrift?: number;
 }
 
 /** Every option {@link createCluster} knows; anything else is a typo worth an error. */
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'check', 'onTrace',
-  'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory', 'limits',
+  'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory', 'limits', 'clockDrift',
 ]);
 
 /**
@@ -96,11 +104,15 @@ function checkClusterOptions(options: ClusterOptions): void {
     throw new TypeError('createCluster: nodes must be a positive integer or a list of non-empty string ids');
   }
   if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new RangeError(`createCluster: seed must be an integer, got ${options.seed}`);
+  const d = options.clockDrift;
+  if (d !== undefined && !(typeof d === 'number' && d >= 0 && d < 1)) throw new RangeError(`createCluster: clockDrift must be a number in [0, 1), got ${d}`);
 }
 
 /** A node slot: its storage survives crashes, its incarnation does not. */
 interface Slot {
   id: string;
+  /** The machine's clock: it keeps its rate (and its time) across restarts. */
+  clock: DriftingClock;
   storage: MemoryStorage;
   node: ClusterNode | null;
   inc: number;
@@ -173,7 +185,7 @@ export class Cluster {
       });
     }
     const founders = options.bootstrap === 'first' ? ids.slice(0, 1) : ids;
-    for (const id of ids) this.slots.set(id, { id, storage: new MemoryStorage(), node: null, inc: -1, founding: founders.includes(id) });
+    for (const id of ids) this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: founders.includes(id) });
     for (const id of ids) {
       this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
       this.boot(id);
@@ -364,12 +376,42 @@ export class Cluster {
   addNode(id: string): ClusterNode {
     if (this.slots.has(id)) throw new RangeError(`node ${id} exists`);
     this.bus.addNode(id);
-    this.slots.set(id, { id, storage: new MemoryStorage(), node: null, inc: -1, founding: false });
+    this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: false });
     this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
     return this.boot(id);
   }
 
   // ---------------------------------------------------------------- time
+
+  /** A node's clock, at a rate drawn within the drift bound (exact without one). */
+  private newClock(id: string): DriftingClock {
+    const bound = this.options.clockDrift ?? 0;
+    return new DriftingClock(this.kernel, bound === 0 ? 1 : 1 + (this.kernel.random(`clock:${id}`).float() * 2 - 1) * bound);
+  }
+
+  /** The bound within which node clocks drift (0: exact clocks). */
+  get clockDrift(): number {
+    return this.options.clockDrift ?? 0;
+  }
+
+  /** How fast `id`'s clock runs (local ms per true ms). */
+  clockRate(id: string): number {
+    return this.slot(id).clock.rate;
+  }
+
+  /** `id`'s clock reading (its local time). */
+  clockOf(id: string): number {
+    return this.slot(id).clock.now();
+  }
+
+  /**
+   * Sets how fast `id`'s clock runs from now on (local ms per true ms). A
+   * rate outside the cluster's `clockDrift` bound is allowed on purpose:
+   * that is how a test shows what an assumption on clocks protects.
+   */
+  setClockRate(id: string, rate: number): void {
+    this.slot(id).clock.setRate(rate);
+  }
 
   run(ms: number): Promise<void> {
     return this.kernel.run(ms);
@@ -485,7 +527,7 @@ export class Cluster {
     const traced = trace ? traceObserver(trace, id, inc, () => node!.raft) : undefined;
     node = new ClusterNode({
       id,
-      clock: this.kernel,
+      clock: s.clock,
       random: this.kernel.random(`raft:${id}:${inc}`),
       transport: { send: (to, type, payload) => void this.bus.send(id, to, type, payload) },
       storage: s.storage,

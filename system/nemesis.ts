@@ -24,6 +24,7 @@ export const FAULT_KINDS = [
   'duplicate',
   'reorder',
   'membership',
+  'clock',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -102,6 +103,7 @@ export class Nemesis {
     if (f.has('partition') || f.has('isolate-leader')) e.push(() => this.isolateLeaderEpisode());
     if (f.has('partition') || f.has('ring')) e.push(() => this.ringEpisode());
     if (f.has('flaky')) e.push(() => this.flakyEpisode());
+    if (f.has('clock')) e.push(() => this.clockEpisode());
     this.episodes = e;
     this.faults = { rng: this.rng, next: () => this.rng.pick(this.episodes)(), active: null };
     this.changes = f.has('membership') ? { rng: cluster.kernel.random('nemesis:membership'), next: () => this.membershipEpisode(), active: null } : null;
@@ -308,6 +310,28 @@ export class Nemesis {
         }
       },
       stop: () => c.heal(),
+    };
+  }
+
+  /**
+   * Skews every node's clock to a new rate within the cluster's drift bound
+   * (±1 % when it has none), one fast, another slow; restores them after.
+   */
+  private clockEpisode(): Episode {
+    const c = this.cluster;
+    const before = new Map<string, number>();
+    return {
+      name: 'clock',
+      start: () => {
+        const bound = c.clockDrift > 0 ? c.clockDrift : 0.01;
+        for (const id of c.ids) {
+          before.set(id, c.clockRate(id));
+          c.setClockRate(id, 1 + (this.rng.float() * 2 - 1) * bound);
+        }
+      },
+      stop: () => {
+        for (const [id, rate] of before) c.setClockRate(id, rate);
+      },
     };
   }
 

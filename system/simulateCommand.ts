@@ -18,6 +18,8 @@ const FLAGS = {
   workload: 'value',
   'trace-dir': 'value',
   converge: 'value',
+  'clock-drift': 'value',
+  'lease-reads': 'bool',
 } as const;
 
 function quantile(sorted: number[], q: number): number {
@@ -42,6 +44,8 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     rate: get('rate') !== undefined ? Number(get('rate')) : DEFAULT_SIMULATION.rate,
     workload: parseWorkload(get('workload')),
     convergeMs: get('converge') ? parseDuration(get('converge')!, 'converge') : DEFAULT_CONVERGE_MS,
+    clockDrift: get('clock-drift') !== undefined ? parseDrift(get('clock-drift')!) : 0,
+    leaseReads: f['lease-reads'] === true,
   };
   if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
   const heartbeat = base.heartbeatMs ?? 50;
@@ -84,7 +88,10 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   const virtual = results.reduce((a, r) => a + r.virtualMs, 0);
   const commits = results.reduce((a, r) => a + r.commits, 0);
   const wall = (performance.now() - wall0) / 1000;
-  io.out(`seeds          ${total} (${first}${sweep ? `-${last}` : ''}), ${base.nodes} nodes, ${base.durationMs / 1000}s each, faults: ${base.faults.join(',') || 'none'}`);
+  io.out(
+    `seeds          ${total} (${first}${sweep ? `-${last}` : ''}), ${base.nodes} nodes, ${base.durationMs / 1000}s each, faults: ${base.faults.join(',') || 'none'}` +
+      `${base.clockDrift ? `, clocks ±${+(base.clockDrift * 100).toFixed(3)} %` : ''}${base.leaseReads ? ', lease reads' : ''}`,
+  );
   io.out(`violations     ${results.filter((r) => r.violation).length}`);
   io.out(`lost writes    ${results.reduce((a, r) => a + r.lost, 0)} (acknowledged: ${results.reduce((a, r) => a + r.acknowledged, 0)}, unknown outcome: ${results.reduce((a, r) => a + r.unknown, 0)}, settled after recovery: ${results.reduce((a, r) => a + r.settled.applied, 0)} applied, ${results.reduce((a, r) => a + r.settled.fenced, 0)} never)`);
   io.out(`diverged       ${results.reduce((a, r) => a + r.diverged, 0)} nodes`);
@@ -131,6 +138,14 @@ function parseWorkload(text: string | undefined): 'writes' | 'kv' | 'tasks' {
   throw new UsageError(`--workload must be writes, kv or tasks, got '${text}'`);
 }
 
+/** `0.01` or `1%` → 0.01. */
+function parseDrift(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(%)?$/.exec(text.trim());
+  const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : Number.NaN;
+  if (!(v >= 0 && v < 1)) throw new UsageError(`--clock-drift: '${text}' is not a bound in [0, 1) (like 0.01 or 1%)`);
+  return v;
+}
+
 function parseFaultsOrUsage(text: string) {
   try {
     return parseFaults(text);
@@ -152,6 +167,8 @@ function reproduce(seed: number, o: Omit<SimulationOptions, "seed">): string {
     `--rate ${o.rate}`,
     o.workload === 'tasks' || o.workload === 'kv' ? `--workload ${o.workload}` : '',
     o.convergeMs !== undefined && o.convergeMs !== DEFAULT_CONVERGE_MS ? `--converge ${o.convergeMs}ms` : '',
+    o.clockDrift ? `--clock-drift ${o.clockDrift}` : '',
+    o.leaseReads ? '--lease-reads' : '',
     `--trace seed-${seed}.jsonl`,
   ]
     .filter(Boolean)

@@ -41,6 +41,10 @@ export interface SimulationOptions {
    * that sleep and sometimes fail.
    */
   workload?: 'writes' | 'kv' | 'tasks';
+  /** Clock drift bound (0.01: each node's clock within ±1 % of true time); the `clock` fault skews within it. Default 0. */
+  clockDrift?: number;
+  /** Serve linearizable reads on the leader's lease (safe within `clockDrift`), not a ReadIndex round. */
+  leaseReads?: boolean;
   /** kv workload: search steps the linearizability checker may take per key before it fails the seed. */
   checkBudget?: number;
 }
@@ -120,7 +124,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     nodes: o.nodes,
     seed: o.seed,
     network,
-    raft: { electionTimeoutMin: o.electionTimeout[0], electionTimeoutMax: o.electionTimeout[1], heartbeatMs: o.heartbeatMs ?? 50 },
+    raft: {
+      electionTimeoutMin: o.electionTimeout[0],
+      electionTimeoutMax: o.electionTimeout[1],
+      heartbeatMs: o.heartbeatMs ?? 50,
+      leaseReads: o.leaseReads ?? false,
+      clockDriftBound: o.clockDrift && o.clockDrift > 0 ? o.clockDrift : 0.01,
+    },
+    clockDrift: o.clockDrift ?? 0,
     tracePath: o.tracePath,
     keepTrace: o.keepTrace,
     check: true,
