@@ -18,6 +18,7 @@ import { benchDetectors } from './detectors.js';
 import { benchFailover } from './failover.js';
 import { benchDegradation, LOSS_LEVELS } from './degradation.js';
 import { benchModelPaths } from './modelPaths.js';
+import { benchLinearizability } from './linearizability.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -48,6 +49,7 @@ await run(benchDetectors());
 await run(benchFailover());
 for (const loss of LOSS_LEVELS) await run(benchDegradation(loss));
 await run(benchModelPaths());
+await run(benchLinearizability());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);
