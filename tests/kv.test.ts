@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { KvStore } from '../actors/kvStore.js';
+import { KvStore, sameValue } from '../actors/kvStore.js';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 import { rejection } from './helpers/rejection.js';
@@ -109,6 +109,24 @@ describe('key-value store with revisions', () => {
     expect(err.code).toBe('Compacted');
     expect(err.message).toMatch(/revision 1 was compacted; the oldest kept is \d+/);
     expect(() => kv.watch('k', { fromRevision: 0 })).toThrow(RangeError);
+  });
+
+  it('compares values as data (cas on a value): arrays, nested objects in any key order, bytes', () => {
+    expect(sameValue({ a: [1, { b: 2 }], c: 'x' }, { c: 'x', a: [1, { b: 2 }] })).toBe(true);
+    expect(sameValue([1, 2], [1, 2, 3])).toBe(false);
+    expect(sameValue([1], { 0: 1 })).toBe(false);
+    expect(sameValue({ a: 1 }, { a: 1, b: undefined })).toBe(false);
+    expect(sameValue(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true);
+    expect(sameValue(new Uint8Array([1, 2]), new Uint8Array([1, 3]))).toBe(false);
+    expect(sameValue(new Uint8Array([1]), [1])).toBe(false);
+    expect(sameValue(null, {})).toBe(false);
+    const s = new KvStore({ maxChanges: 10 });
+    expect([s.storeRevision, s.oldestRevision]).toEqual([0, 1]);
+    for (let i = 0; i < 25; i++) s.put('k', i);
+    expect(s.storeRevision).toBe(25);
+    expect(s.oldestRevision).toBeGreaterThan(1); // compacted in chunks
+    expect(s.changesSince('k', false, s.oldestRevision - 1, 100)).toMatchObject({ compacted: true, oldest: s.oldestRevision });
+    expect(s.changesSince('k', false, s.oldestRevision, 100)).toMatchObject({ storeRevision: 25 });
   });
 
   it('revisions and history survive a snapshot: a restored store answers as the original', () => {
