@@ -12,10 +12,8 @@ import type { KvChange, KvCompacted, KvEntry, KvRead } from './kvStore.js';
  * is a copy, never a live view into a replica.
  */
 export interface Queries {
-  /** The value stored under `key` (`null` when none). */
-  get: { args: { key: string }; result: unknown };
-  /** One key with its revisions, or a typed not-found. */
-  read: { args: { key: string }; result: KvRead };
+  /** One key: its value with its revisions, or a typed not-found. */
+  get: { args: { key: string }; result: KvRead };
   /** Keys starting with `prefix`, in key order. */
   range: { args: { prefix: string; limit?: number }; result: { entries: KvEntry[]; more: boolean; storeRevision: number } };
   /** Changes to a key (or keys under a prefix) from revision `from` on: what a watch polls. */
@@ -54,8 +52,7 @@ const MAX_CHANGES_PER_POLL = 1_000;
 
 /** The query functions, by name. */
 export const QUERIES: Readonly<QueryFns> = Object.freeze({
-  get: (s, args) => s.get(stringArg(args, 'key')) ?? null,
-  read: (s, args) => s.kv.read(stringArg(args, 'key')),
+  get: (s, args) => s.kv.read(stringArg(args, 'key')),
   range: (s, args) => {
     const prefix = (args as { prefix?: unknown } | null)?.prefix;
     if (typeof prefix !== 'string') throw new QueryError('InvalidQuery', "argument 'prefix' must be a string ('' for every key)");

@@ -231,11 +231,6 @@ export class ClusterClient {
     return this.query('deadLetters', {});
   }
 
-  /** The value stored under `key` by `put` (`undefined` when none; linearizable). */
-  async get(key: string): Promise<unknown> {
-    return (await this.query('get', { key })) ?? undefined;
-  }
-
   // ---------------------------------------------------------------- key-value store
 
   /** Stores `value` under `key`; resolves with the store revision of the change. */
@@ -258,9 +253,13 @@ export class ClusterClient {
     return (await this.submit({ op: 'cas', key, expect, value })).value as { applied: boolean; revision: number };
   }
 
-  /** One key with its value and revisions, or `{ found: false }` (linearizable: a ReadIndex round at the leader). */
-  read(key: string): Promise<KvRead> {
-    return this.query('read', { key });
+  /**
+   * One key: `{ found: true, value, revision, createRevision, version }`, or
+   * `{ found: false }`; both with the store's revision at the read
+   * (linearizable: a ReadIndex round at the leader).
+   */
+  get(key: string): Promise<KvRead> {
+    return this.query('get', { key });
   }
 
   /** Keys starting with `prefix`, in key order, at most `limit` (linearizable). */

@@ -60,8 +60,8 @@ say('Healing the partition');
 cluster.heal();
 await cluster.run(1_000);
 console.log(`${at()}  every node converged: ${commits()}`);
-const value = await cluster.drive(client.get('during-partition'));
-console.log(`${at()}  a linearizable read (ReadIndex) of 'during-partition' on the leader: ${value}`);
+const read = await cluster.drive(client.get('during-partition'));
+console.log(`${at()}  a linearizable read (ReadIndex) of 'during-partition' on the leader: ${read.found ? `${JSON.stringify(read.value)} (revision ${read.revision})` : 'not found'}`);
 
 say('The task pipeline: submit → schedule → execute → complete, replicated through Raft');
 let failures = 0;

@@ -249,7 +249,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       try {
         let output: NonNullable<KvOperation['output']>;
         if (op.f === 'read') {
-          const r = await client.read(key);
+          const r = await client.get(key);
           output = r.found ? { found: true, value: r.value, revision: r.revision } : { found: false };
           if (r.found) lastSeen.set(key, r.revision);
         } else if (op.f === 'put') {

@@ -183,9 +183,10 @@ describe('clients live on the network', () => {
     const client = c.client();
     await c.drive(client.submit({ op: 'put', key: 'bytes', value: new Uint8Array([1, 2, 3]) }));
     const got = await c.drive(client.get('bytes'));
-    expect(got).toBeInstanceOf(Uint8Array);
-    expect([...(got as Uint8Array)]).toEqual([1, 2, 3]);
-    expect(await c.drive(client.get('missing'))).toBeUndefined();
+    const bytes = got.found ? got.value : undefined;
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect([...(bytes as Uint8Array)]).toEqual([1, 2, 3]);
+    expect(await c.drive(client.get('missing'))).toMatchObject({ found: false, key: 'missing' });
     expect((await c.drive(client.members())).map((m) => m.node).sort()).toEqual(c.ids);
     const err = await rejection(c.drive(client.query('nope' as never, {} as never)));
     expect(err).toMatchObject({ code: 'UnknownQuery', outcome: 'failed' });

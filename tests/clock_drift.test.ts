@@ -76,7 +76,7 @@ describe('lease reads', () => {
     const read = history.invoke('a', { f: 'read', key: 'x' });
     let answer: unknown;
     try {
-      const r = await c.drive(a.read('x'));
+      const r = await c.drive(a.get('x'));
       answer = r.found ? r.value : undefined;
       history.ok(read, r.found ? { found: true, value: r.value, revision: r.revision } : { found: false });
     } catch {
@@ -106,7 +106,7 @@ describe('lease reads', () => {
       await c.drive(cl.put('k', 1));
       await c.run(100); // a heartbeat round acknowledged: the lease is fresh
       const t0 = c.kernel.now();
-      expect((await c.drive(cl.read('k'))).found).toBe(true);
+      expect((await c.drive(cl.get('k'))).found).toBe(true);
       return c.kernel.now() - t0;
     };
     const withLease = await latency(true);

@@ -20,8 +20,8 @@ describe('key-value store with revisions', () => {
     const third = await c.drive(kv.put('a', 3));
     expect(second.revision).toBe(first.revision + 1);
     expect(third.revision).toBe(second.revision + 1);
-    expect(await c.drive(kv.read('a'))).toEqual({ found: true, key: 'a', value: 3, revision: third.revision, createRevision: first.revision, version: 2, storeRevision: third.revision });
-    expect(await c.drive(kv.read('zz'))).toEqual({ found: false, key: 'zz', storeRevision: third.revision });
+    expect(await c.drive(kv.get('a'))).toEqual({ found: true, key: 'a', value: 3, revision: third.revision, createRevision: first.revision, version: 2, storeRevision: third.revision });
+    expect(await c.drive(kv.get('zz'))).toEqual({ found: false, key: 'zz', storeRevision: third.revision });
   });
 
   it('delete removes a key and moves the revision; deleting what is absent changes nothing', async () => {
@@ -32,10 +32,10 @@ describe('key-value store with revisions', () => {
     const del = await c.drive(kv.delete('a'));
     expect(del).toEqual({ deleted: true, revision: put.revision + 1 });
     expect(await c.drive(kv.delete('a'))).toEqual({ deleted: false, revision: del.revision });
-    expect((await c.drive(kv.read('a'))).found).toBe(false);
+    expect((await c.drive(kv.get('a'))).found).toBe(false);
     // Created again: a new create revision and version 1.
     const again = await c.drive(kv.put('a', 2));
-    expect(await c.drive(kv.read('a'))).toMatchObject({ found: true, createRevision: again.revision, version: 1 });
+    expect(await c.drive(kv.get('a'))).toMatchObject({ found: true, createRevision: again.revision, version: 1 });
   });
 
   it('cas applies only on the expected revision (0: absent) or value, and answers the key’s revision after', async () => {
@@ -50,7 +50,7 @@ describe('key-value store with revisions', () => {
     expect(await c.drive(kv.cas('lock', { value: 'alice' }, 'carol'))).toEqual({ applied: false, revision: moved.revision });
     expect((await c.drive(kv.cas('lock', { value: 'bob' }, { owner: 'carol' }))).applied).toBe(true);
     expect((await c.drive(kv.cas('lock', { value: { owner: 'carol' } }, 'dave'))).applied).toBe(true); // equal by value, not identity
-    expect((await c.drive(kv.read('lock')))).toMatchObject({ value: 'dave', version: 4 });
+    expect((await c.drive(kv.get('lock')))).toMatchObject({ value: 'dave', version: 4 });
     for (const expect_ of [{}, { revision: 1, value: 2 }, { revision: -1 }, { revision: 1.5 }, null]) {
       const err = await rejection(c.drive(kv.cas('lock', expect_ as never, 1)));
       expect(err).toBeInstanceOf(InvalidCommandError);

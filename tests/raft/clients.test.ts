@@ -26,7 +26,7 @@ describe('§8 client interaction', () => {
     const writer = c.client();
     const reader = c.client();
     await c.drive(writer.submit({ op: 'put', key: 'k', value: 'v1' }));
-    expect(await c.drive(reader.get('k'))).toBe('v1'); // served by `old`, whom the reader now asks first
+    expect(await c.drive(reader.get('k'))).toMatchObject({ found: true, value: 'v1' }); // served by `old`, whom the reader now asks first
 
     c.partition([[old], c.ids.filter((id) => id !== old)]);
     await c.runUntil(() => c.leader() !== undefined && c.leader()!.id !== old, { within: 3_000, description: 'a new leader' });
@@ -39,7 +39,7 @@ describe('§8 client interaction', () => {
     c.node(old).read((s) => s.get('k'), (r) => direct.push(r));
     // Through the client, which tries `old` first: no answer there, so it gets the fresh value elsewhere.
     const t0 = c.kernel.now();
-    expect(await c.drive(reader.get('k'))).toBe('v2');
+    expect(await c.drive(reader.get('k'))).toMatchObject({ found: true, value: 'v2' });
     expect(c.kernel.now() - t0).toBeGreaterThanOrEqual(1_000); // it waited out its attempt at `old`
     await c.run(2_000);
     expect(direct.filter((r) => (r as { ok: boolean }).ok)).toEqual([]);
