@@ -88,7 +88,7 @@ export function benchModelPaths(): BenchResult[] {
   const table = rows.map((r) => {
     const d = r.defaults;
     const s = r.samples;
-    return `${r.name}: defaults ${d.states.covered}/${d.states.total} states, ${d.transitions.covered}/${d.transitions.total} transitions, ${d.paths} paths, ${d.ms} ms${d.exploration.truncated ? ' (limit)' : ''}${s ? `; with samples ${s.states.covered}/${s.states.total}, ${s.transitions.covered}/${s.transitions.total}` : ''}`;
+    return `${r.name} [${r.features.join(', ')}]: defaults ${d.states.covered}/${d.states.total} states, ${d.transitions.covered}/${d.transitions.total} transitions, ${d.paths} paths, ${d.ms} ms${d.exploration.truncated ? ' (limit)' : ''}${s ? `; with samples ${s.states.covered}/${s.states.total}, ${s.transitions.covered}/${s.transitions.total}` : ''}`;
   });
   return [
     {
