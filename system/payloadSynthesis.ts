@@ -114,8 +114,8 @@ function unique<T>(values: T[]): T[] {
 
 /**
  * Payloads that vary one read part at a time over its candidate values,
- * the others at their first; `base` is the root's path prefix (`[]` for an
- * event's own fields). At most {@link MAX_SYNTHESIZED}.
+ * the others at their first (a root read as a whole gives bare values, not
+ * objects). At most {@link MAX_SYNTHESIZED}.
  */
 export function payloadsFor(use: Use, literals: readonly Literal[]): unknown[] {
   const leaves: Leaf[] = [];

@@ -397,7 +397,6 @@ export class TestModel {
       const snap = v.snapshot;
       if (snap.status !== 'active' || o.stopWhen?.(snap)) continue;
       for (const event of this.eventsFor(v, handled)) {
-        const fired = [...v.pending].find(([, e]) => e === event)?.[0];
         let next: Transition;
         try {
           next = step(machine, o.input, snap, event);
@@ -406,9 +405,7 @@ export class TestModel {
           if (skipped.examples.length < 5) skipped.examples.push(`${describeEvent(event)} in ${JSON.stringify(snap.value)}: ${(err as Error).message.split('\n').pop()}`);
           continue;
         }
-        const pending = new Map(v.pending);
-        if (fired !== undefined) pending.delete(fired);
-        const after = timersAfter(pending, next.actions);
+        const after = pendingAfter(v, event, next);
         if (next.transitions.length === 0 && after.size === v.pending.size && next.snapshot === snap) continue;
         edges++;
         const added = visit(next.snapshot, after, v, { event, transitions: next.transitions, entered: next.entered });
@@ -441,7 +438,7 @@ export class TestModel {
       for (let walk = 0; walk < WALKS && vertices.length < cap && missing(); walk++) {
         // From the deepest quarter that breadth-first order reached.
         let v = vertices[explored - 1 - random(Math.max(1, explored >> 2))];
-        for (let depth = 0; depth < WALK_DEPTH && v.snapshot.status === 'active'; depth++) {
+        for (let depth = 0; depth < WALK_DEPTH && v.snapshot.status === 'active' && !o.stopWhen?.(v.snapshot); depth++) {
           const events = this.eventsFor(v, handled);
           if (events.length === 0) break;
           const event = events[random(events.length)];
@@ -451,10 +448,7 @@ export class TestModel {
           } catch {
             break;
           }
-          const fired = [...v.pending].find(([, e]) => e === event)?.[0];
-          const pending = new Map(v.pending);
-          if (fired !== undefined) pending.delete(fired);
-          const after = timersAfter(pending, next.actions);
+          const after = pendingAfter(v, event, next);
           for (const t of next.transitions) transitions.add(t);
           for (const id of next.entered) states.add(id);
           const key = keyOf(next.snapshot, after);
@@ -632,6 +626,18 @@ function asError(payload: unknown): unknown {
   if (payload === null || typeof payload !== 'object') return payload;
   const fields = payload as Record<string, unknown>;
   return Object.assign(new Error(typeof fields.message === 'string' ? fields.message : 'a synthesized error'), fields);
+}
+
+/** Timers pending after `event` left `v`: `v`'s own, less the one that fired (if it was one), then as `next`'s actions set or cancel them. */
+function pendingAfter(v: Vertex, event: EventObject, next: Transition): Map<string, EventObject> {
+  const pending = new Map(v.pending);
+  for (const [id, e] of v.pending) {
+    if (e === event) {
+      pending.delete(id);
+      break;
+    }
+  }
+  return timersAfter(pending, next.actions);
 }
 
 /** Pending delayed events after `actions` ran: a delayed raise adds one, a cancel removes one. */

@@ -295,6 +295,9 @@ describe('createTestModel past its limit', () => {
     expect(model.coverageOf().states.missing).toEqual([]);
     const again = createTestModel(deep, { limit: 40 });
     expect(again.getPaths().map((p) => p.description)).toEqual(model.getPaths().map((p) => p.description));
+    // The walks go no further than exploration would: stopWhen holds for them too.
+    const stopped = createTestModel(deep, { limit: 40, stopWhen: (s) => (s.context as { n: number }).n >= 20 });
+    expect(stopped.coverageOf().states.missing).toEqual(['deep.goal']);
   });
 });
 
