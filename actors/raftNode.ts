@@ -91,6 +91,8 @@ export interface RaftObserver {
   snapshot?(snapshot: Snapshot, cause: 'take' | 'install' | 'restore'): void;
   config?(index: number, config: RaftConfig): void;
   recover?(state: { term: number; votedFor: string | null; lastIndex: number; snapshotIndex: number }): void;
+  /** Storage could not make a write durable; the node has stopped. */
+  storageFailed?(err: unknown): void;
 }
 
 /** Everything a Raft node runs on: its seams to time, chance, network and disk. */
@@ -236,6 +238,21 @@ export class RaftNode {
   private reads: PendingRead[] = [];
   private readsAwaitingCommit: Array<(err: RaftError | null, index: number) => void> = [];
   private stopped = false;
+  /**
+   * Syncs of an asynchronous storage (a disk) started and finished. A
+   * message waits for every sync started before it was sent: nothing that
+   * promises durable state (a vote, an acknowledgement, entries a follower
+   * may count on) leaves before that state is on disk.
+   */
+  private syncsStarted = 0;
+  private syncsDone = 0;
+  /** Syncs in flight, oldest first, each with the last index it makes durable (lowered by a truncation). */
+  private syncing: Array<{ n: number; upTo: number }> = [];
+  private syncTail: Promise<unknown> = Promise.resolve();
+  /** Messages held until the syncs before them finish, in send order. */
+  private held: Array<{ after: number; to: string; type: RaftMessageType; payload: unknown }> = [];
+  /** The highest index durable here: what a leader counts for itself toward a quorum. */
+  private durableIndex = 0;
 
   constructor(deps: RaftNodeDeps) {
     this.id = deps.id;
@@ -271,6 +288,7 @@ export class RaftNode {
     for (const e of durable.entries) if (e.payload.kind === 'config') this.configs.push({ index: e.index, config: e.payload.config });
     this.term = durable.hardState.term;
     this.votedFor = durable.hardState.votedFor;
+    this.durableIndex = this.log.lastIndex;
 
     const config = this.config;
     // The chart decides with its own guards, on its own context: the node
@@ -329,6 +347,7 @@ export class RaftNode {
     this.role.stop();
     if (this.flushHandle !== undefined) this.clock.clearTimeout(this.flushHandle);
     if (this.transferTimer !== undefined) this.clock.clearTimeout(this.transferTimer);
+    this.held = []; // a crashed process never sent them
     this.failReads(new RaftError('Stopped', `node ${this.id} stopped`));
   }
 
@@ -644,7 +663,7 @@ export class RaftNode {
       }
     }
     if (i < entries.length) this.appendEntries(i === 0 ? entries : entries.slice(i));
-    this.storage.sync();
+    this.persist();
     const match = prevIndex + entries.length;
     const newCommit = Math.min(m.commit, match);
     if (newCommit > this.commit) this.advanceCommit(newCommit);
@@ -675,7 +694,7 @@ export class RaftNode {
     this.baseConfig = s.config;
     this.configs = [];
     this.storage.saveSnapshot(s);
-    this.storage.sync();
+    this.persist();
     this.commit = this.applied = s.index;
     this.observer.snapshot?.(s, 'install');
     this.observer.commit?.(s.index);
@@ -763,7 +782,7 @@ export class RaftNode {
     if (termChanged || voteChanged) {
       // Persist before anything else is sent: a vote must survive a crash (§5.2).
       this.storage.setHardState({ term: ctx.term, votedFor: ctx.votedFor });
-      this.storage.sync();
+      this.persist();
     }
     const changed = role !== this.roleName || termChanged || ctx.leader !== this.leaderId;
     this.term = ctx.term;
@@ -778,7 +797,7 @@ export class RaftNode {
     if (!e.preVote) {
       // Persist the self-vote before asking for votes.
       this.storage.setHardState({ term: e.term, votedFor: this.id });
-      this.storage.sync();
+      this.persist();
     }
     const req: VoteRequest = {
       term: e.term,
@@ -849,7 +868,7 @@ export class RaftNode {
 
   private flush(): void {
     this.flushHandle = undefined;
-    this.storage.sync();
+    this.persist();
     if (this.stopped || this.roleName !== 'leader') return;
     for (const peer of this.progress.keys()) this.sendAppends(peer);
     this.maybeCommit();
@@ -1010,7 +1029,7 @@ export class RaftNode {
     // The quorum-th highest match index. (A reused typed array, sorted ascending with no comparator: no garbage per answer.)
     if (this.matchScratch.length !== voters.length) this.matchScratch = new Float64Array(voters.length);
     const matches = this.matchScratch;
-    for (let i = 0; i < voters.length; i++) matches[i] = voters[i] === this.id ? this.log.lastIndex : (this.progress.get(voters[i])?.match ?? 0);
+    for (let i = 0; i < voters.length; i++) matches[i] = voters[i] === this.id ? this.durableIndex : (this.progress.get(voters[i])?.match ?? 0);
     matches.sort();
     const n = matches[voters.length - quorumOf(voters.length)];
     // Only entries of the current term commit by counting (§5.4.2, Figure 8).
@@ -1051,6 +1070,9 @@ export class RaftNode {
 
   private truncateFrom(index: number): void {
     this.log.truncateFrom(index);
+    // Entries a sync in flight was to make durable from here on are gone.
+    this.durableIndex = Math.min(this.durableIndex, index - 1);
+    for (const s of this.syncing) s.upTo = Math.min(s.upTo, index - 1);
     this.digests?.truncateFrom(index);
     this.storage.truncateFrom(index);
     this.observer.truncate?.(index);
@@ -1119,7 +1141,7 @@ export class RaftNode {
     if (this.digests) s.digest = this.digests.digestAt(index);
     this.snapshot = s;
     this.storage.saveSnapshot(s);
-    this.storage.sync();
+    this.persist();
     this.observer.snapshot?.(s, 'take');
     const keepFrom = index - this.options.snapshotKeep;
     if (keepFrom > this.log.snapshotIndex) {
@@ -1177,6 +1199,49 @@ export class RaftNode {
   }
 
   private send<T extends RaftMessageType>(to: string, type: T, payload: OutgoingRaftMessages[T]): void {
+    if (this.syncsDone < this.syncsStarted) {
+      this.held.push({ after: this.syncsStarted, to, type, payload });
+      return;
+    }
     this.transport.send(to, type, payload);
+  }
+
+  /**
+   * Makes every write so far durable. With a storage that syncs at once
+   * (memory) that is done on return; with one that returns a promise (a
+   * disk), messages sent from now on are held until it resolves, and syncs
+   * complete in the order they started.
+   */
+  private persist(): void {
+    const pending = this.storage.sync();
+    if (pending === undefined && this.syncing.length === 0) {
+      this.durableIndex = this.log.lastIndex;
+      return;
+    }
+    const n = ++this.syncsStarted;
+    this.syncing.push({ n, upTo: this.log.lastIndex });
+    this.syncTail = Promise.all([this.syncTail, pending]).then(
+      () => this.onSynced(n),
+      (err: unknown) => this.onSyncFailed(err),
+    );
+  }
+
+  private onSynced(n: number): void {
+    if (this.stopped) return;
+    const s = this.syncing.shift();
+    assert(s !== undefined && s.n === n, `sync ${n} finished out of order`);
+    this.syncsDone = n;
+    this.durableIndex = Math.max(this.durableIndex, s.upTo);
+    let k = 0;
+    while (k < this.held.length && this.held[k].after <= n) k++;
+    for (const m of this.held.splice(0, k)) this.transport.send(m.to, m.type, m.payload as never);
+    if (this.roleName === 'leader') this.maybeCommit();
+  }
+
+  /** A write that cannot be made durable: the node can keep none of its promises, so it stops (fail-stop). */
+  private onSyncFailed(err: unknown): void {
+    if (this.stopped) return;
+    this.observer.storageFailed?.(err);
+    this.stop();
   }
 }

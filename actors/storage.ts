@@ -13,6 +13,13 @@ export interface DurableState {
  * Raft's persistent state (§5, Figure 2). Writes may be buffered; `sync()`
  * makes everything written so far durable. A node syncs before it answers a
  * vote or acknowledges entries, so nothing it has promised is ever lost.
+ *
+ * `sync()` either finishes before it returns (memory: it returns nothing),
+ * or returns a promise that resolves once every write before it is durable
+ * (a disk). With a promise, the node holds every message it sends until
+ * the syncs started before it resolve, and counts its own log toward a
+ * quorum only as far as it is durable. A rejected sync stops the node.
+ * `load()` is synchronous: a disk storage reads its data when it opens.
  */
 export interface Storage {
   load(): DurableState;
@@ -23,7 +30,7 @@ export interface Storage {
   truncateFrom(index: number): void;
   /** Stores a snapshot and drops the entries it covers. */
   saveSnapshot(snapshot: Snapshot): void;
-  sync(): void;
+  sync(): void | Promise<void>;
 }
 
 /** What survives a crash of writes that were never synced. */
@@ -43,6 +50,8 @@ type Op =
 export class MemoryStorage implements Storage {
   private durable: DurableState = { hardState: { term: 0, votedFor: null }, snapshot: null, entries: [] };
   private pending: Op[] = [];
+  /** Writes made durable (or lost in a crash) so far. */
+  private flushed = 0;
   private writes = 0;
   private syncs = 0;
 
@@ -78,7 +87,27 @@ export class MemoryStorage implements Storage {
   sync(): void {
     if (this.pending.length === 0) return;
     for (const op of this.pending) this.applyOp(op);
+    this.flushed += this.pending.length;
     this.pending = [];
+    this.syncs++;
+  }
+
+  /** Writes made so far, counted from the start: a mark for {@link MemoryStorage.syncTo}. */
+  get written(): number {
+    return this.flushed + this.pending.length;
+  }
+
+  /**
+   * Makes the writes before `mark` (a {@link MemoryStorage.written} value)
+   * durable, and no later one: a disk that finished one sync while the
+   * writes after it are still queued.
+   */
+  syncTo(mark: number): void {
+    const n = Math.min(mark - this.flushed, this.pending.length);
+    if (n <= 0) return;
+    for (let i = 0; i < n; i++) this.applyOp(this.pending[i]);
+    this.pending = this.pending.slice(n);
+    this.flushed += n;
     this.syncs++;
   }
 
@@ -104,6 +133,7 @@ export class MemoryStorage implements Storage {
     }
     for (let i = 0; i < keep; i++) this.applyOp(this.pending[i]);
     const lost = this.pending.length - keep;
+    this.flushed += this.pending.length;
     this.pending = [];
     return lost;
   }

@@ -12,6 +12,7 @@ import { isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } f
 import { DEFAULT_RAFT_OPTIONS, type RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
+import { SimulatedDisk, type SyncLatency } from './simulatedDisk.js';
 import { Bus } from './bus.js';
 import { ClusterClient, type ClientOptions } from './client.js';
 import { DigestChain } from './digest.js';
@@ -76,12 +77,20 @@ export interface ClusterOptions {
    * sets one directly.
    */
   clockDrift?: number;
+  /**
+   * Disks that take time to sync: each node's `sync()` resolves after a
+   * delay drawn from `min`..`max` virtual ms, in order, as fsync does on a
+   * real disk (see {@link SimulatedDisk}). Nodes then hold every message
+   * until what it promises is durable. Default: none (syncs are instant).
+   */
+  syncLatency?: SyncLatency;
 }
 
 /** Every option {@link createCluster} knows; anything else is a typo worth an error. */
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'check', 'onTrace',
   'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory', 'limits', 'clockDrift',
+  'syncLatency',
 ]);
 
 /**
@@ -106,6 +115,10 @@ function checkClusterOptions(options: ClusterOptions): void {
   if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new RangeError(`createCluster: seed must be an integer, got ${options.seed}`);
   const d = options.clockDrift;
   if (d !== undefined && !(typeof d === 'number' && d >= 0 && d < 1)) throw new RangeError(`createCluster: clockDrift must be a number in [0, 1), got ${d}`);
+  const l = options.syncLatency;
+  if (l !== undefined && !(l !== null && typeof l === 'object' && l.min >= 0 && l.max >= l.min && Number.isFinite(l.max))) {
+    throw new RangeError(`createCluster: syncLatency must be { min, max } with 0 <= min <= max (virtual ms), got ${JSON.stringify(l)}`);
+  }
 }
 
 /** A node slot: its storage survives crashes, its incarnation does not. */
@@ -530,7 +543,7 @@ export class Cluster {
       clock: s.clock,
       random: this.kernel.random(`raft:${id}:${inc}`),
       transport: { send: (to, type, payload) => void this.bus.send(id, to, type, payload) },
-      storage: s.storage,
+      storage: this.options.syncLatency ? new SimulatedDisk(s.storage, this.kernel, this.kernel.random(`disk:${id}:${inc}`), this.options.syncLatency) : s.storage,
       bootstrap: s.founding ? { voters: founders, learners: [] } : undefined,
       raft: this.options.raft,
       digests: trace ? new DigestChain() : undefined,

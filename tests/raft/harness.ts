@@ -13,7 +13,7 @@
  */
 import { RaftNode, type RaftOptions, type StateMachine } from '../../actors/raftNode.js';
 import type { LogEntry, OutgoingRaftMessages, RaftConfig, RaftMessages, RaftMessageType } from '../../actors/raftTypes.js';
-import { MemoryStorage, type CrashLoss } from '../../actors/storage.js';
+import { MemoryStorage, type CrashLoss, type Storage } from '../../actors/storage.js';
 import type { RaftRole } from '../../machines/raftRole.js';
 import { msgpackCodec } from '../../system/codec.js';
 import { Kernel } from '../../system/kernel.js';
@@ -146,6 +146,8 @@ export interface WorldOptions {
   /** Options of every node (a node's own spec overrides). */
   options?: Partial<RaftOptions>;
   specs?: Record<string, NodeSpec>;
+  /** The storage a node's incarnation writes through (default: its MemoryStorage itself), e.g. a disk whose syncs take time. */
+  storageFor?: (id: string, memory: MemoryStorage) => Storage;
 }
 
 type Rule = (m: Msg) => boolean;
@@ -172,10 +174,13 @@ export class World {
   readonly dropped: Msg[] = [];
   /** Every role change of every node. */
   readonly roles: RoleEvent[] = [];
+  /** Nodes stopped because their storage refused a sync. */
+  readonly storageFailures: Array<{ node: string; err: unknown }> = [];
   /** Safety violations seen (reported by the next settle, which throws). */
   readonly violations: string[] = [];
   private seq = 0;
   private readonly options: Partial<RaftOptions>;
+  private readonly storageFor: WorldOptions['storageFor'];
   private readonly isolated = new Set<string>();
   private readonly cuts = new Set<string>();
   private readonly dropRules = new Set<Rule>();
@@ -185,6 +190,7 @@ export class World {
     this.kernel = new Kernel({ seed: opts.seed ?? 1 });
     this.ids = [...opts.ids];
     this.options = opts.options ?? {};
+    this.storageFor = opts.storageFor;
     for (const id of opts.nodes ?? opts.ids) this.add(id, opts.specs?.[id] ?? {});
   }
 
@@ -262,12 +268,13 @@ export class World {
       clock: this.kernel,
       random: this.kernel.random(`raft:${id}:${inc}`),
       transport: { send: (to, type, payload) => this.enqueue(id, to, type, payload) },
-      storage: n.storage,
+      storage: this.storageFor?.(id, n.storage) ?? n.storage,
       stateMachine: { apply: (e) => n.sm.apply(e), snapshot: () => n.sm.snapshot(), restore: (d) => n.sm.restore(d) },
       bootstrap: n.bootstrap,
       options: { ...this.options, ...n.spec.options },
       observer: {
         role: (role, term, leader) => this.onRole({ at: this.kernel.now(), node: id, inc, role, term, leader }),
+        storageFailed: (err) => this.storageFailures.push({ node: id, err }),
       },
     });
     n.up = true;
