@@ -1,0 +1,260 @@
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { HardState, LogEntry, Snapshot } from '../actors/raftTypes.js';
+import type { DurableState, Storage } from '../actors/storage.js';
+import { msgpackCodec, type Codec } from './codec.js';
+
+/**
+ * The on-disk format this code writes and reads. Bumped on any change of
+ * layout or encoding; data of another version is refused, never misread.
+ */
+export const STORAGE_FORMAT_VERSION = 1;
+
+/** What identifies a Grey data directory, stored next to the version. */
+const FORMAT_NAME = 'grey-raft-log';
+
+/** Thrown when a data directory holds data this version cannot read (another format version, or not Grey's). */
+export class StorageFormatError extends Error {
+  readonly code = 'StorageFormat';
+  constructor(
+    message: string,
+    /** The directory opened. */
+    readonly path: string,
+    /** The version found on disk, when there is one. */
+    readonly found: number | null,
+  ) {
+    super(message);
+    this.name = 'StorageFormatError';
+  }
+}
+
+/** Options of {@link LmdbStorage.open}. */
+export interface LmdbStorageOptions {
+  /** The codec of entries, snapshots and hard state on disk (default: Grey's wire codec). */
+  codec?: Codec;
+}
+
+type Op =
+  | { kind: 'hard'; state: HardState }
+  | { kind: 'append'; entries: readonly LogEntry[] }
+  | { kind: 'truncate'; index: number }
+  | { kind: 'snapshot'; snapshot: Snapshot };
+
+const META_FORMAT = 'format';
+const META_HARD = 'hardState';
+const META_SNAPSHOT = 'snapshot';
+
+/**
+ * Raft's durable state in LMDB (through lmdb-js): the log, the hard state
+ * and the latest snapshot, in one memory-mapped B+tree file that stays
+ * consistent across a crash at any point (copy-on-write pages, atomic
+ * commits).
+ *
+ * Writes are buffered until `sync()`, which commits them as one
+ * transaction and resolves once that transaction is flushed to disk
+ * (fsync). Syncs issued while an earlier one is in flight are committed
+ * together by lmdb-js's write batching: group commit, so a busy node pays
+ * one flush for many appends. The node above holds every message until
+ * the syncs before it resolve.
+ *
+ * Layout: database `log` maps an entry's index (an ordered number key) to
+ * the entry, encoded with the codec; database `meta` holds the format
+ * (`{ name, version }`), the hard state and the snapshot. One process at a
+ * time opens a data directory.
+ */
+export class LmdbStorage implements Storage {
+  private pending: Op[] = [];
+  /** The log on disk as the committed and queued transactions leave it: first and last index held (first > last: none). */
+  private first = 1;
+  private last = 0;
+  /** The snapshot's index on disk (0: none), for what the log may hold. */
+  private snapshotIndex = 0;
+  private closed = false;
+  private readonly codec: Codec;
+
+  private constructor(
+    /** The data directory. */
+    readonly path: string,
+    private readonly root: RootDatabase,
+    private readonly log: Database<Uint8Array, number>,
+    private readonly meta: Database<Uint8Array, string>,
+    codec: Codec,
+  ) {
+    this.codec = codec;
+  }
+
+  /**
+   * Opens (creating when absent) the data directory `path`. Throws a
+   * {@link StorageFormatError} when it holds data of another format
+   * version, or data that is not Grey's.
+   */
+  static open(path: string, options: LmdbStorageOptions = {}): LmdbStorage {
+    mkdirSync(path, { recursive: true });
+    const root = open({ path, maxDbs: 4 });
+    const log = root.openDB<Uint8Array, number>({ name: 'log', encoding: 'binary' });
+    const meta = root.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary' });
+    const storage = new LmdbStorage(path, root, log, meta, options.codec ?? msgpackCodec);
+    try {
+      storage.checkFormat();
+      storage.readBounds();
+    } catch (err) {
+      void root.close();
+      throw err;
+    }
+    return storage;
+  }
+
+  private checkFormat(): void {
+    const raw = this.meta.get(META_FORMAT);
+    if (raw === undefined) {
+      const empty = this.log.getKeysCount() === 0 && this.meta.getKeysCount() === 0;
+      if (!empty) throw new StorageFormatError(`${this.path} holds data with no Grey format mark: not a Grey data directory, or written by a version before format 1`, this.path, null);
+      this.meta.putSync(META_FORMAT, this.codec.encode({ name: FORMAT_NAME, version: STORAGE_FORMAT_VERSION }));
+      return;
+    }
+    let format: { name?: unknown; version?: unknown };
+    try {
+      format = this.codec.decode(raw) as typeof format;
+    } catch {
+      throw new StorageFormatError(`${this.path}: the format mark does not decode; not a Grey data directory`, this.path, null);
+    }
+    if (format?.name !== FORMAT_NAME) throw new StorageFormatError(`${this.path} is not a Grey data directory (format mark ${JSON.stringify(format)})`, this.path, null);
+    const version = typeof format.version === 'number' ? format.version : null;
+    if (version !== STORAGE_FORMAT_VERSION) {
+      throw new StorageFormatError(
+        `${this.path} holds Grey data of format version ${version}; this Grey reads version ${STORAGE_FORMAT_VERSION} only. Open it with the Grey that wrote it, or start from an empty directory`,
+        this.path,
+        version,
+      );
+    }
+  }
+
+  /** Where the log on disk starts and ends, so writes before a `load()` land right too. */
+  private readBounds(): void {
+    const snapRaw = this.meta.get(META_SNAPSHOT);
+    this.snapshotIndex = snapRaw === undefined ? 0 : (this.codec.decode(snapRaw) as Snapshot).index;
+    let first: number | undefined;
+    let last: number | undefined;
+    for (const k of this.log.getKeys({ limit: 1 })) first = k;
+    for (const k of this.log.getKeys({ reverse: true, limit: 1 })) last = k;
+    this.first = first ?? this.snapshotIndex + 1;
+    this.last = last ?? this.snapshotIndex;
+  }
+
+  load(): DurableState {
+    this.assertOpen();
+    const hardRaw = this.meta.get(META_HARD);
+    const hardState = hardRaw === undefined ? { term: 0, votedFor: null } : (this.codec.decode(hardRaw) as HardState);
+    const snapRaw = this.meta.get(META_SNAPSHOT);
+    const snapshot = snapRaw === undefined ? null : (this.codec.decode(snapRaw) as Snapshot);
+    const entries: LogEntry[] = [];
+    for (const { key, value } of this.log.getRange({})) {
+      const e = this.codec.decode(value) as LogEntry;
+      if (e.index !== key) throw new StorageFormatError(`${this.path}: log key ${key} holds entry ${e.index}`, this.path, STORAGE_FORMAT_VERSION);
+      const expected = entries.length === 0 ? (snapshot?.index ?? 0) + 1 : entries[entries.length - 1].index + 1;
+      if (e.index !== expected) throw new StorageFormatError(`${this.path}: the log has a gap: entry ${e.index} where ${expected} was expected`, this.path, STORAGE_FORMAT_VERSION);
+      entries.push(e);
+    }
+    this.snapshotIndex = snapshot?.index ?? 0;
+    this.first = entries.length > 0 ? entries[0].index : this.snapshotIndex + 1;
+    this.last = entries.length > 0 ? entries[entries.length - 1].index : this.snapshotIndex;
+    return { hardState, snapshot, entries };
+  }
+
+  setHardState(state: HardState): void {
+    this.assertOpen();
+    this.pending.push({ kind: 'hard', state: { term: state.term, votedFor: state.votedFor } });
+  }
+
+  append(entries: readonly LogEntry[]): void {
+    this.assertOpen();
+    if (entries.length > 0) this.pending.push({ kind: 'append', entries });
+  }
+
+  truncateFrom(index: number): void {
+    this.assertOpen();
+    this.pending.push({ kind: 'truncate', index });
+  }
+
+  saveSnapshot(snapshot: Snapshot): void {
+    this.assertOpen();
+    this.pending.push({ kind: 'snapshot', snapshot });
+  }
+
+  /** Commits every buffered write as one transaction; resolves once it is on disk. */
+  sync(): Promise<void> {
+    this.assertOpen();
+    const ops = this.pending;
+    this.pending = [];
+    // Encode now, on the caller's values as they are: the node may change nothing later, but the codec copies anyway.
+    const writes = ops.map((op) => this.encodeOp(op));
+    const committed = this.root.transaction(() => {
+      for (const w of writes) this.applyWrite(w);
+    });
+    return committed.then(() => this.root.flushed as Promise<unknown>).then(() => undefined);
+  }
+
+  /** Waits for every sync, then closes the files. Further calls throw. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.flushed;
+    await this.root.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`storage ${this.path} is closed`);
+  }
+
+  private encodeOp(op: Op): EncodedWrite {
+    switch (op.kind) {
+      case 'hard':
+        return { kind: 'hard', bytes: this.codec.encode(op.state) };
+      case 'append':
+        return { kind: 'append', entries: op.entries.map((e) => ({ index: e.index, term: e.term, bytes: this.codec.encode(e) })) };
+      case 'truncate':
+        return { kind: 'truncate', index: op.index };
+      case 'snapshot':
+        return { kind: 'snapshot', index: op.snapshot.index, term: op.snapshot.term, bytes: this.codec.encode(op.snapshot) };
+    }
+  }
+
+  /** Runs inside the write transaction, in the order the node wrote. */
+  private applyWrite(w: EncodedWrite): void {
+    switch (w.kind) {
+      case 'hard':
+        void this.meta.put(META_HARD, w.bytes);
+        return;
+      case 'append': {
+        const first = w.entries[0].index;
+        if (first !== this.last + 1) throw new Error(`storage ${this.path}: append at ${first} after ${this.last}`);
+        for (const e of w.entries) void this.log.put(e.index, e.bytes);
+        this.last = w.entries[w.entries.length - 1].index;
+        return;
+      }
+      case 'truncate': {
+        for (let i = Math.max(w.index, this.first); i <= this.last; i++) void this.log.remove(i);
+        this.last = Math.min(this.last, Math.max(w.index - 1, this.snapshotIndex));
+        return;
+      }
+      case 'snapshot': {
+        // Keep the entries after the snapshot only if the log holds its last entry (Log Matching); else the log restarts after it.
+        const held = w.index >= this.first && w.index <= this.last ? this.log.get(w.index) : undefined;
+        const keepTail = held !== undefined && (this.codec.decode(held) as LogEntry).term === w.term;
+        const dropTo = keepTail ? w.index : this.last;
+        for (let i = this.first; i <= dropTo; i++) void this.log.remove(i);
+        void this.meta.put(META_SNAPSHOT, w.bytes);
+        this.snapshotIndex = w.index;
+        this.first = w.index + 1;
+        if (!keepTail) this.last = w.index;
+        return;
+      }
+    }
+  }
+}
+
+type EncodedWrite =
+  | { kind: 'hard'; bytes: Uint8Array }
+  | { kind: 'append'; entries: Array<{ index: number; term: number; bytes: Uint8Array }> }
+  | { kind: 'truncate'; index: number }
+  | { kind: 'snapshot'; index: number; term: number; bytes: Uint8Array };
