@@ -12,8 +12,10 @@ import { ClientError } from './clientError.js';
 import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from '../actors/clientProtocol.js';
 import type { Queries, QueryName } from '../actors/queries.js';
-import type { Kernel } from './kernel.js';
-import type { Bus } from './bus.js';
+import type { Observable as Stream } from 'rxjs';
+import type { Clock, TimerHandle } from './clock.js';
+import type { Envelope } from './envelope.js';
+import type { RandomSource } from './random.js';
 import type { Trace } from './trace.js';
 
 /** Options of a {@link ClusterClient}. */
@@ -51,9 +53,32 @@ export interface ClientLimits extends CommandLimits {
 }
 
 /** What a client needs from where it runs: a clock, a network address, and the cluster's event stream. */
+/**
+ * The time a client runs on: the simulation's kernel (virtual time) or
+ * {@link WallClock} (real mode).
+ */
+export interface ClientClock extends Clock {
+  now(): number;
+  /** Resolves `ms` from now (and wakes the simulation). */
+  sleep(ms: number): Promise<void>;
+  /** Runs `fn(arg)` once, `delay` ms from now. */
+  schedule<A>(delay: number, fn: (arg: A) => void, arg?: A): TimerHandle;
+  cancel(handle: TimerHandle): boolean;
+  /** Says that async code may have been resumed (the simulation drains microtasks before its next event). */
+  wake(): void;
+  /** A random stream by name (seeded in the simulation). */
+  random(stream: string): RandomSource;
+}
+
+/** How a client's messages travel: the simulated bus, or a real-mode transport. */
+export interface ClientBus {
+  inbox<P = unknown>(id: string): Stream<Envelope<P>>;
+  send<P>(from: string, to: string, type: string, payload: P): unknown;
+}
+
 export interface ClientNetwork {
-  readonly kernel: Kernel;
-  readonly bus: Bus;
+  readonly kernel: ClientClock;
+  readonly bus: ClientBus;
   readonly trace: Trace | undefined;
   /** The node ids a client sends to unless told otherwise. */
   readonly ids: readonly string[];
@@ -160,7 +185,7 @@ export class ClusterClient {
   private readonly retryMs: number;
   private readonly maxInDoubt: number;
   private readonly limits: ClientLimits;
-  private readonly kernel: Kernel;
+  private readonly kernel: ClientClock;
 
   constructor(
     private readonly net: ClientNetwork,
@@ -283,7 +308,7 @@ export class ClusterClient {
     return new Observable<KvChange>((sub) => {
       let next = options.fromRevision;
       let stopped = false;
-      let timer: ReturnType<Kernel['schedule']> | undefined;
+      let timer: TimerHandle | undefined;
       const poll = async (): Promise<void> => {
         timer = undefined;
         try {
@@ -452,8 +477,13 @@ export class ClusterClient {
    * holds the nodes.
    */
   async query<N extends QueryName>(name: N, args: Queries[N]['args']): Promise<Queries[N]['result']> {
-    const reply = await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`);
-    return (reply as Extract<Reply, { kind: 'query' }>).value as Queries[N]['result'];
+    return (await this.queryAt(name, args)).value;
+  }
+
+  /** {@link ClusterClient.query}, with the log index the read was served at (every change up to it is in the answer). */
+  async queryAt<N extends QueryName>(name: N, args: Queries[N]['args']): Promise<{ index: number; value: Queries[N]['result'] }> {
+    const reply = (await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`)) as Extract<Reply, { kind: 'query' }>;
+    return { index: reply.index, value: reply.value as Queries[N]['result'] };
   }
 
   // ---------------------------------------------------------------- the exchange
@@ -583,8 +613,8 @@ export class ClusterClient {
     const p = this.pending.get(rid);
     if (!p) return;
     this.pending.delete(rid);
-    this.kernel.cancel(p.timer as Parameters<Kernel['cancel']>[0]);
-    if (p.resend !== undefined) this.kernel.cancel(p.resend as Parameters<Kernel['cancel']>[0]);
+    this.kernel.cancel(p.timer);
+    if (p.resend !== undefined) this.kernel.cancel(p.resend);
     // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
     const answered = r.ok || r.code !== 'Unreachable';
     this.toBreaker(p.target, { type: answered ? 'SUCCESS' : 'FAILURE' });

@@ -1,8 +1,7 @@
 import { defer, from, lastValueFrom, shareReplay, switchMap, type Observable } from 'rxjs';
 import { ClientError } from './clientError.js';
 import type { TaskStreamEvent } from './events.js';
-import type { Kernel } from './kernel.js';
-import type { Applied, ClientNetwork, TaskHandle, TaskResult } from './client.js';
+import type { Applied, ClientClock, ClientNetwork, TaskHandle, TaskResult } from './client.js';
 
 /**
  * One task of a submission, as its submitter holds it. Everything is made
@@ -52,7 +51,7 @@ export class SubmittedTask implements TaskHandle {
 }
 
 /** `p`, and when it settles the kernel drains what it resumed. Rejections reach whoever awaits it, not the unhandled-rejection hook. */
-function wake<T>(kernel: Kernel, p: Promise<T>): Promise<T> {
+function wake<T>(kernel: ClientClock, p: Promise<T>): Promise<T> {
   const woken = p.finally(() => kernel.wake());
   woken.catch(() => {});
   return woken;

@@ -20,6 +20,30 @@ export class WallClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     clearTimeout(handle as ReturnType<typeof setTimeout>);
   }
+
+  /** Runs `fn(arg)` once, `delay` ms from now (the kernel's `schedule`, on Node's timers). */
+  schedule<A>(delay: number, fn: (arg: A) => void, arg?: A): TimerHandle {
+    if (!(delay >= 0)) throw new RangeError(`delay must be a non-negative number, got ${delay}`);
+    return setTimeout(() => fn(arg as A), delay);
+  }
+
+  /** Cancels a timer; true (Node does not say whether it was still pending). */
+  cancel(handle: TimerHandle): boolean {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+    return true;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /** Nothing to do: Node's event loop runs resumed code by itself. */
+  wake(): void {}
+
+  /** The operating system's CSPRNG, whatever the stream (nothing in real mode replays). */
+  random(_stream: string): RandomSource {
+    return CRYPTO_RANDOM;
+  }
 }
 
 /** The real-mode {@link RandomSource}: the operating system's CSPRNG. */
@@ -38,3 +62,5 @@ export class CryptoRandom implements RandomSource {
     return new Uint8Array(randomBytes(n));
   }
 }
+
+const CRYPTO_RANDOM = new CryptoRandom();

@@ -1,0 +1,53 @@
+import { Subject, type Observable } from 'rxjs';
+import { msgpackCodec, type Codec } from './codec.js';
+import type { Envelope } from './envelope.js';
+
+/**
+ * The in-process transport of real mode: nodes and clients of one process
+ * exchange messages through it, each encoded to bytes when sent and
+ * decoded into a fresh value when delivered, as a socket would carry it.
+ * Delivery is asynchronous (the next turn of Node's event loop, in send
+ * order), so no handler runs inside another's call stack. Sockets between
+ * processes come with the network transport; nodes and clients use either
+ * through the same two calls (`send`, `inbox`).
+ *
+ * A message to an id with no subscriber is dropped, as a packet to a
+ * closed port is.
+ */
+export class LocalNetwork {
+  private readonly inboxes = new Map<string, Subject<Envelope>>();
+  private seq = 0;
+  private readonly origin = performance.now();
+  /** Messages sent, and dropped for want of a receiver. */
+  readonly stats = { sent: 0, delivered: 0, dropped: 0 };
+
+  constructor(private readonly codec: Codec = msgpackCodec) {}
+
+  /** The messages delivered to `id`. */
+  inbox<P = unknown>(id: string): Observable<Envelope<P>> {
+    return this.subject(id).asObservable() as Observable<Envelope<P>>;
+  }
+
+  /** Sends `payload` from `from` to `to`; throws a TypeError at once for a payload outside the wire's domain. */
+  send<P>(from: string, to: string, type: string, payload: P): void {
+    const bytes = this.codec.encode(payload);
+    const id = `l${++this.seq}`;
+    const sentAt = performance.now() - this.origin;
+    this.stats.sent++;
+    setImmediate(() => {
+      const inbox = this.inboxes.get(to);
+      if (!inbox?.observed) {
+        this.stats.dropped++;
+        return;
+      }
+      this.stats.delivered++;
+      inbox.next({ id, from, to, type, payload: this.codec.decode(bytes), sentAt });
+    });
+  }
+
+  private subject(id: string): Subject<Envelope> {
+    let s = this.inboxes.get(id);
+    if (!s) this.inboxes.set(id, (s = new Subject<Envelope>()));
+    return s;
+  }
+}
