@@ -80,6 +80,8 @@ export {
   type ClientOptions,
   type ClientLimits,
   type ClientNetwork,
+  type ClientClock,
+  type ClientBus,
   type ClientErrorCode,
   type Applied,
   type RequestOutcome,
@@ -106,9 +108,18 @@ export { checkHistory, checkKey, stepKey, HistoryRecorder, type HistoryOperation
 // Raft and node components (for embedding with your own transport and storage)
 export { RaftNode, RaftError, DEFAULT_RAFT_OPTIONS, type RaftOptions, type RaftNodeDeps, type RaftStatus, type RaftObserver, type StateMachine, type ConfigChange } from './actors/raftNode.js';
 export { MemoryStorage, type Storage, type DurableState, type CrashLoss } from './actors/storage.js';
+export { SimulatedDisk, type SyncLatency } from './system/simulatedDisk.js';
+export type { NodeTransport } from './actors/clusterNode.js';
 export type { LogEntry, RaftConfig, Snapshot, HardState } from './actors/raftTypes.js';
 export { ClusterNode, type ClusterNodeDeps, type ProposeOutcome } from './actors/clusterNode.js';
 export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
+
+// Real mode: nodes on the wall clock, a durable log, worker threads
+export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions } from './system/embeddedNode.js';
+export { LocalNetwork } from './system/localNetwork.js';
+export { LmdbStorage, StorageFormatError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions } from './system/lmdbStorage.js';
+export { WorkerPool, type WorkerPoolOptions } from './system/workerPool.js';
+export { pollTask, type TaskReader, type TaskPollOptions } from './system/taskPolling.js';
 
 // Trace, invariants, simulation
 export { Trace, readTrace, writeTraceFile, TraceFormatError, TRACE_VERSION, type TraceEvent, type TraceHeader } from './system/trace.js';

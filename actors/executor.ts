@@ -34,6 +34,8 @@ interface Run {
   /** Set once the attempt's outcome is decided here (result, error, deadline, or taken away). */
   over: boolean;
   lastProgressAt: number;
+  /** CPU time the handler measured and reported (µs), when it could. */
+  cpuTimeUs?: number;
 }
 
 /**
@@ -279,7 +281,7 @@ export class Executor {
       worker: this.node.id,
       attempt: run.attempt,
       result: canonical.value,
-      proof: { taskId: run.taskId, workerId: this.node.id, attempt: run.attempt, startedAt: run.startedAt, completedAt: now, cpuTimeUs: Math.round((now - run.startedAt) * 1000), resultHash: canonical.hash },
+      proof: { taskId: run.taskId, workerId: this.node.id, attempt: run.attempt, startedAt: run.startedAt, completedAt: now, ...cpuTimeOf(run, now), resultHash: canonical.hash },
       at: now,
     });
   }
@@ -397,4 +399,13 @@ class AttemptContext implements HandlerContext {
   readonly sleep = (ms: number): Promise<void> => this.executor.sleep(ms, this.executor.signalOf(this.run));
 
   readonly now = (): number => this.executor.now();
+
+  readonly reportCpuTime = (us: number): void => {
+    if (Number.isFinite(us) && us >= 0) this.run.cpuTimeUs = Math.round(us);
+  };
+}
+
+/** The proof's CPU time: what the handler measured, else the elapsed time on the worker's clock (and which it is). */
+function cpuTimeOf(run: Run, now: number): { cpuTimeUs: number; cpuTimeSource: 'thread' | 'elapsed' } {
+  return run.cpuTimeUs !== undefined ? { cpuTimeUs: run.cpuTimeUs, cpuTimeSource: 'thread' } : { cpuTimeUs: Math.round((now - run.startedAt) * 1000), cpuTimeSource: 'elapsed' };
 }

@@ -13,6 +13,12 @@ export interface HandlerContext {
   sleep(ms: number): Promise<void>;
   /** Current time of the node's clock. */
   now(): number;
+  /**
+   * Reports the CPU time the attempt used, in µs, as measured where it ran
+   * (a worker-pool handler does, where the platform measures a thread's
+   * CPU). The proof then carries it, marked `cpuTimeSource: 'thread'`.
+   */
+  reportCpuTime(us: number): void;
 }
 
 /**

@@ -57,11 +57,19 @@ export interface ProofArtifact {
   startedAt: number;
   completedAt: number;
   /**
-   * Time the attempt took, in µs. In simulation this is the virtual time
-   * elapsed from start to completion (`completedAt − startedAt`): no CPU is
-   * measured, since a simulated handler's CPU time is not virtual.
+   * Time the attempt took, in µs; {@link ProofArtifact.cpuTimeSource} says
+   * which time. In simulation it is the virtual time elapsed from start to
+   * completion (a simulated handler's CPU time is not virtual).
    */
   cpuTimeUs: number;
+  /**
+   * What `cpuTimeUs` measures: `thread`, the CPU time of the thread that ran
+   * the handler (a worker-pool handler on a platform that measures it:
+   * Node ≥ 23.9); `elapsed`, the time from start to completion on the
+   * worker's clock (virtual in simulation, wall in real mode), when no CPU
+   * time was measured. Absent in proofs from before it: `elapsed`.
+   */
+  cpuTimeSource?: 'thread' | 'elapsed';
   /** Hex SHA-256 of the canonical JSON of the result; checked against the result when the completion is applied. */
   resultHash: string;
 }
