@@ -19,6 +19,8 @@ import { benchFailover } from './failover.js';
 import { benchDegradation, LOSS_LEVELS } from './degradation.js';
 import { benchModelPaths } from './modelPaths.js';
 import { benchLinearizability } from './linearizability.js';
+import { benchSyncedAppends } from './storage.js';
+import { benchEmbeddedDurable } from './embedded.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -50,6 +52,9 @@ await run(benchFailover());
 for (const loss of LOSS_LEVELS) await run(benchDegradation(loss));
 await run(benchModelPaths());
 await run(benchLinearizability());
+await run(benchSyncedAppends(1));
+await run(benchSyncedAppends(64));
+await run(benchEmbeddedDurable());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);
