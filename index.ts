@@ -117,7 +117,7 @@ export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
 // Real mode: nodes on the wall clock, a durable log, worker threads
 export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions } from './system/embeddedNode.js';
 export { LocalNetwork } from './system/localNetwork.js';
-export { LmdbStorage, StorageFormatError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions } from './system/lmdbStorage.js';
+export { LmdbStorage, StorageFormatError, StorageInUseError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions } from './system/lmdbStorage.js';
 export { WorkerPool, type WorkerPoolOptions } from './system/workerPool.js';
 export { pollTask, type TaskReader, type TaskPollOptions } from './system/taskPolling.js';
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { HardState, LogEntry, Snapshot } from '../actors/raftTypes.js';
 import type { DurableState, Storage } from '../actors/storage.js';
@@ -25,6 +26,55 @@ export class StorageFormatError extends Error {
   ) {
     super(message);
     this.name = 'StorageFormatError';
+  }
+}
+
+/** Thrown when a data directory is open already, in this process or in another one that is alive. */
+export class StorageInUseError extends Error {
+  readonly code = 'StorageInUse';
+  constructor(
+    readonly path: string,
+    /** The process holding it. */
+    readonly pid: number,
+  ) {
+    super(`${path} is in use by ${pid === process.pid ? 'this process' : `process ${pid}`}: one node at a time owns a data directory`);
+    this.name = 'StorageInUseError';
+  }
+}
+
+/** Data directories open in this process (absolute paths). */
+const openHere = new Set<string>();
+
+/**
+ * Claims `dir` for this process: a lock file holding our pid. A lock left
+ * by a process that is gone (killed, crashed) is taken over; one held by a
+ * live process, or by this one, is refused.
+ */
+function claim(dir: string): void {
+  if (openHere.has(dir)) throw new StorageInUseError(dir, process.pid);
+  const lock = join(dir, 'grey.lock');
+  let holder = 0;
+  try {
+    holder = Number(readFileSync(lock, 'utf8').trim());
+  } catch {
+    // no lock: free
+  }
+  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) throw new StorageInUseError(dir, holder);
+  writeFileSync(lock, `${process.pid}\n`);
+  openHere.add(dir);
+}
+
+function release(dir: string): void {
+  openHere.delete(dir);
+  rmSync(join(dir, 'grey.lock'), { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
   }
 }
 
@@ -59,8 +109,8 @@ const META_SNAPSHOT = 'snapshot';
  *
  * Layout: database `log` maps an entry's index (an ordered number key) to
  * the entry, encoded with the codec; database `meta` holds the format
- * (`{ name, version }`), the hard state and the snapshot. One process at a
- * time opens a data directory.
+ * (`{ name, version }`), the hard state and the snapshot. One node at a
+ * time opens a data directory (`grey.lock`).
  */
 export class LmdbStorage implements Storage {
   private pending: Op[] = [];
@@ -84,13 +134,23 @@ export class LmdbStorage implements Storage {
   }
 
   /**
-   * Opens (creating when absent) the data directory `path`. Throws a
+   * Opens (creating when absent) the data directory `dir`. Throws a
    * {@link StorageFormatError} when it holds data of another format
-   * version, or data that is not Grey's.
+   * version, or data that is not Grey's; a {@link StorageInUseError} when
+   * it is open in this process, or in another live one (a lock file with
+   * the owner's pid; a lock left by a process that died is taken over).
    */
-  static open(path: string, options: LmdbStorageOptions = {}): LmdbStorage {
+  static open(dir: string, options: LmdbStorageOptions = {}): LmdbStorage {
+    const path = resolve(dir);
     mkdirSync(path, { recursive: true });
-    const root = open({ path, maxDbs: 4 });
+    claim(path);
+    let root: RootDatabase;
+    try {
+      root = open({ path, maxDbs: 4 });
+    } catch (err) {
+      release(path);
+      throw err;
+    }
     const log = root.openDB<Uint8Array, number>({ name: 'log', encoding: 'binary' });
     const meta = root.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary' });
     const storage = new LmdbStorage(path, root, log, meta, options.codec ?? msgpackCodec);
@@ -99,6 +159,7 @@ export class LmdbStorage implements Storage {
       storage.readBounds();
     } catch (err) {
       void root.close();
+      release(path);
       throw err;
     }
     return storage;
@@ -198,8 +259,12 @@ export class LmdbStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.flushed;
-    await this.root.close();
+    try {
+      await this.root.flushed;
+      await this.root.close();
+    } finally {
+      release(this.path);
+    }
   }
 
   private assertOpen(): void {

@@ -4,14 +4,14 @@
  * of a disk) on every sequence of writes; data of another format version
  * is refused with a clear error.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEntry, Snapshot } from '../actors/raftTypes.js';
 import { MemoryStorage } from '../actors/storage.js';
-import { LmdbStorage, STORAGE_FORMAT_VERSION, StorageFormatError } from '../system/lmdbStorage.js';
+import { LmdbStorage, STORAGE_FORMAT_VERSION, StorageFormatError, StorageInUseError } from '../system/lmdbStorage.js';
 import { msgpackCodec } from '../system/codec.js';
 import { Random } from '../system/random.js';
 
@@ -150,6 +150,27 @@ describe('LmdbStorage', () => {
     await root.close();
     expect(() => LmdbStorage.open(dir)).toThrow(StorageFormatError);
     expect(() => LmdbStorage.open(dir)).toThrow(/no Grey format mark/);
+  });
+
+  it('one owner at a time: a directory open here or in a live process is refused; a dead owner\'s lock is taken over', async () => {
+    const dir = tempDir();
+    const s = LmdbStorage.open(dir);
+    expect(() => LmdbStorage.open(dir)).toThrow(StorageInUseError);
+    await s.close();
+    await LmdbStorage.open(dir).close();
+    writeFileSync(join(dir, 'grey.lock'), `${process.ppid}\n`); // a live process holds it
+    let err: unknown;
+    try {
+      LmdbStorage.open(dir);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StorageInUseError);
+    expect((err as StorageInUseError).pid).toBe(process.ppid);
+    writeFileSync(join(dir, 'grey.lock'), '2147483646\n'); // no such process: a crash left it
+    const again = LmdbStorage.open(dir);
+    expect(again.load().entries).toEqual([]);
+    await again.close();
   });
 
   it('a write after close is an error, not a silent loss', async () => {

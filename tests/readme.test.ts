@@ -100,6 +100,23 @@ describe('README', () => {
     expect(lines[5][0]).toEqual(['flags/beta']);
   });
 
+  it('the real-mode example runs as written: three embedded nodes, a handler reading a file', async () => {
+    const example = blocks('ts').find((b) => b.includes('startNode(') && b.includes('lineCount'));
+    expect(example).toBeDefined();
+    const { lines } = await runBlock(example!, 'embedded.ts');
+    expect(lines[0]).toEqual(['lines', 4, 'cpu time:', (process as { threadCpuUsage?: unknown }).threadCpuUsage ? 'thread' : 'elapsed']);
+  }, 30_000);
+
+  it('the worker-pool example runs as written, beside its task module', async () => {
+    const module = blocks('js').find((b) => b.startsWith('// tasks.mjs'));
+    const example = blocks('ts').find((b) => b.includes('new WorkerPool('));
+    expect(module && example).toBeTruthy();
+    mkdirSync(scratch, { recursive: true });
+    writeFileSync(join(scratch, 'tasks.mjs'), module!);
+    const { lines } = await runBlock(example!, 'pool.ts');
+    expect(lines).toEqual([[75025], ['TaskFailed', 1], [6765]]);
+  }, 30_000);
+
   it('every grey command it shows is accepted by the CLI', async () => {
     const commands = greyCommands();
     expect(commands.length).toBeGreaterThanOrEqual(6);
