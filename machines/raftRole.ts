@@ -213,7 +213,9 @@ export const raftRole = setup({
       after: {
         electionTimeout: [
           { guard: 'heardFromLeader', target: 'follower', reenter: true },
-          { guard: 'cannotCampaign', target: 'follower', reenter: true },
+          // A learner cannot campaign; one that heard nothing for a whole timeout
+          // forgets its leader, which may be gone or may have removed it.
+          { guard: 'cannotCampaign', target: 'follower', reenter: true, actions: 'forgetLeader' },
           { guard: 'preVoteEnabled', target: 'precandidate' },
           { target: 'candidate' },
         ],

@@ -41,3 +41,23 @@ describe('replication progress gets out of every state when a message is lost', 
     w.runUntil(() => w.node(lagging).commitIndex === leader.commitIndex, 2_000, 'the lagging follower caught up');
   });
 });
+
+describe('a learner does not wait forever on a leader that is gone', () => {
+  it('a learner that hears nothing from its leader for an election timeout forgets it, and learns the next one', () => {
+    const config = { voters: ['n1', 'n2', 'n3'], learners: ['n4'] };
+    const w = world(4, { seed: 7, specs: Object.fromEntries(['n1', 'n2', 'n3', 'n4'].map((id) => [id, { bootstrap: config }])) });
+    w.campaign('n1');
+    w.run(100);
+    const learner = w.node('n4');
+    expect(learner.leader).toBe('n1');
+    // The leader goes silent for the learner (gone, or removed it without telling): a learner never campaigns, so only a timeout can tell it.
+    w.isolate('n4');
+    w.run(1_000);
+    expect(learner.currentRole).toBe('follower');
+    expect(learner.leader).toBeNull();
+    w.heal();
+    w.campaign('n2');
+    w.run(200);
+    expect(learner.leader).toBe('n2');
+  });
+});
