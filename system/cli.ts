@@ -38,6 +38,8 @@ usage:
       --trace out.jsonl (one seed) | --trace-dir DIR (every seed: DIR/seed-N.jsonl)
       --clock-drift 1%  --lease-reads       node clocks within ±1 % (the clock fault skews them);
                                           reads on the leader's lease instead of ReadIndex
+      --sync-latency 0.5-3 (ms)           disks whose syncs take virtual time: nodes hold every message
+                                          until what it promises is durable
       --converge 5s                       liveness bound: after the last fault, every member caught up
                                           and every accepted task finished within this much virtual time
                                           exits 1 on any violation, error, lost write, divergence, task

@@ -20,6 +20,7 @@ const FLAGS = {
   converge: 'value',
   'clock-drift': 'value',
   'lease-reads': 'bool',
+  'sync-latency': 'value',
 } as const;
 
 function quantile(sorted: number[], q: number): number {
@@ -46,6 +47,7 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     convergeMs: get('converge') ? parseDuration(get('converge')!, 'converge') : DEFAULT_CONVERGE_MS,
     clockDrift: get('clock-drift') !== undefined ? parseDrift(get('clock-drift')!) : 0,
     leaseReads: f['lease-reads'] === true,
+    ...(get('sync-latency') !== undefined ? { syncLatency: parseSyncLatency(get('sync-latency')!) } : {}),
   };
   if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
   const heartbeat = base.heartbeatMs ?? 50;
@@ -90,7 +92,7 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
   const wall = (performance.now() - wall0) / 1000;
   io.out(
     `seeds          ${total} (${first}${sweep ? `-${last}` : ''}), ${base.nodes} nodes, ${base.durationMs / 1000}s each, faults: ${base.faults.join(',') || 'none'}` +
-      `${base.clockDrift ? `, clocks ±${+(base.clockDrift * 100).toFixed(3)} %` : ''}${base.leaseReads ? ', lease reads' : ''}`,
+      `${base.clockDrift ? `, clocks ±${+(base.clockDrift * 100).toFixed(3)} %` : ''}${base.leaseReads ? ', lease reads' : ''}${base.syncLatency ? `, disks syncing in ${base.syncLatency.join('-')} ms` : ''}`,
   );
   io.out(`violations     ${results.filter((r) => r.violation).length}`);
   io.out(`lost writes    ${results.reduce((a, r) => a + r.lost, 0)} (acknowledged: ${results.reduce((a, r) => a + r.acknowledged, 0)}, unknown outcome: ${results.reduce((a, r) => a + r.unknown, 0)}, settled after recovery: ${results.reduce((a, r) => a + r.settled.applied, 0)} applied, ${results.reduce((a, r) => a + r.settled.fenced, 0)} never)`);
@@ -138,6 +140,14 @@ function parseWorkload(text: string | undefined): 'writes' | 'kv' | 'tasks' {
   throw new UsageError(`--workload must be writes, kv or tasks, got '${text}'`);
 }
 
+/** `0.5-3` (virtual ms) → [0.5, 3]. */
+function parseSyncLatency(text: string): [number, number] {
+  const m = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(text.trim());
+  const r: [number, number] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [Number.NaN, Number.NaN];
+  if (!(r[0] >= 0 && r[1] >= r[0])) throw new UsageError(`--sync-latency: '${text}' is not a range of virtual ms like 0.5-3`);
+  return r;
+}
+
 /** `0.01` or `1%` → 0.01. */
 function parseDrift(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(%)?$/.exec(text.trim());
@@ -169,6 +179,7 @@ function reproduce(seed: number, o: Omit<SimulationOptions, "seed">): string {
     o.convergeMs !== undefined && o.convergeMs !== DEFAULT_CONVERGE_MS ? `--converge ${o.convergeMs}ms` : '',
     o.clockDrift ? `--clock-drift ${o.clockDrift}` : '',
     o.leaseReads ? '--lease-reads' : '',
+    o.syncLatency ? `--sync-latency ${o.syncLatency.join('-')}` : '',
     `--trace seed-${seed}.jsonl`,
   ]
     .filter(Boolean)

@@ -45,6 +45,8 @@ export interface SimulationOptions {
   clockDrift?: number;
   /** Serve linearizable reads on the leader's lease (safe within `clockDrift`), not a ReadIndex round. */
   leaseReads?: boolean;
+  /** Disks whose syncs take this many virtual ms (min-max): nodes hold messages until their writes are durable. Default: instant. */
+  syncLatency?: [number, number];
   /** kv workload: search steps the linearizability checker may take per key before it fails the seed. */
   checkBudget?: number;
 }
@@ -132,6 +134,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       clockDriftBound: o.clockDrift && o.clockDrift > 0 ? o.clockDrift : 0.01,
     },
     clockDrift: o.clockDrift ?? 0,
+    ...(o.syncLatency ? { syncLatency: { min: o.syncLatency[0], max: o.syncLatency[1] } } : {}),
     tracePath: o.tracePath,
     keepTrace: o.keepTrace,
     check: true,
