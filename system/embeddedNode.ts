@@ -8,6 +8,8 @@ import { ClusterClient, type ClientNetwork, type ClientOptions } from './client.
 import { taskEventOf, type GreyEvent } from './events.js';
 import { LmdbStorage } from './lmdbStorage.js';
 import type { LocalNetwork } from './localNetwork.js';
+import { identitiesOf, type TlsIdentity } from './certificates.js';
+import { TlsNetwork, parseAddress } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
 
@@ -15,10 +17,18 @@ import { CryptoRandom, WallClock } from './wallClock.js';
 export interface StartNodeOptions {
   /** This node's id: unique in the cluster, stable across restarts (its data directory belongs to it). */
   id: string;
-  /** The founding voters, this node included: used only when the data directory is empty (a first start). */
-  peers: readonly string[];
-  /** How the nodes and clients of this process reach each other (sockets between processes come with the network transport). */
-  network: LocalNetwork;
+  /**
+   * The founding voters, this node included (used for the configuration
+   * only when the data directory is empty: a first start). Over TCP, a map
+   * from each node's id to its `host:port`.
+   */
+  peers: readonly string[] | Readonly<Record<string, string>>;
+  /** In-process: the network the nodes and clients of this process share. Give this, or `listen` and `tls`. */
+  network?: LocalNetwork;
+  /** Over TCP with mutual TLS: the address to accept connections on (`host:port`; port 0 picks one, see {@link GreyNode.address}). */
+  listen?: string;
+  /** This node's certificate (binding `grey://node/<id>`), key and the cluster CA, PEM; with `listen`. */
+  tls?: TlsIdentity;
   /** Where the node keeps its log, hard state and snapshots (LMDB); created when absent. */
   dataDir: string;
   /** Task handlers this node runs as a worker, by task type: ordinary async functions doing real I/O. */
@@ -40,6 +50,8 @@ export interface GreyNode {
   readonly events$: Observable<GreyEvent>;
   /** Adds a task handler (a type that has one already needs `{ replace: true }`). */
   registerHandler(type: string, handler: TaskHandler, options?: { replace?: boolean }): void;
+  /** Where the node accepts connections (over TCP), or null (in-process). */
+  readonly address: { host: string; port: number } | null;
   /** Stops the node: timers, executions and messages; waits for its storage to close. The data directory keeps what was synced. */
   stop(): Promise<void>;
 }
@@ -60,10 +72,21 @@ const REAL_RAFT: Partial<RaftOptions> = { heartbeatMs: 100, electionTimeoutMin: 
  */
 export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   checkStartOptions(options);
-  const { id, network } = options;
+  const { id } = options;
+  const voters = Array.isArray(options.peers) ? [...(options.peers as readonly string[])] : Object.keys(options.peers);
+  if (!voters.includes(id)) voters.push(id);
+  const tcp = options.listen !== undefined ? new TlsNetwork({ id, role: 'node', tls: options.tls!, listen: options.listen, peers: withoutSelf(options.peers as Record<string, string>, id) }) : null;
+  const network: Pick<LocalNetwork, 'send' | 'inbox'> = tcp ?? options.network!;
+  const address = tcp ? await tcp.start() : null;
   const clock = new WallClock();
   const random = new CryptoRandom();
-  const storage = LmdbStorage.open(options.dataDir);
+  let storage: LmdbStorage;
+  try {
+    storage = LmdbStorage.open(options.dataDir);
+  } catch (err) {
+    await tcp?.close();
+    throw err;
+  }
   const registry = new HandlerRegistry();
   for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
   const events = new Subject<GreyEvent>();
@@ -73,7 +96,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     random,
     transport: { send: (to, type, payload) => network.send(id, to, type, payload) },
     storage,
-    bootstrap: { voters: [...options.peers], learners: [] },
+    bootstrap: { voters, learners: [] },
     raft: { ...REAL_RAFT, ...options.raft },
     handlers: registry,
     tasks: options.tasks,
@@ -99,11 +122,13 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     status: () => node.raft.status(),
     events$: events.asObservable(),
     registerHandler: (type, handler, opts) => registry.register(type, handler, opts),
+    address,
     stop: () =>
       (stopping ??= (async () => {
         inbox.unsubscribe();
         node.stop();
         events.complete();
+        await tcp?.close();
         await storage.close();
       })()),
   };
@@ -112,23 +137,42 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
 function checkStartOptions(o: StartNodeOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('startNode: options must be an object');
   if (typeof o.id !== 'string' || o.id.length === 0) throw new TypeError('startNode: id must be a non-empty string');
+  if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new TypeError('startNode: dataDir must be a path');
+  if (o.listen !== undefined) {
+    if (o.network !== undefined) throw new TypeError('startNode: give network (in-process) or listen and tls (TCP), not both');
+    if (!o.tls) throw new TypeError('startNode: listen needs tls (the node certificate, its key and the cluster CA)');
+    parseAddress(o.listen, 'startNode: listen');
+    if (o.peers === null || typeof o.peers !== 'object' || Array.isArray(o.peers)) throw new TypeError("startNode: over TCP, peers maps each node id to its host:port ({ n2: '10.0.0.2:7001', … })");
+    for (const [peer, addr] of Object.entries(o.peers)) if (peer !== o.id) parseAddress(addr, `startNode: peer ${peer}`);
+    return;
+  }
   if (!Array.isArray(o.peers) || o.peers.length === 0 || o.peers.some((p) => typeof p !== 'string' || p.length === 0)) {
     throw new TypeError('startNode: peers must be a non-empty list of node ids (the founding voters, this node included)');
   }
   if (!o.peers.includes(o.id)) throw new RangeError(`startNode: peers must include the node itself ('${o.id}'); got ${o.peers.join(', ')}`);
-  if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new TypeError('startNode: dataDir must be a path');
-  if (!o.network || typeof o.network.send !== 'function' || typeof o.network.inbox !== 'function') throw new TypeError('startNode: network must be a LocalNetwork');
+  if (!o.network || typeof o.network.send !== 'function' || typeof o.network.inbox !== 'function') throw new TypeError('startNode: give network (a LocalNetwork), or listen and tls to run over TCP');
+}
+
+function withoutSelf(peers: Readonly<Record<string, string>>, id: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(peers)) if (k !== id) out[k] = v;
+  return out;
 }
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends Omit<ClientOptions, 'endpoints'> {
-  /** The node ids to talk to; the client finds the leader among them. */
-  endpoints: readonly string[];
-  /** How the client reaches them. */
-  network: LocalNetwork;
-  /** The client's id on the network (default: a random one). Two clients must not share one. */
+  /** The nodes to talk to (the client finds the leader among them): ids in-process, or ids → `host:port` over TCP. */
+  endpoints: readonly string[] | Readonly<Record<string, string>>;
+  /** In-process: the network the nodes share. Give this, or `tls` with addressed endpoints. */
+  network?: LocalNetwork;
+  /** Over TCP: the client's certificate (binding `grey://client/<id>` or `grey://operator/<id>`), key and the cluster CA. */
+  tls?: TlsIdentity;
+  /** The client's id on the network (default: a random one in-process; over TCP, the name its certificate binds). */
   id?: string;
 }
+
+/** A client of a real-mode cluster; `close()` ends its connections. */
+export type RealClient = ClusterClient & { close(): Promise<void> };
 
 /**
  * A client of a real-mode cluster, with the simulated client's API
@@ -136,19 +180,38 @@ export interface ConnectOptions extends Omit<ClientOptions, 'endpoints'> {
  * only what answers tell it; a task's events (`status$`, `result`) come
  * from reading its status until it is final (see {@link pollTask}).
  */
-export function connect(options: ConnectOptions): ClusterClient {
-  const { network, endpoints, id: givenId, ...clientOptions } = options;
-  if (!Array.isArray(endpoints) || endpoints.length === 0) throw new TypeError('connect: endpoints must be a non-empty list of node ids');
+export function connect(options: ConnectOptions): RealClient {
+  const { network: local, endpoints, id: givenId, tls: identity, ...clientOptions } = options ?? ({} as ConnectOptions);
+  const ids = Array.isArray(endpoints) ? [...(endpoints as readonly string[])] : endpoints && typeof endpoints === 'object' ? Object.keys(endpoints) : [];
+  if (ids.length === 0) throw new TypeError('connect: endpoints must name at least one node');
   const clock = new WallClock();
-  const id = givenId ?? `client-${Buffer.from(clock.random('id').bytes(6)).toString('hex')}`;
+  let network: Pick<LocalNetwork, 'send' | 'inbox'>;
+  let id: string;
+  let tcp: TlsNetwork | null = null;
+  if (identity) {
+    if (Array.isArray(endpoints)) throw new TypeError("connect: over TCP, endpoints maps node ids to host:port ({ n1: '127.0.0.1:7001', … })");
+    const bound = identitiesOf(identity.cert).find((i) => (i.role === 'client' || i.role === 'operator') && (givenId === undefined || i.name === givenId));
+    if (!bound) throw new RangeError(`connect: the certificate binds no client${givenId ? ` named '${givenId}'` : ''}`);
+    id = bound.name;
+    tcp = new TlsNetwork({ id, role: bound.role, tls: identity, peers: endpoints as Record<string, string> });
+    network = tcp;
+  } else {
+    if (!local || typeof local.send !== 'function') throw new TypeError('connect: give network (a LocalNetwork), or tls with addressed endpoints');
+    network = local;
+    id = givenId ?? `client-${Buffer.from(clock.random('id').bytes(6)).toString('hex')}`;
+  }
   let client: ClusterClient | null = null;
   const net: ClientNetwork = {
     kernel: clock,
     bus: network,
     trace: undefined,
-    ids: endpoints,
+    ids,
     watchTask: (taskId) => pollTask((t) => client!.queryAt('task', { taskId: t }), clock, taskId),
   };
-  client = new ClusterClient(net, id, { ...clientOptions, endpoints });
-  return client;
+  client = new ClusterClient(net, id, { ...clientOptions, endpoints: ids });
+  const real = client as RealClient;
+  real.close = async () => {
+    await tcp?.close();
+  };
+  return real;
 }

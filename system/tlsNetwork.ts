@@ -1,0 +1,371 @@
+import { X509Certificate } from 'node:crypto';
+import tls, { type TLSSocket } from 'node:tls';
+import { Subject, type Observable } from 'rxjs';
+import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
+import { identitiesOf, type CertificateRole, type TlsIdentity } from './certificates.js';
+import { msgpackCodec, type Codec } from './codec.js';
+import type { Envelope } from './envelope.js';
+
+/** The version of Grey's wire protocol, exchanged in the handshake; a peer speaking another is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Options of a {@link TlsNetwork}. */
+export interface TlsNetworkOptions {
+  /** This process's id on the network: a node id (`n1`), or a client's name. */
+  id: string;
+  /** Which certificate identity `id` must be: `node` for nodes; clients present a `client` or `operator` certificate. */
+  role: CertificateRole;
+  /** Certificate, key and the cluster CA (PEM). */
+  tls: TlsIdentity;
+  /** Where to accept connections (`host:port`; port 0 picks a free one). Nodes listen; clients do not. */
+  listen?: string;
+  /** Addresses of the nodes this process may dial, by id (`{ n2: '10.0.0.2:7001' }`). */
+  peers?: Record<string, string>;
+  codec?: Codec;
+  /** Messages held per peer while it is unreachable (default 10 000); past it, new ones are dropped (Raft and clients resend). */
+  maxQueuedMessages?: number;
+  /** Bytes buffered per connection before new messages are dropped (default 16 MiB): backpressure. */
+  maxBufferedBytes?: number;
+  /** Largest frame accepted (default 64 MiB): a larger one closes the connection. */
+  maxFrameBytes?: number;
+}
+
+/** Why a connection was refused (see {@link TlsNetwork.refusals}). */
+export interface Refusal {
+  peer: string | null;
+  reason: string;
+}
+
+
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** What a peer without a node certificate may send: requests. Raft and forwarding between nodes need a node certificate. */
+const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([CLIENT_REQUEST]);
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 2_000;
+
+/**
+ * Grey's network between processes: TCP with mutual TLS 1.3. Every peer
+ * presents a certificate from the cluster CA that binds its name
+ * (`grey://node/n1`); a connection whose certificate does not bind the name
+ * the peer claims, or that comes from another CA, is refused. Messages are
+ * length-prefixed frames encoded with the wire codec; the sender of a
+ * message is the authenticated peer of its connection, never a field it
+ * wrote. The first frame each way is a handshake carrying the protocol
+ * version.
+ *
+ * A message to a node with no connection is queued (bounded) while the
+ * connection is dialed, again with exponential backoff while it fails.
+ * Like the simulated network it may drop: past a queue bound, or while a
+ * connection's send buffer is over its bound (backpressure). Raft and
+ * clients resend what matters.
+ */
+export class TlsNetwork {
+  private readonly codec: Codec;
+  private readonly inboxSubject = new Subject<Envelope>();
+  /** Open, authenticated connections by peer (either side may have dialed); messages go out on the first. */
+  private readonly links = new Map<string, TLSSocket[]>();
+  private readonly queues = new Map<string, Uint8Array[]>();
+  private readonly dialing = new Map<string, { timer: ReturnType<typeof setTimeout> | null; backoff: number; active: boolean }>();
+  private readonly peers: Map<string, { host: string; port: number }>;
+  private server: tls.Server | null = null;
+  private closed = false;
+  private seq = 0;
+  private readonly origin = performance.now();
+  private readonly maxQueued: number;
+  private readonly maxBuffered: number;
+  private readonly maxFrame: number;
+  /** Refused connections, newest last (at most 100). */
+  readonly refusals: Refusal[] = [];
+  readonly stats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0 };
+
+  constructor(private readonly options: TlsNetworkOptions) {
+    if (!options || typeof options.id !== 'string' || options.id.length === 0) throw new TypeError('TlsNetwork: id must be a non-empty string');
+    if (!options.tls?.cert || !options.tls?.key || !options.tls?.ca) throw new TypeError('TlsNetwork: tls needs cert, key and ca (PEM)');
+    const own = identitiesOf(options.tls.cert);
+    if (!own.some((i) => i.role === options.role && i.name === options.id)) {
+      throw new RangeError(`TlsNetwork: the certificate binds ${own.map((i) => `${i.role}:${i.name}`).join(', ') || 'no Grey identity'}, not ${options.role}:${options.id}`);
+    }
+    this.codec = options.codec ?? msgpackCodec;
+    this.peers = new Map(Object.entries(options.peers ?? {}).map(([id, addr]) => [id, parseAddress(addr, `peer ${id}`)]));
+    this.maxQueued = options.maxQueuedMessages ?? 10_000;
+    this.maxBuffered = options.maxBufferedBytes ?? 16 * 2 ** 20;
+    this.maxFrame = options.maxFrameBytes ?? 64 * 2 ** 20;
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  /** Starts listening (when `listen` is set); resolves with the address bound. */
+  async start(): Promise<{ host: string; port: number } | null> {
+    if (!this.options.listen) return null;
+    const { host, port } = parseAddress(this.options.listen, 'listen');
+    const server = tls.createServer({ ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true }, (socket) => this.onAccepted(socket));
+    server.on('tlsClientError', (err) => this.refuse(null, `TLS handshake: ${err.message}`));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address() as { address: string; port: number };
+    return { host: a.address, port: a.port };
+  }
+
+  /** The messages delivered to this process's id. */
+  inbox<P = unknown>(id: string): Observable<Envelope<P>> {
+    if (id !== this.options.id) throw new RangeError(`TlsNetwork of ${this.options.id} has no inbox for ${id}`);
+    return this.inboxSubject.asObservable() as Observable<Envelope<P>>;
+  }
+
+  /** Sends `payload` to `to` (a TypeError at once for a payload outside the wire's domain). */
+  send<P>(from: string, to: string, type: string, payload: P): void {
+    if (from !== this.options.id) throw new RangeError(`TlsNetwork of ${this.options.id} cannot send as ${from}`);
+    if (this.closed) return;
+    const frame = frameOf(this.codec.encode({ t: type, p: payload }));
+    this.stats.sent++;
+    const link = this.links.get(to)?.[0];
+    if (link) {
+      this.write(link, frame);
+      return;
+    }
+    if (!this.peers.has(to)) {
+      this.stats.dropped++; // a client that is gone: nowhere to send
+      return;
+    }
+    let q = this.queues.get(to);
+    if (!q) this.queues.set(to, (q = []));
+    if (q.length >= this.maxQueued) {
+      this.stats.dropped++;
+      return;
+    }
+    q.push(frame);
+    this.dial(to);
+  }
+
+  /** Closes every connection and the listener. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const d of this.dialing.values()) if (d.timer) clearTimeout(d.timer);
+    for (const list of this.links.values()) for (const socket of list) socket.destroy();
+    this.links.clear();
+    this.inboxSubject.complete();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private tlsOptions(): { cert: string; key: string; ca: string; minVersion: 'TLSv1.3' } {
+    return { cert: this.options.tls.cert, key: this.options.tls.key, ca: this.options.tls.ca, minVersion: 'TLSv1.3' };
+  }
+
+  private write(socket: TLSSocket, frame: Uint8Array): void {
+    if (socket.writableLength > this.maxBuffered) {
+      this.stats.dropped++;
+      return;
+    }
+    socket.write(frame);
+  }
+
+  // ------------------------------------------------------------ dialing
+
+  private dial(peer: string): void {
+    let d = this.dialing.get(peer);
+    if (!d) this.dialing.set(peer, (d = { timer: null, backoff: BACKOFF_MIN_MS, active: false }));
+    if (d.active || d.timer !== null || this.closed) return;
+    const dial = d;
+    dial.active = true;
+    const addr = this.peers.get(peer)!;
+    const socket = tls.connect({ ...this.tlsOptions(), host: addr.host, port: addr.port, servername: isIp(addr.host) ? undefined : addr.host, checkServerIdentity: () => undefined });
+    let settled = false;
+    const fail = (reason: string) => {
+      socket.destroy();
+      if (settled) return;
+      settled = true;
+      dial.active = false;
+      this.retry(peer, reason);
+    };
+    socket.once('error', (err) => fail(err.message));
+    socket.once('close', () => fail('closed'));
+    socket.once('secureConnect', () => {
+      // The peer must be the node we dialed: its certificate binds node:<peer>.
+      const reason = this.checkPeer(socket, 'node', peer);
+      if (reason) {
+        this.refuse(peer, reason);
+        fail(reason);
+        return;
+      }
+      socket.write(frameOf(this.codec.encode({ grey: PROTOCOL_VERSION, id: this.options.id })));
+      this.readFrames(socket, (first) => {
+        const ack = first as { ok?: unknown; grey?: unknown; error?: unknown };
+        if (ack?.ok !== true || ack.grey !== PROTOCOL_VERSION) {
+          const why = `handshake refused by ${peer}: ${typeof ack?.error === 'string' ? ack.error : `protocol ${String(ack?.grey)}`}`;
+          this.refuse(peer, why);
+          fail(why);
+          return null;
+        }
+        settled = true;
+        dial.active = false;
+        dial.backoff = BACKOFF_MIN_MS;
+        this.attach(peer, socket);
+        return { peer, node: true }; // checked at secureConnect: its certificate binds node:<peer>
+      });
+    });
+  }
+
+  private retry(peer: string, _reason: string): void {
+    const d = this.dialing.get(peer)!;
+    if (this.closed || (this.links.get(peer)?.length ?? 0) > 0 || (this.queues.get(peer)?.length ?? 0) === 0) return;
+    const wait = d.backoff * (0.5 + Math.random() * 0.5); // jitter: reconnect storms spread out
+    d.backoff = Math.min(BACKOFF_MAX_MS, d.backoff * 2);
+    d.timer = setTimeout(() => {
+      d.timer = null;
+      this.dial(peer);
+    }, wait);
+  }
+
+  // ------------------------------------------------------------ accepting
+
+  private onAccepted(socket: TLSSocket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.refuse(null, 'no handshake in time');
+      socket.destroy();
+    }, HANDSHAKE_TIMEOUT_MS);
+    socket.on('error', () => socket.destroy());
+    this.readFrames(socket, (first) => {
+      clearTimeout(timer);
+      const hello = first as { grey?: unknown; id?: unknown };
+      const id = typeof hello?.id === 'string' ? hello.id : null;
+      let reason: string | null = null;
+      if (hello?.grey !== PROTOCOL_VERSION) reason = `protocol version ${String(hello?.grey)}, this node speaks ${PROTOCOL_VERSION}`;
+      else if (id === null) reason = 'no id in the handshake';
+      else reason = this.checkPeer(socket, null, id);
+      if (reason === null && this.options.role !== 'node') reason = 'a client accepts no connections';
+      const node = reason === null && this.checkPeer(socket, 'node', id!) === null;
+      if (reason !== null) {
+        this.refuse(id, reason);
+        socket.end(frameOf(this.codec.encode({ ok: false, grey: PROTOCOL_VERSION, error: reason })));
+        return null;
+      }
+      socket.write(frameOf(this.codec.encode({ ok: true, grey: PROTOCOL_VERSION, id: this.options.id })));
+      this.attach(id!, socket);
+      return { peer: id!, node };
+    });
+  }
+
+  /** Why `socket`'s peer may not be `name` (its certificate must bind it, in `role` or, for an inbound peer, any role), or null. */
+  private checkPeer(socket: TLSSocket, role: CertificateRole | null, name: string): string | null {
+    if (!socket.authorized) return `certificate not trusted: ${String(socket.authorizationError)}`;
+    const cert = socket.getPeerX509Certificate() as X509Certificate | undefined;
+    if (!cert) return 'no certificate';
+    const ids = identitiesOf(cert);
+    const ok = ids.some((i) => i.name === name && (role === null || i.role === role));
+    return ok ? null : `certificate binds ${ids.map((i) => `${i.role}:${i.name}`).join(', ') || 'no Grey identity'}, not ${role ?? 'any'}:${name}`;
+  }
+
+  private refuse(peer: string | null, reason: string): void {
+    this.stats.refused++;
+    this.refusals.push({ peer, reason });
+    if (this.refusals.length > 100) this.refusals.shift();
+  }
+
+  // ------------------------------------------------------------ links
+
+  private attach(peer: string, socket: TLSSocket): void {
+    let list = this.links.get(peer);
+    if (!list) this.links.set(peer, (list = []));
+    list.push(socket);
+    this.stats.connects++;
+    socket.setNoDelay(true);
+    socket.on('close', () => {
+      const l = this.links.get(peer);
+      if (!l) return;
+      const i = l.indexOf(socket);
+      if (i >= 0) l.splice(i, 1);
+      if (l.length === 0) this.links.delete(peer);
+    });
+    socket.on('error', () => socket.destroy());
+    const q = this.queues.get(peer);
+    if (q) {
+      this.queues.delete(peer);
+      for (const f of q) this.write(list[0], f);
+    }
+  }
+
+  /**
+   * Reads length-prefixed frames from `socket`. The first goes to
+   * `onFirst` (the handshake), which returns the authenticated peer, or
+   * null to stop; the rest are messages from that peer.
+   */
+  private readFrames(socket: TLSSocket, onFirst: (value: unknown) => { peer: string; node: boolean } | null): void {
+    let buffer: Buffer = Buffer.alloc(0);
+    let first = true;
+    let peer: string | null = null;
+    let peerIsNode = false;
+    socket.on('data', (chunk: Buffer) => {
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      while (buffer.length >= 4) {
+        const n = buffer.readUInt32BE(0);
+        if (n > this.maxFrame) {
+          this.refuse(peer, `frame of ${n} bytes, over the ${this.maxFrame} limit`);
+          socket.destroy();
+          return;
+        }
+        if (buffer.length < 4 + n) break;
+        const body = buffer.subarray(4, 4 + n);
+        buffer = buffer.subarray(4 + n);
+        let value: unknown;
+        try {
+          value = this.codec.decode(body);
+        } catch {
+          this.refuse(peer, 'a frame that does not decode');
+          socket.destroy();
+          return;
+        }
+        if (first) {
+          first = false;
+          const who = onFirst(value);
+          if (who === null) return;
+          peer = who.peer;
+          peerIsNode = who.node;
+          continue;
+        }
+        const m = value as { t?: unknown; p?: unknown };
+        if (peer === null || typeof m?.t !== 'string') continue;
+        // A client may only make requests: node-to-node messages (Raft, forwarding) need a node certificate.
+        if (!peerIsNode && !CLIENT_MESSAGE_TYPES.has(m.t)) {
+          this.stats.dropped++;
+          this.refuse(peer, `a ${m.t} message from a client`);
+          continue;
+        }
+        this.stats.delivered++;
+        this.inboxSubject.next({ id: `t${++this.seq}`, from: peer, to: this.options.id, type: m.t, payload: m.p, sentAt: performance.now() - this.origin });
+      }
+    });
+  }
+}
+
+function frameOf(body: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(4 + body.byteLength);
+  out.writeUInt32BE(body.byteLength, 0);
+  out.set(body, 4);
+  return out;
+}
+
+/** `host:port` (IPv6 in brackets) → parts; a RangeError naming `what` otherwise. */
+export function parseAddress(text: string, what: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(String(text).trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !(port >= 0 && port <= 65_535)) throw new RangeError(`${what}: '${text}' is not host:port`);
+  return { host: m[1] ?? m[2], port };
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}

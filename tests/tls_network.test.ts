@@ -1,0 +1,138 @@
+/**
+ * Nodes over TCP with mutual TLS (TlsNetwork): Ed25519 certificates from a
+ * cluster CA bind each node's name; three embedded nodes on loopback form
+ * a cluster and serve a TLS client; a certificate from another CA, one
+ * that binds another name, a client sending Raft messages and a peer
+ * speaking another protocol version are all refused.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
+import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
+import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
+import { msgpackCodec } from '../system/codec.js';
+
+const root = mkdtempSync(join(tmpdir(), 'grey-tls-'));
+let ca: ClusterCa;
+let certs: Record<string, TlsIdentity>;
+beforeAll(async () => {
+  ca = await createClusterCa();
+  certs = {
+    n1: await issueCertificate(ca, 'node', 'n1'),
+    n2: await issueCertificate(ca, 'node', 'n2'),
+    n3: await issueCertificate(ca, 'node', 'n3'),
+    app: await issueCertificate(ca, 'client', 'app'),
+  };
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const FAST = { heartbeatMs: 20, electionTimeoutMin: 150, electionTimeoutMax: 300 };
+
+/** Waits until `check` is true, polling every 10 ms (the cluster runs on its own; this only watches). */
+async function until(check: () => boolean, what: string, within = 5_000): Promise<void> {
+  const deadline = Date.now() + within;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${within} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Connects to `port` with `identity`, says hello as `id`, and resolves with the first frame answered (or the error). */
+function hello(port: number, identity: TlsIdentity, id: string, version = PROTOCOL_VERSION): Promise<unknown> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, cert: identity.cert, key: identity.key, ca: identity.ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' }, () => {
+      const body = msgpackCodec.encode({ grey: version, id });
+      const frame = Buffer.alloc(4 + body.byteLength);
+      frame.writeUInt32BE(body.byteLength, 0);
+      frame.set(body, 4);
+      socket.write(frame);
+    });
+    let buf = Buffer.alloc(0);
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        resolve(msgpackCodec.decode(buf.subarray(4, 4 + buf.readUInt32BE(0))));
+        socket.destroy();
+      }
+    });
+    socket.on('error', (e) => resolve(e));
+    socket.on('close', () => resolve('closed'));
+  });
+}
+
+describe('certificates', () => {
+  it('bind a name and a role in a grey:// URI, readable synchronously', async () => {
+    expect(identitiesOf(certs.n1.cert)).toEqual([{ role: 'node', name: 'n1' }]);
+    expect(identitiesOf(certs.app.cert)).toEqual([{ role: 'client', name: 'app' }]);
+    expect(() => new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n1 })).toThrow(/binds node:n1, not node:n2/);
+  });
+});
+
+describe('nodes over TCP with mutual TLS', () => {
+  it('three nodes on loopback elect a leader and serve a TLS client; a restarted node rejoins', async () => {
+    // Ports picked by the OS: start each node on port 0, then tell the others where it is.
+    const probe = await Promise.all(['n1', 'n2', 'n3'].map(async () => {
+      const s = tls.createServer();
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      const port = (s.address() as { port: number }).port;
+      await new Promise<void>((r) => s.close(() => r()));
+      return port;
+    }));
+    const peers = { n1: `127.0.0.1:${probe[0]}`, n2: `127.0.0.1:${probe[1]}`, n3: `127.0.0.1:${probe[2]}` };
+    const start = (id: 'n1' | 'n2' | 'n3') => startNode({ id, peers, listen: peers[id], tls: certs[id], dataDir: join(root, id), raft: FAST, handlers: { upper: (p) => String(p).toUpperCase() } });
+    const nodes: GreyNode[] = await Promise.all((['n1', 'n2', 'n3'] as const).map(start));
+    const client = connect({ endpoints: peers, tls: certs.app, timeoutMs: 10_000 });
+    try {
+      await until(() => nodes.some((n) => n.status().role === 'leader'), 'a leader');
+      const { result } = await client.submitTask({ type: 'upper', payload: 'over tls' }).result;
+      expect(result).toBe('OVER TLS');
+      expect(await client.put('k', 1)).toMatchObject({ revision: expect.any(Number) });
+
+      const leader = nodes.find((n) => n.status().role === 'leader')!;
+      const id = leader.id as 'n1' | 'n2' | 'n3';
+      await leader.stop();
+      expect((await client.submitTask({ type: 'upper', payload: 'again' }).result).result).toBe('AGAIN');
+      const back = await start(id);
+      nodes[nodes.indexOf(leader)] = back;
+      await client.put('k', 2);
+      const target = nodes.find((n) => n.status().role === 'leader')!.status().commitIndex;
+      await until(() => back.status().lastApplied >= target, 'the restarted node caught up');
+      expect(await client.get('k')).toMatchObject({ found: true, value: 2 });
+    } finally {
+      await client.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  }, 30_000);
+
+  it('refuses a certificate from another CA, a certificate binding another name, another protocol version, and Raft messages from a client', async () => {
+    const net = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, listen: '127.0.0.1:0' });
+    const received: string[] = [];
+    net.inbox('n1').subscribe((e) => received.push(`${e.from}:${e.type}`));
+    const { port } = (await net.start())!;
+    try {
+      const otherCa = await createClusterCa('Someone else');
+      const stranger = await issueCertificate(otherCa, 'node', 'n2');
+      const e = await hello(port, stranger, 'n2');
+      expect(e === 'closed' || e instanceof Error).toBe(true); // the TLS handshake fails: not our CA
+      await until(() => net.refusals.some((r) => /TLS handshake/.test(r.reason)), 'the foreign CA refused');
+
+      expect(await hello(port, certs.n3, 'n2')).toMatchObject({ ok: false, error: expect.stringMatching(/binds node:n3, not any:n2/) });
+      expect(await hello(port, certs.n2, 'n2', PROTOCOL_VERSION + 1)).toMatchObject({ ok: false, error: expect.stringMatching(/protocol version 2/) });
+      expect(await hello(port, certs.n2, 'n2')).toMatchObject({ ok: true, id: 'n1' });
+
+      // A client connects and tries to speak Raft: refused, dropped; its requests get through.
+      const client = new TlsNetwork({ id: 'app', role: 'client', tls: certs.app, peers: { n1: `127.0.0.1:${port}` } });
+      client.send('app', 'n1', 'raft.append', { term: 99 });
+      client.send('app', 'n1', 'client.request', { kind: 'query' });
+      await until(() => received.length > 0, 'the request delivered');
+      expect(received).toEqual(['app:client.request']);
+      expect(net.refusals.some((r) => r.peer === 'app' && /raft.append message from a client/.test(r.reason))).toBe(true);
+      await client.close();
+    } finally {
+      await net.close();
+    }
+  }, 20_000);
+});
