@@ -1,4 +1,8 @@
 import type { ApplyResult, SessionCommand } from './clusterState.js';
+import type { RaftStatus } from './raftNode.js';
+
+/** What a node says of itself: its Raft view, and how many tasks and workers it knows. */
+export type NodeStatus = RaftStatus & { tasks: number; workers: number };
 
 /** Message type of a client's request to a node. */
 export const CLIENT_REQUEST = 'client.request';
@@ -12,7 +16,9 @@ export const CLIENT_REPLY = 'client.reply';
  */
 export type ClientRequest =
   | { kind: 'propose'; rid: number; command: SessionCommand }
-  | { kind: 'query'; rid: number; name: string; args: unknown };
+  | { kind: 'query'; rid: number; name: string; args: unknown }
+  /** The node's own view (role, term, indexes), answered by the node asked, at once: not linearizable, for operators. */
+  | { kind: 'status'; rid: number };
 
 /** Why a node did not take a request; the client tries elsewhere (or later). */
 export type RefusalCode = 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped' | 'Backpressure' | 'UnknownQuery' | 'InvalidQuery' | 'InvalidCommand';
@@ -23,4 +29,6 @@ export type ClientReply =
   | { rid: number; ok: true; kind: 'propose'; index: number; term: number; result: ApplyResult; digest?: string }
   /** A query was answered at read index `index`. */
   | { rid: number; ok: true; kind: 'query'; index: number; value: unknown }
+  /** A node's own Raft view. */
+  | { rid: number; ok: true; kind: 'status'; value: NodeStatus }
   | { rid: number; ok: false; code: RefusalCode; leaderHint: string | null; message: string };

@@ -508,6 +508,8 @@ export class ClusterNode {
         (s) => runQuery(s, req.name, req.args),
         (o) => send(o.ok ? { rid, ok: true, kind: 'query', index: o.index, value: o.value } : { rid, ...o }),
       );
+    } else if (req?.kind === 'status') {
+      send({ rid, ok: true, kind: 'status', value: { ...this.raft.status(), tasks: this.state.taskTable.size, workers: this.state.workers().length } });
     }
   }
 

@@ -8,6 +8,7 @@ import { readTrace, TraceFormatError } from './trace.js';
 import { parseFlags, UsageError } from './cliArgs.js';
 import { simulateCommand } from './simulateCommand.js';
 import { pathsCommand } from './pathsCommand.js';
+import { certsCommand, nodeCommand, statusCommand } from './nodeCommand.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -45,6 +46,17 @@ usage:
                                           exits 1 on any violation, error, lost write, divergence, task
                                           completed twice or left unfinished, history not shown
                                           linearizable (--workload kv), or missed convergence
+  grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
+            --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
+            [--heartbeat 100] [--election-timeout 1000-2000]
+                                          run one node as this process, over TCP with mutual TLS (the
+                                          folder holds ca.pem, cert.pem, key.pem); handlers: every function
+                                          the module exports, by name; SIGTERM hands leadership over and
+                                          stops cleanly; logs one JSON object per line
+  grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
+                                          a cluster CA (Ed25519) and a certificate folder per name
+  grey status --endpoints n1=127.0.0.1:7001,… --tls ./tls/client [--json]
+                                          each node's role, term, leader, commit and applied index
   grey help                               this text
 `;
 
@@ -160,6 +172,12 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return await pathsCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
+      case 'node':
+        return await nodeCommand(rest, io);
+      case 'status':
+        return await statusCommand(rest, io);
+      case 'certs':
+        return await certsCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -10,7 +10,7 @@ import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerEvent } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
 import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
-import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from '../actors/clientProtocol.js';
+import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type NodeStatus } from '../actors/clientProtocol.js';
 import type { Queries, QueryName } from '../actors/queries.js';
 import type { Observable as Stream } from 'rxjs';
 import type { Clock, TimerHandle } from './clock.js';
@@ -484,6 +484,17 @@ export class ClusterClient {
   async queryAt<N extends QueryName>(name: N, args: Queries[N]['args']): Promise<{ index: number; value: Queries[N]['result'] }> {
     const reply = (await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`)) as Extract<Reply, { kind: 'query' }>;
     return { index: reply.index, value: reply.value as Queries[N]['result'] };
+  }
+
+  /**
+   * What node `node` says of itself (role, term, leader, commit and
+   * applied indexes, tasks held): asked of that node alone, answered at
+   * once, not linearizable. For operators and dashboards.
+   */
+  async nodeStatus(node: string): Promise<NodeStatus> {
+    const r = await this.call(node, { kind: 'status', rid: ++this.rid }, this.attemptTimeoutMs);
+    if (!r.ok) throw new ClientError('Timeout', `${node}: ${r.message}`, 'failed', null);
+    return (r as Extract<Reply, { kind: 'status' }>).value;
   }
 
   // ---------------------------------------------------------------- the exchange

@@ -52,6 +52,14 @@ export interface GreyNode {
   registerHandler(type: string, handler: TaskHandler, options?: { replace?: boolean }): void;
   /** Where the node accepts connections (over TCP), or null (in-process). */
   readonly address: { host: string; port: number } | null;
+  /** Calls `listener` on every change of this node's role, term or leader; returns the unsubscribe. */
+  onRole(listener: (role: string, term: number, leader: string | null) => void): () => void;
+  /**
+   * Hands leadership over when this node leads (to the most caught-up
+   * voter) and waits until another node leads, up to `withinMs`; resolves
+   * whether it no longer leads. What a graceful shutdown does before `stop`.
+   */
+  handOver(withinMs?: number): Promise<boolean>;
   /** Stops the node: timers, executions and messages; waits for its storage to close. The data directory keeps what was synced. */
   stop(): Promise<void>;
 }
@@ -90,6 +98,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   const registry = new HandlerRegistry();
   for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
   const events = new Subject<GreyEvent>();
+  const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();
   const node = new ClusterNode({
     id,
     clock,
@@ -101,6 +110,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     handlers: registry,
     tasks: options.tasks,
     limits: options.limits,
+    observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
   });
   const inbox = network.inbox(id).subscribe((env) => node.handle(env.from, env.type, env.payload));
   node.onChanges((c) => {
@@ -123,6 +133,38 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     events$: events.asObservable(),
     registerHandler: (type, handler, opts) => registry.register(type, handler, opts),
     address,
+    onRole: (listener) => {
+      roleListeners.add(listener);
+      return () => roleListeners.delete(listener);
+    },
+    handOver: async (withinMs = 3_000) => {
+      const raft = node.raft;
+      if (!raft.isLeader) return true;
+      const deadline = clock.now() + withinMs;
+      while (raft.isLeader && clock.now() < deadline) {
+        const target = raft.config.voters.filter((v) => v !== id).sort((a, b) => (raft.progressOf(b)?.match ?? 0) - (raft.progressOf(a)?.match ?? 0))[0];
+        if (target === undefined) return false;
+        try {
+          raft.transferLeadership(target);
+        } catch {
+          return !raft.isLeader;
+        }
+        // Wait for the role to change, or for this attempt to lapse (an election timeout).
+        await new Promise<void>((resolve) => {
+          const off = () => {
+            roleListeners.delete(onChange);
+            clearTimeout(t);
+            resolve();
+          };
+          const onChange = () => {
+            if (!raft.isLeader) off();
+          };
+          roleListeners.add(onChange);
+          const t = setTimeout(off, Math.max(1, Math.min(deadline - clock.now(), 1_000)));
+        });
+      }
+      return !raft.isLeader;
+    },
     stop: () =>
       (stopping ??= (async () => {
         inbox.unsubscribe();
