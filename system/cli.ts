@@ -8,7 +8,7 @@ import { readTrace, TraceFormatError } from './trace.js';
 import { parseFlags, UsageError } from './cliArgs.js';
 import { simulateCommand } from './simulateCommand.js';
 import { pathsCommand } from './pathsCommand.js';
-import { certsCommand, nodeCommand, statusCommand } from './nodeCommand.js';
+import { certsCommand, clusterCommand, nodeCommand, statusCommand } from './nodeCommand.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -55,8 +55,13 @@ usage:
                                           stops cleanly; logs one JSON object per line
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
                                           a cluster CA (Ed25519) and a certificate folder per name
-  grey status --endpoints n1=127.0.0.1:7001,… --tls ./tls/client [--json]
+  grey status [--endpoints n1=127.0.0.1:7001,… --tls ./tls/client] [--dir .grey] [--json]
                                           each node's role, term, leader, commit and applied index
+                                          (without --endpoints: the cluster 'grey cluster up' started)
+  grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--handlers ./handlers.js]
+                                          a local cluster of processes, with fresh certificates, data and
+                                          logs in --dir; waits for a leader and shows the status
+  grey cluster down [--dir .grey]         stops it (each node drains); data and logs stay
   grey help                               this text
 `;
 
@@ -178,6 +183,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return await statusCommand(rest, io);
       case 'certs':
         return await certsCommand(rest, io);
+      case 'cluster':
+        return await clusterCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TaskHandler } from '../actors/taskHandlers.js';
 import type { CliIO } from './cli.js';
 import { parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
@@ -128,11 +129,22 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
 
 /** `grey status --endpoints n1=host:port,… --tls DIR`: what each node says of itself. */
 export async function statusCommand(args: string[], io: CliIO): Promise<number> {
-  const f = parseFlags(args, { endpoints: 'value', tls: 'value', json: 'bool' });
-  if (typeof f.endpoints !== 'string') throw new UsageError('grey status needs --endpoints id=host:port,…');
-  if (typeof f.tls !== 'string') throw new UsageError('grey status needs --tls DIR (a client or operator certificate)');
-  const endpoints = parsePeers(f.endpoints, 'endpoints');
-  const client = connect({ endpoints, tls: readTlsDir(f.tls), timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+  const f = parseFlags(args, { endpoints: 'value', tls: 'value', dir: 'value', json: 'bool' });
+  let endpoints: Record<string, string>;
+  let tlsDir: string;
+  if (typeof f.endpoints === 'string') {
+    if (typeof f.tls !== 'string') throw new UsageError('grey status needs --tls DIR (a client or operator certificate)');
+    endpoints = parsePeers(f.endpoints, 'endpoints');
+    tlsDir = f.tls;
+  } else {
+    // A local cluster from 'grey cluster up'.
+    const file = join(resolve(typeof f.dir === 'string' ? f.dir : '.grey'), CLUSTER_FILE);
+    if (!existsSync(file)) throw new UsageError(`grey status needs --endpoints and --tls, or a cluster from 'grey cluster up' (no ${file})`);
+    const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
+    endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
+    tlsDir = typeof f.tls === 'string' ? f.tls : join(cluster.tls, cluster.client);
+  }
+  const client = connect({ endpoints, tls: readTlsDir(tlsDir), timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
   try {
     const rows = await Promise.all(
       Object.keys(endpoints).map(async (node) => {
@@ -195,4 +207,110 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
     io.out(`${role.padEnd(11)} ${sub}`);
   }
   return 0;
+}
+
+/** How to start this CLI as a child process: the compiled `cli.js`, or `cli.ts` through tsx in a checkout. */
+function cliInvocation(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  // tsx by its resolved location: the child may start in a folder where 'tsx' does not resolve.
+  return here.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), join(dirname(here), 'cli.ts')] : [join(dirname(here), 'cli.js')];
+}
+
+interface ClusterFile {
+  nodes: Record<string, { address: string; pid: number; log: string }>;
+  tls: string;
+  client: string;
+}
+
+const CLUSTER_FILE = 'cluster.json';
+
+/**
+ * `grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--handlers FILE]`:
+ * a local development cluster of processes in `dir` (certificates, data,
+ * logs, and `cluster.json` that `grey status` and `grey cluster down` read).
+ * `grey cluster down [--dir .grey]` stops it (SIGTERM: each node drains).
+ */
+export async function clusterCommand(args: string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'up') return clusterUp(rest, io);
+  if (sub === 'down') return clusterDown(rest, io);
+  throw new UsageError(`grey cluster needs up or down, got '${sub ?? ''}'`);
+}
+
+async function clusterUp(args: string[], io: CliIO): Promise<number> {
+  const f = parseFlags(args, { nodes: 'value', dir: 'value', 'base-port': 'value', handlers: 'value' });
+  const n = typeof f.nodes === 'string' ? parsePositiveInt(f.nodes, 'nodes') : 3;
+  const dir = resolve(typeof f.dir === 'string' ? f.dir : '.grey');
+  const basePort = typeof f['base-port'] === 'string' ? parsePositiveInt(f['base-port'], 'base-port') : 7001;
+  if (basePort + n - 1 > 65_535) throw new UsageError('--base-port: the ports run past 65535');
+  const handlers = typeof f.handlers === 'string' ? resolve(f.handlers) : null;
+  if (handlers && !existsSync(handlers)) throw new UsageError(`--handlers: ${handlers} does not exist`);
+  const file = join(dir, CLUSTER_FILE);
+  if (existsSync(file)) {
+    const old = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
+    const alive = Object.values(old.nodes).filter((x) => isRunning(x.pid));
+    if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map((x) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
+  }
+  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  const tlsDir = join(dir, 'tls');
+  await certsCommand(['--dir', tlsDir, '--nodes', ids.join(','), '--operators', 'admin'], { out: () => {}, err: io.err });
+  const peers = ids.map((id, i) => `${id}=127.0.0.1:${basePort + i}`).join(',');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const cluster: ClusterFile = { nodes: {}, tls: tlsDir, client: 'admin' };
+  for (const [i, id] of ids.entries()) {
+    const log = join(dir, 'logs', `${id}.log`);
+    const out = openSync(log, 'a');
+    const child = spawn(process.execPath, [...cliInvocation(), 'node', '--id', id, '--listen', `127.0.0.1:${basePort + i}`, '--peers', peers, '--data', join(dir, 'data', id), '--tls', join(tlsDir, id), ...(handlers ? ['--handlers', handlers] : [])], {
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    child.unref();
+    closeSync(out);
+    cluster.nodes[id] = { address: `127.0.0.1:${basePort + i}`, pid: child.pid!, log };
+  }
+  writeFileSync(file, JSON.stringify(cluster, null, 2));
+  io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
+  // Wait for a leader, then show the cluster.
+  const endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
+  const client = connect({ endpoints, tls: readTlsDir(join(tlsDir, 'admin')), timeoutMs: 2_000, attemptTimeoutMs: 500 });
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const roles = await Promise.all(ids.map((id) => client.nodeStatus(id).then((s) => s.role, () => 'down')));
+      if (roles.includes('leader')) break;
+      if (Date.now() > deadline) {
+        io.err(`grey: no leader within 20 s; see the logs in ${join(dir, 'logs')}`);
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await client.close();
+  }
+  return statusCommand(['--dir', dir], io);
+}
+
+async function clusterDown(args: string[], io: CliIO): Promise<number> {
+  const f = parseFlags(args, { dir: 'value' });
+  const dir = resolve(typeof f.dir === 'string' ? f.dir : '.grey');
+  const file = join(dir, CLUSTER_FILE);
+  if (!existsSync(file)) throw new UsageError(`no cluster in ${dir} (no ${CLUSTER_FILE}); 'grey cluster up' starts one`);
+  const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
+  const running = Object.entries(cluster.nodes).filter(([, x]) => isRunning(x.pid));
+  for (const [, x] of running) process.kill(x.pid, 'SIGTERM');
+  const deadline = Date.now() + 15_000;
+  while (running.some(([, x]) => isRunning(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const stuck = running.filter(([, x]) => isRunning(x.pid));
+  for (const [, x] of stuck) process.kill(x.pid, 'SIGKILL');
+  io.out(`stopped ${running.length} nodes${stuck.length ? ` (${stuck.length} killed after 15 s)` : ''}; data and logs stay in ${dir}`);
+  return 0;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

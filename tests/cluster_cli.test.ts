@@ -1,0 +1,77 @@
+/**
+ * The operator's command line: `grey cluster up` starts a local cluster of
+ * processes with fresh certificates, `grey status` shows it, `grey cluster
+ * down` drains and stops it; usage errors are one line and a hint.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../system/cli.js';
+
+const dir = join(mkdtempSync(join(tmpdir(), 'grey-cli-')), '.grey');
+afterAll(async () => {
+  await main(['cluster', 'down', '--dir', dir], { out: () => {}, err: () => {} }).catch(() => 0);
+  rmSync(join(dir, '..'), { recursive: true, force: true });
+});
+
+async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return Math.min(port, 65_000);
+}
+
+describe('grey cluster up, status, down', () => {
+  it('starts three node processes with fresh certificates, shows a leader, and stops them all', async () => {
+    const base = await freePort();
+    const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base)]);
+    expect(up.code, up.err.join('\n')).toBe(0);
+    expect(up.out.join('\n')).toMatch(/leader/);
+    const cluster = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { nodes: Record<string, { pid: number }> };
+    const pids = Object.values(cluster.nodes).map((n) => n.pid);
+    expect(pids).toHaveLength(3);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).not.toThrow();
+
+    const again = await run(['cluster', 'up', '--dir', dir]);
+    expect(again.code).toBe(2);
+    expect(again.err[0]).toMatch(/a cluster runs from .* already/);
+
+    const status = await run(['status', '--dir', dir, '--json']);
+    expect(status.code).toBe(0);
+    const rows = JSON.parse(status.out.join('\n')) as Array<{ role: string; term: number }>;
+    expect(rows.filter((r) => r.role === 'leader')).toHaveLength(1);
+
+    const down = await run(['cluster', 'down', '--dir', dir]);
+    expect(down.code).toBe(0);
+    expect(down.out[0]).toMatch(/stopped 3 nodes/);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    const log = readFileSync(join(dir, 'logs', 'n1.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'stopped']));
+  }, 60_000);
+
+  it('refuses bad input with one line and a hint', async () => {
+    for (const argv of [
+      ['node', '--id', 'n1'],
+      ['node', '--id', 'n1', '--listen', 'nowhere', '--data', 'd', '--tls', 't'],
+      ['status'],
+      ['certs', '--dir', join(dir, 'x')],
+      ['cluster', 'sideways'],
+      ['node', '--id', 'n1', '--listen', '127.0.0.1:1', '--data', 'd', '--tls', join(dir, 'missing')],
+    ]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toHaveLength(2);
+      expect(r.err[1]).toMatch(/grey help/);
+    }
+  });
+});
