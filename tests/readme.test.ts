@@ -122,7 +122,14 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const argv of commands) {
       const [command] = argv;
-      expect(['models', 'simulate', 'check', 'paths', 'help']).toContain(command);
+      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node']).toContain(command);
+      if (['cluster', 'status', 'certs', 'node'].includes(command)) {
+        // Real processes and sockets: tests/cluster_cli.test.ts and tests/processes.test.ts run these; here, the flags must parse.
+        const flags = argv.slice(command === 'cluster' ? 2 : 1);
+        const known = ['--nodes', '--dir', '--base-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout'];
+        for (const f of flags) if (f.startsWith('--')) expect(known, `${argv.join(' ')}: ${f}`).toContain(f);
+        continue;
+      }
       if (command === 'paths') {
         const out: string[] = [];
         expect(await main(argv, { out: (l) => out.push(l), err: () => {} })).toBe(0);
