@@ -115,8 +115,11 @@ export { ClusterNode, type ClusterNodeDeps, type ProposeOutcome } from './actors
 export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
 
 // Real mode: nodes on the wall clock, a durable log, worker threads
-export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions } from './system/embeddedNode.js';
+export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions, type RealClient } from './system/embeddedNode.js';
+export type { NodeStatus } from './actors/clientProtocol.js';
 export { LocalNetwork } from './system/localNetwork.js';
+export { TlsNetwork, PROTOCOL_VERSION, parseAddress, type TlsNetworkOptions, type Refusal } from './system/tlsNetwork.js';
+export { createClusterCa, issueCertificate, identitiesOf, identityUri, type ClusterCa, type TlsIdentity, type CertificateRole, type IssueOptions } from './system/certificates.js';
 export { LmdbStorage, StorageFormatError, StorageInUseError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions } from './system/lmdbStorage.js';
 export { WorkerPool, type WorkerPoolOptions } from './system/workerPool.js';
 export { pollTask, type TaskReader, type TaskPollOptions } from './system/taskPolling.js';

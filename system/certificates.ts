@@ -1,11 +1,23 @@
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { X509Certificate, webcrypto } from 'node:crypto';
 
 type WebCryptoKey = webcrypto.CryptoKey;
 type WebCryptoKeyPair = webcrypto.CryptoKeyPair;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let library: Promise<typeof X509> | undefined;
+
+/**
+ * @peculiar/x509, loaded on first issue: only issuing needs it (checking a
+ * peer uses node:crypto), and it needs the reflect-metadata polyfill first.
+ */
+function x509lib(): Promise<typeof X509> {
+  return (library ??= (async () => {
+    await import('reflect-metadata');
+    const x = await import('@peculiar/x509');
+    x.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x.cryptoProvider.set>[0]);
+    return x;
+  })());
+}
 
 const ED25519 = { name: 'Ed25519' } as const;
 const DAY_MS = 86_400_000;
@@ -42,6 +54,7 @@ export interface IssueOptions {
  * and happens outside virtual time; checking a peer is synchronous.
  */
 export async function createClusterCa(name = 'Grey cluster CA', options: IssueOptions = {}): Promise<ClusterCa> {
+  const x509 = await x509lib();
   const keys = (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as WebCryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -63,11 +76,12 @@ export async function createClusterCa(name = 'Grey cluster CA', options: IssueOp
  */
 export async function issueCertificate(ca: ClusterCa, role: CertificateRole, name: string, options: IssueOptions = {}): Promise<TlsIdentity> {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('a certificate needs a non-empty name');
+  const x509 = await x509lib();
   const caCert = new x509.X509Certificate(ca.cert);
   const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(ca.key), ED25519, false, ['sign']);
   const keys = (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as WebCryptoKeyPair;
   const now = Date.now();
-  const names: x509.JsonGeneralName[] = [{ type: 'url', value: identityUri(role, name) }];
+  const names: X509.JsonGeneralName[] = [{ type: 'url', value: identityUri(role, name) }];
   if (role === 'node') names.push({ type: 'dns', value: name });
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
