@@ -3,6 +3,7 @@ import type { MemberStatus, MembershipContext, MembershipEvent } from '../machin
 import type { LogEntry } from './raftTypes.js';
 import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
 import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
+import { SessionAnswers } from './sessionAnswers.js';
 
 /** Resource quota of a tenant (the seed's TenantQuota). */
 export interface TenantQuota {
@@ -134,7 +135,7 @@ export interface RejectedTransition {
 
 interface Session {
   /** Answers by request number, kept until the client says it has them. */
-  answers: Map<number, ApplyResult>;
+  answers: SessionAnswers<ApplyResult>;
   /** Every request below this was answered and forgotten. */
   forgottenBelow: number;
   lastIndex: number;
@@ -206,14 +207,14 @@ function forkState<S extends StateData | StateSnapshot>(s: StateData | StateSnap
 function snapshotOf(s: StateData): StateSnapshot {
   const sessions: [string, SessionSnapshot][] = [];
   for (const [id, sess] of s.sessions) {
-    sessions.push([id, { answers: [...sess.answers], forgottenBelow: sess.forgottenBelow, lastIndex: sess.lastIndex, ...(sess.top !== undefined ? { top: sess.top } : {}) }]);
+    sessions.push([id, { answers: sess.answers.entries(), forgottenBelow: sess.forgottenBelow, lastIndex: sess.lastIndex, ...(sess.top !== undefined ? { top: sess.top } : {}) }]);
   }
   return forkState<StateSnapshot>(s, sessions);
 }
 
 function stateOf(d: StateSnapshot): StateData {
   const sessions = new Map<string, Session>();
-  for (const [id, sess] of d.sessions) sessions.set(id, { answers: new Map(sess.answers), forgottenBelow: sess.forgottenBelow, lastIndex: sess.lastIndex, ...(sess.top !== undefined ? { top: sess.top } : {}) });
+  for (const [id, sess] of d.sessions) sessions.set(id, { answers: SessionAnswers.from(sess.answers), forgottenBelow: sess.forgottenBelow, lastIndex: sess.lastIndex, ...(sess.top !== undefined ? { top: sess.top } : {}) });
   return forkState<StateData>(d, sessions);
 }
 
@@ -322,7 +323,7 @@ export class ClusterState {
         if ((this.s.expired ?? []).includes(sc.client)) {
           return { ok: false, code: 'SessionExpired', message: `session ${sc.client} was forgotten by the cluster (request ${sc.seq}); it may have taken effect before. Open a new session` };
         }
-        session = { answers: new Map(), forgottenBelow: 0, lastIndex: index, top: sc.seq };
+        session = { answers: new SessionAnswers(), forgottenBelow: 0, lastIndex: index, top: sc.seq };
         this.s.sessions.set(sc.client, session);
         this.evictSessions();
       }
@@ -330,9 +331,7 @@ export class ClusterState {
       // The client has every answer below this: forget them (§6.3).
       if (sc.firstUnanswered !== undefined && sc.firstUnanswered > session.forgottenBelow) {
         const below = sc.firstUnanswered;
-        // Usually the window moves by a request or two: walk the gap, not every answer kept.
-        if (below - session.forgottenBelow <= 64) for (let k = session.forgottenBelow; k < below; k++) session.answers.delete(k);
-        else for (const k of [...session.answers.keys()]) if (k < below) session.answers.delete(k);
+        session.answers.forgetBelow(below);
         session.forgottenBelow = below;
       }
       const known = session.answers.get(sc.seq);
@@ -459,7 +458,7 @@ export class ClusterState {
       if ((this.s.expired ?? []).includes(client)) {
         return { ok: false, code: 'SessionExpired', message: `session ${client} was forgotten by the cluster: whether request ${seq} took effect is unknown` };
       }
-      session = { answers: new Map(), forgottenBelow: 0, lastIndex: index, top: seq };
+      session = { answers: new SessionAnswers(), forgottenBelow: 0, lastIndex: index, top: seq };
       this.s.sessions.set(client, session);
       this.evictSessions();
     }
@@ -500,14 +499,12 @@ export class ClusterState {
 
   /** A session keeps at most `maxAnswersPerSession` answers (a client with more in flight loses the oldest). */
   private boundAnswers(session: Session, seq: number): void {
-    // Answers lie in forgottenBelow..top: when that span fits the limit, so do they (no key listing per apply).
-    session.top = Math.max(seq, session.top ?? Math.max(...session.answers.keys())); // (a session from before `top`: listed once)
-    if (session.top - session.forgottenBelow < this.limits.maxAnswersPerSession) return;
-    const keys = [...session.answers.keys()];
-    if (keys.length <= this.limits.maxAnswersPerSession) return;
-    const drop = keys.sort((a, b) => a - b).slice(0, keys.length - this.limits.maxAnswersPerSession);
-    for (const k of drop) session.answers.delete(k);
-    session.forgottenBelow = Math.max(session.forgottenBelow, drop[drop.length - 1] + 1);
+    session.top = Math.max(seq, session.top ?? session.answers.last ?? seq);
+    const excess = session.answers.size - this.limits.maxAnswersPerSession;
+    if (excess <= 0) return;
+    const dropped = session.answers.entries()[excess - 1][0];
+    session.answers.dropFirst(excess);
+    session.forgottenBelow = Math.max(session.forgottenBelow, dropped + 1);
   }
 
   private evictSessions(): void {
