@@ -118,6 +118,8 @@ export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
 export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions, type RealClient } from './system/embeddedNode.js';
 export type { NodeStatus } from './actors/clientProtocol.js';
 export { LocalNetwork } from './system/localNetwork.js';
+export { startOpsServer, type OpsServer } from './system/opsServer.js';
+export { NodeMetrics, type TransportStats } from './system/nodeMetrics.js';
 export { TlsNetwork, PROTOCOL_VERSION, parseAddress, type TlsNetworkOptions, type Refusal } from './system/tlsNetwork.js';
 export { createClusterCa, issueCertificate, identitiesOf, identityUri, type ClusterCa, type TlsIdentity, type CertificateRole, type IssueOptions } from './system/certificates.js';
 export { LmdbStorage, StorageFormatError, StorageInUseError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions } from './system/lmdbStorage.js';

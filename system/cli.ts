@@ -48,11 +48,12 @@ usage:
                                           linearizable (--workload kv), or missed convergence
   grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
             --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
-            [--heartbeat 100] [--election-timeout 1000-2000]
+            [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001]
                                           run one node as this process, over TCP with mutual TLS (the
                                           folder holds ca.pem, cert.pem, key.pem); handlers: every function
                                           the module exports, by name; SIGTERM hands leadership over and
-                                          stops cleanly; logs one JSON object per line
+                                          stops cleanly; logs one JSON object per line; --ops serves
+                                          /healthz, /readyz, /metrics (Prometheus) and /status over HTTP
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
                                           a cluster CA (Ed25519) and a certificate folder per name
   grey status [--endpoints n1=127.0.0.1:7001,… --tls ./tls/client] [--dir .grey] [--json]

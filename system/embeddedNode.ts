@@ -11,6 +11,7 @@ import type { LocalNetwork } from './localNetwork.js';
 import { identitiesOf, type TlsIdentity } from './certificates.js';
 import { TlsNetwork, parseAddress } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
+import { NodeMetrics } from './nodeMetrics.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
 
 /** Options of {@link startNode}. */
@@ -52,6 +53,8 @@ export interface GreyNode {
   registerHandler(type: string, handler: TaskHandler, options?: { replace?: boolean }): void;
   /** Where the node accepts connections (over TCP), or null (in-process). */
   readonly address: { host: string; port: number } | null;
+  /** The node's Prometheus metrics (`grey_` names), in a registry of its own. */
+  readonly metrics: NodeMetrics;
   /** Calls `listener` on every change of this node's role, term or leader; returns the unsubscribe. */
   onRole(listener: (role: string, term: number, leader: string | null) => void): () => void;
   /**
@@ -89,8 +92,9 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   const clock = new WallClock();
   const random = new CryptoRandom();
   let storage: LmdbStorage;
+  let metrics: NodeMetrics | undefined;
   try {
-    storage = LmdbStorage.open(options.dataDir);
+    storage = LmdbStorage.open(options.dataDir, { onSynced: (s) => metrics?.syncSeconds.observe(s) });
   } catch (err) {
     await tcp?.close();
     throw err;
@@ -98,12 +102,18 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   const registry = new HandlerRegistry();
   for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
   const events = new Subject<GreyEvent>();
+  const traffic = { sent: 0, delivered: 0 };
   const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();
   const node = new ClusterNode({
     id,
     clock,
     random,
-    transport: { send: (to, type, payload) => network.send(id, to, type, payload) },
+    transport: {
+      send: (to, type, payload) => {
+        traffic.sent++;
+        network.send(id, to, type, payload);
+      },
+    },
     storage,
     bootstrap: { voters, learners: [] },
     raft: { ...REAL_RAFT, ...options.raft },
@@ -112,7 +122,27 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     limits: options.limits,
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
   });
-  const inbox = network.inbox(id).subscribe((env) => node.handle(env.from, env.type, env.payload));
+  const inbox = network.inbox(id).subscribe((env) => {
+    traffic.delivered++;
+    node.handle(env.from, env.type, env.payload);
+  });
+  metrics = new NodeMetrics(node, {
+    get sent() {
+      return traffic.sent;
+    },
+    get delivered() {
+      return traffic.delivered;
+    },
+    get dropped() {
+      return tcp?.stats.dropped ?? 0;
+    },
+    get connects() {
+      return tcp?.stats.connects ?? 0;
+    },
+    get refused() {
+      return tcp?.stats.refused ?? 0;
+    },
+  });
   node.onChanges((c) => {
     for (const t of c.tasks) {
       const e = taskEventOf(t, node.state.task(t.taskId));
@@ -133,6 +163,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     events$: events.asObservable(),
     registerHandler: (type, handler, opts) => registry.register(type, handler, opts),
     address,
+    metrics,
     onRole: (listener) => {
       roleListeners.add(listener);
       return () => roleListeners.delete(listener);

@@ -82,6 +82,8 @@ function isAlive(pid: number): boolean {
 export interface LmdbStorageOptions {
   /** The codec of entries, snapshots and hard state on disk (default: Grey's wire codec). */
   codec?: Codec;
+  /** Called with each sync's duration in seconds, once its data is on disk (for metrics). */
+  onSynced?: (seconds: number) => void;
 }
 
 type Op =
@@ -121,6 +123,7 @@ export class LmdbStorage implements Storage {
   private snapshotIndex = 0;
   private closed = false;
   private readonly codec: Codec;
+  private readonly onSynced: ((seconds: number) => void) | undefined;
 
   private constructor(
     /** The data directory. */
@@ -129,8 +132,10 @@ export class LmdbStorage implements Storage {
     private readonly log: Database<Uint8Array, number>,
     private readonly meta: Database<Uint8Array, string>,
     codec: Codec,
+    onSynced?: (seconds: number) => void,
   ) {
     this.codec = codec;
+    this.onSynced = onSynced;
   }
 
   /**
@@ -153,7 +158,7 @@ export class LmdbStorage implements Storage {
     }
     const log = root.openDB<Uint8Array, number>({ name: 'log', encoding: 'binary' });
     const meta = root.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary' });
-    const storage = new LmdbStorage(path, root, log, meta, options.codec ?? msgpackCodec);
+    const storage = new LmdbStorage(path, root, log, meta, options.codec ?? msgpackCodec, options.onSynced);
     try {
       storage.checkFormat();
       storage.readBounds();
@@ -252,7 +257,12 @@ export class LmdbStorage implements Storage {
     const committed = this.root.transaction(() => {
       for (const w of writes) this.applyWrite(w);
     });
-    return committed.then(() => this.root.flushed as Promise<unknown>).then(() => undefined);
+    const started = performance.now();
+    return committed
+      .then(() => this.root.flushed as Promise<unknown>)
+      .then(() => {
+        this.onSynced?.((performance.now() - started) / 1000);
+      });
   }
 
   /** Waits for every sync, then closes the files. Further calls throw. */

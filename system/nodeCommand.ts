@@ -8,6 +8,7 @@ import { parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.
 import { createClusterCa, issueCertificate, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
 import { connect, startNode } from './embeddedNode.js';
 import { parseAddress } from './tlsNetwork.js';
+import { startOpsServer } from './opsServer.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
@@ -74,6 +75,7 @@ const NODE_FLAGS = {
   'log-level': 'value',
   heartbeat: 'value',
   'election-timeout': 'value',
+  ops: 'value',
 } as const;
 
 /**
@@ -90,10 +92,14 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   };
   const id = need('id');
   const listen = need('listen');
-  try {
-    parseAddress(listen, 'listen');
-  } catch (err) {
-    throw new UsageError(`--listen: ${(err as Error).message}`);
+  for (const flag of ['listen', 'ops'] as const) {
+    const v = flag === 'listen' ? listen : f.ops;
+    if (typeof v !== 'string') continue;
+    try {
+      parseAddress(v, flag);
+    } catch (err) {
+      throw new UsageError(`--${flag}: ${(err as Error).message}`);
+    }
   }
   const peers = typeof f.peers === 'string' ? parsePeers(f.peers) : {};
   const level = (typeof f['log-level'] === 'string' ? f['log-level'] : 'info') as Level;
@@ -106,7 +112,8 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   const log = jsonLogger(level, io.out);
 
   const node = await startNode({ id, listen, peers: { ...peers, [id]: listen }, tls, dataDir: need('data'), handlers, raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax } });
-  log('info', 'started', { node: id, listen: node.address, peers, handlers: Object.keys(handlers), status: node.status() });
+  const ops = typeof f.ops === 'string' ? await startOpsServer(node, f.ops) : null;
+  log('info', 'started', { node: id, listen: node.address, ops: ops?.address ?? null, peers, handlers: Object.keys(handlers), status: node.status() });
   node.onRole((role, term, leader) => log('info', 'role', { node: id, role, term, leader }));
   await new Promise<void>((done) => {
     const drain = async (signal: string) => {
@@ -115,6 +122,7 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
       log('info', 'draining', { node: id, signal, leader: node.status().role === 'leader' });
       const handed = await node.handOver(3_000);
       log(handed ? 'info' : 'warn', 'leadership', { node: id, handedOver: handed });
+      await ops?.close();
       await node.stop();
       log('info', 'stopped', { node: id });
       done();
