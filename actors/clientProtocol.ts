@@ -21,7 +21,7 @@ export type ClientRequest =
   | { kind: 'status'; rid: number };
 
 /** Why a node did not take a request; the client tries elsewhere (or later). */
-export type RefusalCode = 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped' | 'Backpressure' | 'UnknownQuery' | 'InvalidQuery' | 'InvalidCommand';
+export type RefusalCode = 'NotLeader' | 'TransferInProgress' | 'ProposalDropped' | 'Stopped' | 'Backpressure' | 'UnknownQuery' | 'InvalidQuery' | 'InvalidCommand' | 'Unauthorized';
 
 /** A node's answer to a {@link ClientRequest}. */
 export type ClientReply =

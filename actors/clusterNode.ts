@@ -13,6 +13,7 @@ import { RecoveryManager, type RecoveryOptions } from './recoveryManager.js';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
+import { refusalOf, type Principal } from './commandAccess.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
 import { checkCommandSized, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
@@ -112,6 +113,12 @@ export interface ClusterNodeDeps {
   /** Circuit breakers on this node's request/response links (forwarding to the leader). */
   breaker?: BreakerInput;
   /**
+   * Who sent a client request, as the transport authenticated it (over
+   * mutual TLS: the certificate's role). Absent (in-process, simulation):
+   * every sender is trusted. An unknown sender counts as a client.
+   */
+  principalOf?: (from: string) => Principal | null;
+  /**
    * The session this incarnation forwards commands in (unique per
    * incarnation, since its request numbers restart at 1). Default: the node
    * id and random bytes from `random`.
@@ -169,6 +176,7 @@ export class ClusterNode {
   private readonly promoting = new Map<string, number>();
   private stopped = false;
   private readonly transport: NodeTransport;
+  private readonly principalOf: ((from: string) => Principal | null) | undefined;
   private readonly forwardRetryMs: number;
   private forwardSeq = 0;
   /** The session forwarded commands are numbered in (a new one if the cluster forgets it). */
@@ -199,6 +207,7 @@ export class ClusterNode {
     this.reconcileMs = deps.reconcileMs ?? 100;
     this.catchUpLag = deps.catchUpLag ?? 16;
     this.transport = deps.transport;
+    this.principalOf = deps.principalOf;
     this.forwardRetryMs = deps.forwardRetryMs ?? 300;
     this.helloMs = deps.helloMs ?? 500;
     this.session = deps.sessionId ?? `${deps.id}/${Buffer.from(deps.random.bytes(6)).toString('hex')}`;
@@ -489,6 +498,13 @@ export class ClusterNode {
         const checked = checkCommandSized(sc.cmd, COMMAND_LIMITS, false); // decoded: already a private copy
         command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checked.cmd };
         bytes = checked.bytes;
+        if (this.principalOf) {
+          const refused = refusalOf(this.principalOf(from) ?? 'client', from, command);
+          if (refused !== null) {
+            send({ rid, ok: false, code: 'Unauthorized', leaderHint: null, message: refused });
+            return;
+          }
+        }
       } catch (err) {
         if (!(err instanceof InvalidCommandError)) throw err;
         send({ rid, ok: false, code: 'InvalidCommand', leaderHint: null, message: err.message });

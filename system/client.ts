@@ -523,6 +523,7 @@ export class ClusterClient {
           case 'InvalidCommand':
           case 'UnknownQuery':
           case 'InvalidQuery':
+          case 'Unauthorized':
             throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
         }
         lastError = `${r.code}: ${r.message}`;

@@ -121,6 +121,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     tasks: options.tasks,
     limits: options.limits,
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
+    ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from) } : {}),
   });
   const inbox = network.inbox(id).subscribe((env) => {
     traffic.delivered++;

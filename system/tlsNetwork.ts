@@ -74,6 +74,8 @@ export class TlsNetwork {
   private readonly maxQueued: number;
   private readonly maxBuffered: number;
   private readonly maxFrame: number;
+  /** The role each connected peer's certificate binds for its name. */
+  private readonly roles = new Map<string, CertificateRole>();
   /** Refused connections, newest last (at most 100). */
   readonly refusals: Refusal[] = [];
   readonly stats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0 };
@@ -94,6 +96,11 @@ export class TlsNetwork {
 
   get id(): string {
     return this.options.id;
+  }
+
+  /** The role of a connected peer, as its certificate binds it (`node` over `operator` over `client`), or null when unknown. */
+  roleOf(peer: string): CertificateRole | null {
+    return this.roles.get(peer) ?? null;
   }
 
   /** Starts listening (when `listen` is set); resolves with the address bound. */
@@ -209,6 +216,7 @@ export class TlsNetwork {
         settled = true;
         dial.active = false;
         dial.backoff = BACKOFF_MIN_MS;
+        this.roles.set(peer, 'node');
         this.attach(peer, socket);
         return { peer, node: true }; // checked at secureConnect: its certificate binds node:<peer>
       });
@@ -248,6 +256,11 @@ export class TlsNetwork {
       else reason = this.checkPeer(socket, null, id);
       if (reason === null && this.options.role !== 'node') reason = 'a client accepts no connections';
       const node = reason === null && this.checkPeer(socket, 'node', id!) === null;
+      if (reason === null) {
+        const ids = identitiesOf(socket.getPeerX509Certificate() as X509Certificate);
+        const role = (['node', 'operator', 'client'] as const).find((r) => ids.some((i) => i.role === r && i.name === id));
+        if (role) this.roles.set(id!, role);
+      }
       if (reason !== null) {
         this.refuse(id, reason);
         socket.end(frameOf(this.codec.encode({ ok: false, grey: PROTOCOL_VERSION, error: reason })));

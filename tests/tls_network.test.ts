@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
 import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
+import { ClientError } from '../system/clientError.js';
 import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
 import { msgpackCodec } from '../system/codec.js';
 
@@ -25,6 +26,7 @@ beforeAll(async () => {
     n2: await issueCertificate(ca, 'node', 'n2'),
     n3: await issueCertificate(ca, 'node', 'n3'),
     app: await issueCertificate(ca, 'client', 'app'),
+    admin: await issueCertificate(ca, 'operator', 'admin'),
   };
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -90,6 +92,21 @@ describe('nodes over TCP with mutual TLS', () => {
       const { result } = await client.submitTask({ type: 'upper', payload: 'over tls' }).result;
       expect(result).toBe('OVER TLS');
       expect(await client.put('k', 1)).toMatchObject({ revision: expect.any(Number) });
+
+      // Authorization by certificate role: a client may not change membership or tenants, nor report task progress; an operator may.
+      const refused = await client.submit({ op: 'registerTenant', tenant: 'acme' }).then(() => null, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(ClientError);
+      expect((refused as ClientError).code).toBe('Unauthorized');
+      expect((refused as Error).message).toMatch(/needs an operator certificate/);
+      const forged = await client.submit({ op: 'taskChanges', changes: [{ kind: 'complete', taskId: 'x', worker: 'n1', attempt: 1, result: 1, proof: {} as never, at: 0 }] }).then(() => null, (e: unknown) => e);
+      expect((forged as ClientError).code).toBe('Unauthorized');
+      expect((await client.submit({ op: 'remove', node: 'n3' }).catch((e: ClientError) => e)) as ClientError).toMatchObject({ code: 'Unauthorized' });
+      const admin = connect({ endpoints: peers, tls: certs.admin, timeoutMs: 10_000 });
+      try {
+        expect((await admin.submit({ op: 'registerTenant', tenant: 'acme' })).index).toBeGreaterThan(0);
+      } finally {
+        await admin.close();
+      }
 
       const leader = nodes.find((n) => n.status().role === 'leader')!;
       const id = leader.id as 'n1' | 'n2' | 'n3';
