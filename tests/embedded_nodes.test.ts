@@ -81,6 +81,12 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
       expect(await client.put('k', 'v1')).toMatchObject({ revision: expect.any(Number) });
       expect(await client.get('k')).toMatchObject({ found: true, value: 'v1' });
 
+      // A graceful hand-over: the leader transfers leadership, another node leads.
+      const before = await leaderOf(nodes);
+      expect(await before.handOver(3_000)).toBe(true);
+      expect(before.status().role).not.toBe('leader');
+      expect((await leaderOf(nodes)).id).not.toBe(before.id);
+
       // Stop the leader: the other two elect one and go on.
       const first = await leaderOf(nodes);
       await first.stop();
