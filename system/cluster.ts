@@ -8,7 +8,7 @@ import type { TaskControllerOptions } from '../actors/taskController.js';
 import type { PeerHealthOptions } from '../actors/peerHealth.js';
 import type { RecoveryOptions } from '../actors/recoveryManager.js';
 import type { Resources } from '../actors/taskTable.js';
-import { isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } from './events.js';
+import { eventsOfChanges, isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './events.js';
 import { DEFAULT_RAFT_OPTIONS, type RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
@@ -336,14 +336,7 @@ export class Cluster {
     }
     if (c.entry.index <= this.emittedIndex) return;
     this.emittedIndex = c.entry.index;
-    for (const t of c.tasks) {
-      const e = taskEventOf(t, node.state.task(t.taskId));
-      if (e) this.publish(e);
-    }
-    for (const m of c.members) {
-      const type = m.status === 'voter' || m.status === 'learner' ? 'node.joined' : m.status === 'removed' || m.status === 'blocked' ? 'node.left' : 'member.changed';
-      this.publish({ type, index: m.index, node: m.node, status: m.status });
-    }
+    for (const e of eventsOfChanges(c, (id) => node.state.task(id))) this.publish(e);
   }
 
   // ---------------------------------------------------------------- faults

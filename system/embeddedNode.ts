@@ -5,7 +5,7 @@ import type { RaftOptions, RaftStatus } from '../actors/raftNode.js';
 import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
 import { ClusterClient, type ClientNetwork, type ClientOptions } from './client.js';
-import { taskEventOf, type GreyEvent } from './events.js';
+import { eventsOfChanges, type GreyEvent } from './events.js';
 import { LmdbStorage } from './lmdbStorage.js';
 import type { LocalNetwork } from './localNetwork.js';
 import { identitiesOf, type TlsIdentity } from './certificates.js';
@@ -145,14 +145,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     },
   });
   node.onChanges((c) => {
-    for (const t of c.tasks) {
-      const e = taskEventOf(t, node.state.task(t.taskId));
-      if (e) events.next(e);
-    }
-    for (const m of c.members) {
-      const type = m.status === 'voter' || m.status === 'learner' ? 'node.joined' : m.status === 'removed' || m.status === 'blocked' ? 'node.left' : 'member.changed';
-      events.next({ type, index: m.index, node: m.node, status: m.status });
-    }
+    for (const e of eventsOfChanges(c, (taskId) => node.state.task(taskId))) events.next(e);
   });
   node.start();
   const capacity = options.workerCapacity ?? DEFAULT_CAPACITY;

@@ -60,3 +60,20 @@ export function taskEventOf(t: TaskTransition, record: Readonly<TaskRecord> | un
       return null;
   }
 }
+
+/** The events of one applied entry's changes, in order: task transitions, then member status changes. */
+export function eventsOfChanges(
+  c: { tasks: readonly TaskTransition[]; members: ReadonlyArray<{ index: number; node: string; status: MemberStatus }> },
+  taskOf: (taskId: string) => Readonly<TaskRecord> | undefined,
+): GreyEvent[] {
+  const out: GreyEvent[] = [];
+  for (const t of c.tasks) {
+    const e = taskEventOf(t, taskOf(t.taskId));
+    if (e) out.push(e);
+  }
+  for (const m of c.members) {
+    const type = m.status === 'voter' || m.status === 'learner' ? 'node.joined' : m.status === 'removed' || m.status === 'blocked' ? 'node.left' : 'member.changed';
+    out.push({ type, index: m.index, node: m.node, status: m.status });
+  }
+  return out;
+}

@@ -4,6 +4,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { HardState, LogEntry, Snapshot } from '../actors/raftTypes.js';
 import type { DurableState, Storage } from '../actors/storage.js';
 import { msgpackCodec, type Codec } from './codec.js';
+import { isProcessAlive } from './processAlive.js';
 
 /**
  * The on-disk format this code writes and reads. Bumped on any change of
@@ -59,7 +60,7 @@ function claim(dir: string): void {
   } catch {
     // no lock: free
   }
-  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) throw new StorageInUseError(dir, holder);
+  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) throw new StorageInUseError(dir, holder);
   writeFileSync(lock, `${process.pid}\n`);
   openHere.add(dir);
 }
@@ -69,14 +70,6 @@ function release(dir: string): void {
   rmSync(join(dir, 'grey.lock'), { force: true });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
-  }
-}
 
 /** Options of {@link LmdbStorage.open}. */
 export interface LmdbStorageOptions {

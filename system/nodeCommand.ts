@@ -9,6 +9,7 @@ import { createClusterCa, issueCertificate, type CertificateRole, type ClusterCa
 import { connect, startNode } from './embeddedNode.js';
 import { parseAddress } from './tlsNetwork.js';
 import { startOpsServer } from './opsServer.js';
+import { isProcessAlive } from './processAlive.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
@@ -256,7 +257,7 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   const file = join(dir, CLUSTER_FILE);
   if (existsSync(file)) {
     const old = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
-    const alive = Object.values(old.nodes).filter((x) => isRunning(x.pid));
+    const alive = Object.values(old.nodes).filter((x) => isProcessAlive(x.pid));
     if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map((x) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
   }
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -304,21 +305,12 @@ async function clusterDown(args: string[], io: CliIO): Promise<number> {
   const file = join(dir, CLUSTER_FILE);
   if (!existsSync(file)) throw new UsageError(`no cluster in ${dir} (no ${CLUSTER_FILE}); 'grey cluster up' starts one`);
   const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
-  const running = Object.entries(cluster.nodes).filter(([, x]) => isRunning(x.pid));
+  const running = Object.entries(cluster.nodes).filter(([, x]) => isProcessAlive(x.pid));
   for (const [, x] of running) process.kill(x.pid, 'SIGTERM');
   const deadline = Date.now() + 15_000;
-  while (running.some(([, x]) => isRunning(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const stuck = running.filter(([, x]) => isRunning(x.pid));
+  while (running.some(([, x]) => isProcessAlive(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const stuck = running.filter(([, x]) => isProcessAlive(x.pid));
   for (const [, x] of stuck) process.kill(x.pid, 'SIGKILL');
   io.out(`stopped ${running.length} nodes${stuck.length ? ` (${stuck.length} killed after 15 s)` : ''}; data and logs stay in ${dir}`);
   return 0;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { GreyNode } from './embeddedNode.js';
 import { parseAddress } from './tlsNetwork.js';
+import { listenOn } from './listen.js';
 
 /** How far behind its commit index a node may apply and still say it is ready. */
 const READY_APPLY_LAG = 1_000;
@@ -54,16 +55,9 @@ export async function startOpsServer(node: GreyNode, listen: string): Promise<Op
         return json(404, { error: 'NotFound', message: `no ${path}; try /healthz, /readyz, /metrics, /status` });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as { address: string; port: number };
+  const address = await listenOn(server, host, port);
   return {
-    address: { host: a.address, port: a.port },
+    address,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -5,6 +5,7 @@ import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
 import { identitiesOf, type CertificateRole, type TlsIdentity } from './certificates.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
+import { listenOn } from './listen.js';
 
 /** The version of Grey's wire protocol, exchanged in the handshake; a peer speaking another is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -110,15 +111,7 @@ export class TlsNetwork {
     const server = tls.createServer({ ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true }, (socket) => this.onAccepted(socket));
     server.on('tlsClientError', (err) => this.refuse(null, `TLS handshake: ${err.message}`));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const a = server.address() as { address: string; port: number };
-    return { host: a.address, port: a.port };
+    return listenOn(server, host, port);
   }
 
   /** The messages delivered to this process's id. */

@@ -4,11 +4,11 @@
  * down` drains and stops it; usage errors are one line and a hint.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../system/cli.js';
+import { freePort } from './helpers/realTime.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'grey-cli-')), '.grey');
 afterAll(async () => {
@@ -23,17 +23,10 @@ async function run(argv: string[]): Promise<{ code: number; out: string[]; err: 
   return { code, out, err };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return Math.min(port, 65_000);
-}
 
 describe('grey cluster up, status, down', () => {
   it('starts three node processes with fresh certificates, shows a leader, and stops them all', async () => {
-    const base = await freePort();
+    const base = Math.min(await freePort(), 65_000); // and the two ports after it
     const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base)]);
     expect(up.code, up.err.join('\n')).toBe(0);
     expect(up.out.join('\n')).toMatch(/leader/);

@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClusterCa, issueCertificate } from '../system/certificates.js';
 import { ClientError } from '../system/clientError.js';
 import { connect } from '../system/embeddedNode.js';
+import { freePort, until } from './helpers/realTime.js';
 
 const CLI = fileURLToPath(new URL('../system/cli.ts', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('./fixtures/processHandlers.mjs', import.meta.url));
@@ -25,23 +25,7 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, within = 20_000): Promise<T> {
-  const deadline = Date.now() + within;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${within} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('nodes as processes', () => {
   it('SIGKILL of the leader during 1,000 tasks: a new leader, every acknowledged task completed once, the node restarts and catches up', async () => {

@@ -5,32 +5,18 @@
  * read back, and once the faults heal every node holds the same log.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClusterCa, issueCertificate, type TlsIdentity } from '../system/certificates.js';
 import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
 import { FaultyProxy } from './helpers/faultyProxy.js';
+import { freePort, until } from './helpers/realTime.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-proxy-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-async function until(check: () => boolean, what: string, within = 15_000): Promise<void> {
-  const deadline = Date.now() + within;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${within} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('faults between processes, through a proxy', () => {
   it('delays, resets and a node cut off: a majority keeps committing, nothing acknowledged is lost, the logs agree after healing', async () => {

@@ -15,6 +15,7 @@ import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
 import { ClientError } from '../system/clientError.js';
 import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
 import { msgpackCodec } from '../system/codec.js';
+import { freePort, until } from './helpers/realTime.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-tls-'));
 let ca: ClusterCa;
@@ -33,14 +34,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const FAST = { heartbeatMs: 20, electionTimeoutMin: 150, electionTimeoutMax: 300 };
 
-/** Waits until `check` is true, polling every 10 ms (the cluster runs on its own; this only watches). */
-async function until(check: () => boolean, what: string, within = 5_000): Promise<void> {
-  const deadline = Date.now() + within;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${within} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Connects to `port` with `identity`, says hello as `id`, and resolves with the first frame answered (or the error). */
 function hello(port: number, identity: TlsIdentity, id: string, version = PROTOCOL_VERSION): Promise<unknown> {
@@ -75,14 +68,7 @@ describe('certificates', () => {
 
 describe('nodes over TCP with mutual TLS', () => {
   it('three nodes on loopback elect a leader and serve a TLS client; a restarted node rejoins', async () => {
-    // Ports picked by the OS: start each node on port 0, then tell the others where it is.
-    const probe = await Promise.all(['n1', 'n2', 'n3'].map(async () => {
-      const s = tls.createServer();
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-      const port = (s.address() as { port: number }).port;
-      await new Promise<void>((r) => s.close(() => r()));
-      return port;
-    }));
+    const probe = await Promise.all(['n1', 'n2', 'n3'].map(() => freePort()));
     const peers = { n1: `127.0.0.1:${probe[0]}`, n2: `127.0.0.1:${probe[1]}`, n3: `127.0.0.1:${probe[2]}` };
     const start = (id: 'n1' | 'n2' | 'n3') => startNode({ id, peers, listen: peers[id], tls: certs[id], dataDir: join(root, id), raft: FAST, handlers: { upper: (p) => String(p).toUpperCase() } });
     const nodes: GreyNode[] = await Promise.all((['n1', 'n2', 'n3'] as const).map(start));
