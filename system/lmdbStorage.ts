@@ -115,6 +115,8 @@ export class LmdbStorage implements Storage {
   /** The snapshot's index on disk (0: none), for what the log may hold. */
   private snapshotIndex = 0;
   private closed = false;
+  /** The last sync issued: what an empty sync waits for. */
+  private lastSync: Promise<void> = Promise.resolve();
   private readonly codec: Codec;
   private readonly onSynced: ((seconds: number) => void) | undefined;
 
@@ -243,6 +245,8 @@ export class LmdbStorage implements Storage {
   /** Commits every buffered write as one transaction; resolves once it is on disk. */
   sync(): Promise<void> {
     this.assertOpen();
+    // Nothing written since the last sync: durable once the syncs before are.
+    if (this.pending.length === 0) return this.lastSync;
     const ops = this.pending;
     this.pending = [];
     // Encode now, on the caller's values as they are: the node may change nothing later, but the codec copies anyway.
@@ -251,11 +255,13 @@ export class LmdbStorage implements Storage {
       for (const w of writes) this.applyWrite(w);
     });
     const started = performance.now();
-    return committed
+    const done = committed
       .then(() => this.root.flushed as Promise<unknown>)
       .then(() => {
         this.onSynced?.((performance.now() - started) / 1000);
       });
+    this.lastSync = done.catch(() => {}); // a failed sync is reported to its own caller
+    return done;
   }
 
   /** Waits for every sync, then closes the files. Further calls throw. */
