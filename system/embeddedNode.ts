@@ -84,6 +84,9 @@ const REAL_RAFT: Partial<RaftOptions> = { heartbeatMs: 100, electionTimeoutMin: 
 export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   checkStartOptions(options);
   const { id } = options;
+  // Handlers first: a bad one is refused before any socket or file is opened.
+  const registry = new HandlerRegistry();
+  for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
   const voters = Array.isArray(options.peers) ? [...(options.peers as readonly string[])] : Object.keys(options.peers);
   if (!voters.includes(id)) voters.push(id);
   const tcp = options.listen !== undefined ? new TlsNetwork({ id, role: 'node', tls: options.tls!, listen: options.listen, peers: withoutSelf(options.peers as Record<string, string>, id) }) : null;
@@ -99,8 +102,6 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     await tcp?.close();
     throw err;
   }
-  const registry = new HandlerRegistry();
-  for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
   const events = new Subject<GreyEvent>();
   const traffic = { sent: 0, delivered: 0 };
   const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();

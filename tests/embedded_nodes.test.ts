@@ -115,6 +115,8 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
     await expect(startNode({ id: 'n1', peers: ['n2'], network, dataDir: join(root, 'x') })).rejects.toThrow(/peers must include the node itself/);
     await expect(startNode({ id: '', peers: ['n1'], network, dataDir: join(root, 'x') })).rejects.toThrow(TypeError);
     expect(() => connect({ network, endpoints: [] })).toThrow(/endpoints/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'h'), handlers: { bad: 42 as never } })).rejects.toThrow(/handler for 'bad' must be a function/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'h') }).then((n) => n.stop())).resolves.toBeUndefined(); // nothing was left open
     // A data directory whose format mark says another version.
     const { open } = await import('lmdb');
     const { msgpackCodec } = await import('../system/codec.js');
