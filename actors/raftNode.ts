@@ -689,6 +689,9 @@ export class RaftNode {
     }
     this.sm.restore(s.data);
     this.log.reset(s.index, s.term);
+    // The log after the snapshot is gone: nothing past it is durable here, whatever a sync in flight was for.
+    this.durableIndex = Math.min(this.durableIndex, s.index);
+    for (const p of this.syncing) p.upTo = Math.min(p.upTo, s.index);
     this.digests?.restore({ index: s.index, digest: s.digest ?? '' });
     this.snapshot = s;
     this.baseConfig = s.config;
