@@ -186,6 +186,8 @@ export class ClusterNode {
   private forwardTimer: TimerHandle | undefined;
   private readonly helloMs: number;
   private helloTimer: TimerHandle | undefined;
+  /** Since when this node has known no leader (null: it knows one). */
+  private leaderLostAt: number | null = null;
   /** Listeners of what each apply changed (executor, task controller, cluster). */
   private readonly changeListeners: Array<(changes: AppliedChanges) => void> = [];
   /** Runs the tasks assigned to this node. */
@@ -247,7 +249,7 @@ export class ClusterNode {
         config: (index, config) => {
           outer.config?.(index, config);
           if (this.health) this.expectPeers();
-          if (this.helloMs !== undefined) this.armHello();
+          this.armHello();
         },
         role: (role, term, leader) => {
           outer.role?.(role, term, leader);
@@ -260,9 +262,11 @@ export class ClusterNode {
           if (role === 'leader') this.recovery?.onLeadership();
           // A leader is known (again): send what waits for one now, not at the next retry.
           if (leader !== null) {
+            this.leaderLostAt = null;
             for (const f of this.forwarding?.values() ?? []) if (!f.at) this.sendForward(f);
-          } else if (this.helloMs !== undefined) {
-            this.armHello(); // a learner that lost its leader may have been removed without hearing of it
+          } else {
+            this.leaderLostAt ??= this.clock.now();
+            this.armHello(); // a member that lost its leader may have been removed without hearing of it
           }
         },
       },
@@ -435,27 +439,34 @@ export class ClusterNode {
   /**
    * A node outside the configuration hears from nobody: leaders replicate to
    * members only. So while it is out (removed while unreachable, say) it
-   * greets the voters it last knew, now and then; a leader that hears from a
-   * node it removed as unreachable re-admits it through the learner path.
+   * greets the members it last knew, now and then; a leader that hears from
+   * a node it removed as unreachable re-admits it through the learner path.
    * A node removed on purpose, blocked or rejected stays quiet. A learner
-   * that knows no leader greets too (see {@link ClusterNode.isOutside}).
+   * that knows no leader, and a voter that has known none for long, greet
+   * too (see {@link ClusterNode.isOutside}).
    */
   private armHello(): void {
-    if (this.stopped || this.helloTimer !== undefined || !this.isOutside()) return;
+    if (this.stopped || this.helloTimer !== undefined || !(this.isOutside() || this.leaderLostAt !== null)) return;
     this.helloTimer = this.clock.setTimeout(() => {
       this.helloTimer = undefined;
-      if (!this.isOutside()) return;
-      for (const v of this.raft.config.voters) this.transport.send(v, 'grey.hello', {});
+      if (this.isOutside()) {
+        const c = this.raft.config;
+        for (const m of [...c.voters, ...c.learners]) if (m !== this.id) this.transport.send(m, 'grey.hello', {});
+      }
       this.armHello();
     }, this.helloMs);
   }
 
   private isOutside(): boolean {
     const c = this.raft.config;
-    if (c.voters.length === 0 || c.voters.includes(this.id)) return false;
+    if (c.voters.length === 0) return false;
+    // A voter that has known no leader for many election timeouts may be one
+    // only in its own log: removed while cut off, its pre-votes go to voters
+    // that ignore them, and the leader, which may be a learner in its old
+    // configuration, never hears from it. Greeting costs a member nothing.
+    if (c.voters.includes(this.id)) return this.leaderLostAt !== null && this.clock.now() - this.leaderLostAt >= 4 * this.raft.options.electionTimeoutMax;
     // A learner that knows no leader may be one only in its own log: removed
-    // by an entry it never received (a voter would say so by campaigning; a
-    // learner never speaks first). Greeting costs nothing when it is a member.
+    // by an entry it never received (a learner never speaks first).
     if (c.learners.includes(this.id)) return this.raft.leader === null;
     const me = this.state.member(this.id);
     if (me && (me.status === 'blocked' || me.status === 'rejected')) return false;

@@ -108,6 +108,28 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     expect(c.leader()!.recovery.actions.filter((a) => a.kind === 'rejoin' && a.peer === victim)).toHaveLength(2);
   });
 
+  it('a voter removed while cut off, whose only way back is a leader it knew as a learner, greets every member it knew and is re-admitted', async () => {
+    const c = createTestCluster(5, { seed: 61 });
+    const first = await c.waitForLeader();
+    const [w, v] = followers(c, first);
+    const client = c.client();
+    // w is removed and comes back as a learner; v learns of w as a learner, then is cut off.
+    await c.drive(client.submit({ op: 'remove', node: w, reason: 'unreachable' }), 3_000);
+    await c.runUntil(() => c.node(v).raft.config.learners.includes(w), { within: 5_000, description: 'v knows w as a learner' });
+    c.isolate(v);
+    await c.runUntil(() => c.leader()!.raft.config.voters.includes(w), { within: 10_000, description: 'w a voter again' });
+    // v is removed without hearing of it, and w takes the lead: the one leader v never asks for a vote.
+    await c.drive(client.submit({ op: 'remove', node: v, reason: 'unreachable' }), 3_000);
+    await c.runUntil(() => !c.leader()!.raft.config.voters.includes(v), { within: 3_000, description: 'v out' });
+    c.leader()!.raft.transferLeadership(w);
+    await c.runUntil(() => c.leader()?.id === w, { within: 3_000, description: 'w leads' });
+    expect(c.node(v).raft.config.voters).toContain(v); // it still believes it votes
+    expect(c.node(v).raft.config.voters).not.toContain(w); // and the leader is no voter it would ask
+    c.heal();
+    await c.runUntil(() => [...c.leader()!.raft.config.voters, ...c.leader()!.raft.config.learners].includes(v), { within: 8_000, description: 'v a member again' });
+    expect(c.leader()!.recovery.actions.some((a) => a.kind === 'rejoin' && a.peer === v)).toBe(true);
+  });
+
   it('a forwarding call abandoned for a new leader ends as a failure, so a half-open breaker is never left waiting for it', async () => {
     const c = createTestCluster(3, { seed: 54 });
     const L = (await c.waitForLeader()).id;
