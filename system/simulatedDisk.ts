@@ -16,7 +16,8 @@ export interface SyncLatency {
  * after a delay drawn from `latency`, and never before an earlier sync
  * (a disk finishes its queue in order). A sync makes durable exactly the
  * writes made before it, not those queued behind it, so a crash while a
- * sync is in flight loses what the crash model says of unsynced writes.
+ * sync is in flight loses what the crash model says of unsynced writes
+ * (the hard state excepted: see {@link SimulatedDisk.setHardState}).
  *
  * The node above it holds every message until the syncs before it finish,
  * so this is what exercises Raft's "durable before promised" rule with the
@@ -40,8 +41,19 @@ export class SimulatedDisk implements Storage {
     return this.memory.load();
   }
 
+  /**
+   * The hard state (term, vote) goes through at once, with everything
+   * written before it, as a small synchronous write would; log writes wait
+   * for their sync. Why: the trace checker judges the terms and votes a
+   * node reports, and a term or vote lost in a crash before its sync (safe:
+   * the node's messages were held, it promised nothing) would look to it
+   * like a broken promise. The node still waits for the sync before it
+   * sends anything; `tests/raft/durable_sync.test.ts` covers a hard state
+   * that is durable only at the sync, as on LMDB.
+   */
   setHardState(state: HardState): void {
     this.memory.setHardState(state);
+    this.memory.syncTo(this.memory.written);
   }
 
   append(entries: readonly LogEntry[]): void {
