@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect, startNode } from '../system/embeddedNode.js';
 import { LocalNetwork } from '../system/localNetwork.js';
 import { startOpsServer } from '../system/opsServer.js';
+import { until } from './helpers/realTime.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-ops-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -36,11 +37,16 @@ describe('operations endpoint', () => {
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ ready: true, node: 'n1' });
 
-      const metrics = await (await fetch(url('/metrics'))).text();
+      // The client's answers come from the leader; n1 may be a follower that
+      // applies those completions one heartbeat later, so wait for them there.
+      const metrics = await until(async () => {
+        const text = await (await fetch(url('/metrics'))).text();
+        return Number(/^grey_tasks\{status="completed",node="n1"\} (\d+)/m.exec(text)?.[1]) >= 5 && text;
+      }, 'n1 applies the five completions');
       expect(metrics).toMatch(/^grey_raft_term\{node="n1"\} [1-9]/m);
       expect(metrics).toMatch(/^grey_raft_commit_index\{node="n1"\} [1-9]/m);
       const completed = Number(/^grey_tasks\{status="completed",node="n1"\} (\d+)/m.exec(metrics)?.[1]);
-      expect(completed).toBeGreaterThanOrEqual(1);
+      expect(completed).toBe(5);
       expect(Number(/^grey_storage_sync_duration_seconds_count\{node="n1"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       expect(Number(/^grey_transport_messages_sent_total\{node="n1"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       // Labels come from fixed sets: task statuses only.
