@@ -44,6 +44,13 @@ export interface ClientOptions {
   maxInDoubt?: number;
   /** Size limits checked before anything is sent. */
   limits?: Partial<ClientLimits>;
+  /**
+   * The session requests are numbered in (default: the client id). Two
+   * clients must never share one: a real-mode client that restarts, or a
+   * second process with the same certificate, takes a fresh one
+   * (`<id>~<random>`), since its numbers start again at 1.
+   */
+  session?: string;
 }
 
 /** Size limits a client checks at its edge (a refused command is never sent). */
@@ -165,6 +172,7 @@ export class ClusterClient {
   private rid = 0;
   /** The session requests are numbered in: the client id, then a new one each time the cluster says it forgot the last. */
   private session: string;
+  private readonly baseSession: string;
   private sessionEpoch = 0;
   /** Request numbers still awaiting an answer, by session (the session keeps their answers until they leave). */
   private readonly unanswered = new Map<number, string>();
@@ -202,7 +210,7 @@ export class ClusterClient {
     this.endpoints = [...(options.endpoints ?? net.ids)];
     if (this.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
     this.taskIds = seededIds(net.kernel.random(`task-ids:${id}`));
-    this.session = id;
+    this.session = this.baseSession = options.session ?? id;
     net.bus.inbox<Reply>(id).subscribe((env) => {
       if (env.type === CLIENT_REPLY) this.onReply(env.from, env.payload);
     });
@@ -460,7 +468,7 @@ export class ClusterClient {
       // The cluster forgot this session: what it did before is unknown, so
       // say so, and number later requests in a fresh session.
       // (Request numbers keep counting, so they stay unique across sessions.)
-      if (this.session === session) this.session = `${this.id}~${++this.sessionEpoch}`;
+      if (this.session === session) this.session = `${this.baseSession}~${++this.sessionEpoch}`;
       throw new ClientError('SessionExpired', r.message, 'unknown', null, requestId);
     }
     if (!r.ok) throw new ClientError(r.code, r.message, 'failed', null, requestId);

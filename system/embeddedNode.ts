@@ -276,7 +276,10 @@ export function connect(options: ConnectOptions): RealClient {
     ids,
     watchTask: (taskId) => pollTask((t) => client!.queryAt('task', { taskId: t }), clock, taskId),
   };
-  client = new ClusterClient(net, id, { ...clientOptions, endpoints: ids });
+  // A fresh session for each client: its request numbers start at 1, and a
+  // session an earlier client of the same name used must not answer them.
+  const session = clientOptions.session ?? `${id}~${Buffer.from(clock.random('session').bytes(6)).toString('hex')}`;
+  client = new ClusterClient(net, id, { ...clientOptions, session, endpoints: ids });
   const real = client as RealClient;
   real.close = async () => {
     await tcp?.close();

@@ -80,6 +80,14 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
       expect(ra.proof.taskId).toBe(ra.taskId);
       expect(await client.put('k', 'v1')).toMatchObject({ revision: expect.any(Number) });
       expect(await client.get('k')).toMatchObject({ found: true, value: 'v1' });
+      // Two clients of one name, as a process and its restart would be: each
+      // numbers its requests from 1, so each needs its own session, or the
+      // second's put would be answered as the first's retry and never applied.
+      const once = connect({ network, endpoints: IDS, id: 'app', timeoutMs: 10_000 });
+      await once.put('who', 'first');
+      const restarted = connect({ network, endpoints: IDS, id: 'app', timeoutMs: 10_000 });
+      await restarted.put('who', 'second');
+      expect(await client.get('who')).toMatchObject({ found: true, value: 'second' });
 
       // A graceful hand-over: the leader transfers leadership, another node leads.
       const before = await leaderOf(nodes);
