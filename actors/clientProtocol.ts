@@ -8,6 +8,27 @@ export type NodeStatus = RaftStatus & { tasks: number; workers: number };
 export const CLIENT_REQUEST = 'client.request';
 /** Message type of a node's answer to a client. */
 export const CLIENT_REPLY = 'client.reply';
+/** Message type of a client request that the node the client reached (its API gateway) relays to another node. */
+export const CLIENT_RELAY = 'client.relay';
+/** Message type of the answer to a relayed request, back to the relaying node. */
+export const CLIENT_RELAYED = 'client.relayed';
+
+/**
+ * A client's request relayed by a node: who the client is, as the relaying
+ * node authenticated it (never `node`: a gateway serves clients and
+ * operators only), and the request itself.
+ */
+export interface RelayedRequest {
+  client: string;
+  principal: 'client' | 'operator' | null;
+  request: ClientRequest;
+}
+
+/** The answer to a {@link RelayedRequest}, for the client it names. */
+export interface RelayedReply {
+  client: string;
+  reply: ClientReply;
+}
 
 /**
  * A client's request, as it travels to a node. `rid` numbers the client's

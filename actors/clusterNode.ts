@@ -14,7 +14,7 @@ import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
 import { refusalOf, type Principal } from './commandAccess.js';
-import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest } from './clientProtocol.js';
+import { CLIENT_RELAY, CLIENT_RELAYED, CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type RelayedReply, type RelayedRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
 import { checkCommandSized, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
 
@@ -177,6 +177,7 @@ export class ClusterNode {
   private stopped = false;
   private readonly transport: NodeTransport;
   private readonly principalOf: ((from: string) => Principal | null) | undefined;
+  private readonly relayListeners = new Set<(from: string, answer: RelayedReply) => void>();
   private readonly forwardRetryMs: number;
   private forwardSeq = 0;
   /** The session forwarded commands are numbered in (a new one if the cluster forgets it). */
@@ -307,6 +308,17 @@ export class ClusterNode {
     this.forwarding.clear();
   }
 
+  /** Sends `client`'s request to node `to`, which serves it as if the client had reached it: answers come to {@link onRelayed} listeners. */
+  relay(to: string, client: string, principal: RelayedRequest['principal'], request: ClientRequest): void {
+    if (!this.stopped) this.transport.send(to, CLIENT_RELAY, { client, principal, request } satisfies RelayedRequest);
+  }
+
+  /** Subscribes to answers of relayed requests (`from` is the node that served it); returns the unsubscribe function. */
+  onRelayed(listener: (from: string, answer: RelayedReply) => void): () => void {
+    this.relayListeners.add(listener);
+    return () => this.relayListeners.delete(listener);
+  }
+
   /** Subscribes to what each applied entry changed; returns the unsubscribe function. */
   onChanges(listener: (changes: AppliedChanges) => void): () => void {
     this.changeListeners.push(listener);
@@ -320,6 +332,11 @@ export class ClusterNode {
     if (this.stopped) return;
     // Clients are not peers: they are neither judged for health nor greeted back into the configuration.
     if (type === CLIENT_REQUEST) return this.onClientRequest(from, payload as ClientRequest);
+    if (type === CLIENT_RELAY) return this.onRelay(from, payload as RelayedRequest);
+    if (type === CLIENT_RELAYED) {
+      for (const l of this.relayListeners) l(from, payload as RelayedReply);
+      return;
+    }
     this.health.observe(from);
     if (this.raft.isLeader && !this.raft.config.voters.includes(from) && !this.raft.config.learners.includes(from)) this.recovery.heardFromRemoved(from);
     if (type === 'grey.hello') return; // a node outside the configuration is alive: observed above
@@ -491,8 +508,33 @@ export class ClusterNode {
    * command is checked again here, since a node cannot trust what arrives.
    */
   private onClientRequest(from: string, req: ClientRequest): void {
-    const send = (reply: ClientReply) => {
-      if (!this.stopped) this.transport.send(from, CLIENT_REPLY, reply);
+    const principal = this.principalOf ? (this.principalOf(from) ?? 'client') : null;
+    this.serveClient(from, principal, req, (reply) => this.transport.send(from, CLIENT_REPLY, reply));
+  }
+
+  /**
+   * A request another node relays for a client of its API. Only a node may
+   * relay (a client cannot claim to speak for another), and it relays for
+   * clients and operators only, never with a node's rights.
+   */
+  private onRelay(from: string, relayed: RelayedRequest): void {
+    if (this.principalOf && this.principalOf(from) !== 'node') return;
+    const principal = relayed?.principal;
+    if (typeof relayed?.client !== 'string' || relayed.client.length === 0) return;
+    if (principal !== 'client' && principal !== 'operator' && !(principal === null && !this.principalOf)) return;
+    this.serveClient(relayed.client, principal, relayed.request, (reply) => this.transport.send(from, CLIENT_RELAYED, { client: relayed.client, reply } satisfies RelayedReply));
+  }
+
+  /**
+   * Serves a request of `client`, authenticated as `principal` (null: a
+   * trusted caller in this process, nothing checked), answering through
+   * `reply`. What the transport delivers, what another node relays and what
+   * this node's own API gateway asks all come through here.
+   */
+  serveClient(client: string, principal: Principal | null, req: ClientRequest, reply: (r: ClientReply) => void): void {
+    const from = client;
+    const send = (r: ClientReply) => {
+      if (!this.stopped) reply(r);
     };
     const rid = typeof req?.rid === 'number' ? req.rid : 0;
     if (req?.kind === 'propose') {
@@ -509,8 +551,8 @@ export class ClusterNode {
         const checked = checkCommandSized(sc.cmd, COMMAND_LIMITS, false); // decoded: already a private copy
         command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checked.cmd };
         bytes = checked.bytes;
-        if (this.principalOf) {
-          const refused = refusalOf(this.principalOf(from) ?? 'client', from, command);
+        if (principal !== null) {
+          const refused = refusalOf(principal, from, command);
           if (refused !== null) {
             send({ rid, ok: false, code: 'Unauthorized', leaderHint: null, message: refused });
             return;

@@ -12,6 +12,9 @@ import { identitiesOf, type TlsIdentity } from './certificates.js';
 import { TlsNetwork, parseAddress } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
 import { NodeMetrics } from './nodeMetrics.js';
+import { ApiGateway } from './apiGateway.js';
+import { EventHistory } from './eventHistory.js';
+import { startHttpApi, type HttpApi } from './httpApi.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
 
 /** Options of {@link startNode}. */
@@ -40,6 +43,14 @@ export interface StartNodeOptions {
   raft?: Partial<RaftOptions>;
   tasks?: TaskControllerOptions;
   limits?: Partial<ClusterStateLimits>;
+  /**
+   * Serve the HTTP/JSON API and server-sent events on `listen` (see
+   * {@link startHttpApi}): HTTPS with client certificates when the node
+   * runs over TLS, plain HTTP on loopback in-process. Any node serves any
+   * request, relaying to the leader. `history`: committed events kept for
+   * watchers resuming from an index (default 10 000).
+   */
+  api?: { listen: string; history?: number };
 }
 
 /** A Grey node running inside this process, on the wall clock, with its log on disk. */
@@ -53,6 +64,8 @@ export interface GreyNode {
   registerHandler(type: string, handler: TaskHandler, options?: { replace?: boolean }): void;
   /** Where the node accepts connections (over TCP), or null (in-process). */
   readonly address: { host: string; port: number } | null;
+  /** Where the HTTP API listens, or null (no `api` option). */
+  readonly api: { host: string; port: number } | null;
   /** The node's Prometheus metrics (`grey_` names), in a registry of its own. */
   readonly metrics: NodeMetrics;
   /** Calls `listener` on every change of this node's role, term or leader; returns the unsubscribe. */
@@ -145,10 +158,39 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
       return tcp?.stats.refused ?? 0;
     },
   });
+  // Kept from the first index this node applies (after its snapshot), for watchers that resume.
+  const history = options.api ? new EventHistory(node.raft.lastApplied + 1, options.api.history) : null;
   node.onChanges((c) => {
-    for (const e of eventsOfChanges(c, (taskId) => node.state.task(taskId))) events.next(e);
+    for (const e of eventsOfChanges(c, (taskId) => node.state.task(taskId))) {
+      history?.push(e);
+      events.next(e);
+    }
   });
   node.start();
+  const gateway = options.api ? new ApiGateway(node, clock) : null;
+  let api: HttpApi | null = null;
+  if (options.api) {
+    try {
+      api = await startHttpApi(
+        {
+          id,
+          gateway: gateway!,
+          history: history!,
+          status: () => ({ ...node.raft.status(), tasks: node.state.taskTable.size, workers: node.state.workers().length }),
+          onRole: (l) => {
+            roleListeners.add(l);
+            return () => roleListeners.delete(l);
+          },
+        },
+        { listen: options.api.listen, ...(options.tls ? { tls: options.tls } : {}) },
+      );
+    } catch (err) {
+      node.stop();
+      await tcp?.close();
+      await storage.close();
+      throw err;
+    }
+  }
   const capacity = options.workerCapacity ?? DEFAULT_CAPACITY;
   if (capacity) node.forward({ op: 'registerWorker', worker: id, capacity });
   let stopping: Promise<void> | null = null;
@@ -158,6 +200,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     events$: events.asObservable(),
     registerHandler: (type, handler, opts) => registry.register(type, handler, opts),
     address,
+    api: api?.address ?? null,
     metrics,
     onRole: (listener) => {
       roleListeners.add(listener);
@@ -193,8 +236,11 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     },
     stop: () =>
       (stopping ??= (async () => {
+        await api?.close();
+        gateway?.close();
         inbox.unsubscribe();
         node.stop();
+        history?.complete();
         events.complete();
         await tcp?.close();
         await storage.close();
