@@ -116,6 +116,9 @@ export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
 
 // Real mode: nodes on the wall clock, a durable log, worker threads
 export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions, type RealClient } from './system/embeddedNode.js';
+export { startHttpApi, type HttpApi, type HttpApiOptions } from './system/httpApi.js';
+export { EventHistory, type EventsCompacted } from './system/eventHistory.js';
+export { TableInspection, type ChartInspector, type GreyInspectionEvent } from './actors/chartInspection.js';
 export type { NodeStatus } from './actors/clientProtocol.js';
 export { LocalNetwork } from './system/localNetwork.js';
 export { startOpsServer, type OpsServer } from './system/opsServer.js';

@@ -10,7 +10,10 @@ import type { HandlerRegistry } from './taskHandlers.js';
 import { TaskController, type TaskControllerOptions } from './taskController.js';
 import { PeerHealth, type PeerHealthOptions } from './peerHealth.js';
 import { RecoveryManager, type RecoveryOptions } from './recoveryManager.js';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { inspectorFor, TableInspection, type ChartInspector } from './chartInspection.js';
+import { taskStepper } from '../machines/taskTable.js';
+import { membershipStepper } from '../machines/membershipTable.js';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
 import { refusalOf, type Principal } from './commandAccess.js';
@@ -119,6 +122,14 @@ export interface ClusterNodeDeps {
    */
   principalOf?: (from: string) => Principal | null;
   /**
+   * An inspection observer fed from every chart of this node: the Raft
+   * role, each follower's replication progress, each member, each task's
+   * lifecycle (replicated, and each attempt run here), each peer's
+   * quarantine and each circuit breaker. XState's event shapes, with the
+   * node's id added.
+   */
+  inspect?: ChartInspector;
+  /**
    * The session this incarnation forwards commands in (unique per
    * incarnation, since its request numbers restart at 1). Default: the node
    * id and random bytes from `random`.
@@ -178,6 +189,7 @@ export class ClusterNode {
   private readonly transport: NodeTransport;
   private readonly principalOf: ((from: string) => Principal | null) | undefined;
   private readonly relayListeners = new Set<(from: string, answer: RelayedReply) => void>();
+  private actorInspect: ((event: InspectionEvent) => void) | null = null;
   private readonly forwardRetryMs: number;
   private forwardSeq = 0;
   /** The session forwarded commands are numbered in (a new one if the cluster forgets it). */
@@ -224,6 +236,7 @@ export class ClusterNode {
       bootstrap: deps.bootstrap,
       options: deps.raft,
       digests: deps.digests,
+      ...(deps.inspect ? { inspect: deps.inspect } : {}),
       stateMachine: {
         apply: (e) => this.state.apply(e),
         snapshot: () => this.state.snapshot(),
@@ -284,6 +297,14 @@ export class ClusterNode {
     this.tasks = new TaskController(this, deps.clock, deps.tasks);
     this.recovery = new RecoveryManager(this, deps.clock, deps.recovery);
     this.executor = deps.handlers ? new Executor(this, deps.clock, deps.random, deps.handlers, deps.executor) : null;
+    if (deps.inspect) {
+      const inspect = inspectorFor(this.id, deps.inspect);
+      this.actorInspect = inspect;
+      this.state.taskTable.inspection = new TableInspection(this.id, 'taskLifecycle', deps.inspect, taskStepper.finals);
+      this.state.memberInspection = new TableInspection(this.id, 'membership', deps.inspect, membershipStepper.finals);
+      this.health.inspect = inspect;
+      if (this.executor) this.executor.inspect = inspect;
+    }
   }
 
   start(): void {
@@ -437,7 +458,7 @@ export class ClusterNode {
   private breakerFor(peer: string): Actor<typeof circuitBreaker> {
     let b = this.breakers.get(peer);
     if (!b) {
-      b = createActor(circuitBreaker, { clock: this.clock, id: `breaker(forward:${peer})`, input: this.breakerInput });
+      b = createActor(circuitBreaker, { clock: this.clock, id: `breaker(forward:${peer})`, input: this.breakerInput, ...(this.actorInspect ? { inspect: this.actorInspect } : {}) });
       let state = 'closed';
       b.subscribe((snap) => {
         const to = snap.value as string;

@@ -1,6 +1,7 @@
 import { membershipStepper } from '../machines/membershipTable.js';
 import type { MemberStatus, MembershipContext, MembershipEvent } from '../machines/membership.js';
 import type { LogEntry } from './raftTypes.js';
+import type { TableInspection } from './chartInspection.js';
 import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
 import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 import { SessionAnswers } from './sessionAnswers.js';
@@ -249,6 +250,9 @@ export class ClusterState {
   /** Member status changes since the last {@link ClusterState.takeChanges}. */
   private memberChanges: Array<{ index: number; node: string; status: MemberStatus }> = [];
 
+  /** Where each member's membership steps are reported, when the node is inspected. */
+  memberInspection: TableInspection | null = null;
+
   constructor(limits: Partial<ClusterStateLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.taskTable = new TaskTable(this.limits.tasks);
@@ -477,7 +481,9 @@ export class ClusterState {
   }
 
   private newMember(node: string, index: number): MemberRecord {
-    return { node, status: 'pendingApproval', context: { reason: null }, since: index };
+    const m: MemberRecord = { node, status: 'pendingApproval', context: { reason: null }, since: index };
+    this.memberInspection?.created(node, m.status, m.context);
+    return m;
   }
 
   private stepMember(m: MemberRecord, event: MembershipEvent, index: number): ApplyResult {
@@ -488,6 +494,7 @@ export class ClusterState {
     }
     m.status = next as MemberStatus;
     m.since = index;
+    this.memberInspection?.stepped(m.node, event, m.status, m.context);
     this.memberChanges.push({ index, node: m.node, status: m.status });
     return { ok: true, value: m.status };
   }

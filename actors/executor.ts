@@ -1,5 +1,5 @@
 import { FifoMap } from './fifoMap.js';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { taskLifecycle } from '../machines/taskLifecycle.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
@@ -50,6 +50,8 @@ interface Run {
  * aborts the handler through its `AbortSignal`.
  */
 export class Executor {
+  /** Inspection of each attempt's lifecycle chart (null: not inspected). */
+  inspect: ((event: InspectionEvent) => void) | null = null;
   private readonly runs = new Map<string, Run>();
   private outbox: TaskChange[] = [];
   private flushHandle: TimerHandle | undefined;
@@ -228,7 +230,7 @@ export class Executor {
       value: 'assigned',
       context: { attempt: attempt - 1, maxRetries: record.maxRetries, timeoutMs: record.timeoutMs, backoffMs: record.backoffMs, worker: me },
     });
-    const actor = createActor(taskLifecycle, { clock: this.clock, id: `task(${record.id})`, snapshot: assigned, input: {} });
+    const actor = createActor(taskLifecycle, { clock: this.clock, id: `task(${record.id})`, snapshot: assigned, input: {}, ...(this.inspect ? { inspect: this.inspect } : {}) });
     run.actor = actor;
     actor.start();
     actor.send({ type: 'START' });

@@ -1,4 +1,4 @@
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { quarantine, type HealthState, type QuarantineInput } from '../machines/quarantine.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import { HeartbeatDetector, type FailureDetector, type HeartbeatDetectorInput } from './heartbeatDetector.js';
@@ -47,6 +47,8 @@ interface Watched {
  * hear from are judged (a leader its members, a follower its leader).
  */
 export class PeerHealth {
+  /** Inspection of each peer's quarantine chart (null: not inspected). */
+  inspect: ((event: InspectionEvent) => void) | null = null;
   private readonly watched = new Map<string, Watched>();
   private readonly options: Required<Pick<PeerHealthOptions, 'detector' | 'checkIntervalMs'>> & PeerHealthOptions;
   private timer: TimerHandle | undefined;
@@ -126,7 +128,7 @@ export class PeerHealth {
         : new PhiAccrualDetector({ ...DEFAULT_PEER_HEALTH.phi, ...o.phi });
     // A peer starts with the benefit of the doubt: its first "heartbeat" is now.
     detector.heartbeat(now);
-    const chart = createActor(quarantine, { clock: this.clock, id: `health(${peer})`, input: { ...DEFAULT_PEER_HEALTH.quarantine, ...o.quarantine } });
+    const chart = createActor(quarantine, { clock: this.clock, id: `health(${peer})`, input: { ...DEFAULT_PEER_HEALTH.quarantine, ...o.quarantine }, ...(this.inspect ? { inspect: this.inspect } : {}) });
     const w: Watched = { detector, chart, state: 'healthy' };
     chart.subscribe((snap) => {
       const to = snap.value as HealthState;

@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../system/clock.js';
 import { batchValue, EncodeOnce } from '../system/codec.js';
 import type { RandomSource } from '../system/random.js';
 import { RaftLog } from './raftLog.js';
+import { inspectorFor, TableInspection, type ChartInspector } from './chartInspection.js';
 import type { Storage } from './storage.js';
 import {
   normalizeConfig,
@@ -109,6 +110,8 @@ export interface RaftNodeDeps {
   observer?: RaftObserver;
   /** Keep the log's digest chain (tracing and checking); absent in benchmarks. */
   digests?: LogDigests;
+  /** Inspection of the role chart and of each follower's replication progress. */
+  inspect?: ChartInspector;
 }
 
 /** Why a request to a node was refused. */
@@ -228,6 +231,8 @@ export class RaftNode {
   private matchScratch = new Float64Array(0);
   private lastArmedAt = Number.NEGATIVE_INFINITY;
   private readonly progress = new Map<string, Progress>();
+  /** Each follower's progress chart, for an inspector (null: not inspected). */
+  private readonly progressInspection: TableInspection | null;
   /** The last few batches sent, newest last: at most maxInflight. */
   private readonly batches: CachedBatch[] = [];
   private flushHandle: TimerHandle | undefined;
@@ -256,6 +261,7 @@ export class RaftNode {
 
   constructor(deps: RaftNodeDeps) {
     this.id = deps.id;
+    this.progressInspection = deps.inspect ? new TableInspection(deps.id, 'replicationProgress', deps.inspect) : null;
     this.options = { ...DEFAULT_RAFT_OPTIONS, ...deps.options };
     const o = this.options;
     if (!(o.electionTimeoutMin > o.heartbeatMs && o.electionTimeoutMax >= o.electionTimeoutMin)) {
@@ -307,6 +313,7 @@ export class RaftNode {
     this.role = createActor(role, {
       clock: this.clock,
       id: `raft(${this.id})`,
+      ...(deps.inspect ? { inspect: inspectorFor(this.id, deps.inspect) } : {}),
       input: {
         self: this.id,
         term: this.term,
@@ -819,7 +826,10 @@ export class RaftNode {
     this.roundSentAt.clear();
     this.progress.clear();
     const last = this.log.lastIndex;
-    for (const peer of this.peers()) this.progress.set(peer, this.freshProgress(last));
+    for (const peer of this.peers()) {
+      this.progress.set(peer, this.freshProgress(last));
+      this.progressInspection?.created(peer, 'probe', { match: 0, next: last + 1 });
+    }
     this.transferTarget = null;
     // Commit an entry of the new term at once: it commits everything before it (§5.4.2, §6.4).
     this.proposeEntry({ kind: 'noop' }, term);
@@ -892,6 +902,9 @@ export class RaftNode {
   private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'UNREACHABLE' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {
     const next = progressStepper.step(pr.state, pr, { type });
     if (next !== null) pr.state = next as ProgressState;
+    if (next !== null && this.progressInspection) {
+      for (const [peer, p] of this.progress) if (p === pr) this.progressInspection.stepped(peer, { type }, next, { match: pr.match, next: pr.next });
+    }
   }
 
   /**

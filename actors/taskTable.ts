@@ -1,6 +1,7 @@
 import { FifoMap } from './fifoMap.js';
 import { resultHash } from './resultHash.js';
 import { taskStepper } from '../machines/taskTable.js';
+import type { TableInspection } from './chartInspection.js';
 import { FINAL_TASK_STATUSES, type TaskContext, type TaskEvent, type TaskStatus } from '../machines/taskLifecycle.js';
 
 /** Resources a task needs, or a worker offers. */
@@ -209,6 +210,9 @@ export class TaskTable {
 
   private readonly limits: TaskTableLimits;
 
+  /** Where each record's lifecycle steps are reported, when the node is inspected. */
+  inspection: TableInspection | null = null;
+
   /** @param limits merged over {@link DEFAULT_TASK_LIMITS}; the two table sizes are integers ≥ 1 (a RangeError otherwise). */
   constructor(limits: Partial<TaskTableLimits> = {}) {
     this.limits = { ...DEFAULT_TASK_LIMITS, ...limits };
@@ -272,6 +276,7 @@ export class TaskTable {
       };
       record.status = taskStepper.initial(record) as TaskStatus;
       this.d.tasks.set(t.id, record);
+      this.inspection?.created(t.id, record.status, record);
       stamp(record, this.owner);
       if (key !== undefined) this.rememberKey(key, t.id);
       if (t.resubmitOf !== undefined) this.d.deadLetters.delete(t.resubmitOf);
@@ -366,6 +371,7 @@ export class TaskTable {
     }
     if (t !== current) this.d.tasks.set(t.id, t); // (a copy, when the old record is shared with a snapshot)
     t.status = next as TaskStatus;
+    this.inspection?.stepped(t.id, event, next, t);
     let reason: string | null = null;
     switch (c.kind) {
       case 'start':

@@ -1,3 +1,4 @@
+import type { ChartInspector } from '../actors/chartInspection.js';
 import { FifoMap } from '../actors/fifoMap.js';
 import { Observable, Subject } from 'rxjs';
 import type { ClusterState, ClusterStateLimits } from '../actors/clusterState.js';
@@ -28,6 +29,13 @@ import { Trace, writeTraceFile } from './trace.js';
 export interface ClusterOptions {
   /** Node ids, or how many (`n1`…`nN`). */
   nodes: number | string[];
+  /**
+   * An XState inspection observer, fed from every chart of every node
+   * (Raft role, replication progress, membership, task lifecycle,
+   * quarantine, circuit breakers), with XState's own event shapes plus the
+   * emitting node's id: an existing inspector sees the whole cluster.
+   */
+  inspect?: ChartInspector;
   seed?: number;
   /** Default link model between nodes. */
   network?: LinkConfigPatch;
@@ -90,7 +98,7 @@ export interface ClusterOptions {
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'check', 'onTrace',
   'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory', 'limits', 'clockDrift',
-  'syncLatency',
+  'syncLatency', 'inspect',
 ]);
 
 /**
@@ -546,6 +554,7 @@ export class Cluster {
       health: this.options.health,
       recovery: this.options.recovery,
       limits: this.options.limits,
+      ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
       observer: {
         ...traced,
         role: (role, term, leader) => {

@@ -13,6 +13,7 @@ import { TlsNetwork, parseAddress } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
 import { NodeMetrics } from './nodeMetrics.js';
 import { ApiGateway } from './apiGateway.js';
+import type { ChartInspector } from '../actors/chartInspection.js';
 import { EventHistory } from './eventHistory.js';
 import { startHttpApi, type HttpApi } from './httpApi.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
@@ -51,6 +52,8 @@ export interface StartNodeOptions {
    * watchers resuming from an index (default 10 000).
    */
   api?: { listen: string; history?: number };
+  /** An XState inspection observer fed from every chart of this node (see `createCluster`'s `inspect`). */
+  inspect?: ChartInspector;
 }
 
 /** A Grey node running inside this process, on the wall clock, with its log on disk. */
@@ -135,6 +138,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     tasks: options.tasks,
     limits: options.limits,
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from) } : {}),
   });
   const inbox = network.inbox(id).subscribe((env) => {
