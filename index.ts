@@ -67,6 +67,37 @@ export { MachineCoverage, stateNodesOf, transitionsOf, transitionKey, type Cover
 export { MACHINE_MODELS, checkMachineModel, type MachineModel } from './system/modelPlans/index.js';
 export { watchTransitions, formatTransition, describeStateValue, type TransitionRecord } from './system/transitionWatch.js';
 
+// Diagrams of statecharts: Mermaid, Graphviz DOT, SVG and JSON laid out with ELK
+export {
+  diagramOf,
+  diagramJson,
+  machineGraph,
+  layoutMachineGraph,
+  toMermaid,
+  toDot,
+  toSvg,
+  greyStatecharts,
+  isStateMachine,
+  transitionLabel,
+  guardName,
+  actionName,
+  DIAGRAM_FORMATS,
+  DIAGRAM_EXTENSIONS,
+  type DiagramFormat,
+  type DiagramOptions,
+  type DiagramJson,
+  type DiagramJsonState,
+  type MachineGraph,
+  type DiagramState,
+  type DiagramStateType,
+  type DiagramTransition,
+  type DiagramTransitionKind,
+  type DiagramLayout,
+  type LaidOutEdge,
+  type LayoutOptions,
+  type TextDiagramOptions,
+} from './system/diagram/index.js';
+
 // Statecharts
 export * from './machines/index.js';
 

@@ -8,6 +8,7 @@ import { readTrace, TraceFormatError } from './trace.js';
 import { parseFlags, UsageError } from './cliArgs.js';
 import { simulateCommand } from './simulateCommand.js';
 import { pathsCommand } from './pathsCommand.js';
+import { diagramCommand } from './diagramCommand.js';
 import { certsCommand, clusterCommand, nodeCommand, statusCommand } from './nodeCommand.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
@@ -25,6 +26,11 @@ usage:
                                           the test paths generated from your own XState v5 machine (export
                                           default: machine) and the states and transitions they cover;
                                           exits 1 below 100%
+  grey diagram <machine|all|module[#export]> [--format mermaid|svg|dot|json] [--out FILE|DIR]
+               [--actions] [--direction LR|TB]
+                                          draw a statechart from its definition (default mermaid, to
+                                          stdout); svg and json are laid out with ELK; 'all --out DIR'
+                                          writes one file per machine; --actions adds actions to labels
   grey check <trace.jsonl|dir> ... [--partial]
                                           check traces (files, or every .jsonl in a folder) against the
                                           Raft safety invariants; exits 1 on a violation or a trace that
@@ -176,6 +182,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return checkCommand(rest, io);
       case 'paths':
         return await pathsCommand(rest, io);
+      case 'diagram':
+        return await diagramCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
       case 'node':
