@@ -33,6 +33,19 @@ export interface HealthChange {
   at: number;
 }
 
+/**
+ * Why a peer's health changed, now: the chart keeps the cause of its last
+ * suspicion in its context, which explains a move into suspect or
+ * quarantine but would be stale for a move out of them.
+ */
+function reasonOfChange(from: HealthState, to: HealthState, context: { reason: string | null; quarantineMs: number }): string | null {
+  if (to === 'suspect' || to === 'quarantined') return context.reason;
+  if (to === 'probation') return `quarantine of ${context.quarantineMs} ms served`;
+  if (from === 'suspect') return 'heard from again';
+  if (from === 'probation') return 'probation passed';
+  return 'cleared by an operator';
+}
+
 interface Watched {
   detector: FailureDetector;
   chart: Actor<typeof quarantine>;
@@ -133,7 +146,7 @@ export class PeerHealth {
     chart.subscribe((snap) => {
       const to = snap.value as HealthState;
       if (to === w.state) return;
-      const change: HealthChange = { peer, from: w.state, to, reason: snap.context.reason, at: this.clock.now() };
+      const change: HealthChange = { peer, from: w.state, to, reason: reasonOfChange(w.state, to, snap.context), at: this.clock.now() };
       w.state = to;
       for (const l of [...this.listeners]) l(change);
     });

@@ -221,6 +221,8 @@ describe('Failure & Recovery workflow', () => {
     const healthyAt = c.kernel.now();
     expect(healthyAt - probationAt).toBe(q.probationPeriodMs);
     expect(changes.filter((h) => h.peer === victim).map((h) => h.to)).toEqual(['suspect', 'quarantined', 'probation', 'healthy']);
+    // Each change says why it happened then, not why the peer was first suspected.
+    expect(changes.filter((h) => h.peer === victim && (h.to === 'probation' || h.to === 'healthy')).map((h) => h.reason)).toEqual([`quarantine of ${q.baseQuarantineMs} ms served`, 'probation passed']);
     // No assignment to the victim from the moment it was quarantined until it was healthy again.
     expect(assignedTo.filter((a) => a.worker === victim && a.at >= quarantinedAt && a.at < healthyAt)).toEqual([]);
 
