@@ -57,6 +57,9 @@ export interface TaskInput {
 /** The status names of a task: the states of the chart. */
 export type TaskStatus = 'pending' | 'assigned' | 'running' | 'retrying' | 'timedOut' | 'completed' | 'failed' | 'cancelled';
 
+/** Every task status, in lifecycle order (a fixed set: safe as a metric label or a table's columns). */
+export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'assigned', 'running', 'retrying', 'timedOut', 'completed', 'failed', 'cancelled'];
+
 /** Statuses a task never leaves. */
 export const FINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
 

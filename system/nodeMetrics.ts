@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterNode } from '../actors/clusterNode.js';
+import { TASK_STATUSES } from '../machines/taskLifecycle.js';
 
 /** The transport counters a node's metrics read (TlsNetwork and LocalNetwork keep them). */
 export interface TransportStats {
@@ -10,7 +11,6 @@ export interface TransportStats {
   refused?: number;
 }
 
-const TASK_STATUSES = ['pending', 'assigned', 'running', 'retrying', 'timedOut', 'completed', 'failed', 'cancelled'] as const;
 
 /** A Counter that reports a monotonic number read at scrape time. */
 function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
