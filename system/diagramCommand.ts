@@ -1,5 +1,5 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AnyStateMachine } from 'xstate';
 import { parseFlags, UsageError } from './cliArgs.js';
@@ -80,6 +80,7 @@ export async function diagramCommand(args: string[], io: CliIO): Promise<number>
     const file = intoDir ? join(out, `${m.id}${DIAGRAM_EXTENSIONS[format]}`) : out;
     const text = await diagramOf(m, format, options);
     try {
+      mkdirSync(dirname(file), { recursive: true }); // a file's folder is made as for --out DIR
       writeFileSync(file, text);
     } catch (err) {
       throw new UsageError(`cannot write ${file}: ${(err as Error).message}`);
