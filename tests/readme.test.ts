@@ -57,6 +57,12 @@ describe('README', () => {
     expect(mod.result).toEqual({ size: 400 });
     expect((mod.proof as { resultHash: string }).resultHash).toMatch(/^[0-9a-f]{64}$/);
     expect(lines.some((l) => l[0] === 'grey')).toBe(true); // the linearizable read printed the value
+    // Subscribed before the run: every event of the task, then its result and proof.
+    const types = lines.filter((l) => typeof l[0] === 'string' && l[0].startsWith('task.')).map((l) => l[0]);
+    expect(types.slice(0, 3)).toEqual(['task.submitted', 'task.assigned', 'task.started']);
+    expect(types.at(-1)).toBe('task.completed');
+    const printed = lines.find((l) => (l[0] as { size?: number })?.size === 400)!;
+    expect(printed[1]).toMatchObject({ taskId: expect.any(String), workerId: expect.any(String), attempt: 1, resultHash: (mod.proof as { resultHash: string }).resultHash });
   });
 
   it('the model-testing example runs as written and covers its machine', async () => {
