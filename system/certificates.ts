@@ -1,4 +1,5 @@
 import type * as X509 from '@peculiar/x509';
+import { isIP } from 'node:net';
 import { X509Certificate, webcrypto } from 'node:crypto';
 
 type WebCryptoKey = webcrypto.CryptoKey;
@@ -47,6 +48,13 @@ export function identityUri(role: CertificateRole, name: string): string {
 export interface IssueOptions {
   /** Validity from now (default 365 days for a CA, 90 for a node or client). */
   validDays?: number;
+  /**
+   * Addresses a node is reached at, for ordinary TLS clients (curl, a
+   * browser) of its HTTP API, which check the host they asked for: IP
+   * addresses become IP SANs, anything else DNS SANs. Nodes and Grey
+   * clients check the `grey://` name, not these.
+   */
+  hosts?: readonly string[];
 }
 
 /**
@@ -83,6 +91,10 @@ export async function issueCertificate(ca: ClusterCa, role: CertificateRole, nam
   const now = Date.now();
   const names: X509.JsonGeneralName[] = [{ type: 'url', value: identityUri(role, name) }];
   if (role === 'node') names.push({ type: 'dns', value: name });
+  for (const host of options.hosts ?? []) {
+    if (typeof host !== 'string' || host.length === 0) throw new TypeError('hosts: each must be a non-empty host name or IP address');
+    names.push(isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host });
+  }
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${escapeDn(name)}, OU=${role}`,

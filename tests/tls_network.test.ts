@@ -64,6 +64,17 @@ describe('certificates', () => {
     expect(identitiesOf(certs.app.cert)).toEqual([{ role: 'client', name: 'app' }]);
     expect(() => new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n1 })).toThrow(/binds node:n1, not node:n2/);
   });
+
+  it('carry the hosts a node is reached at, for ordinary TLS clients of its API', async () => {
+    const { X509Certificate } = await import('node:crypto');
+    const id = await issueCertificate(ca, 'node', 'n9', { hosts: ['127.0.0.1', 'grey-9.internal'] });
+    const x = new X509Certificate(id.cert);
+    expect(x.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(x.checkHost('grey-9.internal')).toBe('grey-9.internal');
+    expect(x.checkHost('elsewhere.internal')).toBeUndefined();
+    expect(identitiesOf(x)).toEqual([{ role: 'node', name: 'n9' }]);
+    await expect(issueCertificate(ca, 'node', 'n9', { hosts: [''] })).rejects.toThrow(TypeError);
+  });
 });
 
 describe('nodes over TCP with mutual TLS', () => {
