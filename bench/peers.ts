@@ -19,14 +19,16 @@
  * at the end, on an error or on Ctrl-C; data lives in folders under the OS
  * temp folder, removed at the end.
  *
- * Run: `npm run bench:peers [-- --quick] [-- --trials N] [-- --only tasks,writes,failover] [-- --profile DIR]`
+ * Run: `npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover] [--profile DIR] [--grey-only]`
+ * (`--profile DIR`: Grey's nodes write CPU profiles there as they stop.)
  * (`npm run bench:peers` compiles with tsc and runs the JavaScript, Grey's
  * nodes included; `npx tsx bench/peers.ts` runs them through tsx, slower.)
  */
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { EtcdCluster } from './peers/etcd.js';
-import { etcdFailoverTarget, greyFailoverTarget, runFailover, type FailoverOptions, type FailoverSample } from './peers/failover.js';
+import { etcdFailoverTarget, greyFailoverTarget, runFailover, type FailoverOptions, type FailoverResult, type FailoverSample } from './peers/failover.js';
+import { describeHistogram, mergeBuckets, parseHistogram } from './peers/metrics.js';
 import { GreyCluster, greyRunsCompiled } from './peers/greyCluster.js';
 import { cleanupAll, installCleanupHooks, tempDir, which } from './peers/procs.js';
 import { startRedis, type AppendFsync } from './peers/redis.js';
@@ -44,10 +46,11 @@ interface Args {
   trials: number;
   only: Set<string>;
   profile: string | null;
+  greyOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, trials: 300, only: new Set(['tasks', 'writes', 'failover']), profile: null };
+  const a: Args = { quick: false, trials: 300, only: new Set(['tasks', 'writes', 'failover']), profile: null, greyOnly: false };
   let trialsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -65,8 +68,9 @@ function parseArgs(argv: string[]): Args {
       a.only = new Set(value().split(',').map((s) => s.trim()));
       for (const w of a.only) if (!['tasks', 'writes', 'failover'].includes(w)) throw new Error(`--only: unknown workload '${w}' (tasks, writes, failover)`);
     } else if (f === '--profile') a.profile = resolve(value());
+    else if (f === '--grey-only') a.greyOnly = true;
     else if (f === '--help' || f === '-h') {
-      console.log('npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover] [--profile DIR]');
+      console.log('npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover] [--profile DIR] [--grey-only]');
       process.exit(0);
     } else throw new Error(`unknown flag ${f}`);
   }
@@ -76,7 +80,10 @@ function parseArgs(argv: string[]): Args {
 
 const args = parseArgs(process.argv.slice(2));
 const REPEATS = args.quick ? 1 : 3;
-const TASKS: TaskWorkload = { total: args.quick ? 2_000 : 20_000, batch: 100, inFlight: 4, concurrency: 64, pollMs: 20 };
+const TASKS: TaskWorkload = { total: args.quick ? 2_000 : 20_000, batch: 100, inFlight: 8, concurrency: 256, pollMs: 20 };
+/** Worker concurrencies tried per system in a full run (a Grey node's, a BullMQ worker's); the quick run uses TASKS.concurrency. */
+const TASK_CONCURRENCIES = [64, 256, 1024];
+const SWEEP_TOTAL = 10_000;
 const BULL_WORKERS = 1;
 const WRITES: WriteWorkload = { inFlight: 256, valueBytes: 100, warmupMs: args.quick ? 500 : 1_000, measureMs: args.quick ? 2_000 : 5_000 };
 const FAILOVER: Omit<FailoverOptions, 'trials'> = { heartbeatMs: HEARTBEAT_MS, settleMs: 500, probeIntervalMs: 5, probeTimeoutMs: 100, giveUpMs: 10_000 };
@@ -130,36 +137,49 @@ function spread(values: number[]): { mid: number; text: string } {
 }
 
 async function main(): Promise<void> {
-  const [redisBin, etcdBin] = await Promise.all([which('redis-server'), which('etcd')]);
+  const [redisBin, etcdBin] = args.greyOnly ? [null, null] : await Promise.all([which('redis-server'), which('etcd')]);
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
   console.log(`Grey side by side with etcd and BullMQ — node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average at start ${load}`);
   console.log(`mode: ${args.quick ? 'quick (smoke run)' : 'full'}; ${REPEATS} run(s) per throughput figure; ${args.trials} failover trials per system; Grey nodes run ${greyRunsCompiled() ? 'compiled JavaScript' : 'through tsx (slower: use npm run bench:peers)'}`);
-  if (!redisBin) notes.push('BullMQ skipped: redis-server is not installed (Debian: apt-get install -y redis-server).');
-  if (!etcdBin) notes.push('etcd skipped: etcd is not installed (Debian: apt-get install -y etcd-server).');
+  const why = (pkg: string, bin: string) => (args.greyOnly ? '--grey-only' : `${bin} is not installed (Debian: apt-get install -y ${pkg})`);
+  if (!redisBin) notes.push(`BullMQ skipped: ${why('redis-server', 'redis-server')}.`);
+  if (!etcdBin) notes.push(`etcd skipped: ${why('etcd-server', 'etcd')}.`);
   const greyAlternates = (i: number) => i % 2 === 0; // Grey first on even runs, the peer first on odd ones
 
   // ------------------------------------------------------------ tasks
   if (args.only.has('tasks')) {
-    const taskShow = (r: TaskRun) => `${int(r.tasksPerSec)} tasks/s (${r.completed} completed, ${r.failed} failed, submitted in ${int(r.submitMs)} ms, all done in ${int(r.wallMs)} ms)`;
-    const grey: TaskRun[] = [];
-    const bull: Record<AppendFsync, TaskRun[]> = { always: [], everysec: [] };
-    for (let i = 0; i < REPEATS; i++) {
-      const runGrey = async () => grey.push(...(await repeatOnce('tasks, Grey', () => withGrey((c) => greyTasks(c, TASKS)), taskShow, i)));
-      const runBull = async () => {
-        if (!redisBin) return;
-        for (const fsync of ['always', 'everysec'] as const) {
-          bull[fsync].push(...(await repeatOnce(`tasks, BullMQ appendfsync ${fsync}`, () => withRedis(fsync, (port) => bullTasks(port, { ...TASKS, workers: BULL_WORKERS })), taskShow, i)));
+    const taskShow = (r: TaskRun) =>
+      `${int(r.tasksPerSec)} tasks/s (${r.completed} completed, ${r.failed} failed, submitted in ${int(r.submitMs)} ms, all done in ${int(r.wallMs)} ms, producer CPU ${r.clientCpu.toFixed(2)})`;
+    type TaskSystem = 'grey' | AppendFsync;
+    const systems: TaskSystem[] = redisBin ? ['grey', 'always', 'everysec'] : ['grey'];
+    const label = (x: TaskSystem) => (x === 'grey' ? 'Grey' : `BullMQ appendfsync ${x}`);
+    const runTasks = (x: TaskSystem, w: TaskWorkload) =>
+      x === 'grey' ? withGrey((c) => greyTasks(c, w)) : withRedis(x, (port) => bullTasks(port, { ...w, workers: BULL_WORKERS }));
+    // Each system at the worker concurrency that suits it best, from one run at each (a full run only).
+    const chosen = new Map<TaskSystem, number>(systems.map((x) => [x, TASKS.concurrency]));
+    const sweep = new Map<TaskSystem, string[]>();
+    if (!args.quick) {
+      for (const x of systems) {
+        let best = -1;
+        for (const concurrency of TASK_CONCURRENCIES) {
+          const [r] = await repeatOnce(`tasks sweep, ${label(x)}, concurrency ${concurrency}`, () => runTasks(x, { ...TASKS, total: SWEEP_TOTAL, concurrency }), taskShow, 0);
+          if (!r) continue;
+          sweep.set(x, [...(sweep.get(x) ?? []), `${concurrency}: ${int(r.tasksPerSec)}`]);
+          if (r.tasksPerSec > best) {
+            best = r.tasksPerSec;
+            chosen.set(x, concurrency);
+          }
         }
-      };
-      if (greyAlternates(i)) {
-        await runGrey();
-        await runBull();
-      } else {
-        await runBull();
-        await runGrey();
       }
     }
-    const g = spread(grey.map((r) => r.tasksPerSec));
+    const runs = new Map<TaskSystem, TaskRun[]>(systems.map((x) => [x, []]));
+    for (let i = 0; i < REPEATS; i++) {
+      const order = greyAlternates(i) ? systems : [...systems.slice(1), systems[0]];
+      for (const x of order) runs.get(x)!.push(...(await repeatOnce(`tasks, ${label(x)}, concurrency ${chosen.get(x)}`, () => runTasks(x, { ...TASKS, concurrency: chosen.get(x)! }), taskShow, i)));
+    }
+    const cpuOf = (rs: TaskRun[]) => (rs.length ? summary(rs.map((r) => r.clientCpu)).p50.toFixed(2) : '?');
+    const sweepText = (x: TaskSystem) => (sweep.has(x) ? ` (chosen from one run of ${SWEEP_TOTAL.toLocaleString('en-US')} tasks at each of ${TASK_CONCURRENCIES.join(', ')}: ${sweep.get(x)!.join(', ')} tasks/s)` : '');
+    const g = spread(runs.get('grey')!.map((r) => r.tasksPerSec));
     const shape = `${TASKS.total.toLocaleString('en-US')} no-op tasks, batches of ${TASKS.batch}, ${TASKS.inFlight} batches awaiting acknowledgement at once; from the first submission to the last completion (polled every ${TASKS.pollMs} ms)`;
     rows.push({
       workload: 'tasks end-to-end (tasks/s)',
@@ -167,11 +187,11 @@ async function main(): Promise<void> {
       value: g.text,
       ratio: '',
       target: '',
-      includes: `${shape}. client.submitTasks per batch, acknowledged once committed (fsync'd on 2 of 3 LMDB logs); 3 grey node processes over mutual TLS run the tasks, ${TASKS.concurrency} at once each; submit, assign, start and complete are each committed log entries.`,
+      includes: `${shape}. client.submitTasks per batch, acknowledged once committed (fsync'd on 2 of 3 LMDB logs); the 3 grey node processes (mutual TLS) run the tasks, ${chosen.get('grey')} at once each${sweepText('grey')}; submit, assign, start and complete are each committed log entries; producer process CPU ${cpuOf(runs.get('grey')!)} cores.`,
     });
     if (redisBin) {
       for (const fsync of ['always', 'everysec'] as const) {
-        const b = spread(bull[fsync].map((r) => r.tasksPerSec));
+        const b = spread(runs.get(fsync)!.map((r) => r.tasksPerSec));
         const ratio = g.mid / b.mid;
         rows.push({
           workload: '',
@@ -179,15 +199,15 @@ async function main(): Promise<void> {
           value: b.text,
           ratio: times(ratio),
           target: fsync === 'always' ? `≥ 1.00×: ${Number.isFinite(ratio) ? (ratio >= 1 ? 'met' : 'MISSED') : '—'}` : 'reported',
-          includes: `Same tasks. Queue.addBulk per batch (one MULTI); ${BULL_WORKERS} worker process, concurrency ${TASKS.concurrency}, no-op processor; Redis ${redisVersion}, one server (no replica), AOF ${fsync === 'always' ? 'fsync before answering' : 'fsync once a second (answers before the disk)'}, no RDB; completed jobs kept (as Grey keeps task records).`,
+          includes: `Same tasks. Queue.addBulk per batch (one MULTI); ${BULL_WORKERS} worker process, concurrency ${chosen.get(fsync)}${sweepText(fsync)}, no-op processor; Redis ${redisVersion}, one server (no replica), AOF ${fsync === 'always' ? 'fsync before answering' : 'fsync once a second (answers before the disk)'}, no RDB; completed jobs kept (as Grey keeps task records); producer process CPU ${cpuOf(runs.get(fsync)!)} cores.`,
         });
       }
-    } else rows.push({ workload: '', system: 'BullMQ', value: 'skipped', ratio: '', target: '', includes: 'redis-server not installed' });
+    } else rows.push({ workload: '', system: 'BullMQ', value: 'skipped', ratio: '', target: '', includes: args.greyOnly ? 'skipped (--grey-only)' : 'redis-server not installed' });
   }
 
   // ------------------------------------------------------------ writes
   if (args.only.has('writes')) {
-    const show = (r: WriteRun) => `${int(r.writesPerSec)} writes/s (p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors)`;
+    const show = (r: WriteRun) => `${int(r.writesPerSec)} writes/s (p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors, client CPU ${r.clientCpu.toFixed(2)})`;
     const grey: WriteRun[] = [];
     const etcd: WriteRun[] = [];
     for (let i = 0; i < REPEATS; i++) {
@@ -204,7 +224,14 @@ async function main(): Promise<void> {
       }
     }
     const g = spread(grey.map((r) => r.writesPerSec));
-    const lat = (runs: WriteRun[]) => (runs.length ? `p50 ${summary(runs.map((r) => r.p50Ms)).p50.toFixed(1)} ms, p99 ${summary(runs.map((r) => r.p99Ms)).p50.toFixed(1)} ms per put` : '');
+    const syncsOf = (runs: WriteRun[], what: string) => {
+      const h = runs.map((r) => r.syncs);
+      return describeHistogram({ count: h.reduce((a, x) => a + x.count, 0), sum: h.reduce((a, x) => a + x.sum, 0), buckets: mergeBuckets(h) }, `${what}, all members`);
+    };
+    const lat = (runs: WriteRun[]) =>
+      runs.length
+        ? `p50 ${summary(runs.map((r) => r.p50Ms)).p50.toFixed(1)} ms, p99 ${summary(runs.map((r) => r.p99Ms)).p50.toFixed(1)} ms per put; client process CPU ${summary(runs.map((r) => r.clientCpu)).p50.toFixed(2)} cores`
+        : '';
     const shape = `${WRITES.inFlight} puts in flight from one client, ${WRITES.valueBytes}-byte values over 10,000 keys; counted over ${WRITES.measureMs / 1000} s after ${WRITES.warmupMs / 1000} s of warm-up`;
     rows.push({
       workload: `replicated writes, ${WRITES.inFlight} in flight (writes/s)`,
@@ -212,7 +239,7 @@ async function main(): Promise<void> {
       value: g.text,
       ratio: '',
       target: '',
-      includes: `${shape}. client.put on the key-value store over mutual TLS, acknowledged once committed (fsync'd on 2 of 3 LMDB logs) and applied; ${lat(grey)}.`,
+      includes: `${shape}. client.put on the key-value store over mutual TLS, acknowledged once committed (fsync'd on 2 of 3 LMDB logs) and applied; ${lat(grey)}; ${syncsOf(grey, 'disk syncs (LMDB commit until flushed)')}.`,
     });
     if (etcdBin) {
       const e = spread(etcd.map((r) => r.writesPerSec));
@@ -223,18 +250,18 @@ async function main(): Promise<void> {
         value: e.text,
         ratio: times(ratio),
         target: `≥ 1.00×: ${Number.isFinite(ratio) ? (ratio >= 1 ? 'met' : 'MISSED') : '—'}`,
-        includes: `Same puts. etcd ${etcdVersion}, put through the etcd3 package over gRPC (one HTTP/2 channel) to the leader; WAL fsync'd before acknowledging; plain TCP (no TLS); ${lat(etcd)}.`,
+        includes: `Same puts. etcd ${etcdVersion}, put through the etcd3 package over gRPC (one HTTP/2 channel) to the leader; WAL fsync'd before acknowledging; plain TCP (no TLS); ${lat(etcd)}; ${syncsOf(etcd, 'WAL fsyncs')}.`,
       });
-    } else rows.push({ workload: '', system: 'etcd', value: 'skipped', ratio: '', target: '', includes: 'etcd not installed' });
+    } else rows.push({ workload: '', system: 'etcd', value: 'skipped', ratio: '', target: '', includes: args.greyOnly ? 'skipped (--grey-only)' : 'etcd not installed' });
   }
 
   // ------------------------------------------------------------ failover
   if (args.only.has('failover')) {
     const progress = (what: string) => (i: number, s: FailoverSample) => {
-      if ((i + 1) % (args.quick ? 5 : 25) === 0 || Number.isNaN(s.ms)) log(`${what}: trial ${i + 1}/${args.trials}: ${Number.isNaN(s.ms) ? 'no write acknowledged' : `${s.ms.toFixed(1)} ms`} (killed ${s.killed})`);
+      if (process.env.PEERS_VERBOSE || (i + 1) % (args.quick ? 5 : 25) === 0 || Number.isNaN(s.ms)) log(`${what}: trial ${i + 1}/${args.trials}: ${Number.isNaN(s.ms) ? 'no write acknowledged' : `${s.ms.toFixed(1)} ms`} (election timeout at ${s.timeoutMs} ms, leader at ${s.electedMs} ms; killed ${s.killed})`);
     };
-    let grey: FailoverSample[] = [];
-    let etcd: FailoverSample[] = [];
+    let grey: FailoverResult = { samples: [], syncs: parseHistogram([], '') };
+    let etcd: FailoverResult = { samples: [], syncs: parseHistogram([], '') };
     try {
       grey = await withGrey(async (c) => {
         const target = await greyFailoverTarget(c, FAILOVER.probeTimeoutMs, PROBE_POOL);
@@ -254,16 +281,21 @@ async function main(): Promise<void> {
         errors.push(`failover, etcd: ${(err as Error).stack ?? err}`);
       }
     }
-    const describe = (samples: FailoverSample[]) => {
+    const describe = ({ samples }: FailoverResult) => {
       const ok = samples.filter((s) => !Number.isNaN(s.ms)).map((s) => s.ms);
       if (ok.length === 0) return { ok, text: 'failed', extra: '' };
       const s = summary(ok);
       const ci = medianCi(ok);
       const failed = samples.length - ok.length;
+      const p50Of = (xs: number[]) => {
+        const v = xs.filter((x) => Number.isFinite(x));
+        return v.length ? `${summary(v).p50.toFixed(0)}` : '?';
+      };
+      const phases = `phases (p50 of each trial's, from the members' logs): kill → a survivor's election timeout ${p50Of(samples.map((x) => x.timeoutMs))} ms, election timeout → new leader ${p50Of(samples.map((x) => x.electedMs - x.timeoutMs))} ms, new leader → first write acknowledged ${p50Of(samples.map((x) => x.ms - x.electedMs))} ms`;
       return {
         ok,
         text: `p50 ${s.p50.toFixed(0)} ms [${ci.lo.toFixed(0)}–${ci.hi.toFixed(0)}]`,
-        extra: `n = ${ok.length}${failed ? ` (+${failed} with no write acknowledged in ${FAILOVER.giveUpMs / 1000} s)` : ''}; [ ] is the ${(ci.coverage * 100).toFixed(1)} % order-statistic CI of the median; p90 ${s.p90.toFixed(0)}, p99 ${s.p99.toFixed(0)}, min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)} ms`,
+        extra: `n = ${ok.length}${failed ? ` (+${failed} with no write acknowledged in ${FAILOVER.giveUpMs / 1000} s)` : ''}; [ ] is the ${(ci.coverage * 100).toFixed(1)} % order-statistic CI of the median; p90 ${s.p90.toFixed(0)}, p99 ${s.p99.toFixed(0)}, min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)} ms; ${phases}`,
       };
     };
     const g = describe(grey);
@@ -274,7 +306,7 @@ async function main(): Promise<void> {
       value: g.text,
       ratio: '',
       target: '',
-      includes: `${g.extra}. grey node --heartbeat ${HEARTBEAT_MS} --election-timeout ${GREY_ELECTION[0]}-${GREY_ELECTION[1]} (PreVote, CheckQuorum); ${probes}; a Grey probe goes to that node only (a follower answers NotLeader).`,
+      includes: `${g.extra}; ${describeHistogram(grey.syncs, 'disk syncs (LMDB commit until flushed)')}. grey node --heartbeat ${HEARTBEAT_MS} --election-timeout ${GREY_ELECTION[0]}-${GREY_ELECTION[1]} (PreVote, CheckQuorum); ${probes}; a Grey probe goes to that node only (a follower answers NotLeader).`,
     });
     if (etcdBin) {
       const e = describe(etcd);
@@ -286,9 +318,9 @@ async function main(): Promise<void> {
         value: e.text,
         ratio: Number.isFinite(ratio) ? `${times(ratio)} [${ci.lo.toFixed(2)}–${ci.hi.toFixed(2)}]` : '—',
         target: `≤ 1.10×: ${Number.isFinite(ratio) ? (ratio <= 1.1 ? 'met' : 'MISSED') : '—'}`,
-        includes: `${e.extra}; ratio of the p50s with a 95 % bootstrap CI. etcd --heartbeat-interval ${HEARTBEAT_MS} --election-timeout ${ELECTION_MS} --pre-vote; ${probes}; an etcd probe goes to that member, which forwards it to the leader it knows.`,
+        includes: `${e.extra}; ${describeHistogram(etcd.syncs, 'WAL fsyncs')}; ratio of the p50s with a 95 % bootstrap CI. etcd --heartbeat-interval ${HEARTBEAT_MS} --election-timeout ${ELECTION_MS} --pre-vote; ${probes}; an etcd probe goes to that member, which forwards it to the leader it knows.`,
       });
-    } else rows.push({ workload: '', system: 'etcd', value: 'skipped', ratio: '', target: '', includes: 'etcd not installed' });
+    } else rows.push({ workload: '', system: 'etcd', value: 'skipped', ratio: '', target: '', includes: args.greyOnly ? 'skipped (--grey-only)' : 'etcd not installed' });
   }
 
   console.log(`\n${renderTable(rows)}`);

@@ -19,6 +19,8 @@ import { Etcd3 } from 'etcd3';
 import { freePorts, killGroup, spawnGroup, stopGroup, waitFor } from './procs.js';
 
 export const ETCD_IDS = ['e1', 'e2', 'e3'] as const;
+/** A member's WAL fsyncs (what an append waits for before it is acknowledged), in its /metrics. */
+export const ETCD_SYNC_METRIC = 'etcd_disk_wal_fsync_duration_seconds';
 
 export interface EtcdClusterOptions {
   root: string;
@@ -101,13 +103,24 @@ export class EtcdCluster {
       '--initial-cluster', this.ids.map((m) => `${m}=${this.peerUrls[m]}`).join(','),
       '--initial-cluster-state', 'new', '--initial-cluster-token', 'grey-bench',
       '--heartbeat-interval', String(o.heartbeatMs), '--election-timeout', String(o.electionTimeoutMs),
-      '--pre-vote=true', '--logger', 'zap', '--log-level', 'warn',
+      // info: etcd logs each role change ("became leader at term 7"), which the failover benchmark reads.
+      '--pre-vote=true', '--logger', 'zap', '--log-level', 'info',
     ];
-    const log = openSync(join(o.root, 'logs', `${id}.log`), 'a');
+    const log = openSync(this.logFile(id), 'a');
     const child = spawnGroup(o.bin ?? 'etcd', args, { stdio: ['ignore', log, log], cwd: o.root });
     closeSync(log);
     this.procs.set(id, child);
     return child;
+  }
+
+  /** Where member `id` serves its Prometheus metrics (on its client URL). */
+  metricsUrl(id: string): string {
+    return `${this.clientUrls[id]}/metrics`;
+  }
+
+  /** Member `id`'s log (zap JSON lines, across restarts). */
+  logFile(id: string): string {
+    return join(this.options.root, 'logs', `${id}.log`);
   }
 
   /** SIGKILLs member `id`'s process group, without waiting. */

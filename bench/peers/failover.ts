@@ -24,9 +24,11 @@
  *   committed; a follower answers NotLeader, which ends that probe.
  */
 import type { RealClient } from '../../system/embeddedNode.js';
-import type { EtcdCluster } from './etcd.js';
-import type { GreyCluster } from './greyCluster.js';
+import { ETCD_SYNC_METRIC, type EtcdCluster } from './etcd.js';
+import { GREY_SYNC_METRIC, type GreyCluster } from './greyCluster.js';
 import { exitOf, sleep } from './procs.js';
+import { LogTail, etcdRoleEvents, greyRoleEvents, type RoleEvent } from './roleLog.js';
+import { parseHistogram, scrape, type Histogram } from './metrics.js';
 
 export interface FailoverOptions {
   trials: number;
@@ -43,6 +45,10 @@ export interface FailoverOptions {
 export interface FailoverSample {
   /** Kill → first acknowledged write, ms (NaN: none within `giveUpMs`). */
   ms: number;
+  /** Kill → the first survivor's election timeout (it logs pre-candidate or candidate), ms by the wall clock of the logs; NaN when not logged. */
+  timeoutMs: number;
+  /** Kill → a survivor logs that it leads, ms (wall clock, 1 ms resolution); NaN when not logged. */
+  electedMs: number;
   killed: string;
   probes: number;
   /** Probes not sent for want of an idle probe client. */
@@ -62,10 +68,33 @@ export interface FailoverTarget {
   restart(id: string): Promise<void>;
   /** One write sent to `member`; resolves once acknowledged, rejects otherwise. Null: no idle client to send it with. */
   probe(member: string, value: number): Promise<void> | null;
+  /** The role changes member `id` logged since the last call. */
+  roleEvents(id: string): RoleEvent[];
+  /** Member `id`'s Prometheus metrics ('' when it does not answer). */
+  metrics(id: string): Promise<string>;
+  /** The histogram of its disk syncs in those metrics. */
+  readonly syncMetric: string;
 }
 
-export async function runFailover(target: FailoverTarget, o: FailoverOptions): Promise<FailoverSample[]> {
+export interface FailoverResult {
+  samples: FailoverSample[];
+  /** Disk syncs over the run, as the members report them (each incarnation scraped before it is killed, and all at the end). */
+  syncs: Histogram;
+}
+
+/** Role events from each member's log file, read incrementally. */
+function roleReader(files: (id: string) => string, parse: (lines: readonly string[]) => RoleEvent[]): (id: string) => RoleEvent[] {
+  const tails = new Map<string, LogTail>();
+  return (id) => {
+    let t = tails.get(id);
+    if (!t) tails.set(id, (t = new LogTail(files(id))));
+    return parse(t.lines());
+  };
+}
+
+export async function runFailover(target: FailoverTarget, o: FailoverOptions): Promise<FailoverResult> {
   const samples: FailoverSample[] = [];
+  const scrapes: string[] = [];
   for (let trial = 0; trial < o.trials; trial++) {
     let leader = await target.waitConverged();
     await sleep(o.settleMs + Math.random() * o.heartbeatMs);
@@ -77,8 +106,11 @@ export async function runFailover(target: FailoverTarget, o: FailoverOptions): P
     leader = now;
     const survivors = target.ids.filter((id) => id !== leader);
     await target.prepare(survivors);
+    for (const id of target.ids) target.roleEvents(id); // what was logged before this trial
+    scrapes.push(await target.metrics(leader)); // its counters die with it
 
     const killAt = performance.now();
+    const killWall = Date.now();
     target.killNow(leader);
     let ackMs = Number.NaN;
     let probes = 0;
@@ -103,12 +135,18 @@ export async function runFailover(target: FailoverTarget, o: FailoverOptions): P
       await sleep(o.probeIntervalMs);
     }
     await Promise.all(outstanding);
-    const sample = { ms: ackMs, killed: leader, probes, skipped };
+    const events = survivors.flatMap((id) => target.roleEvents(id)).filter((e) => e.at >= killWall);
+    const first = (roles: string[]) => Math.min(...events.filter((e) => roles.includes(e.role)).map((e) => e.at - killWall));
+    const timeoutMs = first(['precandidate', 'candidate']);
+    const electedMs = first(['leader']);
+    const sample = { ms: ackMs, timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : Number.NaN, electedMs: Number.isFinite(electedMs) ? electedMs : Number.NaN, killed: leader, probes, skipped };
     samples.push(sample);
     o.onTrial?.(trial, sample);
     await target.restart(leader);
   }
-  return samples;
+  await target.waitConverged();
+  for (const id of target.ids) scrapes.push(await target.metrics(id));
+  return { samples, syncs: parseHistogram(scrapes, target.syncMetric) };
 }
 
 /** Grey as a failover target: a pool of single-endpoint probe clients per node. */
@@ -151,6 +189,9 @@ export async function greyFailoverTarget(cluster: GreyCluster, probeTimeoutMs: n
         },
       );
     },
+    roleEvents: roleReader((id) => cluster.logFile(id), greyRoleEvents),
+    metrics: (id) => scrape(cluster.metricsUrl(id)),
+    syncMetric: GREY_SYNC_METRIC,
     close: async () => {
       await Promise.all([...pools.values()].flat().map((p) => p.client.close()));
     },
@@ -179,5 +220,8 @@ export function etcdFailoverTarget(cluster: EtcdCluster, probeTimeoutMs: number)
         .options({ deadline: Date.now() + probeTimeoutMs })
         .exec()
         .then(() => undefined),
+    roleEvents: roleReader((id) => cluster.logFile(id), etcdRoleEvents),
+    metrics: (id) => scrape(cluster.metricsUrl(id)),
+    syncMetric: ETCD_SYNC_METRIC,
   };
 }

@@ -15,6 +15,8 @@ import { connect, type ConnectOptions, type RealClient } from '../../system/embe
 import { freePorts, killGroup, spawnGroup, stopGroup, waitFor } from './procs.js';
 
 export const GREY_IDS = ['n1', 'n2', 'n3'] as const;
+/** A node's disk syncs (LMDB commit until flushed), in its /metrics. */
+export const GREY_SYNC_METRIC = 'grey_storage_sync_duration_seconds';
 
 export interface GreyClusterOptions {
   /** A folder of its own (certificates, data, logs, the handlers module). */
@@ -104,13 +106,19 @@ export class GreyCluster {
       'node', '--id', id, '--listen', this.peers[id], '--peers', peers,
       '--data', join(o.root, 'data', id), '--tls', join(o.root, 'tls', id), '--handlers', join(o.root, 'handlers.mjs'),
       '--heartbeat', String(o.heartbeatMs), '--election-timeout', `${o.electionTimeoutMs[0]}-${o.electionTimeoutMs[1]}`,
-      '--ops', `127.0.0.1:${this.opsPorts[id]}`, '--log-level', 'warn',
+      // info: a line per role change (and at start), which the failover benchmark reads.
+      '--ops', `127.0.0.1:${this.opsPorts[id]}`, '--log-level', 'info',
     ];
-    const log = openSync(join(o.root, 'logs', `${id}.log`), 'a');
+    const log = openSync(this.logFile(id), 'a');
     const child = spawnGroup(process.execPath, args, { stdio: ['ignore', log, log], cwd: o.root });
     closeSync(log);
     this.procs.set(id, child);
     return child;
+  }
+
+  /** Node `id`'s log (JSON lines, stdout and stderr, across restarts). */
+  logFile(id: string): string {
+    return join(this.options.root, 'logs', `${id}.log`);
   }
 
   /** The process of node `id`. */
@@ -164,9 +172,14 @@ export class GreyCluster {
     );
   }
 
+  /** Where node `id` serves its Prometheus metrics. */
+  metricsUrl(id: string): string {
+    return `http://127.0.0.1:${this.opsPorts[id]}/metrics`;
+  }
+
   /** Tasks by status on node `id`, from its `/metrics` (the `grey_tasks` gauge). */
   async taskCounts(id: string): Promise<Record<string, number>> {
-    const res = await fetch(`http://127.0.0.1:${this.opsPorts[id]}/metrics`);
+    const res = await fetch(this.metricsUrl(id));
     const text = await res.text();
     const out: Record<string, number> = {};
     for (const m of text.matchAll(/^grey_tasks\{[^}]*status="(\w+)"[^}]*\} (\d+)/gm)) out[m[1]] = Number(m[2]);

@@ -148,6 +148,6 @@ export function which(bin: string): Promise<string | null> {
     let out = '';
     c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     c.once('error', () => resolve(null));
-    c.once('exit', (code) => resolve(code === 0 && out.trim() ? out.trim() : null));
+    c.once('close', (code) => resolve(code === 0 && out.trim() ? out.trim() : null)); // close: after stdout is read
   });
 }

@@ -39,6 +39,8 @@ export interface TaskRun {
   submitMs: number;
   completed: number;
   failed: number;
+  /** CPU the benchmark's process (the producer) used per wall second: 1.0 is one core busy. */
+  clientCpu: number;
 }
 
 /** Keeps up to `inFlight` batches outstanding; resolves when all `total` items are acknowledged. */
@@ -62,6 +64,7 @@ export async function greyTasks(cluster: GreyCluster, w: TaskWorkload): Promise<
   const before = await cluster.taskCounts(leader);
   const base = before.completed ?? 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await submitAll(w.total, w.batch, w.inFlight, async (n) => {
     const handles = client.submitTasks(Array.from({ length: n }, () => spec));
     await handles[0].accepted;
@@ -74,7 +77,8 @@ export async function greyTasks(cluster: GreyCluster, w: TaskWorkload): Promise<
     await sleep(w.pollMs);
   }
   const wallMs = performance.now() - t0;
-  return { tasksPerSec: w.total / (wallMs / 1000), wallMs, submitMs, completed: (counts.completed ?? 0) - base, failed: (counts.failed ?? 0) - (before.failed ?? 0) };
+  const cpu = process.cpuUsage(cpu0);
+  return { tasksPerSec: w.total / (wallMs / 1000), wallMs, submitMs, completed: (counts.completed ?? 0) - base, failed: (counts.failed ?? 0) - (before.failed ?? 0), clientCpu: (cpu.user + cpu.system) / 1000 / wallMs };
 }
 
 function workerInvocation(): string[] {
@@ -108,6 +112,7 @@ export async function bullTasks(redisPort: number, w: TaskWorkload & { workers: 
     const base = await queue.getCompletedCount();
     const failedBase = await queue.getFailedCount();
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await submitAll(w.total, w.batch, w.inFlight, async (n) => {
       await queue.addBulk(Array.from({ length: n }, () => ({ name: 'noop', data, opts })));
     });
@@ -120,7 +125,8 @@ export async function bullTasks(redisPort: number, w: TaskWorkload & { workers: 
       await sleep(w.pollMs);
     }
     const wallMs = performance.now() - t0;
-    return { tasksPerSec: w.total / (wallMs / 1000), wallMs, submitMs, completed: completed - base, failed: failed - failedBase };
+    const cpu = process.cpuUsage(cpu0);
+    return { tasksPerSec: w.total / (wallMs / 1000), wallMs, submitMs, completed: completed - base, failed: failed - failedBase, clientCpu: (cpu.user + cpu.system) / 1000 / wallMs };
   } finally {
     await Promise.all(workers.map((x) => stopGroup(x.child, 3_000)));
     await queue.obliterate({ force: true }).catch(() => {});

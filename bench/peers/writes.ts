@@ -13,8 +13,9 @@
  *   to the leader, as etcd's own `benchmark put` does with one client.
  */
 import type { Etcd3 } from 'etcd3';
-import type { GreyCluster } from './greyCluster.js';
-import type { EtcdCluster } from './etcd.js';
+import { GREY_SYNC_METRIC, type GreyCluster } from './greyCluster.js';
+import { ETCD_SYNC_METRIC, type EtcdCluster } from './etcd.js';
+import { parseHistogram, scrape, type Histogram } from './metrics.js';
 import { sleep } from './procs.js';
 
 export interface WriteWorkload {
@@ -31,12 +32,16 @@ export interface WriteRun {
   /** Acknowledgement latency of the measured puts, ms. */
   p50Ms: number;
   p99Ms: number;
+  /** CPU the benchmark's process (the client) used per wall second while measuring: 1.0 is one core busy. */
+  clientCpu: number;
+  /** Disk syncs of every member over the run, as each reports them. */
+  syncs: Histogram;
 }
 
 const KEYS = 10_000;
 
 /** Runs `inFlight` loops of `put` for warm-up + measurement; counts what completes in the measured window. */
-async function drive(w: WriteWorkload, put: (key: string, value: string) => Promise<unknown>): Promise<WriteRun> {
+async function drive(w: WriteWorkload, put: (key: string, value: string) => Promise<unknown>): Promise<Omit<WriteRun, 'syncs'>> {
   const value = 'v'.repeat(w.valueBytes);
   let next = 0;
   let running = true;
@@ -62,14 +67,16 @@ async function drive(w: WriteWorkload, put: (key: string, value: string) => Prom
   await sleep(w.warmupMs);
   measuring = true;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await sleep(w.measureMs);
   measuring = false;
   const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   running = false;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  return { writesPerSec: acknowledged / (wall / 1000), acknowledged, errors, p50Ms: pct(50), p99Ms: pct(99) };
+  return { writesPerSec: acknowledged / (wall / 1000), acknowledged, errors, p50Ms: pct(50), p99Ms: pct(99), clientCpu: (cpu.user + cpu.system) / 1000 / wall };
 }
 
 export async function greyWrites(cluster: GreyCluster, w: WriteWorkload): Promise<WriteRun> {
@@ -77,7 +84,9 @@ export async function greyWrites(cluster: GreyCluster, w: WriteWorkload): Promis
   const client = await cluster.client('bench-writes', { timeoutMs: 10_000 });
   await client.put('warm', 1);
   try {
-    return await drive(w, (key, value) => client.put(key, value));
+    const run = await drive(w, (key, value) => client.put(key, value));
+    const texts = await Promise.all(cluster.ids.map((id) => scrape(cluster.metricsUrl(id))));
+    return { ...run, syncs: parseHistogram(texts, GREY_SYNC_METRIC) };
   } finally {
     await client.close();
   }
@@ -88,7 +97,9 @@ export async function etcdWrites(cluster: EtcdCluster, w: WriteWorkload): Promis
   const client: Etcd3 = cluster.makeClient([leader]);
   await client.put('warm').value('1');
   try {
-    return await drive(w, (key, value) => client.put(key).value(value).exec());
+    const run = await drive(w, (key, value) => client.put(key).value(value).exec());
+    const texts = await Promise.all(cluster.ids.map((id) => scrape(cluster.metricsUrl(id))));
+    return { ...run, syncs: parseHistogram(texts, ETCD_SYNC_METRIC) };
   } finally {
     client.close();
   }
