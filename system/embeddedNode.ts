@@ -285,7 +285,11 @@ export interface ConnectOptions extends Omit<ClientOptions, 'endpoints'> {
   network?: LocalNetwork;
   /** Over TCP: the client's certificate (binding `grey://client/<id>` or `grey://operator/<id>`), key and the cluster CA. */
   tls?: TlsIdentity;
-  /** The client's id on the network (default: a random one in-process; over TCP, the name its certificate binds). */
+  /**
+   * The client's id on the network (default: a random one in-process). Over
+   * TCP: which name of its certificate to use (default its first client or
+   * operator name); the network id is that name tagged, `name~<random>`.
+   */
   id?: string;
 }
 
@@ -310,7 +314,9 @@ export function connect(options: ConnectOptions): RealClient {
     if (Array.isArray(endpoints)) throw new TypeError("connect: over TCP, endpoints maps node ids to host:port ({ n1: '127.0.0.1:7001', … })");
     const bound = identitiesOf(identity.cert).find((i) => (i.role === 'client' || i.role === 'operator') && (givenId === undefined || i.name === givenId));
     if (!bound) throw new RangeError(`connect: the certificate binds no client${givenId ? ` named '${givenId}'` : ''}`);
-    id = bound.name;
+    // Tagged, so that two processes with one certificate (a watch and a submit, say) are two peers: a node
+    // answers each on its own connection, and each numbers its requests in a session of its own.
+    id = `${bound.name}~${Buffer.from(clock.random('connection').bytes(6)).toString('hex')}`;
     tcp = new TlsNetwork({ id, role: bound.role, tls: identity, peers: endpoints as Record<string, string> });
     network = tcp;
   } else {
@@ -328,7 +334,8 @@ export function connect(options: ConnectOptions): RealClient {
   };
   // A fresh session for each client: its request numbers start at 1, and a
   // session an earlier client of the same name used must not answer them.
-  const session = clientOptions.session ?? `${id}~${Buffer.from(clock.random('session').bytes(6)).toString('hex')}`;
+  // (Over TCP the id is tagged already, one of a kind.)
+  const session = clientOptions.session ?? (tcp ? id : `${id}~${Buffer.from(clock.random('session').bytes(6)).toString('hex')}`);
   client = new ClusterClient(net, id, { ...clientOptions, session, endpoints: ids });
   const real = client as RealClient;
   real.close = async () => {

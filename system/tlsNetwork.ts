@@ -12,7 +12,12 @@ export const PROTOCOL_VERSION = 1;
 
 /** Options of a {@link TlsNetwork}. */
 export interface TlsNetworkOptions {
-  /** This process's id on the network: a node id (`n1`), or a client's name. */
+  /**
+   * This process's id on the network: a node id (`n1`), or a client's name,
+   * optionally tagged (`app~3f9c`, see {@link certifiedName}) so that two
+   * processes with one client certificate are two peers, each answered on
+   * its own connection.
+   */
   id: string;
   /** Which certificate identity `id` must be: `node` for nodes; clients present a `client` or `operator` certificate. */
   role: CertificateRole;
@@ -85,7 +90,8 @@ export class TlsNetwork {
     if (!options || typeof options.id !== 'string' || options.id.length === 0) throw new TypeError('TlsNetwork: id must be a non-empty string');
     if (!options.tls?.cert || !options.tls?.key || !options.tls?.ca) throw new TypeError('TlsNetwork: tls needs cert, key and ca (PEM)');
     const own = identitiesOf(options.tls.cert);
-    if (!own.some((i) => i.role === options.role && i.name === options.id)) {
+    const name = options.role === 'node' ? options.id : certifiedName(options.id);
+    if (!own.some((i) => i.role === options.role && i.name === name)) {
       throw new RangeError(`TlsNetwork: the certificate binds ${own.map((i) => `${i.role}:${i.name}`).join(', ') || 'no Grey identity'}, not ${options.role}:${options.id}`);
     }
     this.codec = options.codec ?? msgpackCodec;
@@ -246,12 +252,17 @@ export class TlsNetwork {
       let reason: string | null = null;
       if (hello?.grey !== PROTOCOL_VERSION) reason = `protocol version ${String(hello?.grey)}, this node speaks ${PROTOCOL_VERSION}`;
       else if (id === null) reason = 'no id in the handshake';
-      else reason = this.checkPeer(socket, null, id);
+      else if (id !== certifiedName(id)) {
+        // A tagged client id: its certificate must bind the name before the tag, as a client or an operator (never a node).
+        const name = certifiedName(id);
+        reason = this.checkPeer(socket, 'operator', name) === null ? null : this.checkPeer(socket, 'client', name);
+      } else reason = this.checkPeer(socket, null, id);
       if (reason === null && this.options.role !== 'node') reason = 'a client accepts no connections';
       const node = reason === null && this.checkPeer(socket, 'node', id!) === null;
       if (reason === null) {
         const ids = identitiesOf(socket.getPeerX509Certificate() as X509Certificate);
-        const role = (['node', 'operator', 'client'] as const).find((r) => ids.some((i) => i.role === r && i.name === id));
+        const name = certifiedName(id!);
+        const role = (['node', 'operator', 'client'] as const).find((r) => (r !== 'node' || name === id) && ids.some((i) => i.role === r && i.name === name));
         if (role) this.roles.set(id!, role);
       }
       if (reason !== null) {
@@ -355,6 +366,17 @@ export class TlsNetwork {
       }
     });
   }
+}
+
+/**
+ * The name a client's certificate must bind for network id `id`: the part
+ * before the first `~` (`app~3f9c` → `app`), or the whole id. A client's
+ * process tags its id so that replies find its own connection; the tag
+ * proves nothing and grants nothing beyond the certified name's role.
+ */
+export function certifiedName(id: string): string {
+  const tag = id.indexOf('~');
+  return tag > 0 ? id.slice(0, tag) : id;
 }
 
 function frameOf(body: Uint8Array): Uint8Array {
