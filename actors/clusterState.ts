@@ -41,6 +41,13 @@ export interface MemberRecord {
   context: MembershipContext;
   /** Log index of the entry that last changed the member. */
   since: number;
+  /**
+   * Where the node accepts connections from its peers (`host:port`), as the
+   * operator gave it with the join: how nodes that never heard of it reach
+   * it. Absent for founding members (their peers are configured) and joins
+   * without one.
+   */
+  address?: string;
 }
 
 export interface TenantRecord {
@@ -58,7 +65,8 @@ export interface WorkerRecord {
 /** Commands of the replicated state machine (the `command` of a log entry). */
 export type ClusterCommand =
   | { op: 'bootstrap'; voters: string[] }
-  | { op: 'join'; node: string }
+  /** A node asks to join; `address` (`host:port`) is where the other nodes can reach it. */
+  | { op: 'join'; node: string; address?: string }
   | { op: 'approve'; node: string }
   | { op: 'reject'; node: string; reason?: string }
   | { op: 'promote'; node: string }
@@ -393,11 +401,15 @@ export class ClusterState {
       case 'join': {
         const existing = this.s.members[cmd.node];
         if (!existing) {
-          this.s.members[cmd.node] = this.newMember(cmd.node, index);
+          const m = (this.s.members[cmd.node] = this.newMember(cmd.node, index));
+          if (cmd.address !== undefined) m.address = cmd.address;
           this.memberChanges.push({ index, node: cmd.node, status: 'pendingApproval' });
           return { ok: true, value: 'pendingApproval' };
         }
-        return this.stepMember(existing, { type: 'REQUEST_JOIN' }, index);
+        const stepped = this.stepMember(existing, { type: 'REQUEST_JOIN' }, index);
+        // A node that joins again may have moved: the address of the accepted join is the one to dial.
+        if (stepped.ok && cmd.address !== undefined) existing.address = cmd.address;
+        return stepped;
       }
       case 'approve':
       case 'promote':

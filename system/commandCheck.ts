@@ -39,6 +39,9 @@ const name = (field: string): Check => (cmd) => {
     throw new InvalidCommandError(`$.${field}`, `must be a string of 1–${COMMAND_LIMITS.maxNameLength} characters`);
   }
 };
+const optionalName = (field: string): Check => (cmd) => {
+  if (cmd[field] !== undefined) name(field)(cmd);
+};
 const optionalString = (field: string): Check => (cmd) => {
   if (cmd[field] !== undefined && typeof cmd[field] !== 'string') throw new InvalidCommandError(`$.${field}`, 'must be a string when given');
 };
@@ -73,7 +76,7 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   delete: [name('key')],
   cas: [name('key'), expectation, present('value')],
   noop: [],
-  join: [name('node')],
+  join: [name('node'), optionalName('address')],
   approve: [name('node')],
   reject: [name('node'), optionalString('reason')],
   promote: [name('node')],

@@ -25,9 +25,17 @@ export interface StartNodeOptions {
   /**
    * The founding voters, this node included (used for the configuration
    * only when the data directory is empty: a first start). Over TCP, a map
-   * from each node's id to its `host:port`.
+   * from each node's id to its `host:port`. With `join`: the nodes of the
+   * running cluster this node may reach (not a configuration).
    */
   peers: readonly string[] | Readonly<Record<string, string>>;
+  /**
+   * Join a running cluster instead of founding one: on a first start the
+   * node takes no configuration of its own and waits, silent, until an
+   * operator adds it (`join` with its address, then `approve`) and the
+   * leader replicates to it. Ignored once its data directory holds a log.
+   */
+  join?: boolean;
   /** In-process: the network the nodes and clients of this process share. Give this, or `listen` and `tls`. */
   network?: LocalNetwork;
   /** Over TCP with mutual TLS: the address to accept connections on (`host:port`; port 0 picks one, see {@link GreyNode.address}). */
@@ -105,7 +113,19 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
   const voters = Array.isArray(options.peers) ? [...(options.peers as readonly string[])] : Object.keys(options.peers);
   if (!voters.includes(id)) voters.push(id);
-  const tcp = options.listen !== undefined ? new TlsNetwork({ id, role: 'node', tls: options.tls!, listen: options.listen, peers: withoutSelf(options.peers as Record<string, string>, id) }) : null;
+  // Declared before the network, which asks it for the addresses of nodes added later.
+  let node: ClusterNode | undefined;
+  const tcp =
+    options.listen !== undefined
+      ? new TlsNetwork({
+          id,
+          role: 'node',
+          tls: options.tls!,
+          listen: options.listen,
+          peers: withoutSelf(options.peers as Record<string, string>, id),
+          resolvePeer: (peer) => node?.state.member(peer)?.address,
+        })
+      : null;
   const network: Pick<LocalNetwork, 'send' | 'inbox'> = tcp ?? options.network!;
   const address = tcp ? await tcp.start() : null;
   const clock = new WallClock();
@@ -121,7 +141,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   const events = new Subject<GreyEvent>();
   const traffic = { sent: 0, delivered: 0 };
   const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();
-  const node = new ClusterNode({
+  node = new ClusterNode({
     id,
     clock,
     random,
@@ -132,7 +152,8 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
       },
     },
     storage,
-    bootstrap: { voters, learners: [] },
+    // A joining node knows no configuration: it learns it from the leader's log once it is added.
+    bootstrap: options.join ? undefined : { voters, learners: [] },
     raft: { ...REAL_RAFT, ...options.raft },
     handlers: registry,
     tasks: options.tasks,
@@ -256,6 +277,7 @@ function checkStartOptions(o: StartNodeOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('startNode: options must be an object');
   if (typeof o.id !== 'string' || o.id.length === 0) throw new TypeError('startNode: id must be a non-empty string');
   if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new TypeError('startNode: dataDir must be a path');
+  if (o.join !== undefined && typeof o.join !== 'boolean') throw new TypeError('startNode: join must be a boolean');
   if (o.listen !== undefined) {
     if (o.network !== undefined) throw new TypeError('startNode: give network (in-process) or listen and tls (TCP), not both');
     if (!o.tls) throw new TypeError('startNode: listen needs tls (the node certificate, its key and the cluster CA)');
@@ -264,10 +286,10 @@ function checkStartOptions(o: StartNodeOptions): void {
     for (const [peer, addr] of Object.entries(o.peers)) if (peer !== o.id) parseAddress(addr, `startNode: peer ${peer}`);
     return;
   }
-  if (!Array.isArray(o.peers) || o.peers.length === 0 || o.peers.some((p) => typeof p !== 'string' || p.length === 0)) {
+  if (!Array.isArray(o.peers) || (o.peers.length === 0 && !o.join) || o.peers.some((p) => typeof p !== 'string' || p.length === 0)) {
     throw new TypeError('startNode: peers must be a non-empty list of node ids (the founding voters, this node included)');
   }
-  if (!o.peers.includes(o.id)) throw new RangeError(`startNode: peers must include the node itself ('${o.id}'); got ${o.peers.join(', ')}`);
+  if (!o.join && !o.peers.includes(o.id)) throw new RangeError(`startNode: peers must include the node itself ('${o.id}'); got ${o.peers.join(', ')}`);
   if (!o.network || typeof o.network.send !== 'function' || typeof o.network.inbox !== 'function') throw new TypeError('startNode: give network (a LocalNetwork), or listen and tls to run over TCP');
 }
 

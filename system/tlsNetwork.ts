@@ -27,6 +27,13 @@ export interface TlsNetworkOptions {
   listen?: string;
   /** Addresses of the nodes this process may dial, by id (`{ n2: '10.0.0.2:7001' }`). */
   peers?: Record<string, string>;
+  /**
+   * The address (`host:port`) of a node not in `peers`, when known some
+   * other way (a node: the membership record of a node added later), or
+   * undefined. Asked at each dial, so a node that moved is dialed where it
+   * is now; the certificate check still decides who the peer is.
+   */
+  resolvePeer?: (id: string) => string | undefined;
   codec?: Codec;
   /** Messages held per peer while it is unreachable (default 10 000); past it, new ones are dropped (Raft and clients resend). */
   maxQueuedMessages?: number;
@@ -137,7 +144,7 @@ export class TlsNetwork {
       this.write(link, frame);
       return;
     }
-    if (!this.peers.has(to)) {
+    if (this.addressOf(to) === null) {
       this.stats.dropped++; // a client that is gone: nowhere to send
       return;
     }
@@ -181,9 +188,15 @@ export class TlsNetwork {
     let d = this.dialing.get(peer);
     if (!d) this.dialing.set(peer, (d = { timer: null, backoff: BACKOFF_MIN_MS, active: false }));
     if (d.active || d.timer !== null || this.closed) return;
+    const addr = this.addressOf(peer);
+    if (addr === null) {
+      // No longer known (its record went away): what was queued for it goes nowhere.
+      this.stats.dropped += this.queues.get(peer)?.length ?? 0;
+      this.queues.delete(peer);
+      return;
+    }
     const dial = d;
     dial.active = true;
-    const addr = this.peers.get(peer)!;
     const socket = tls.connect({ ...this.tlsOptions(), host: addr.host, port: addr.port, servername: isIp(addr.host) ? undefined : addr.host, checkServerIdentity: () => undefined });
     let settled = false;
     const fail = (reason: string) => {
@@ -220,6 +233,19 @@ export class TlsNetwork {
         return { peer, node: true }; // checked at secureConnect: its certificate binds node:<peer>
       });
     });
+  }
+
+  /** Where to dial `peer`: its configured address, else the one {@link TlsNetworkOptions.resolvePeer} knows, else null. */
+  private addressOf(peer: string): { host: string; port: number } | null {
+    const configured = this.peers.get(peer);
+    if (configured) return configured;
+    const learned = this.options.resolvePeer?.(peer);
+    if (learned === undefined) return null;
+    try {
+      return parseAddress(learned, `peer ${peer}`);
+    } catch {
+      return null; // a malformed address in a record: as if none
+    }
   }
 
   private retry(peer: string, _reason: string): void {
