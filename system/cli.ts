@@ -10,6 +10,8 @@ import { simulateCommand } from './simulateCommand.js';
 import { pathsCommand } from './pathsCommand.js';
 import { diagramCommand } from './diagramCommand.js';
 import { certsCommand, clusterCommand, nodeCommand, statusCommand } from './nodeCommand.js';
+import { submitCommand, watchCommand } from './clientCommands.js';
+import { memberCommand } from './memberCommand.js';
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -60,11 +62,31 @@ usage:
                                           the module exports, by name; SIGTERM hands leadership over and
                                           stops cleanly; logs one JSON object per line; --ops serves
                                           /healthz, /readyz, /metrics (Prometheus) and /status over HTTP
+      --join                              a new node for a running cluster (--peers: its nodes): it takes
+                                          no configuration of its own and waits for 'grey member add'
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
                                           a cluster CA (Ed25519) and a certificate folder per name
   grey status [--endpoints n1=127.0.0.1:7001,… --tls ./tls/client] [--dir .grey] [--json]
-                                          each node's role, term, leader, commit and applied index
-                                          (without --endpoints: the cluster 'grey cluster up' started)
+                                          each node's role, membership, term, leader, commit and applied
+                                          index, for the nodes given and the members added with an address
+                                          (without --endpoints: the cluster 'grey cluster up' started,
+                                          as its operator; submit, watch and member take the same options)
+  grey submit --type T [--payload JSON] [--priority N] [--timeout MS] [--tenant X] [--retries N]
+              [--idempotency-key K] [--wait]
+                                          submit a task; prints {"taskId","index"} once committed; --wait
+                                          then prints its result and proof (exit 0) or failure (exit 1)
+  grey watch <taskId> | --kv KEY [--prefix] [--from REV] | --members [--limit N] [--poll 100ms]
+                                          one JSON line per event: a task's until its final one (exit 0 if
+                                          it completed, 1 if not); changes of a key or prefix, or of the
+                                          membership, until Ctrl-C or --limit lines
+  grey member list [--json]               the members: status, address, since, reason
+  grey member add <id> --address host:port [--wait]
+                                          join and approve a node started with 'grey node --join': a
+                                          learner that catches up, then a voter (--wait: until it is one)
+  grey member promote <id> [--wait]       make a learner a voter now
+  grey member remove <id> [--reason R] [--wait]
+                                          take a node out of the configuration (or turn its join down);
+                                          member changes need an operator certificate (else Unauthorized)
   grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--handlers ./handlers.js]
                                           a local cluster of processes, with fresh certificates, data and
                                           logs in --dir; waits for a leader and shows the status
@@ -194,6 +216,12 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return await certsCommand(rest, io);
       case 'cluster':
         return await clusterCommand(rest, io);
+      case 'submit':
+        return await submitCommand(rest, io);
+      case 'watch':
+        return await watchCommand(rest, io);
+      case 'member':
+        return await memberCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

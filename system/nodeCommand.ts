@@ -6,7 +6,8 @@ import type { TaskHandler } from '../actors/taskHandlers.js';
 import type { CliIO } from './cli.js';
 import { parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
 import { createClusterCa, issueCertificate, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
-import { connect, startNode } from './embeddedNode.js';
+import { connect, startNode, type RealClient } from './embeddedNode.js';
+import type { NodeStatus } from '../actors/clientProtocol.js';
 import { parseAddress } from './tlsNetwork.js';
 import { startOpsServer } from './opsServer.js';
 import { isProcessAlive } from './processAlive.js';
@@ -77,6 +78,7 @@ const NODE_FLAGS = {
   heartbeat: 'value',
   'election-timeout': 'value',
   ops: 'value',
+  join: 'bool',
 } as const;
 
 /**
@@ -103,6 +105,8 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
     }
   }
   const peers = typeof f.peers === 'string' ? parsePeers(f.peers) : {};
+  const join = f.join === true;
+  if (join && Object.keys(peers).length === 0) throw new UsageError('grey node --join needs --peers: nodes of the running cluster, id=host:port,…');
   const level = (typeof f['log-level'] === 'string' ? f['log-level'] : 'info') as Level;
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
   const heartbeatMs = typeof f.heartbeat === 'string' ? parsePositiveInt(f.heartbeat, 'heartbeat') : 100;
@@ -112,9 +116,14 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   const handlers = typeof f.handlers === 'string' ? await loadHandlers(f.handlers) : {};
   const log = jsonLogger(level, io.out);
 
-  const node = await startNode({ id, listen, peers: { ...peers, [id]: listen }, tls, dataDir: need('data'), handlers, raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax } });
+  const node = await startNode({ id, listen, peers: join ? peers : { ...peers, [id]: listen }, join, tls, dataDir: need('data'), handlers, raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax } });
   const ops = typeof f.ops === 'string' ? await startOpsServer(node, f.ops) : null;
-  log('info', 'started', { node: id, listen: node.address, ops: ops?.address ?? null, peers, handlers: Object.keys(handlers), status: node.status() });
+  log('info', 'started', { node: id, listen: node.address, ops: ops?.address ?? null, peers, join, handlers: Object.keys(handlers), status: node.status() });
+  if (join && node.status().config.voters.length === 0) {
+    const { host, port } = parseAddress(listen, 'listen');
+    const reachable = host === '0.0.0.0' || host === '::' ? `HOST:${port}` : listen;
+    log('info', 'waiting to be added', { node: id, hint: `grey member add ${id} --address ${reachable}` });
+  }
   node.onRole((role, term, leader) => log('info', 'role', { node: id, role, term, leader }));
   await new Promise<void>((done) => {
     const drain = async (signal: string) => {
@@ -136,49 +145,104 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   return 0;
 }
 
-/** `grey status --endpoints n1=host:port,… --tls DIR`: what each node says of itself. */
-export async function statusCommand(args: string[], io: CliIO): Promise<number> {
-  const f = parseFlags(args, { endpoints: 'value', tls: 'value', dir: 'value', json: 'bool' });
-  let endpoints: Record<string, string>;
-  let tlsDir: string;
+/** The endpoint options every client command takes (`grey status`, `submit`, `watch`, `member`). */
+export const ENDPOINT_FLAGS = { endpoints: 'value', tls: 'value', dir: 'value' } as const;
+
+/** Where a client command connects, and as whom. */
+export interface ClusterTarget {
+  endpoints: Record<string, string>;
+  tls: TlsIdentity;
+}
+
+/**
+ * The cluster a client command talks to: `--endpoints n1=host:port,… --tls
+ * DIR`, or else the local cluster `grey cluster up` started in `--dir`
+ * (default `.grey`), as its operator (`admin`) unless `--tls` says otherwise.
+ */
+export function clusterTarget(f: Record<string, string | boolean>, command: string): ClusterTarget {
   if (typeof f.endpoints === 'string') {
-    if (typeof f.tls !== 'string') throw new UsageError('grey status needs --tls DIR (a client or operator certificate)');
-    endpoints = parsePeers(f.endpoints, 'endpoints');
-    tlsDir = f.tls;
-  } else {
-    // A local cluster from 'grey cluster up'.
-    const file = join(resolve(typeof f.dir === 'string' ? f.dir : '.grey'), CLUSTER_FILE);
-    if (!existsSync(file)) throw new UsageError(`grey status needs --endpoints and --tls, or a cluster from 'grey cluster up' (no ${file})`);
-    const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
-    endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
-    tlsDir = typeof f.tls === 'string' ? f.tls : join(cluster.tls, cluster.client);
+    if (typeof f.tls !== 'string') throw new UsageError(`grey ${command} needs --tls DIR (a client or operator certificate)`);
+    return { endpoints: parsePeers(f.endpoints, 'endpoints'), tls: readTlsDir(f.tls) };
   }
-  const client = connect({ endpoints, tls: readTlsDir(tlsDir), timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+  // A local cluster from 'grey cluster up'.
+  const file = join(resolve(typeof f.dir === 'string' ? f.dir : '.grey'), CLUSTER_FILE);
+  if (!existsSync(file)) throw new UsageError(`grey ${command} needs --endpoints and --tls, or a cluster from 'grey cluster up' (no ${file})`);
+  const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
+  const endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
+  return { endpoints, tls: readTlsDir(typeof f.tls === 'string' ? f.tls : join(cluster.tls, cluster.client)) };
+}
+
+/**
+ * Writes a node added with `grey member add` into the local cluster's
+ * address book (`cluster.json` of `grey cluster up`), so that the client
+ * commands reach it too (it may come to lead). Does nothing when the
+ * command named its endpoints; returns the file written, or null.
+ */
+export function rememberLocalNode(f: Record<string, string | boolean>, id: string, address: string): string | null {
+  if (typeof f.endpoints === 'string') return null;
+  const file = join(resolve(typeof f.dir === 'string' ? f.dir : '.grey'), CLUSTER_FILE);
+  if (!existsSync(file)) return null;
+  const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
+  if (cluster.nodes[id]?.address === address) return null;
+  cluster.nodes[id] = { ...cluster.nodes[id], address };
+  writeFileSync(file, JSON.stringify(cluster, null, 2));
+  return file;
+}
+
+type StatusRow = { node: string; up: true; member: string } & NodeStatus | { node: string; up: false; member: string; error: string };
+
+/**
+ * `grey status --endpoints n1=host:port,… --tls DIR`: what each node says of
+ * itself, for the nodes given and every other member whose record carries
+ * an address (nodes added with `grey member add --address`).
+ */
+export async function statusCommand(args: string[], io: CliIO): Promise<number> {
+  const f = parseFlags(args, { ...ENDPOINT_FLAGS, json: 'bool' });
+  const { endpoints, tls } = clusterTarget(f, 'status');
+  const client = connect({ endpoints, tls, timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+  const others: RealClient[] = [];
   try {
-    const rows = await Promise.all(
-      Object.keys(endpoints).map(async (node) => {
-        try {
-          return { node, up: true, ...(await client.nodeStatus(node)) };
-        } catch (err) {
-          return { node, up: false, error: (err as Error).message };
-        }
-      }),
-    );
+    const ask = (c: RealClient, node: string): Promise<StatusRow> =>
+      c.nodeStatus(node).then(
+        (s) => ({ node, up: true, member: memberOf(s.config, node), ...s }),
+        (err: Error) => ({ node, up: false, member: '-', error: err.message }),
+      );
+    // The members, to find nodes added since the endpoints were written down: only while the per-node answers come.
+    const [given, members] = await Promise.all([
+      Promise.all(Object.keys(endpoints).map((node) => ask(client, node))),
+      Promise.race([client.members(), new Promise<null>((r) => setTimeout(r, 1_500, null).unref())]).catch(() => null),
+    ]);
+    const added = (members ?? []).filter((m) => m.address !== undefined && !(m.node in endpoints) && (m.status === 'voter' || m.status === 'learner'));
+    let rows = given;
+    if (added.length > 0) {
+      const extra = connect({ endpoints: Object.fromEntries(added.map((m) => [m.node, m.address!])), tls, timeoutMs: 3_000, attemptTimeoutMs: 1_000 });
+      others.push(extra);
+      rows = [...given, ...(await Promise.all(added.map((m) => ask(extra, m.node))))];
+    }
+    // The replicated membership, when known, says more than one node's configuration (pending, removed).
+    for (const r of rows) {
+      const m = members?.find((x) => x.node === r.node);
+      if (m) r.member = m.status;
+    }
     if (f.json) io.out(JSON.stringify(rows, null, 2));
     else {
-      io.out('node  role       term  leader  commit   applied  last     tasks');
+      io.out('node  role       member   term  leader  commit   applied  last     tasks');
       for (const r of rows) {
-        if (!r.up) io.out(`${r.node.padEnd(5)} down (${(r as { error: string }).error})`);
+        if (!r.up) io.out(`${r.node.padEnd(5)} down (${r.error})`);
         else {
-          const s = r as unknown as { node: string; role: string; term: number; leader: string | null; commitIndex: number; lastApplied: number; lastIndex: number; tasks: number };
-          io.out(`${s.node.padEnd(5)} ${s.role.padEnd(10)} ${String(s.term).padEnd(5)} ${String(s.leader ?? '-').padEnd(7)} ${String(s.commitIndex).padEnd(8)} ${String(s.lastApplied).padEnd(8)} ${String(s.lastIndex).padEnd(8)} ${s.tasks}`);
+          io.out(`${r.node.padEnd(5)} ${r.role.padEnd(10)} ${r.member.padEnd(8)} ${String(r.term).padEnd(5)} ${String(r.leader ?? '-').padEnd(7)} ${String(r.commitIndex).padEnd(8)} ${String(r.lastApplied).padEnd(8)} ${String(r.lastIndex).padEnd(8)} ${r.tasks}`);
         }
       }
     }
     return rows.every((r) => r.up) ? 0 : 1;
   } finally {
-    await client.close();
+    await Promise.all([client, ...others].map((c) => c.close()));
   }
+}
+
+/** A node's place in its own view of the configuration. */
+function memberOf(config: { voters: readonly string[]; learners: readonly string[] }, node: string): string {
+  return config.voters.includes(node) ? 'voter' : config.learners.includes(node) ? 'learner' : '-';
 }
 
 /**
@@ -226,7 +290,8 @@ function cliInvocation(): string[] {
 }
 
 interface ClusterFile {
-  nodes: Record<string, { address: string; pid: number; log: string }>;
+  /** The nodes `grey cluster up` started (with their pid and log), and those added since with `grey member add` (address only). */
+  nodes: Record<string, { address: string; pid?: number; log?: string }>;
   tls: string;
   client: string;
 }
@@ -257,7 +322,7 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   const file = join(dir, CLUSTER_FILE);
   if (existsSync(file)) {
     const old = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
-    const alive = Object.values(old.nodes).filter((x) => isProcessAlive(x.pid));
+    const alive = Object.values(old.nodes).filter((x) => x.pid !== undefined && isProcessAlive(x.pid));
     if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map((x) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
   }
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -305,12 +370,16 @@ async function clusterDown(args: string[], io: CliIO): Promise<number> {
   const file = join(dir, CLUSTER_FILE);
   if (!existsSync(file)) throw new UsageError(`no cluster in ${dir} (no ${CLUSTER_FILE}); 'grey cluster up' starts one`);
   const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
-  const running = Object.entries(cluster.nodes).filter(([, x]) => isProcessAlive(x.pid));
-  for (const [, x] of running) process.kill(x.pid, 'SIGTERM');
+  const started = Object.entries(cluster.nodes).flatMap(([id, x]) => (x.pid === undefined ? [] : [{ id, pid: x.pid }]));
+  const running = started.filter((x) => isProcessAlive(x.pid));
+  for (const x of running) process.kill(x.pid, 'SIGTERM');
   const deadline = Date.now() + 15_000;
-  while (running.some(([, x]) => isProcessAlive(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const stuck = running.filter(([, x]) => isProcessAlive(x.pid));
-  for (const [, x] of stuck) process.kill(x.pid, 'SIGKILL');
+  while (running.some((x) => isProcessAlive(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const stuck = running.filter((x) => isProcessAlive(x.pid));
+  for (const x of stuck) process.kill(x.pid, 'SIGKILL');
   io.out(`stopped ${running.length} nodes${stuck.length ? ` (${stuck.length} killed after 15 s)` : ''}; data and logs stay in ${dir}`);
+  // Nodes added with 'grey member add' run in processes someone else started.
+  const added = Object.keys(cluster.nodes).filter((id) => cluster.nodes[id].pid === undefined);
+  if (added.length > 0) io.out(`not stopped: ${added.join(', ')} (added with 'grey member add'; stop their processes yourself)`);
   return 0;
 }
