@@ -59,7 +59,7 @@ function hello(port: number, identity: TlsIdentity, id: string): Promise<unknown
 describe('joining with an address', () => {
   it('the join keeps the address in the member record; a join after removal updates it; a pending repeat does not', () => {
     let index = 0;
-    const entry = (command: SessionCommand): LogEntry => ({ index: ++index, term: 1, payload: { kind: 'command', command } });
+    const entry = (command: SessionCommand): LogEntry & { payload: { kind: 'command' } } => ({ index: ++index, term: 1, payload: { kind: 'command', command } });
     const s = new ClusterState();
     s.apply(entry({ cmd: { op: 'bootstrap', voters: ['n1'] } }));
     expect(s.apply(entry({ cmd: { op: 'join', node: 'n4', address: '10.0.0.4:7001' } }))).toEqual({ ok: true, value: 'pendingApproval' });
