@@ -56,16 +56,20 @@ usage:
                                           linearizable (--workload kv), or missed convergence
   grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
             --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
-            [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001]
+            [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001] [--api 127.0.0.1:8001]
                                           run one node as this process, over TCP with mutual TLS (the
                                           folder holds ca.pem, cert.pem, key.pem); handlers: every function
                                           the module exports, by name; SIGTERM hands leadership over and
                                           stops cleanly; logs one JSON object per line; --ops serves
-                                          /healthz, /readyz, /metrics (Prometheus) and /status over HTTP
+                                          /healthz, /readyz, /metrics (Prometheus) and /status over HTTP;
+                                          --api serves the HTTP/JSON API and server-sent events over HTTPS
+                                          to client and operator certificates of the cluster CA
       --join                              a new node for a running cluster (--peers: its nodes): it takes
                                           no configuration of its own and waits for 'grey member add'
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
-                                          a cluster CA (Ed25519) and a certificate folder per name
+             [--hosts n1=10.0.0.1,n1=n1.example.com]
+                                          a cluster CA (Ed25519) and a certificate folder per name; --hosts:
+                                          addresses a node's API is reached at, for curl and browsers
   grey status [--endpoints n1=127.0.0.1:7001,… --tls ./tls/client] [--dir .grey] [--json]
                                           each node's role, membership, term, leader, commit and applied
                                           index, for the nodes given and the members added with an address
@@ -87,9 +91,10 @@ usage:
   grey member remove <id> [--reason R] [--wait]
                                           take a node out of the configuration (or turn its join down);
                                           member changes need an operator certificate (else Unauthorized)
-  grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--handlers ./handlers.js]
+  grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--api-port 8001] [--handlers ./handlers.js]
                                           a local cluster of processes, with fresh certificates, data and
-                                          logs in --dir; waits for a leader and shows the status
+                                          logs in --dir, each node's HTTP API on the ports from --api-port;
+                                          waits for a leader and shows the status
   grey cluster down [--dir .grey]         stops it (each node drains); data and logs stay
   grey help                               this text
 `;

@@ -78,6 +78,7 @@ const NODE_FLAGS = {
   heartbeat: 'value',
   'election-timeout': 'value',
   ops: 'value',
+  api: 'value',
   join: 'bool',
 } as const;
 
@@ -95,8 +96,8 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   };
   const id = need('id');
   const listen = need('listen');
-  for (const flag of ['listen', 'ops'] as const) {
-    const v = flag === 'listen' ? listen : f.ops;
+  for (const flag of ['listen', 'ops', 'api'] as const) {
+    const v = flag === 'listen' ? listen : f[flag];
     if (typeof v !== 'string') continue;
     try {
       parseAddress(v, flag);
@@ -116,9 +117,19 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   const handlers = typeof f.handlers === 'string' ? await loadHandlers(f.handlers) : {};
   const log = jsonLogger(level, io.out);
 
-  const node = await startNode({ id, listen, peers: join ? peers : { ...peers, [id]: listen }, join, tls, dataDir: need('data'), handlers, raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax } });
+  const node = await startNode({
+    id,
+    listen,
+    peers: join ? peers : { ...peers, [id]: listen },
+    join,
+    tls,
+    dataDir: need('data'),
+    handlers,
+    raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax },
+    ...(typeof f.api === 'string' ? { api: { listen: f.api } } : {}),
+  });
   const ops = typeof f.ops === 'string' ? await startOpsServer(node, f.ops) : null;
-  log('info', 'started', { node: id, listen: node.address, ops: ops?.address ?? null, peers, join, handlers: Object.keys(handlers), status: node.status() });
+  log('info', 'started', { node: id, listen: node.address, api: node.api, ops: ops?.address ?? null, peers, join, handlers: Object.keys(handlers), status: node.status() });
   if (join && node.status().config.voters.length === 0) {
     const { host, port } = parseAddress(listen, 'listen');
     const reachable = host === '0.0.0.0' || host === '::' ? `HOST:${port}` : listen;
@@ -252,8 +263,15 @@ function memberOf(config: { voters: readonly string[]; learners: readonly string
  * An existing CA in the folder is reused.
  */
 export async function certsCommand(args: string[], io: CliIO): Promise<number> {
-  const f = parseFlags(args, { dir: 'value', nodes: 'value', clients: 'value', operators: 'value', 'valid-days': 'value' });
+  const f = parseFlags(args, { dir: 'value', nodes: 'value', clients: 'value', operators: 'value', 'valid-days': 'value', hosts: 'value' });
   if (typeof f.dir !== 'string') throw new UsageError('grey certs needs --dir');
+  // --hosts n1=10.0.0.1,n1=n1.example.com,…: addresses each node's API is reached at (for curl and browsers).
+  const hosts = new Map<string, string[]>();
+  for (const part of typeof f.hosts === 'string' ? f.hosts.split(',').map((x) => x.trim()).filter(Boolean) : []) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1) throw new UsageError(`--hosts: '${part}' is not node=host`);
+    hosts.set(part.slice(0, eq), [...(hosts.get(part.slice(0, eq)) ?? []), part.slice(eq + 1)]);
+  }
   const list = (k: string) => (typeof f[k] === 'string' ? (f[k] as string).split(',').map((x) => x.trim()).filter(Boolean) : []);
   const names: Array<[CertificateRole, string]> = [...list('nodes').map((n) => ['node', n] as [CertificateRole, string]), ...list('clients').map((n) => ['client', n] as [CertificateRole, string]), ...list('operators').map((n) => ['operator', n] as [CertificateRole, string])];
   if (names.length === 0) throw new UsageError('grey certs needs --nodes, --clients or --operators');
@@ -271,7 +289,7 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
     io.out(`CA          ${caCert}`);
   }
   for (const [role, name] of names) {
-    const id = await issueCertificate(ca, role, name, validDays ? { validDays } : {});
+    const id = await issueCertificate(ca, role, name, { ...(validDays ? { validDays } : {}), ...(role === 'node' && hosts.has(name) ? { hosts: hosts.get(name) } : {}) });
     const sub = join(dir, name);
     mkdirSync(sub, { recursive: true });
     writeFileSync(join(sub, 'ca.pem'), id.ca);
@@ -291,7 +309,7 @@ function cliInvocation(): string[] {
 
 interface ClusterFile {
   /** The nodes `grey cluster up` started (with their pid and log), and those added since with `grey member add` (address only). */
-  nodes: Record<string, { address: string; pid?: number; log?: string }>;
+  nodes: Record<string, { address: string; api?: string; pid?: number; log?: string }>;
   tls: string;
   client: string;
 }
@@ -312,11 +330,14 @@ export async function clusterCommand(args: string[], io: CliIO): Promise<number>
 }
 
 async function clusterUp(args: string[], io: CliIO): Promise<number> {
-  const f = parseFlags(args, { nodes: 'value', dir: 'value', 'base-port': 'value', handlers: 'value' });
+  const f = parseFlags(args, { nodes: 'value', dir: 'value', 'base-port': 'value', 'api-port': 'value', handlers: 'value' });
   const n = typeof f.nodes === 'string' ? parsePositiveInt(f.nodes, 'nodes') : 3;
   const dir = resolve(typeof f.dir === 'string' ? f.dir : '.grey');
   const basePort = typeof f['base-port'] === 'string' ? parsePositiveInt(f['base-port'], 'base-port') : 7001;
   if (basePort + n - 1 > 65_535) throw new UsageError('--base-port: the ports run past 65535');
+  // Each node's HTTP API, on the ports after --api-port (default: 1000 above the node's).
+  const apiPort = typeof f['api-port'] === 'string' ? parsePositiveInt(f['api-port'], 'api-port') : basePort + 1000;
+  if (apiPort + n - 1 > 65_535) throw new UsageError('--api-port: the ports run past 65535');
   const handlers = typeof f.handlers === 'string' ? resolve(f.handlers) : null;
   if (handlers && !existsSync(handlers)) throw new UsageError(`--handlers: ${handlers} does not exist`);
   const file = join(dir, CLUSTER_FILE);
@@ -327,23 +348,25 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   }
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const tlsDir = join(dir, 'tls');
-  await certsCommand(['--dir', tlsDir, '--nodes', ids.join(','), '--operators', 'admin'], { out: () => {}, err: io.err });
+  const localHosts = ids.flatMap((id) => [`${id}=127.0.0.1`, `${id}=localhost`]).join(',');
+  await certsCommand(['--dir', tlsDir, '--nodes', ids.join(','), '--operators', 'admin', '--hosts', localHosts], { out: () => {}, err: io.err });
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${basePort + i}`).join(',');
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const cluster: ClusterFile = { nodes: {}, tls: tlsDir, client: 'admin' };
   for (const [i, id] of ids.entries()) {
     const log = join(dir, 'logs', `${id}.log`);
     const out = openSync(log, 'a');
-    const child = spawn(process.execPath, [...cliInvocation(), 'node', '--id', id, '--listen', `127.0.0.1:${basePort + i}`, '--peers', peers, '--data', join(dir, 'data', id), '--tls', join(tlsDir, id), ...(handlers ? ['--handlers', handlers] : [])], {
+    const child = spawn(process.execPath, [...cliInvocation(), 'node', '--id', id, '--listen', `127.0.0.1:${basePort + i}`, '--peers', peers, '--data', join(dir, 'data', id), '--tls', join(tlsDir, id), '--api', `127.0.0.1:${apiPort + i}`, ...(handlers ? ['--handlers', handlers] : [])], {
       detached: true,
       stdio: ['ignore', out, out],
     });
     child.unref();
     closeSync(out);
-    cluster.nodes[id] = { address: `127.0.0.1:${basePort + i}`, pid: child.pid!, log };
+    cluster.nodes[id] = { address: `127.0.0.1:${basePort + i}`, api: `https://127.0.0.1:${apiPort + i}`, pid: child.pid!, log };
   }
   writeFileSync(file, JSON.stringify(cluster, null, 2));
   io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
+  io.out(`HTTP API: ${Object.values(cluster.nodes).map((x) => x.api).join(', ')} (client certificate: ${join(tlsDir, 'admin')})`);
   // Wait for a leader, then show the cluster.
   const endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
   const client = connect({ endpoints, tls: readTlsDir(join(tlsDir, 'admin')), timeoutMs: 2_000, attemptTimeoutMs: 500 });

@@ -4,6 +4,7 @@
  * down` drains and stops it; usage errors are one line and a hint.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,7 +28,8 @@ async function run(argv: string[]): Promise<{ code: number; out: string[]; err: 
 describe('grey cluster up, status, down', () => {
   it('starts three node processes with fresh certificates, shows a leader, and stops them all', async () => {
     const base = Math.min(await freePort(), 65_000); // and the two ports after it
-    const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base)]);
+    const apiBase = base + 3; // the nodes' HTTP APIs
+    const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base), '--api-port', String(apiBase)]);
     expect(up.code, up.err.join('\n')).toBe(0);
     expect(up.out.join('\n')).toMatch(/leader/);
     const cluster = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { nodes: Record<string, { pid: number }> };
@@ -41,8 +43,27 @@ describe('grey cluster up, status, down', () => {
 
     const status = await run(['status', '--dir', dir, '--json']);
     expect(status.code).toBe(0);
-    const rows = JSON.parse(status.out.join('\n')) as Array<{ role: string; term: number }>;
+    const rows = JSON.parse(status.out.join('\n')) as Array<{ node: string; role: string; term: number }>;
     expect(rows.filter((r) => r.role === 'leader')).toHaveLength(1);
+
+    // Each node's HTTPS API, as curl would use it: the server's certificate checked for 127.0.0.1, the operator's presented.
+    const tls = (f: string) => readFileSync(join(dir, 'tls', 'admin', f), 'utf8');
+    const api = (port: number, method: string, path: string, body?: unknown) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method, path, ca: tls('ca.pem'), cert: tls('cert.pem'), key: tls('key.pem'), headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+        });
+        req.on('error', reject);
+        req.end(body === undefined ? undefined : JSON.stringify(body));
+      });
+    const followerPort = apiBase + rows.findIndex((r) => r.role !== 'leader');
+    expect(await api(followerPort, 'PUT', '/v1/kv/greeting', { value: 'hello' })).toMatchObject({ status: 200, body: { revision: expect.any(Number) } });
+    expect(await api(apiBase, 'GET', '/v1/kv/greeting')).toMatchObject({ status: 200, body: { value: 'hello' } });
+    const submitted = await api(followerPort, 'POST', '/v1/tasks', { type: 'nobodyRunsThis' });
+    expect(submitted).toMatchObject({ status: 201, body: { taskId: expect.any(String) } });
+    expect(await api(apiBase + 2, 'GET', `/v1/tasks/${submitted.body.taskId as string}`)).toMatchObject({ status: 200, body: { id: submitted.body.taskId, status: expect.any(String) } });
 
     const down = await run(['cluster', 'down', '--dir', dir]);
     expect(down.code).toBe(0);
