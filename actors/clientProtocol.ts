@@ -22,12 +22,15 @@ export interface RelayedRequest {
   client: string;
   principal: 'client' | 'operator' | null;
   request: ClientRequest;
+  /** The relaying node passes the answer on to the client over its transport (not to its API gateway). */
+  back?: boolean;
 }
 
 /** The answer to a {@link RelayedRequest}, for the client it names. */
 export interface RelayedReply {
   client: string;
   reply: ClientReply;
+  back?: boolean;
 }
 
 /**

@@ -355,7 +355,10 @@ export class ClusterNode {
     if (type === CLIENT_REQUEST) return this.onClientRequest(from, payload as ClientRequest);
     if (type === CLIENT_RELAY) return this.onRelay(from, payload as RelayedRequest);
     if (type === CLIENT_RELAYED) {
-      for (const l of this.relayListeners) l(from, payload as RelayedReply);
+      const answer = payload as RelayedReply;
+      if (answer?.back === true) {
+        if (typeof answer.client === 'string') this.transport.send(answer.client, CLIENT_REPLY, answer.reply);
+      } else for (const l of this.relayListeners) l(from, answer);
       return;
     }
     this.health.observe(from);
@@ -530,6 +533,16 @@ export class ClusterNode {
    */
   private onClientRequest(from: string, req: ClientRequest): void {
     const principal = this.principalOf ? (this.principalOf(from) ?? 'client') : null;
+    // Over the network, a follower that knows the leader relays a client's
+    // command or query to it, as etcd's members do: a client may know only
+    // some nodes' addresses, and a NotLeader hint naming a node it cannot
+    // reach would leave it stuck. (In the simulation every client knows
+    // every node and follows hints itself.)
+    const leader = this.raft.leader;
+    if ((principal === 'client' || principal === 'operator') && (req?.kind === 'propose' || req?.kind === 'query') && !this.raft.isLeader && leader !== null && leader !== this.id) {
+      this.transport.send(leader, CLIENT_RELAY, { client: from, principal, request: req, back: true } satisfies RelayedRequest);
+      return;
+    }
     this.serveClient(from, principal, req, (reply) => this.transport.send(from, CLIENT_REPLY, reply));
   }
 
@@ -543,7 +556,8 @@ export class ClusterNode {
     const principal = relayed?.principal;
     if (typeof relayed?.client !== 'string' || relayed.client.length === 0) return;
     if (principal !== 'client' && principal !== 'operator' && !(principal === null && !this.principalOf)) return;
-    this.serveClient(relayed.client, principal, relayed.request, (reply) => this.transport.send(from, CLIENT_RELAYED, { client: relayed.client, reply } satisfies RelayedReply));
+    const back = relayed.back === true;
+    this.serveClient(relayed.client, principal, relayed.request, (reply) => this.transport.send(from, CLIENT_RELAYED, { client: relayed.client, reply, ...(back ? { back } : {}) } satisfies RelayedReply));
   }
 
   /**

@@ -105,6 +105,17 @@ describe('nodes over TCP with mutual TLS', () => {
         await admin.close();
       }
 
+      // A client that knows only a follower's address: the follower relays its commands and reads to the leader.
+      const follower = await until(() => nodes.find((n) => n.status().role === 'follower' && n.status().leader !== null), 'a follower');
+      const partial = connect({ endpoints: { [follower.id]: peers[follower.id as 'n1' | 'n2' | 'n3'] }, tls: certs.app, timeoutMs: 10_000 });
+      try {
+        expect(await partial.put('via-follower', 'yes')).toMatchObject({ revision: expect.any(Number) });
+        expect(await partial.get('via-follower')).toMatchObject({ found: true, value: 'yes' });
+        expect((await partial.submit({ op: 'remove', node: 'n3' }).catch((e: ClientError) => e)) as ClientError).toMatchObject({ code: 'Unauthorized' }); // relayed with the client's rights, not the node's
+      } finally {
+        await partial.close();
+      }
+
       const leader = nodes.find((n) => n.status().role === 'leader')!;
       const id = leader.id as 'n1' | 'n2' | 'n3';
       await leader.stop();
