@@ -146,7 +146,7 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const argv of commands) {
       const [command] = argv;
-      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node', 'diagram']).toContain(command);
+      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node', 'diagram', 'submit', 'watch', 'member']).toContain(command);
       if (command === 'diagram') {
         // As written, with any --out under a scratch folder.
         const args = [...argv];
@@ -158,10 +158,10 @@ describe('README', () => {
         expect(out >= 0 || printed.join('\n').length > 0).toBe(true);
         continue;
       }
-      if (['cluster', 'status', 'certs', 'node'].includes(command)) {
+      if (['cluster', 'status', 'certs', 'node', 'submit', 'watch', 'member'].includes(command)) {
         // Real processes and sockets: tests/cluster_cli.test.ts and tests/processes.test.ts run these; here, the flags must parse.
         const flags = argv.slice(command === 'cluster' ? 2 : 1);
-        const known = ['--nodes', '--dir', '--base-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout'];
+        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason'];
         for (const f of flags) if (f.startsWith('--')) expect(known, `${argv.join(' ')}: ${f}`).toContain(f);
         continue;
       }
