@@ -1,17 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkTrace, InvariantViolation } from './invariants.js';
-import { checkMachineModel, MACHINE_MODELS } from './modelPlans/index.js';
-import type { ModelReport } from './modelPaths.js';
-import { readTrace, TraceFormatError } from './trace.js';
-import { parseFlags, UsageError } from './cliArgs.js';
-import { simulateCommand } from './simulateCommand.js';
-import { pathsCommand } from './pathsCommand.js';
-import { diagramCommand } from './diagramCommand.js';
-import { certsCommand, clusterCommand, nodeCommand, statusCommand } from './nodeCommand.js';
-import { submitCommand, watchCommand } from './clientCommands.js';
-import { memberCommand } from './memberCommand.js';
+import { UsageError } from './cliArgs.js';
+
+// Each command's module is loaded when the command runs: 'grey help' and a
+// usage error answer without loading the simulator, the storage engine or
+// the TLS stack.
 
 /** Where the CLI writes; injectable so tests can read it. */
 export interface CliIO {
@@ -99,104 +91,6 @@ usage:
   grey help                               this text
 `;
 
-const pct = (covered: number, total: number) => (total === 0 ? 100 : (100 * covered) / total);
-
-function modelsCommand(args: string[], io: CliIO): number {
-  const flags = parseFlags(args, { machine: 'value', json: 'bool' });
-  const models = flags.machine ? MACHINE_MODELS.filter((m) => m.machine.id === flags.machine) : MACHINE_MODELS;
-  if (models.length === 0) {
-    throw new UsageError(`no machine '${flags.machine}'; known: ${MACHINE_MODELS.map((m) => m.machine.id).join(', ')}`);
-  }
-  const reports: ModelReport[] = models.map(checkMachineModel);
-  if (flags.json) {
-    io.out(JSON.stringify(reports, null, 2));
-  } else {
-    const rows = [['machine', 'states', 'transitions', 'paths', 'steps']];
-    for (const r of reports) {
-      rows.push([
-        r.machine,
-        `${r.states.covered}/${r.states.total} (${pct(r.states.covered, r.states.total).toFixed(0)}%)`,
-        `${r.transitions.covered}/${r.transitions.total} (${pct(r.transitions.covered, r.transitions.total).toFixed(0)}%)`,
-        String(r.paths),
-        String(r.steps),
-      ]);
-    }
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-    for (const row of rows) io.out(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
-    for (const r of reports) {
-      for (const m of [...r.states.missing, ...r.transitions.missing]) io.out(`  ${r.machine}: not covered: ${m}`);
-    }
-  }
-  const complete = reports.every((r) => r.states.missing.length === 0 && r.transitions.missing.length === 0);
-  return complete ? 0 : 1;
-}
-
-function checkCommand(args: string[], io: CliIO): number {
-  const paths = args.filter((a) => !a.startsWith('--'));
-  const flags = parseFlags(args.filter((a) => a.startsWith('--')), { partial: 'bool' });
-  const partial = flags.partial === true;
-  if (paths.length === 0) throw new UsageError('check needs a trace file or a folder of traces');
-  const files: string[] = [];
-  for (const p of paths) {
-    let isDir = false;
-    try {
-      isDir = statSync(p).isDirectory();
-    } catch {
-      // Reported as unreadable below.
-    }
-    if (isDir) {
-      const inside = readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort();
-      if (inside.length === 0) throw new UsageError(`no .jsonl traces in ${p}`);
-      files.push(...inside.map((f) => join(p, f)));
-    } else {
-      files.push(p);
-    }
-  }
-  let worst = 0;
-  for (const file of files) worst = Math.max(worst, checkOne(file, io, files.length > 1, partial));
-  if (files.length > 1) io.out(`${files.length} traces checked, ${worst === 0 ? 'all ok' : 'some failed'}`);
-  return worst;
-}
-
-function checkOne(path: string, io: CliIO, brief: boolean, partial: boolean): number {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    io.err(`grey: cannot read trace ${path}: ${(err as Error).message}`);
-    return 2;
-  }
-  let trace;
-  try {
-    trace = readTrace(text);
-  } catch (err) {
-    if (!(err instanceof TraceFormatError)) throw err;
-    io.err(`grey: ${path}:${err.line}: malformed trace: ${err.detail}`);
-    return 2;
-  }
-  try {
-    const s = checkTrace(trace);
-    if (!partial && trace.events.at(-1)?.type !== 'end') {
-      io.err(`grey: ${path}: the trace ends without its end event (cut short?); its ${s.events} events pass the checks. Pass --partial to accept a trace that is cut short`);
-      return 1;
-    }
-    const leaders = s.leaders.length === 0 ? 'none' : s.leaders.map((l) => `${l.term}:${l.node}`).join(' ');
-    io.out(`${path}: ok, ${s.events} events checked (seed ${trace.header.seed})`);
-    if (brief) return 0;
-    io.out(`  nodes     ${s.nodes.join(', ')} (${s.restarts} restarts)`);
-    io.out(`  terms     max ${s.maxTerm}; leaders by term ${leaders}`);
-    io.out(`  log       ${s.entriesAppended} entries appended, ${s.truncates} truncates, ${s.snapshots} snapshots`);
-    io.out(`  commits   ${s.commits} commit events, highest index ${s.maxCommit}`);
-    io.out(`  applies   ${s.applies} checked`);
-    return 0;
-  } catch (err) {
-    if (!(err instanceof InvariantViolation)) throw err;
-    io.err(`grey: ${path}:${trace.lines[err.eventNumber - 1]}: invariant violated`);
-    io.err(`  ${err.message}`);
-    io.err(`  event: ${JSON.stringify(err.event)}`);
-    return 1;
-  }
-}
 
 /** Runs the CLI on `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], io: CliIO = { out: console.log, err: console.error }): Promise<number> {
@@ -204,29 +98,29 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
   try {
     switch (command) {
       case 'models':
-        return modelsCommand(rest, io);
+        return (await import('./modelsCommand.js')).modelsCommand(rest, io);
       case 'check':
-        return checkCommand(rest, io);
+        return (await import('./checkCommand.js')).checkCommand(rest, io);
       case 'paths':
-        return await pathsCommand(rest, io);
+        return await (await import('./pathsCommand.js')).pathsCommand(rest, io);
       case 'diagram':
-        return await diagramCommand(rest, io);
+        return await (await import('./diagramCommand.js')).diagramCommand(rest, io);
       case 'simulate':
-        return await simulateCommand(rest, io);
+        return await (await import('./simulateCommand.js')).simulateCommand(rest, io);
       case 'node':
-        return await nodeCommand(rest, io);
+        return await (await import('./nodeCommand.js')).nodeCommand(rest, io);
       case 'status':
-        return await statusCommand(rest, io);
+        return await (await import('./nodeCommand.js')).statusCommand(rest, io);
       case 'certs':
-        return await certsCommand(rest, io);
+        return await (await import('./nodeCommand.js')).certsCommand(rest, io);
       case 'cluster':
-        return await clusterCommand(rest, io);
+        return await (await import('./nodeCommand.js')).clusterCommand(rest, io);
       case 'submit':
-        return await submitCommand(rest, io);
+        return await (await import('./clientCommands.js')).submitCommand(rest, io);
       case 'watch':
-        return await watchCommand(rest, io);
+        return await (await import('./clientCommands.js')).watchCommand(rest, io);
       case 'member':
-        return await memberCommand(rest, io);
+        return await (await import('./memberCommand.js')).memberCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -182,6 +182,9 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     get refused() {
       return tcp?.stats.refused ?? 0;
     },
+    get linksOpen() {
+      return tcp ? Object.values(tcp.linkStates()).filter((s) => s === 'open').length : 0;
+    },
   });
   // Kept from the first index this node applies (after its snapshot), for watchers that resume.
   const history = options.api ? new EventHistory(node.raft.lastApplied + 1, options.api.history) : null;

@@ -9,6 +9,8 @@ export interface TransportStats {
   dropped: number;
   connects?: number;
   refused?: number;
+  /** Links whose circuit breaker is open (TlsNetwork). */
+  linksOpen?: number;
 }
 
 
@@ -49,6 +51,7 @@ export class NodeMetrics {
     gauge('grey_raft_last_index', 'The last index of the log.', () => node.raft.status().lastIndex);
     gauge('grey_raft_is_leader', '1 when this node leads, else 0.', () => (node.raft.isLeader ? 1 : 0));
     gauge('grey_raft_voters', 'Voters in the configuration.', () => node.raft.config.voters.length);
+    gauge('grey_transport_links_open', 'Links to peers whose circuit breaker is open (dials failing; messages dropped at once).', () => transport.linksOpen ?? 0);
     new Gauge({
       name: 'grey_tasks',
       help: 'Tasks in the replicated table, by status.',

@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import tls, { type TLSSocket } from 'node:tls';
 import { Subject, type Observable } from 'rxjs';
+import { createActor, type Actor } from 'xstate';
+import { breakerAdmits, circuitBreaker, type BreakerInput, type BreakerState } from '../machines/circuitBreaker.js';
 import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
 import { identitiesOf, type CertificateRole, type TlsIdentity } from './certificates.js';
 import { msgpackCodec, type Codec } from './codec.js';
@@ -41,6 +43,14 @@ export interface TlsNetworkOptions {
   maxBufferedBytes?: number;
   /** Largest frame accepted (default 64 MiB): a larger one closes the connection. */
   maxFrameBytes?: number;
+  /**
+   * The circuit breaker of each link this process dials (Grey's breaker
+   * chart): failed dials and handshakes trip it, and while it is open
+   * messages to that peer are dropped at once rather than queued, until a
+   * trial dial after `resetTimeoutMs` finds the peer again. Default: 3
+   * failures in a row, 1 s open.
+   */
+  breaker?: BreakerInput;
 }
 
 /** Why a connection was refused (see {@link TlsNetwork.refusals}). */
@@ -54,6 +64,7 @@ const HANDSHAKE_TIMEOUT_MS = 5_000;
 /** What a peer without a node certificate may send: requests. Raft and forwarding between nodes need a node certificate. */
 const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([CLIENT_REQUEST]);
 const BACKOFF_MIN_MS = 50;
+const LINK_BREAKER: BreakerInput = { failureThreshold: 3, resetTimeoutMs: 1_000, windowSize: 10, minimumVolume: 10, failureRateThreshold: 1 };
 const BACKOFF_MAX_MS = 2_000;
 
 /**
@@ -79,6 +90,7 @@ export class TlsNetwork {
   private readonly links = new Map<string, TLSSocket[]>();
   private readonly queues = new Map<string, Uint8Array[]>();
   private readonly dialing = new Map<string, { timer: ReturnType<typeof setTimeout> | null; backoff: number; active: boolean }>();
+  private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
   private readonly peers: Map<string, { host: string; port: number }>;
   private server: tls.Server | null = null;
   private closed = false;
@@ -106,6 +118,34 @@ export class TlsNetwork {
     this.maxQueued = options.maxQueuedMessages ?? 10_000;
     this.maxBuffered = options.maxBufferedBytes ?? 16 * 2 ** 20;
     this.maxFrame = options.maxFrameBytes ?? 64 * 2 ** 20;
+  }
+
+  /** The state of each dialed link's circuit breaker (`closed`, `open`, `halfOpen`), by peer. */
+  linkStates(): Record<string, BreakerState> {
+    const out: Record<string, BreakerState> = {};
+    for (const [peer, b] of this.breakers) out[peer] = b.getSnapshot().value as BreakerState;
+    return out;
+  }
+
+  private breakerOf(peer: string): Actor<typeof circuitBreaker> {
+    let b = this.breakers.get(peer);
+    if (!b) {
+      b = createActor(circuitBreaker, { id: `breaker(link:${peer})`, input: { ...LINK_BREAKER, ...this.options.breaker } });
+      let last: BreakerState = 'closed';
+      b.subscribe((snap) => {
+        const now = snap.value as BreakerState;
+        if (now === last) return;
+        last = now;
+        // Tripped: what waits for the peer is stale by the time it answers again (Raft and clients resend).
+        if (now === 'open') {
+          this.stats.dropped += this.queues.get(peer)?.length ?? 0;
+          this.queues.delete(peer);
+        }
+      });
+      b.start();
+      this.breakers.set(peer, b);
+    }
+    return b;
   }
 
   get id(): string {
@@ -148,6 +188,10 @@ export class TlsNetwork {
       this.stats.dropped++; // a client that is gone: nowhere to send
       return;
     }
+    if (!this.dialing.get(to)?.active && !breakerAdmits(this.breakerOf(to).getSnapshot())) {
+      this.stats.dropped++; // the link's breaker is open: fail fast
+      return;
+    }
     let q = this.queues.get(to);
     if (!q) this.queues.set(to, (q = []));
     if (q.length >= this.maxQueued) {
@@ -163,6 +207,7 @@ export class TlsNetwork {
     if (this.closed) return;
     this.closed = true;
     for (const d of this.dialing.values()) if (d.timer) clearTimeout(d.timer);
+    for (const b of this.breakers.values()) b.stop();
     for (const list of this.links.values()) for (const socket of list) socket.destroy();
     this.links.clear();
     this.inboxSubject.complete();
@@ -195,6 +240,9 @@ export class TlsNetwork {
       this.queues.delete(peer);
       return;
     }
+    const breaker = this.breakerOf(peer);
+    if (!breakerAdmits(breaker.getSnapshot())) return; // open: no dial until its trial
+    breaker.send({ type: 'CALL' });
     const dial = d;
     dial.active = true;
     const socket = tls.connect({ ...this.tlsOptions(), host: addr.host, port: addr.port, servername: isIp(addr.host) ? undefined : addr.host, checkServerIdentity: () => undefined });
@@ -204,6 +252,7 @@ export class TlsNetwork {
       if (settled) return;
       settled = true;
       dial.active = false;
+      breaker.send({ type: 'FAILURE' });
       this.retry(peer, reason);
     };
     socket.once('error', (err) => fail(err.message));
@@ -228,6 +277,7 @@ export class TlsNetwork {
         settled = true;
         dial.active = false;
         dial.backoff = BACKOFF_MIN_MS;
+        breaker.send({ type: 'SUCCESS' });
         this.roles.set(peer, 'node');
         this.attach(peer, socket);
         return { peer, node: true }; // checked at secureConnect: its certificate binds node:<peer>
@@ -251,6 +301,7 @@ export class TlsNetwork {
   private retry(peer: string, _reason: string): void {
     const d = this.dialing.get(peer)!;
     if (this.closed || (this.links.get(peer)?.length ?? 0) > 0 || (this.queues.get(peer)?.length ?? 0) === 0) return;
+    if (!breakerAdmits(this.breakerOf(peer).getSnapshot())) return; // open: the next send after its timeout dials
     const wait = d.backoff * (0.5 + Math.random() * 0.5); // jitter: reconnect storms spread out
     d.backoff = Math.min(BACKOFF_MAX_MS, d.backoff * 2);
     d.timer = setTimeout(() => {
@@ -325,6 +376,9 @@ export class TlsNetwork {
     if (!list) this.links.set(peer, (list = []));
     list.push(socket);
     this.stats.connects++;
+    // A live link, dialed or accepted, shows the peer is there: its breaker closes.
+    const b = this.breakers.get(peer);
+    if (b && b.getSnapshot().value !== 'closed') b.send({ type: 'RESET' });
     socket.setNoDelay(true);
     socket.on('close', () => {
       const l = this.links.get(peer);

@@ -49,6 +49,7 @@ describe('operations endpoint', () => {
       expect(completed).toBe(5);
       expect(Number(/^grey_storage_sync_duration_seconds_count\{node="n1"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       expect(Number(/^grey_transport_messages_sent_total\{node="n1"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^grey_transport_links_open\{node="n1"\} 0$/m);
       // Labels come from fixed sets: task statuses only.
       const labels = new Set([...metrics.matchAll(/^grey_tasks\{status="(\w+)"/gm)].map((m) => m[1]));
       expect([...labels].sort()).toEqual(['assigned', 'cancelled', 'completed', 'failed', 'pending', 'retrying', 'running', 'timedOut']);

@@ -160,4 +160,32 @@ describe('nodes over TCP with mutual TLS', () => {
       await net.close();
     }
   }, 20_000);
+
+  it('a link whose dials keep failing trips its circuit breaker: messages are dropped at once, and a trial dial finds the peer again', async () => {
+    const port = await freePort(); // nothing listens there yet
+    const n1 = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers: { n2: `127.0.0.1:${port}` }, breaker: { failureThreshold: 3, resetTimeoutMs: 300 } });
+    let n2: TlsNetwork | null = null;
+    try {
+      n1.send('n1', 'n2', 'ping', 1);
+      await until(() => n1.linkStates().n2 === 'open', 'the breaker trips after 3 failed dials');
+      const dropped = n1.stats.dropped;
+      expect(dropped).toBeGreaterThanOrEqual(1); // what waited was dropped when it tripped
+      n1.send('n1', 'n2', 'ping', 2);
+      expect(n1.stats.dropped).toBe(dropped + 1); // open: dropped at once, not queued
+
+      // The peer comes up; after the reset timeout a send is the trial that finds it.
+      n2 = new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n2, listen: `127.0.0.1:${port}` });
+      const got: unknown[] = [];
+      n2.inbox('n2').subscribe((e) => got.push(e.payload));
+      await n2.start();
+      await until(() => n1.linkStates().n2 === 'halfOpen', 'half-open after the reset timeout');
+      n1.send('n1', 'n2', 'ping', 3);
+      await until(() => got.includes(3), 'the trial message delivered');
+      expect(n1.linkStates().n2).toBe('closed');
+      expect(got).not.toContain(2);
+    } finally {
+      await n1.close();
+      await n2?.close();
+    }
+  }, 20_000);
 });
