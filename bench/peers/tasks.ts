@@ -56,29 +56,36 @@ async function submitAll(total: number, batch: number, inFlight: number, send: (
   await Promise.all(Array.from({ length: inFlight }, lane));
 }
 
+let taskClients = 0;
+
 export async function greyTasks(cluster: GreyCluster, w: TaskWorkload): Promise<TaskRun> {
   const leader = await cluster.waitConverged();
-  const client = await cluster.client('bench-tasks', { timeoutMs: 60_000 });
-  const spec = { type: 'noop', resources: { cpu: 8 / w.concurrency, memoryBytes: 1 }, maxRetries: 0 };
-  await client.submitTasks([spec])[0].accepted; // connections up, one task through before the clock starts
-  const before = await cluster.taskCounts(leader);
-  const base = before.completed ?? 0;
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  await submitAll(w.total, w.batch, w.inFlight, async (n) => {
-    const handles = client.submitTasks(Array.from({ length: n }, () => spec));
-    await handles[0].accepted;
-  });
-  const submitMs = performance.now() - t0;
-  let counts: Record<string, number> = {};
-  for (;;) {
-    counts = await cluster.taskCounts(leader);
-    if ((counts.completed ?? 0) - base + (counts.failed ?? 0) - (before.failed ?? 0) >= w.total) break;
-    await sleep(w.pollMs);
+  // A name of its own per run: two live connections under one client name would share its answers.
+  const client = await cluster.client(`bench-tasks-${++taskClients}`, { timeoutMs: 60_000 });
+  try {
+    const spec = { type: 'noop', resources: { cpu: 8 / w.concurrency, memoryBytes: 1 }, maxRetries: 0 };
+    await client.submitTasks([spec])[0].accepted; // connections up, one task through before the clock starts
+    const before = await cluster.taskCounts(leader);
+    const base = before.completed ?? 0;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    await submitAll(w.total, w.batch, w.inFlight, async (n) => {
+      const handles = client.submitTasks(Array.from({ length: n }, () => spec));
+      await handles[0].accepted;
+    });
+    const submitMs = performance.now() - t0;
+    let counts: Record<string, number> = {};
+    for (;;) {
+      counts = await cluster.taskCounts(leader);
+      if ((counts.completed ?? 0) - base + (counts.failed ?? 0) - (before.failed ?? 0) >= w.total) break;
+      await sleep(w.pollMs);
+    }
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { tasksPerSec: w.total / (wallMs / 1000), wallMs, submitMs, completed: (counts.completed ?? 0) - base, failed: (counts.failed ?? 0) - (before.failed ?? 0), clientCpu: (cpu.user + cpu.system) / 1000 / wallMs };
+  } finally {
+    await client.close();
   }
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { tasksPerSec: w.total / (wallMs / 1000), wallMs, submitMs, completed: (counts.completed ?? 0) - base, failed: (counts.failed ?? 0) - (before.failed ?? 0), clientCpu: (cpu.user + cpu.system) / 1000 / wallMs };
 }
 
 function workerInvocation(): string[] {
