@@ -378,6 +378,17 @@ export class ClusterNode {
    * gave it. Forwarded commands carry this node's session, so a resend the
    * leader already applied is answered from the session, not applied again.
    */
+  /**
+   * Begins a graceful shutdown of this node's worker: the cluster assigns it
+   * nothing more, tasks assigned and not started are handed back, attempts
+   * running go on until they end or {@link Executor.handBack}.
+   */
+  drainWorker(): void {
+    if (this.stopped) return;
+    this.forward({ op: 'drainWorker', worker: this.id });
+    this.executor?.drain();
+  }
+
   forward(cmd: ClusterCommand): void {
     const id = ++this.forwardSeq;
     const f: Forwarding = { id, command: { client: this.session, seq: id, cmd }, at: null, sentAt: Number.NEGATIVE_INFINITY, to: null };

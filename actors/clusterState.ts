@@ -60,6 +60,8 @@ export interface WorkerRecord {
   worker: string;
   capacity: WorkerCapacity;
   since: number;
+  /** The worker is shutting down: it takes no new tasks (until it registers again, after a restart). */
+  draining?: boolean;
 }
 
 /** Commands of the replicated state machine (the `command` of a log entry). */
@@ -79,6 +81,8 @@ export type ClusterCommand =
   | { op: 'submitTasks'; tasks: NewTask[] }
   | { op: 'taskChanges'; changes: TaskChange[] }
   | { op: 'pruneTasks'; before: number }
+  /** A worker going away gracefully: no new tasks for it; what it runs finishes or is handed back. */
+  | { op: 'drainWorker'; worker: string }
   | { op: 'put'; key: string; value: unknown }
   /** Removes a key; answers `{ deleted, revision }`. */
   | { op: 'delete'; key: string }
@@ -435,6 +439,11 @@ export class ClusterState {
       }
       case 'registerWorker': {
         this.s.workers[cmd.worker] = { worker: cmd.worker, capacity: { ...cmd.capacity }, since: index };
+        return { ok: true };
+      }
+      case 'drainWorker': {
+        const w = this.s.workers[cmd.worker];
+        if (w) this.s.workers[cmd.worker] = { ...w, draining: true, since: index };
         return { ok: true };
       }
       case 'submitTasks': {

@@ -8,7 +8,7 @@ import type { ClusterCommand, SessionCommand } from './clusterState.js';
 export type Principal = 'node' | 'operator' | 'client';
 
 /** Commands only nodes propose: the cluster's own bookkeeping. */
-const NODE_ONLY: ReadonlySet<ClusterCommand['op']> = new Set(['bootstrap', 'registerWorker', 'pruneTasks']);
+const NODE_ONLY: ReadonlySet<ClusterCommand['op']> = new Set(['bootstrap', 'registerWorker', 'drainWorker', 'pruneTasks']);
 
 /** Commands an operator may propose besides a client's: membership, its approvals, blocking, tenants and quotas. */
 const OPERATOR: ReadonlySet<ClusterCommand['op']> = new Set(['join', 'approve', 'reject', 'promote', 'demote', 'remove', 'block', 'unblock', 'registerTenant']);

@@ -63,6 +63,7 @@ export class Executor {
   private readonly starting = new Set<string>();
   private readonly unsubscribe: () => void;
   private stopped = false;
+  private draining = false;
   /**
    * Last index of the log this incarnation recovered from storage. Entries up
    * to it are history: replaying them must not start anything again.
@@ -135,6 +136,33 @@ export class Executor {
     this.startWaiting();
   }
 
+  /**
+   * Stops taking work, for a graceful shutdown: tasks assigned here and not
+   * started are handed back at once (pending again, same id, no attempt
+   * used); attempts running go on (see {@link handBack}).
+   */
+  drain(): void {
+    this.draining = true;
+    this.startWaiting();
+  }
+
+  /** Attempts running here, and starts asked for and not yet committed. */
+  get busy(): number {
+    return this.runs.size + this.starting.size;
+  }
+
+  /** Hands back what still runs (a drain's deadline): each task pending again under its id, its attempt aborted. */
+  handBack(reason: string): void {
+    const me = this.node.id;
+    const at = this.clock.now();
+    for (const taskId of this.starting) this.emit({ kind: 'lost', taskId, worker: me, at, reason });
+    this.starting.clear();
+    for (const run of [...this.runs.values()]) {
+      this.emit({ kind: 'lost', taskId: run.taskId, worker: me, at, reason });
+      this.end(run, reason);
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
@@ -170,6 +198,15 @@ export class Executor {
 
   /** Asks to start waiting tasks while there are free slots. */
   private startWaiting(): void {
+    if (this.draining) {
+      // Nothing new starts here: hand each waiting task back.
+      for (const [taskId] of this.waiting) {
+        const record = this.node.state.task(taskId);
+        if (record?.status === 'assigned' && record.worker === this.node.id) this.emit({ kind: 'lost', taskId, worker: this.node.id, at: this.clock.now(), reason: `handed back: ${this.node.id} is draining` });
+      }
+      this.waiting.clear();
+      return;
+    }
     while (this.waiting.size > 0 && this.runs.size + this.starting.size < this.concurrency) {
       const [taskId] = this.waiting.shift()!;
       const record = this.node.state.task(taskId);

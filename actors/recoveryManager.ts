@@ -117,7 +117,7 @@ export class RecoveryManager {
    */
   private sweep(): void {
     const stranded = new Set<string>();
-    for (const w of this.node.state.workers()) if (!this.node.tasks.workerEligible(w.worker)) stranded.add(w.worker);
+    for (const w of this.node.state.workers()) if (!this.node.tasks.workerMayKeepWork(w.worker)) stranded.add(w.worker);
     if (stranded.size === 0) return;
     const now = this.clock.now();
     let found = 0;

@@ -94,6 +94,15 @@ export class TaskController {
    * leader decides) and the leader does not judge it quarantined.
    */
   workerEligible(worker: string): boolean {
+    return this.workerMayKeepWork(worker) && this.node.state.worker(worker)?.draining !== true;
+  }
+
+  /**
+   * Whether a worker may go on with what it holds: eligible, or draining
+   * (it takes nothing new, but what it runs finishes or is handed back by
+   * the worker itself, not taken from it).
+   */
+  workerMayKeepWork(worker: string): boolean {
     return memberMayWork(this.node.state.member(worker)?.status) && !this.unhealthy.has(worker);
   }
 
@@ -179,6 +188,8 @@ export class TaskController {
 
   private follow(s: Scheduler, c: AppliedChanges): void {
     let wake = this.addNewWorkers(s);
+    // A worker that began draining, or registered again after its restart (few workers: cheap).
+    for (const w of this.node.state.workers()) this.refreshAvailability(s, w.worker);
     for (const m of c.members) {
       this.refreshAvailability(s, m.node);
       wake = true;

@@ -130,7 +130,7 @@ export type TaskChange =
   | { kind: 'timeout'; taskId: string; worker: string; attempt: number; retryAt: number; at: number }
   | { kind: 'retry'; taskId: string; at: number }
   | { kind: 'cancel'; taskId: string; reason: string; at: number }
-  | { kind: 'lost'; taskId: string; worker: string; at: number };
+  | { kind: 'lost'; taskId: string; worker: string; at: number; reason?: string };
 
 /** A status change a node applied, or refused (`rejected`): the trace's `task` event. */
 export interface TaskTransition {
@@ -400,7 +400,7 @@ export class TaskTable {
         reason = c.reason;
         break;
       case 'lost':
-        reason = `worker ${c.worker} lost`;
+        reason = c.reason ?? `worker ${c.worker} lost`;
         break;
       case 'retry':
         t.retryAt = null;

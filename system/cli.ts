@@ -49,10 +49,12 @@ usage:
   grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
             --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
             [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001] [--api 127.0.0.1:8001]
+            [--drain-timeout 10s]
                                           run one node as this process, over TCP with mutual TLS (the
                                           folder holds ca.pem, cert.pem, key.pem); handlers: every function
-                                          the module exports, by name; SIGTERM hands leadership over and
-                                          stops cleanly; logs one JSON object per line; --ops serves
+                                          the module exports, by name; SIGTERM hands leadership over,
+                                          lets running tasks finish within --drain-timeout (then hands them
+                                          back) and stops; logs one JSON object per line; --ops serves
                                           /healthz, /readyz, /metrics (Prometheus) and /status over HTTP;
                                           --api serves the HTTP/JSON API and server-sent events over HTTPS
                                           to client and operator certificates of the cluster CA

@@ -86,6 +86,7 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   unblock: [name('node')],
   registerTenant: [name('tenant'), object('quota', true)],
   registerWorker: [name('worker'), object('capacity')],
+  drainWorker: [name('worker')],
   submitTasks: [array('tasks')],
   taskChanges: [array('changes')],
   pruneTasks: [finite('before')],

@@ -87,6 +87,15 @@ export interface GreyNode {
    * whether it no longer leads. What a graceful shutdown does before `stop`.
    */
   handOver(withinMs?: number): Promise<boolean>;
+  /**
+   * Drains this node's worker before a shutdown: the cluster assigns it
+   * nothing more, what is assigned and not started is handed back at once,
+   * attempts running may finish within `withinMs`; those still running then
+   * are handed back (pending again under their ids, attempts aborted).
+   * Resolves once the cluster has taken all of it back (or `withinMs` plus
+   * a second have passed): how many finished here and how many were handed back.
+   */
+  drain(withinMs?: number): Promise<{ finished: number; handedBack: number }>;
   /** Stops the node: timers, executions and messages; waits for its storage to close. The data directory keeps what was synced. */
   stop(): Promise<void>;
 }
@@ -261,6 +270,21 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
         });
       }
       return !raft.isLeader;
+    },
+    drain: async (withinMs = 10_000) => {
+      const executor = node.executor;
+      if (!executor) return { finished: 0, handedBack: 0 };
+      const mine = () => node.state.tasks().filter((t) => t.worker === id && (t.status === 'assigned' || t.status === 'running')).length;
+      const before = executor.busy;
+      node.drainWorker();
+      const deadline = Date.now() + withinMs;
+      while (executor.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const handedBack = executor.busy;
+      if (handedBack > 0) executor.handBack(`handed back: ${id} is shutting down`);
+      // Until the cluster took them back: a stop now would drop the changes on their way.
+      const settle = Date.now() + 1_000 + (handedBack > 0 ? 2_000 : 0);
+      while (mine() > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 20));
+      return { finished: Math.max(0, before - handedBack), handedBack };
     },
     stop: () =>
       (stopping ??= (async () => {

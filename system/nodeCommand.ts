@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TaskHandler } from '../actors/taskHandlers.js';
 import type { CliIO } from './cli.js';
-import { parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
+import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
 import { createClusterCa, issueCertificate, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
 import { connect, startNode, type RealClient } from './embeddedNode.js';
 import type { NodeStatus } from '../actors/clientProtocol.js';
@@ -77,6 +77,7 @@ const NODE_FLAGS = {
   'log-level': 'value',
   heartbeat: 'value',
   'election-timeout': 'value',
+  'drain-timeout': 'value',
   ops: 'value',
   api: 'value',
   join: 'bool',
@@ -114,6 +115,7 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   const [electionTimeoutMin, electionTimeoutMax] = typeof f['election-timeout'] === 'string' ? parseRange(f['election-timeout'], 'election-timeout') : [1_000, 2_000];
   if (!(electionTimeoutMin > heartbeatMs)) throw new UsageError(`--election-timeout: the minimum (${electionTimeoutMin} ms) must be above the heartbeat (${heartbeatMs} ms)`);
   const tls = readTlsDir(need('tls'));
+  const drainMs = typeof f['drain-timeout'] === 'string' ? parseDuration(f['drain-timeout'], 'drain-timeout') : 10_000;
   const handlers = typeof f.handlers === 'string' ? await loadHandlers(f.handlers) : {};
   const log = jsonLogger(level, io.out);
 
@@ -143,6 +145,8 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
       log('info', 'draining', { node: id, signal, leader: node.status().role === 'leader' });
       const handed = await node.handOver(3_000);
       log(handed ? 'info' : 'warn', 'leadership', { node: id, handedOver: handed });
+      const drained = await node.drain(drainMs);
+      log('info', 'drained', { node: id, ...drained });
       await ops?.close();
       await node.stop();
       log('info', 'stopped', { node: id });

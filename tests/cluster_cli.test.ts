@@ -70,7 +70,7 @@ describe('grey cluster up, status, down', () => {
     expect(down.out[0]).toMatch(/stopped 3 nodes/);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     const log = readFileSync(join(dir, 'logs', 'n1.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
-    expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'stopped']));
+    expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'drained', 'stopped']));
   }, 60_000);
 
   it('refuses bad input with one line and a hint', async () => {
