@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       value: g.text,
       ratio: '',
       target: '',
-      includes: `${g.extra}; ${describeHistogram(grey.syncs, 'disk syncs (LMDB commit until flushed)')}. grey node --heartbeat ${HEARTBEAT_MS} --election-timeout ${GREY_ELECTION[0]}-${GREY_ELECTION[1]} (PreVote, CheckQuorum); ${probes}; a Grey probe goes to that node only (a follower answers NotLeader).`,
+      includes: `${g.extra}; ${describeHistogram(grey.syncs, 'disk syncs (LMDB commit until flushed)')}. grey node --heartbeat ${HEARTBEAT_MS} --election-timeout ${GREY_ELECTION[0]}-${GREY_ELECTION[1]} (PreVote, CheckQuorum); ${probes}; a Grey probe goes to that node, which relays it to the leader it knows (or answers NotLeader while it knows none).`,
     });
     if (etcdBin) {
       const e = describe(etcd);

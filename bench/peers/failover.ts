@@ -20,8 +20,9 @@
  *   one, where it is lost; the probe then runs out its deadline).
  * - Grey: a put through a client whose only endpoint is that member (a
  *   pool of them per member, one write at a time each, since a Grey client
- *   remembers the last leader hint): the new leader answers it once it is
- *   committed; a follower answers NotLeader, which ends that probe.
+ *   remembers the last leader hint). A follower relays it to the leader it
+ *   knows, as etcd's do (to the dead one at first: lost, as etcd's), or
+ *   answers NotLeader while it knows none, which ends that probe.
  */
 import type { RealClient } from '../../system/embeddedNode.js';
 import { ETCD_SYNC_METRIC, type EtcdCluster } from './etcd.js';
