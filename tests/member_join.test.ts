@@ -8,17 +8,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterState, type SessionCommand } from '../actors/clusterState.js';
 import type { LogEntry } from '../actors/raftTypes.js';
 import { createClusterCa, issueCertificate, type TlsIdentity } from '../system/certificates.js';
 import { InvalidCommandError, checkCommand } from '../system/commandCheck.js';
-import { msgpackCodec } from '../system/codec.js';
 import { connect, startNode } from '../system/embeddedNode.js';
 import { LocalNetwork } from '../system/localNetwork.js';
-import { PROTOCOL_VERSION, TlsNetwork, certifiedName } from '../system/tlsNetwork.js';
+import { TlsNetwork, certifiedName } from '../system/tlsNetwork.js';
 import { until } from './helpers/realTime.js';
+import { hello } from './helpers/tlsHello.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-join-'));
 let certs: Record<'n1' | 'n2' | 'app' | 'admin', TlsIdentity>;
@@ -33,28 +32,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Says hello to `port` as `id` with `identity`; resolves with the answer frame (or why there was none). */
-function hello(port: number, identity: TlsIdentity, id: string): Promise<unknown> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, cert: identity.cert, key: identity.key, ca: identity.ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' }, () => {
-      const body = msgpackCodec.encode({ grey: PROTOCOL_VERSION, id });
-      const frame = Buffer.alloc(4 + body.byteLength);
-      frame.writeUInt32BE(body.byteLength, 0);
-      frame.set(body, 4);
-      socket.write(frame);
-    });
-    let buf = Buffer.alloc(0);
-    socket.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        resolve(msgpackCodec.decode(buf.subarray(4, 4 + buf.readUInt32BE(0))));
-        socket.destroy();
-      }
-    });
-    socket.on('error', (e) => resolve(e));
-    socket.on('close', () => resolve('closed'));
-  });
-}
 
 describe('joining with an address', () => {
   it('the join keeps the address in the member record; a join after removal updates it; a pending repeat does not', () => {

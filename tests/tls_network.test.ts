@@ -8,14 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
 import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
 import { ClientError } from '../system/clientError.js';
 import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
-import { msgpackCodec } from '../system/codec.js';
 import { freePort, until } from './helpers/realTime.js';
+import { hello } from './helpers/tlsHello.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-tls-'));
 let ca: ClusterCa;
@@ -35,28 +34,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const FAST = { heartbeatMs: 20, electionTimeoutMin: 150, electionTimeoutMax: 300 };
 
 
-/** Connects to `port` with `identity`, says hello as `id`, and resolves with the first frame answered (or the error). */
-function hello(port: number, identity: TlsIdentity, id: string, version = PROTOCOL_VERSION): Promise<unknown> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, cert: identity.cert, key: identity.key, ca: identity.ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' }, () => {
-      const body = msgpackCodec.encode({ grey: version, id });
-      const frame = Buffer.alloc(4 + body.byteLength);
-      frame.writeUInt32BE(body.byteLength, 0);
-      frame.set(body, 4);
-      socket.write(frame);
-    });
-    let buf = Buffer.alloc(0);
-    socket.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        resolve(msgpackCodec.decode(buf.subarray(4, 4 + buf.readUInt32BE(0))));
-        socket.destroy();
-      }
-    });
-    socket.on('error', (e) => resolve(e));
-    socket.on('close', () => resolve('closed'));
-  });
-}
 
 describe('certificates', () => {
   it('bind a name and a role in a grey:// URI, readable synchronously', async () => {
