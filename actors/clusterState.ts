@@ -262,6 +262,13 @@ export class ClusterState {
   /** Member status changes since the last {@link ClusterState.takeChanges}. */
   private memberChanges: Array<{ index: number; node: string; status: MemberStatus }> = [];
 
+  /**
+   * Counts applied changes to the worker records (registrations, drains,
+   * restores): the leader's task controller re-reads availability only when
+   * it moved, not on every entry. Local, not replicated.
+   */
+  workerChanges = 0;
+
   /** Where each member's membership steps are reported, when the node is inspected. */
   memberInspection: TableInspection | null = null;
 
@@ -382,6 +389,7 @@ export class ClusterState {
 
   restore(data: unknown): void {
     this.s = stateOf(data as StateSnapshot);
+    this.workerChanges++;
     this.taskTable.restore(this.s.tasks);
     this.s.tasks = null;
     this.kv.restore(this.s.kv ?? undefined);
@@ -439,11 +447,13 @@ export class ClusterState {
       }
       case 'registerWorker': {
         this.s.workers[cmd.worker] = { worker: cmd.worker, capacity: { ...cmd.capacity }, since: index };
+        this.workerChanges++;
         return { ok: true };
       }
       case 'drainWorker': {
         const w = this.s.workers[cmd.worker];
         if (w) this.s.workers[cmd.worker] = { ...w, draining: true, since: index };
+        this.workerChanges++;
         return { ok: true };
       }
       case 'submitTasks': {

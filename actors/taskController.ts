@@ -37,6 +37,8 @@ export class TaskController {
   private readonly o: typeof DEFAULTS & SchedulerOptions;
   private scheduler: Scheduler | null = null;
   private scheduleHandle: TimerHandle | undefined;
+  /** The cluster state's worker-change count when availability was last re-read. */
+  private seenWorkerChanges = -1;
   private tickHandle: TimerHandle | undefined;
   private readonly retryTimers = new Map<string, TimerHandle>();
   /** Running attempts and when each passes its deadline (for stall detection, without scanning the table). */
@@ -188,8 +190,11 @@ export class TaskController {
 
   private follow(s: Scheduler, c: AppliedChanges): void {
     let wake = this.addNewWorkers(s);
-    // A worker that began draining, or registered again after its restart (few workers: cheap).
-    for (const w of this.node.state.workers()) this.refreshAvailability(s, w.worker);
+    // A worker that began draining, or registered again after its restart.
+    if (this.node.state.workerChanges !== this.seenWorkerChanges) {
+      this.seenWorkerChanges = this.node.state.workerChanges;
+      for (const w of this.node.state.workers()) this.refreshAvailability(s, w.worker);
+    }
     for (const m of c.members) {
       this.refreshAvailability(s, m.node);
       wake = true;
