@@ -258,6 +258,8 @@ export class RaftNode {
   private held: Array<{ after: number; to: string; type: RaftMessageType; payload: unknown }> = [];
   /** The highest index durable here: what a leader counts for itself toward a quorum. */
   private durableIndex = 0;
+  /** The sync that makes the latest term and vote durable (0: durable already). */
+  private hardStateSync = 0;
 
   constructor(deps: RaftNodeDeps) {
     this.id = deps.id;
@@ -793,6 +795,7 @@ export class RaftNode {
       // Persist before anything else is sent: a vote must survive a crash (§5.2).
       this.storage.setHardState({ term: ctx.term, votedFor: ctx.votedFor });
       this.persist();
+      this.hardStateSync = this.syncsStarted;
     }
     const changed = role !== this.roleName || termChanged || ctx.leader !== this.leaderId;
     this.term = ctx.term;
@@ -808,6 +811,7 @@ export class RaftNode {
       // Persist the self-vote before asking for votes.
       this.storage.setHardState({ term: e.term, votedFor: this.id });
       this.persist();
+      this.hardStateSync = this.syncsStarted;
     }
     const req: VoteRequest = {
       term: e.term,
@@ -1215,9 +1219,19 @@ export class RaftNode {
   }
 
   private send<T extends RaftMessageType>(to: string, type: T, payload: OutgoingRaftMessages[T]): void {
+    // A leader's appends (only leaders send them) need not wait for its own log to be durable (Raft
+    // thesis §10.2.1): the leader counts itself toward a quorum only up to
+    // its durable index, so entries it lost in a crash were committed only
+    // if a quorum of followers holds them. They do wait for the term they
+    // carry to be durable (a leader of one voter and learners has heard no
+    // vote that would prove it), else a restarted node could lead that
+    // term again with another log.
     if (this.syncsDone < this.syncsStarted) {
-      this.held.push({ after: this.syncsStarted, to, type, payload });
-      return;
+      const after = type === 'raft.append' ? this.hardStateSync : this.syncsStarted;
+      if (this.syncsDone < after) {
+        this.held.push({ after, to, type, payload });
+        return;
+      }
     }
     this.transport.send(to, type, payload);
   }
@@ -1248,9 +1262,14 @@ export class RaftNode {
     assert(s !== undefined && s.n === n, `sync ${n} finished out of order`);
     this.syncsDone = n;
     this.durableIndex = Math.max(this.durableIndex, s.upTo);
-    let k = 0;
-    while (k < this.held.length && this.held[k].after <= n) k++;
-    for (const m of this.held.splice(0, k)) this.transport.send(m.to, m.type, m.payload as never);
+    if (this.held.length > 0) {
+      // In send order; an append may wait for fewer syncs than a message held before it.
+      const due = this.held.filter((m) => m.after <= n);
+      if (due.length > 0) {
+        this.held = this.held.filter((m) => m.after > n);
+        for (const m of due) this.transport.send(m.to, m.type, m.payload as never);
+      }
+    }
     if (this.roleName === 'leader') this.maybeCommit();
   }
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { RaftMessages } from '../../actors/raftTypes.js';
 import { MemoryStorage, type Storage } from '../../actors/storage.js';
 import { createCluster } from '../../system/cluster.js';
-import { PLAIN, World, logOf, termsOf, world } from './harness.js';
+import { PLAIN, World, logOf, termsOf, world, type WorldOptions } from './harness.js';
 
 /** Storage over a MemoryStorage whose syncs finish only when the test calls {@link ManualDisk.finish}, in order. */
 class ManualDisk implements Storage {
@@ -59,13 +59,14 @@ function voteRequest(term: number, candidate: string): RaftMessages['raft.vote']
 }
 
 /** A world whose nodes write through manual disks, one per incarnation. */
-function slowWorld(n: number, nodes?: string[]): { w: World; disk: (id: string) => ManualDisk } {
+function slowWorld(n: number, nodes?: string[], specs?: WorldOptions['specs']): { w: World; disk: (id: string) => ManualDisk } {
   const disks = new Map<string, ManualDisk>();
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const w = new World({
     ids,
     nodes,
     options: PLAIN,
+    specs,
     storageFor: (id, memory) => {
       const d = new ManualDisk(memory);
       disks.set(id, d);
@@ -138,27 +139,49 @@ describe('durable before promised: a storage whose sync takes time', () => {
     expect(w.sm('n1').applied.map((e) => e.command)).toContain('x');
   });
 
-  it("a leader's appends wait for its own sync, and the entry commits once followers acknowledge durable copies", async () => {
+  it("a leader sends its appends before its own sync (thesis §10.2.1): an entry commits on two durable followers while the leader's disk lags", async () => {
     const { w, disk } = slowWorld(3);
     w.campaign('n1');
-    for (const id of ['n1', 'n2', 'n3']) await disk(id).finish();
-    w.settle();
-    for (const id of ['n1', 'n2', 'n3']) await disk(id).finish();
-    w.settle();
-    const n1 = w.node('n1');
-    expect(n1.isLeader).toBe(true);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       for (const id of ['n1', 'n2', 'n3']) await disk(id).finish();
       w.settle();
     }
+    const n1 = w.node('n1');
+    expect(n1.isLeader).toBe(true);
     const at = w.propose('n1', 'y');
-    expect(w.pending.filter((m) => m.type === 'raft.append' && (m.payload as RaftMessages['raft.append']).entries.length > 0)).toEqual([]);
-    await disk('n1').finish();
-    w.settle(); // appends out; followers write, their acks wait for their disks
+    // The leader's write of y is not durable, yet both followers have y.
+    expect(disk('n1').inFlight).toBeGreaterThan(0);
+    for (const id of ['n2', 'n3']) expect(w.node(id).log.entry(at.index)?.payload).toMatchObject({ command: 'y' });
     expect(n1.status().commitIndex).toBeLessThan(at.index);
     await disk('n2').finish();
+    w.settle(); // n2's copy is durable; n1 counts its own only once durable: one of three
+    expect(n1.status().commitIndex).toBeLessThan(at.index);
+    await disk('n3').finish();
     w.settle();
+    expect(disk('n1').inFlight).toBeGreaterThan(0);
     expect(n1.status().commitIndex).toBeGreaterThanOrEqual(at.index);
+  });
+
+  it('a new leader sends no append before its term is durable (one voter and a learner: no vote proves the term)', async () => {
+    const config = { voters: ['n1'], learners: ['n2'] };
+    const { w, disk } = slowWorld(2, undefined, { n1: { bootstrap: config }, n2: { bootstrap: config } });
+    await disk('n1').finish();
+    await disk('n2').finish();
+    const sentBefore = w.sent.length;
+    w.campaign('n1');
+    const n1 = w.node('n1');
+    expect(n1.isLeader).toBe(true);
+    const appendsTo = (from: number) => w.sent.slice(from).filter((m) => m.type === 'raft.append' && m.to === 'n2' && (m.payload as RaftMessages['raft.append']).term === n1.currentTerm);
+    expect(appendsTo(sentBefore)).toEqual([]);
+    // Its first append leaves once the term is on disk, not before (nor does it wait for the log).
+    expect(disk('n1').memory.load().hardState.term).toBeLessThan(n1.currentTerm);
+    for (let i = 0; i < 10 && appendsTo(sentBefore).length === 0; i++) {
+      await disk('n1').finish(1);
+      w.settle();
+    }
+    expect(appendsTo(sentBefore).length).toBeGreaterThan(0);
+    expect(disk('n1').memory.load().hardState.term).toBe(n1.currentTerm);
+    expect(disk('n1').inFlight).toBeGreaterThan(0); // the log's write, not waited for
   });
 
   it('syncs finish in the order they started, whatever order the disk resolves them in', async () => {
