@@ -90,6 +90,13 @@ usage:
                                           logs in --dir, each node's HTTP API on the ports from --api-port;
                                           waits for a leader and shows the status
   grey cluster down [--dir .grey]         stops it (each node drains); data and logs stay
+  grey audit verify <data dir> [--expect-head SEQ:HASH]
+                                          check a stopped node's audit log (hash-chained): exits 0 with
+                                          its head, 1 naming the first record modified, deleted or out of
+                                          order (with --expect-head: or cut off the end), 2 when the
+                                          directory cannot be read
+  grey audit list <data dir> [--kind K] [--from SEQ] [--limit N]
+                                          its records, one JSON object per line, oldest first
   grey help                               this text
 `;
 
@@ -123,6 +130,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return await (await import('./clientCommands.js')).watchCommand(rest, io);
       case 'member':
         return await (await import('./memberCommand.js')).memberCommand(rest, io);
+      case 'audit':
+        return await (await import('./auditCommand.js')).auditCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

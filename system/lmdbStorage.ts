@@ -264,6 +264,28 @@ export class LmdbStorage implements Storage {
     return done;
   }
 
+  /**
+   * A named database in this data directory's LMDB environment (created
+   * when absent; keys are numbers, values bytes), for data that must be
+   * durable with the log without being part of it: the node's audit log
+   * (`system/lmdbAuditStore.ts`). Its writes share lmdb-js's one ordered
+   * write queue with the log's transactions, so whatever is written there
+   * before a `sync()` with log writes to commit is on disk once that sync
+   * resolves. The names `log`
+   * and `meta` are this storage's own and are refused. With
+   * `{ create: false }`, a database that does not exist yet is not made
+   * (for readers): the result is then `undefined`.
+   */
+  openSideDatabase(name: string): Database<Uint8Array, number>;
+  openSideDatabase(name: string, options: { create: false }): Database<Uint8Array, number> | undefined;
+  openSideDatabase(name: string, options: { create?: boolean } = {}): Database<Uint8Array, number> | undefined {
+    this.assertOpen();
+    if (name === 'log' || name === 'meta') throw new Error(`storage ${this.path}: database '${name}' belongs to the log`);
+    // `create` is an lmdb-js option its type declarations leave out.
+    const dbOptions = { name, encoding: 'binary' as const, create: options.create !== false };
+    return this.root.openDB<Uint8Array, number>(dbOptions) ?? undefined;
+  }
+
   /** Waits for every sync, then closes the files. Further calls throw. */
   async close(): Promise<void> {
     if (this.closed) return;
