@@ -1,27 +1,20 @@
-import type * as X509 from '@peculiar/x509';
-import { isIP } from 'node:net';
 import { X509Certificate, webcrypto } from 'node:crypto';
+import {
+  createCertificateAuthority,
+  identityUri,
+  issueNodeCertificate,
+  loadCertificateAuthority,
+  CertificateError,
+  type CertificateRole,
+} from '../actors/nodeCertificate.js';
+import { privateKeyPem } from '../actors/nodeIdentity.js';
+import { generateIdentity } from './nodeIdentityFiles.js';
 
-type WebCryptoKey = webcrypto.CryptoKey;
-type WebCryptoKeyPair = webcrypto.CryptoKeyPair;
+export { identityUri, type CertificateRole };
 
-let library: Promise<typeof X509> | undefined;
-
-/**
- * @peculiar/x509, loaded on first issue: only issuing needs it (checking a
- * peer uses node:crypto), and it needs the reflect-metadata polyfill first.
- */
-function x509lib(): Promise<typeof X509> {
-  return (library ??= (async () => {
-    await import('reflect-metadata');
-    const x = await import('@peculiar/x509');
-    x.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x.cryptoProvider.set>[0]);
-    return x;
-  })());
-}
-
-const ED25519 = { name: 'Ed25519' } as const;
 const DAY_MS = 86_400_000;
+/** Certificates start a minute in the past, so a peer whose clock is a little behind accepts them. */
+const BACKDATE_MS = 60_000;
 
 /** A cluster certificate authority: its certificate, and the key that signs node and client certificates (PEM). */
 export interface ClusterCa {
@@ -34,14 +27,6 @@ export interface TlsIdentity {
   cert: string;
   key: string;
   ca: string;
-}
-
-/** What a certificate is for: a cluster node, a client, or an operator (a client allowed membership and quota commands). */
-export type CertificateRole = 'node' | 'client' | 'operator';
-
-/** The URI a certificate binds its name with: `grey://node/n1`, `grey://client/app`, `grey://operator/alice`. */
-export function identityUri(role: CertificateRole, name: string): string {
-  return `grey://${role}/${encodeURIComponent(name)}`;
 }
 
 /** Options of certificate issuing. */
@@ -58,23 +43,14 @@ export interface IssueOptions {
 }
 
 /**
- * A new cluster CA with an Ed25519 key. Issuing is asynchronous (WebCrypto)
- * and happens outside virtual time; checking a peer is synchronous.
+ * A new cluster CA with a random Ed25519 key. Issued synchronously by
+ * actors/nodeCertificate.ts (the async signature is kept for callers).
  */
 export async function createClusterCa(name = 'Grey cluster CA', options: IssueOptions = {}): Promise<ClusterCa> {
-  const x509 = await x509lib();
-  const keys = (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as WebCryptoKeyPair;
+  const identity = generateIdentity(name);
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=${escapeDn(name)}`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + (options.validDays ?? 365) * DAY_MS),
-    keys,
-    signingAlgorithm: ED25519,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
-  });
-  return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
+  const ca = createCertificateAuthority(identity, { name, notBefore: now - BACKDATE_MS, notAfter: now + (options.validDays ?? 365) * DAY_MS, serial: serial() });
+  return { cert: ca.pem, key: privateKeyPem(identity) };
 }
 
 /**
@@ -84,34 +60,28 @@ export async function createClusterCa(name = 'Grey cluster CA', options: IssueOp
  */
 export async function issueCertificate(ca: ClusterCa, role: CertificateRole, name: string, options: IssueOptions = {}): Promise<TlsIdentity> {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('a certificate needs a non-empty name');
-  const x509 = await x509lib();
-  const caCert = new x509.X509Certificate(ca.cert);
-  const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(ca.key), ED25519, false, ['sign']);
-  const keys = (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as WebCryptoKeyPair;
-  const now = Date.now();
-  const names: X509.JsonGeneralName[] = [{ type: 'url', value: identityUri(role, name) }];
-  if (role === 'node') names.push({ type: 'dns', value: name });
   for (const host of options.hosts ?? []) {
     if (typeof host !== 'string' || host.length === 0) throw new TypeError('hosts: each must be a non-empty host name or IP address');
-    names.push(isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host });
   }
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: `CN=${escapeDn(name)}, OU=${role}`,
-    issuer: caCert.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + (options.validDays ?? 90) * DAY_MS),
-    signingKey: caKey,
-    publicKey: keys.publicKey,
-    signingAlgorithm: ED25519,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension(names),
-    ],
-  });
-  return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey), ca: ca.cert };
+  const authority = loadCertificateAuthority(ca.cert, ca.key);
+  const identity = generateIdentity(name);
+  const now = Date.now();
+  try {
+    const cert = issueNodeCertificate(authority, {
+      role,
+      name,
+      publicKey: identity.publicKey,
+      notBefore: now - BACKDATE_MS,
+      notAfter: now + (options.validDays ?? 90) * DAY_MS,
+      serial: serial(),
+      ...(options.hosts ? { hosts: options.hosts } : {}),
+    });
+    return { cert: cert.pem, key: privateKeyPem(identity), ca: ca.cert };
+  } catch (e) {
+    // The old API threw TypeError for bad input; keep that for callers that check it.
+    if (e instanceof CertificateError && e.code === 'InvalidRequest') throw new TypeError(e.message);
+    throw e;
+  }
 }
 
 /** The identities a certificate binds (its `grey://` URIs), parsed: synchronous, with node:crypto. */
@@ -125,21 +95,9 @@ export function identitiesOf(cert: X509Certificate | string): Array<{ role: Cert
   return out;
 }
 
-async function keyPem(key: WebCryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
-}
-
-function pemBody(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-}
-
+/** A random serial (real mode): 16 bytes, positive. */
 function serial(): string {
   const b = webcrypto.getRandomValues(new Uint8Array(16));
   b[0] &= 0x7f; // positive
   return Buffer.from(b).toString('hex');
-}
-
-function escapeDn(v: string): string {
-  return v.replace(/([,+"\\<>;=])/g, '\\$1');
 }
