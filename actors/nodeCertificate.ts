@@ -188,7 +188,11 @@ export interface ValidatedCertificate extends ParsedCertificate {
   readonly issuerFingerprint: string;
 }
 
-/** A certificate or something to parse one from. */
+/**
+ * A certificate or something to parse one from. A parsed certificate must
+ * be one {@link parseCertificate} (or validation) returned in this process:
+ * copies are refused (`Malformed`).
+ */
 export type CertificateInput = ParsedCertificate | Uint8Array | string;
 
 /** What {@link validateCertificate} checks against. */
@@ -457,7 +461,7 @@ function parseDer(input: Uint8Array): ParsedCertificate {
     if (commonName === undefined || !ROLES.includes(ou as CertificateRole)) throw new CertificateError('Malformed', 'the certificate binds no grey:// name (no SAN URI, and no CN with an OU that is a role)');
     subject = { role: ou as CertificateRole, name: commonName };
   }
-  return {
+  return brand({
     subject,
     names,
     hosts,
@@ -477,7 +481,7 @@ function parseDer(input: Uint8Array): ParsedCertificate {
     signature,
     subjectNameKey: bytesToHex(new Uint8Array(AsnConvert.serialize(tbs.subject))),
     issuerNameKey: bytesToHex(new Uint8Array(AsnConvert.serialize(tbs.issuer))),
-  };
+  });
 }
 
 // ---------------------------------------------------------------- validation
@@ -523,7 +527,7 @@ export function validateCertificate(cert: CertificateInput, options: ValidationO
 
   const reason = options.isRevoked?.(c.fingerprint, c.subject.name) ?? null;
   if (reason !== null) throw new CertificateError('Revoked', `the certificate of ${describe(c)} is revoked: ${reason}`);
-  return { ...c, issuerFingerprint: ca.fingerprint };
+  return brand({ ...c, issuerFingerprint: ca.fingerprint });
 }
 
 /**
@@ -673,10 +677,27 @@ function trustedCertificate(t: CertificateAuthority | CertificateInput, i: numbe
   }
 }
 
+/**
+ * Certificates this module parsed. Why: validation trusts a parsed
+ * certificate's fields (its times, names, key) as read from the signed
+ * bytes; an object built or edited elsewhere, or a copy that crossed the
+ * wire, could pair genuine signed bytes with other fields. Such objects
+ * are refused, and bytes are parsed again.
+ */
+const parsedHere = new WeakSet<object>();
+
+function brand<C extends ParsedCertificate>(c: C): C {
+  Object.freeze(c.names);
+  Object.freeze(c.hosts);
+  if (c.claims) Object.freeze(c.claims);
+  parsedHere.add(Object.freeze(c));
+  return c;
+}
+
 function asParsed(input: CertificateInput): ParsedCertificate {
   if (typeof input === 'string' || input instanceof Uint8Array) return parseCertificate(input);
-  if (typeof input !== 'object' || input === null || !(input.tbs instanceof Uint8Array) || !(input.signature instanceof Uint8Array) || typeof input.issuerNameKey !== 'string') {
-    throw new CertificateError('Malformed', 'not a certificate: expected DER bytes, a PEM string or a parsed certificate');
+  if (typeof input !== 'object' || input === null || !parsedHere.has(input)) {
+    throw new CertificateError('Malformed', 'not a certificate: expected DER bytes, a PEM string, or a certificate parseCertificate returned (a copy or a hand-made object is not trusted: pass its DER)');
   }
   return input;
 }

@@ -278,6 +278,11 @@ describe('node certificates: validation', () => {
     });
     expect(codeOf(() => parseCertificate(ecKey))).toBe('Unsupported');
     expect(codeOf(() => validateCertificate(issued.der, { trusted: ['nonsense'], now: 2_000 }))).toBe('Malformed');
+    // A parsed certificate edited or copied elsewhere (genuine signed bytes, other fields) is not trusted.
+    const parsed = parseCertificate(issued.der);
+    expect(Object.isFrozen(parsed)).toBe(true);
+    expect(codeOf(() => validateCertificate({ ...parsed, notAfter: 900 * DAY }, { ...ok, now: 100 * DAY }))).toBe('Malformed');
+    expect(codeOf(() => validateCertificate(structuredClone(parsed), ok))).toBe('Malformed');
     expect(ATTESTATION_CLAIMS_OID.startsWith('2.25.')).toBe(true);
   });
 });
