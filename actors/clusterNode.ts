@@ -20,6 +20,10 @@ import { refusalOf, type Principal } from './commandAccess.js';
 import { CLIENT_RELAY, CLIENT_RELAYED, CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type RelayedReply, type RelayedRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
 import { checkCommandSized, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
+import { AuditLog, type AuditStore } from './auditLog.js';
+import { JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_HELLO, JOIN_RESULT, JoinAuthenticator, type JoinAuthenticatorDeps, type JoinAuthenticatorLimits, type JoinVerdict, type JoinTrust, type MemberIdentity } from './joinAuthenticator.js';
+import { JoinRequester, type JoinCredentials, type JoinOutcome } from './joinRequester.js';
+import type { JoinHandshakeInput } from '../machines/joinHandshake.js';
 
 /** The outcome of a proposal made through a node. */
 export type ProposeOutcome =
@@ -135,6 +139,30 @@ export interface ClusterNodeDeps {
    * id and random bytes from `random`.
    */
   sessionId?: string;
+  /** Node security: how this node checks nodes that ask to join, and its own credentials to join with. */
+  security?: NodeSecurity;
+  /** Where this node's audit log keeps its records durably (real mode: the data directory); memory otherwise. */
+  auditStore?: AuditStore;
+}
+
+/**
+ * What a node needs to take part in authenticated joins: the checks it
+ * runs on a node that asks to join (its certificate against the cluster
+ * CA, its attestation evidence), and the credentials it presents itself.
+ */
+export interface NodeSecurity {
+  /** Checks a presented certificate: expiry, signature, trusted issuer (revocation is added from the replicated state). */
+  checkCertificate: JoinAuthenticatorDeps['checkCertificate'];
+  verifyEvidence: JoinAuthenticatorDeps['verifyEvidence'];
+  verifySignature: JoinAuthenticatorDeps['verifySignature'];
+  limits?: Partial<JoinAuthenticatorLimits>;
+  /** This node's certificate, key and evidence, to join a cluster it is not a member of. */
+  credentials?: JoinCredentials;
+  handshake?: Partial<JoinHandshakeInput>;
+  /** The policy a founding member writes with the cluster's bootstrap entry. */
+  policy?: { minTrust: JoinTrust; requireAuthenticatedJoin: boolean };
+  /** The founding members' identities, recorded with the bootstrap entry (a later join under their names with another key is refused). */
+  founders?: Record<string, MemberIdentity>;
 }
 
 /** The forwarding breaker's configuration unless a node is given one. */
@@ -165,6 +193,11 @@ export interface BreakerChange {
  */
 export class ClusterNode {
   readonly id: string;
+  /** What this node saw and decided that matters to security (joins, blocks, refused requests): hash-chained, append-only. */
+  readonly audit: AuditLog;
+  private readonly security: NodeSecurity | null;
+  private readonly joinAuth: JoinAuthenticator | null = null;
+  private joining: JoinRequester | null = null;
   readonly raft: RaftNode;
   readonly state: ClusterState;
   private readonly clock: Clock;
@@ -217,6 +250,28 @@ export class ClusterNode {
 
   constructor(deps: ClusterNodeDeps) {
     this.id = deps.id;
+    this.audit = new AuditLog({ node: deps.id, clock: deps.clock, ...(deps.auditStore ? { store: deps.auditStore } : {}) });
+    this.security = deps.security ?? null;
+    if (deps.security) {
+      const sec = deps.security;
+      this.joinAuth = new JoinAuthenticator(
+        {
+          clock: deps.clock,
+          random: deps.random,
+          checkCertificate: sec.checkCertificate,
+          verifyEvidence: sec.verifyEvidence,
+          verifySignature: sec.verifySignature,
+          membership: {
+            member: (name) => this.state.member(name),
+            blocked: (name, fp) => this.state.blockedReason(name, fp),
+            minTrust: () => this.state.securityPolicy.minTrust,
+          },
+          admit: (name, identity) => this.forward({ op: 'join', node: name, identity }),
+          onVerdict: (v) => this.auditJoin(v),
+        },
+        sec.limits,
+      );
+    }
     this.state = new ClusterState(deps.limits);
     this.clock = deps.clock;
     this.reconcileMs = deps.reconcileMs ?? 100;
@@ -251,6 +306,7 @@ export class ClusterNode {
           else this.forwardApplied(entry);
           this.executor?.applied(entry.index);
           const changes = this.state.takeChanges();
+          for (const m of changes.members) this.auditMember(m.node, m.status, m.index);
           if (this.changeListeners.length > 0 && (changes.tasks.length > 0 || changes.members.length > 0)) {
             const applied: AppliedChanges = { entry, tasks: changes.tasks, members: changes.members };
             for (const l of this.changeListeners) l(applied);
@@ -319,6 +375,7 @@ export class ClusterNode {
     this.tasks.stop();
     this.executor?.stop();
     this.raft.stop();
+    this.joining?.stop();
     if (this.reconcileTimer !== undefined) this.clock.clearTimeout(this.reconcileTimer);
     if (this.forwardTimer !== undefined) this.clock.clearTimeout(this.forwardTimer);
     if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
@@ -351,6 +408,12 @@ export class ClusterNode {
 
   handle(from: string, type: string, payload: unknown): void {
     if (this.stopped) return;
+    // The join handshake: non-members may send it; it is neither health nor Raft traffic.
+    if (type === JOIN_HELLO || type === JOIN_EVIDENCE) return this.onJoinMessage(from, type, payload);
+    if (type === JOIN_CHALLENGE || type === JOIN_RESULT) {
+      this.joining?.handle(from, type, payload); // (unasked answers are dropped)
+      return;
+    }
     // Clients are not peers: they are neither judged for health nor greeted back into the configuration.
     if (type === CLIENT_REQUEST) return this.onClientRequest(from, payload as ClientRequest);
     if (type === CLIENT_RELAY) return this.onRelay(from, payload as RelayedRequest);
@@ -367,6 +430,67 @@ export class ClusterNode {
     if (type === 'grey.forward') this.onForward(from, payload as ForwardRequest);
     else if (type === 'grey.forwarded') this.onForwarded(payload as ForwardReply);
     else this.raft.handle(from, type, payload);
+  }
+
+  // ---------------------------------------------------------------- joining, authenticated
+
+  /**
+   * Asks to join the cluster through the join handshake, presenting this
+   * node's credentials to `seeds` (members) in turn. Resolves once a member
+   * accepted it into the approval workflow (an operator approves it next),
+   * or with the refusal.
+   */
+  requestJoin(seeds: readonly string[]): Promise<JoinOutcome> {
+    const credentials = this.security?.credentials;
+    if (!credentials) return Promise.reject(new RangeError(`${this.id} has no credentials to join with (security.credentials)`));
+    this.joining?.stop();
+    const r = new JoinRequester({
+      clock: this.clock,
+      send: (to, type, payload) => {
+        if (!this.stopped) this.transport.send(to, type, payload);
+      },
+      credentials,
+      seeds,
+      ...(this.security?.handshake ? { handshake: this.security.handshake } : {}),
+      ...(this.actorInspect ? { inspect: this.actorInspect } : {}),
+    });
+    this.joining = r;
+    void r.done.then((o) =>
+      this.audit.append({ kind: 'join', subject: this.id, outcome: o.ok ? 'accepted' : 'rejected', reason: o.ok ? `admitted for approval (${o.trust} attestation)` : `${o.code}: ${o.reason}`, detail: { side: 'joiner' } }),
+    );
+    return r.start(this.id);
+  }
+
+  private onJoinMessage(from: string, type: string, payload: unknown): void {
+    if (this.joinAuth === null) {
+      this.transport.send(from, JOIN_RESULT, { ok: false, code: 'Unsupported', reason: `${this.id} does not authenticate joins (no security configured)` });
+      return;
+    }
+    if (type === JOIN_HELLO) {
+      const r = this.joinAuth.hello(from, payload);
+      this.transport.send(from, 'nonce' in r ? JOIN_CHALLENGE : JOIN_RESULT, r);
+    } else this.transport.send(from, JOIN_RESULT, this.joinAuth.evidence(from, payload));
+  }
+
+  private auditJoin(v: JoinVerdict): void {
+    if (v.outcome === 'challenged') return; // the verdict that follows says what came of it
+    this.audit.append({
+      kind: 'join',
+      subject: v.name ?? v.from,
+      outcome: v.outcome === 'accepted' ? 'accepted' : 'rejected',
+      reason: v.code ? `${v.code}: ${v.reason}` : v.reason,
+      detail: { from: v.from, step: v.step, code: v.code, fingerprint: v.fingerprint },
+    });
+  }
+
+  /** Membership changes applied here that matter to security go into the audit log. */
+  private auditMember(node: string, status: MemberStatus, index: number): void {
+    if (status === 'blocked') {
+      const reason = this.state.member(node)?.context.reason;
+      this.audit.append({ kind: 'block', subject: node, outcome: 'applied', reason: reason ?? 'blocked by an operator', detail: { index, fingerprint: this.state.member(node)?.identity?.fingerprint ?? null } });
+    } else if (status === 'pendingApproval' || status === 'learner' || status === 'rejected' || status === 'removed') {
+      this.audit.append({ kind: 'membership', subject: node, outcome: 'applied', reason: status, detail: { index } });
+    }
   }
 
   // ---------------------------------------------------------------- forwarding to the leader
@@ -600,6 +724,7 @@ export class ClusterNode {
         if (principal !== null) {
           const refused = refusalOf(principal, from, command);
           if (refused !== null) {
+            this.audit.append({ kind: 'unauthorized', subject: from, outcome: 'denied', reason: refused, detail: { principal, op: command.cmd.op } });
             send({ rid, ok: false, code: 'Unauthorized', leaderHint: null, message: refused });
             return;
           }
@@ -864,7 +989,14 @@ export class ClusterNode {
     if (this.bootstrapAt > this.raft.lastApplied) return;
     const voters = this.raft.config.voters;
     if (voters.length === 0) return;
-    this.bootstrapAt = this.raft.propose({ cmd: { op: 'bootstrap', voters: [...voters] } satisfies ClusterCommand }).index;
+    const sec = this.security;
+    const cmd: ClusterCommand = {
+      op: 'bootstrap',
+      voters: [...voters],
+      ...(sec?.policy ? { security: { ...sec.policy } } : {}),
+      ...(sec?.founders ? { identities: structuredClone(sec.founders) } : {}),
+    };
+    this.bootstrapAt = this.raft.propose({ cmd }).index;
   }
 
   private nextConfigChange(): ConfigChange | null {

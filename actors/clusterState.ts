@@ -5,6 +5,7 @@ import type { TableInspection } from './chartInspection.js';
 import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
 import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 import { SessionAnswers } from './sessionAnswers.js';
+import type { JoinTrust, MemberIdentity } from './joinAuthenticator.js';
 
 /** Resource quota of a tenant (the seed's TenantQuota). */
 export interface TenantQuota {
@@ -48,7 +49,25 @@ export interface MemberRecord {
    * without one.
    */
   address?: string;
+  /** The key and attestation it joined with, when it joined through the join handshake. */
+  identity?: MemberIdentity;
 }
+
+/**
+ * The cluster's security policy and revocations, replicated: the least
+ * trust a joining node's attestation must earn, whether a join must come
+ * through the handshake, and the keys of blocked members (a blocked key
+ * cannot come back under another name).
+ */
+export interface SecurityRecord {
+  minTrust: JoinTrust;
+  requireAuthenticatedJoin: boolean;
+  /** Fingerprints of blocked keys, with why, in the order they were blocked. */
+  blockedKeys: Array<{ fingerprint: string; node: string; reason: string | null }>;
+}
+
+/** The policy of a cluster that never set one: software attestation at least; joins without the handshake are allowed (as before Grey had one). */
+export const DEFAULT_SECURITY: Readonly<Omit<SecurityRecord, 'blockedKeys'>> = Object.freeze({ minTrust: 'software', requireAuthenticatedJoin: false });
 
 export interface TenantRecord {
   tenant: string;
@@ -66,15 +85,17 @@ export interface WorkerRecord {
 
 /** Commands of the replicated state machine (the `command` of a log entry). */
 export type ClusterCommand =
-  | { op: 'bootstrap'; voters: string[] }
+  | { op: 'bootstrap'; voters: string[]; security?: { minTrust: JoinTrust; requireAuthenticatedJoin: boolean }; identities?: Record<string, MemberIdentity> }
   /** A node asks to join; `address` (`host:port`) is where the other nodes can reach it. */
-  | { op: 'join'; node: string; address?: string }
+  | { op: 'join'; node: string; address?: string; identity?: MemberIdentity }
   | { op: 'approve'; node: string }
   | { op: 'reject'; node: string; reason?: string }
   | { op: 'promote'; node: string }
   | { op: 'demote'; node: string }
   | { op: 'remove'; node: string; reason?: string }
   | { op: 'block'; node: string; reason?: string }
+  /** Sets the security policy (operators); fields left out keep their value. */
+  | { op: 'setSecurityPolicy'; minTrust?: JoinTrust; requireAuthenticatedJoin?: boolean }
   | { op: 'unblock'; node: string }
   | { op: 'registerTenant'; tenant: string; quota?: Partial<TenantQuota> }
   | { op: 'registerWorker'; worker: string; capacity: WorkerCapacity }
@@ -129,7 +150,7 @@ export function sessionCommandsOf(command: unknown): readonly SessionCommand[] {
 }
 
 /** Stable error codes of applied commands. */
-export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand' | 'Fenced';
+export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand' | 'Fenced' | 'Revoked' | 'NameTaken' | 'Unauthenticated';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
 export type ApplyResult = ({ ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string }) & {
@@ -181,6 +202,8 @@ interface StateData {
   expired: string[];
   rejected: RejectedTransition[];
   appliedIndex: number;
+  /** Absent until a policy is set or a key blocked (and in snapshots from before). */
+  security?: SecurityRecord;
 }
 
 function emptyState(): StateData {
@@ -214,6 +237,7 @@ function forkState<S extends StateData | StateSnapshot>(s: StateData | StateSnap
     expired: [...(s.expired ?? [])],
     rejected: [...s.rejected],
     appliedIndex: s.appliedIndex,
+    ...(s.security ? { security: structuredClone(s.security) } : {}),
   } as S;
 }
 
@@ -287,6 +311,21 @@ export class ClusterState {
   }
 
   // ---------------------------------------------------------------- queries
+  /** The security policy in force. */
+  get securityPolicy(): Readonly<Omit<SecurityRecord, 'blockedKeys'>> {
+    const sec = this.s.security;
+    return sec ? { minTrust: sec.minTrust, requireAuthenticatedJoin: sec.requireAuthenticatedJoin } : DEFAULT_SECURITY;
+  }
+
+  /** Why node `name`, or the key `fingerprint`, is blocked; null when neither is. */
+  blockedReason(name: string, fingerprint: string | null): string | null {
+    const m = this.s.members[name];
+    if (m?.status === 'blocked') return `${name} is blocked${m.context.reason ? `: ${m.context.reason}` : ''}`;
+    if (fingerprint === null) return null;
+    const k = this.s.security?.blockedKeys.find((b) => b.fingerprint === fingerprint);
+    return k ? `key ${fingerprint.slice(0, 12)}… is blocked (it was ${k.node}'s${k.reason ? `: ${k.reason}` : ''})` : null;
+  }
+
   member(node: string): Readonly<MemberRecord> | undefined {
     return this.s.members[node];
   }
@@ -403,8 +442,12 @@ export class ClusterState {
       case 'bootstrap': {
         for (const node of cmd.voters) {
           if (this.s.members[node]) continue;
-          this.stepMember((this.s.members[node] = this.newMember(node, index)), { type: 'BOOTSTRAP' }, index);
+          const m = (this.s.members[node] = this.newMember(node, index));
+          const identity = cmd.identities?.[node];
+          if (identity) m.identity = { ...identity };
+          this.stepMember(m, { type: 'BOOTSTRAP' }, index);
         }
+        if (cmd.security && !this.s.security) this.s.security = { minTrust: cmd.security.minTrust, requireAuthenticatedJoin: cmd.security.requireAuthenticatedJoin, blockedKeys: [] };
         for (const tenant of BOOTSTRAP_TENANTS) {
           if (!this.s.tenants[tenant]) this.s.tenants[tenant] = { tenant, quota: { ...DEFAULT_TENANT_QUOTA }, since: index };
         }
@@ -412,15 +455,19 @@ export class ClusterState {
       }
       case 'join': {
         const existing = this.s.members[cmd.node];
+        const refused = this.joinRefusal(cmd, existing);
+        if (refused !== null) return refused;
         if (!existing) {
           const m = (this.s.members[cmd.node] = this.newMember(cmd.node, index));
           if (cmd.address !== undefined) m.address = cmd.address;
+          if (cmd.identity !== undefined) m.identity = { ...cmd.identity };
           this.memberChanges.push({ index, node: cmd.node, status: 'pendingApproval' });
           return { ok: true, value: 'pendingApproval' };
         }
         const stepped = this.stepMember(existing, { type: 'REQUEST_JOIN' }, index);
         // A node that joins again may have moved: the address of the accepted join is the one to dial.
         if (stepped.ok && cmd.address !== undefined) existing.address = cmd.address;
+        if (stepped.ok && cmd.identity !== undefined) existing.identity = { ...cmd.identity };
         return stepped;
       }
       case 'approve':
@@ -438,7 +485,18 @@ export class ClusterState {
         }
         const type = MEMBER_EVENTS[cmd.op];
         const event = { type, reason: 'reason' in cmd ? cmd.reason : undefined } as MembershipEvent;
-        return this.stepMember(m, event, index);
+        const stepped = this.stepMember(m, event, index);
+        if (stepped.ok && m.identity && (cmd.op === 'block' || cmd.op === 'unblock')) this.setKeyBlocked(m, cmd.op === 'block' ? (cmd.reason ?? null) : undefined);
+        return stepped;
+      }
+      case 'setSecurityPolicy': {
+        const sec = this.security();
+        if (cmd.minTrust !== undefined) {
+          if (!['hardware', 'software', 'none'].includes(cmd.minTrust)) return { ok: false, code: 'InvalidCommand', message: `minTrust must be hardware, software or none, got ${String(cmd.minTrust)}` };
+          sec.minTrust = cmd.minTrust;
+        }
+        if (cmd.requireAuthenticatedJoin !== undefined) sec.requireAuthenticatedJoin = cmd.requireAuthenticatedJoin === true;
+        return { ok: true, value: { minTrust: sec.minTrust, requireAuthenticatedJoin: sec.requireAuthenticatedJoin } };
       }
       case 'registerTenant': {
         const quota = { ...DEFAULT_TENANT_QUOTA, ...(this.s.tenants[cmd.tenant]?.quota ?? {}), ...cmd.quota };
@@ -509,6 +567,41 @@ export class ClusterState {
     session.answers.set(seq, { ok: false, code: 'Fenced', message: `request ${seq} of ${client} was fenced at index ${index} before it arrived: it never took effect`, appliedIndex: index });
     this.boundAnswers(session, seq);
     return { ok: true, value: { applied: false } satisfies FenceAnswer };
+  }
+
+  private security(): SecurityRecord {
+    return (this.s.security ??= { ...DEFAULT_SECURITY, blockedKeys: [] });
+  }
+
+  /** Blocks (reason given) or unblocks (undefined) the key member `m` joined with. */
+  private setKeyBlocked(m: MemberRecord, reason: string | null | undefined): void {
+    const keys = this.security().blockedKeys;
+    const fp = m.identity!.fingerprint;
+    const i = keys.findIndex((k) => k.fingerprint === fp);
+    if (i >= 0) keys.splice(i, 1);
+    if (reason !== undefined) keys.push({ fingerprint: fp, node: m.node, reason });
+  }
+
+  /**
+   * Why a join cannot be applied, checked again at apply so every replica
+   * agrees whatever the member that authenticated it saw: a blocked key,
+   * a name held by a live member with another key, or (when the policy
+   * requires the handshake) no authenticated identity.
+   */
+  private joinRefusal(cmd: Extract<ClusterCommand, { op: 'join' }>, existing: MemberRecord | undefined): ApplyResult | null {
+    const id = cmd.identity;
+    if (id !== undefined) {
+      const blocked = this.blockedReason(cmd.node, id.fingerprint);
+      if (blocked !== null && existing?.status !== 'blocked') return { ok: false, code: 'Revoked', message: blocked };
+      if (existing && existing.status !== 'removed' && existing.status !== 'rejected' && existing.identity?.fingerprint !== id.fingerprint) {
+        return { ok: false, code: 'NameTaken', message: `${cmd.node} is a ${existing.status} member with another key` };
+      }
+      return null;
+    }
+    if (this.securityPolicy.requireAuthenticatedJoin && !existing?.identity) {
+      return { ok: false, code: 'Unauthenticated', message: `${cmd.node} must join through the join handshake (certificate, challenge, attestation)` };
+    }
+    return null;
   }
 
   private newMember(node: string, index: number): MemberRecord {

@@ -11,7 +11,7 @@ export type Principal = 'node' | 'operator' | 'client';
 const NODE_ONLY: ReadonlySet<ClusterCommand['op']> = new Set(['bootstrap', 'registerWorker', 'drainWorker', 'pruneTasks']);
 
 /** Commands an operator may propose besides a client's: membership, its approvals, blocking, tenants and quotas. */
-const OPERATOR: ReadonlySet<ClusterCommand['op']> = new Set(['join', 'approve', 'reject', 'promote', 'demote', 'remove', 'block', 'unblock', 'registerTenant']);
+const OPERATOR: ReadonlySet<ClusterCommand['op']> = new Set(['join', 'approve', 'reject', 'promote', 'demote', 'remove', 'block', 'unblock', 'setSecurityPolicy', 'registerTenant']);
 
 /**
  * Why `principal`, connected as `from`, may not send `request`, or null
@@ -27,6 +27,8 @@ export function refusalOf(principal: Principal, from: string, request: SessionCo
   if (request.client !== undefined && !own(request.client)) return `${from} may not send in session '${request.client}'`;
   const cmd = request.cmd;
   if (NODE_ONLY.has(cmd.op)) return `'${cmd.op}' is proposed by cluster nodes only`;
+  // An attested identity is the word of the member that ran the handshake, never a client's or an operator's.
+  if (cmd.op === 'join' && cmd.identity !== undefined) return 'a join with an attested identity is proposed by the member that authenticated the node';
   if (OPERATOR.has(cmd.op)) return principal === 'operator' ? null : `'${cmd.op}' needs an operator certificate`;
   if (cmd.op === 'taskChanges') {
     const other = cmd.changes.find((c) => c.kind !== 'cancel');

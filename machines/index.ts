@@ -9,3 +9,4 @@ export * from './circuitBreaker.js';
 export * from './quarantine.js';
 export * from './membership.js';
 export * from './membershipTable.js';
+export * from './joinHandshake.js';

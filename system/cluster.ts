@@ -1,4 +1,7 @@
 import type { ChartInspector } from '../actors/chartInspection.js';
+import { MemoryAuditStore } from '../actors/auditLog.js';
+import type { JoinCredentials } from '../actors/joinRequester.js';
+import { SimulatedSecurity, type SimulatedSecurityOptions } from './simulatedSecurity.js';
 import { FifoMap } from '../actors/fifoMap.js';
 import { Observable, Subject } from 'rxjs';
 import type { ClusterState, ClusterStateLimits } from '../actors/clusterState.js';
@@ -92,13 +95,19 @@ export interface ClusterOptions {
    * until what it promises is durable. Default: none (syncs are instant).
    */
   syncLatency?: SyncLatency;
+  /**
+   * Node security, made from the seed: a cluster CA, a certificate and a
+   * TEE for every node, and the join handshake (certificate → challenge →
+   * attestation → approval) for nodes that ask to join. Off by default.
+   */
+  security?: SimulatedSecurityOptions | boolean;
 }
 
 /** Every option {@link createCluster} knows; anything else is a typo worth an error. */
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'check', 'onTrace',
   'workerCapacity', 'tasks', 'workerConcurrency', 'health', 'recovery', 'eventHistory', 'limits', 'clockDrift',
-  'syncLatency', 'inspect',
+  'syncLatency', 'inspect', 'security',
 ]);
 
 /**
@@ -138,6 +147,10 @@ interface Slot {
   node: ClusterNode | null;
   inc: number;
   founding: boolean;
+  /** The node's audit log: like its disk, it outlives each incarnation. */
+  audit: MemoryAuditStore;
+  /** What the node presents to join (security on): its certificate and evidence. */
+  credentials?: JoinCredentials;
 }
 
 /**
@@ -153,6 +166,8 @@ export class Cluster {
   readonly trace: Trace | undefined;
   /** The online invariant checker (when `check` is on). */
   readonly checker: InvariantChecker | undefined;
+  /** The cluster's CA, TEE vendor and node credentials, when created with `security`. */
+  readonly security: SimulatedSecurity | undefined;
   private readonly slots = new Map<string, Slot>();
   private readonly options: ClusterOptions;
   private clients = 0;
@@ -183,6 +198,8 @@ export class Cluster {
     if (ids.length === 0) throw new RangeError('a cluster needs at least one node');
     if (new Set(ids).size !== ids.length) throw new RangeError(`duplicate node ids in ${ids.join(', ')}`);
     this.kernel = new Kernel({ seed: this.seed });
+    const sec = options.security;
+    this.security = sec ? new SimulatedSecurity(this.seed, sec === true ? {} : sec) : undefined;
     this.bus = new Bus(this.kernel, { nodes: ids, link: options.network });
     const check = options.check ?? true;
     const tracing = check || options.tracePath !== undefined || options.keepTrace === true || (options.onTrace?.length ?? 0) > 0;
@@ -206,7 +223,7 @@ export class Cluster {
       });
     }
     const founders = options.bootstrap === 'first' ? ids.slice(0, 1) : ids;
-    for (const id of ids) this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: founders.includes(id) });
+    for (const id of ids) this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: founders.includes(id), audit: new MemoryAuditStore() });
     for (const id of ids) {
       this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
       this.boot(id);
@@ -386,11 +403,17 @@ export class Cluster {
     if (bothWays) this.bus.configureLink(to, from, patch);
   }
 
-  /** Adds a node that is not in any configuration: it must ask to join. */
-  addNode(id: string): ClusterNode {
+  /**
+   * Adds a node that is not in any configuration: it must ask to join
+   * (with security on: `node.requestJoin(seeds)`, presenting `credentials`,
+   * by default a certificate from the cluster CA and evidence from the
+   * cluster's TEE; see {@link SimulatedSecurity.credentials}).
+   */
+  addNode(id: string, options: { credentials?: JoinCredentials } = {}): ClusterNode {
     if (this.slots.has(id)) throw new RangeError(`node ${id} exists`);
+    if (options.credentials && !this.security) throw new TypeError(`addNode('${id}'): credentials need a cluster created with { security }`);
     this.bus.addNode(id);
-    this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: false });
+    this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: false, audit: new MemoryAuditStore(), ...(options.credentials ? { credentials: options.credentials } : {}) });
     this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
     return this.boot(id);
   }
@@ -554,6 +577,8 @@ export class Cluster {
       health: this.options.health,
       recovery: this.options.recovery,
       limits: this.options.limits,
+      auditStore: s.audit,
+      ...(this.security ? { security: this.security.nodeSecurity(id, s.credentials, founders) } : {}),
       ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
       observer: {
         ...traced,

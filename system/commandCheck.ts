@@ -60,6 +60,14 @@ const present = (field: string): Check => (cmd) => {
   if (cmd[field] === undefined) throw new InvalidCommandError(`$.${field}`, 'is required');
 };
 
+const trustLevel = (field: string): Check => (cmd) => {
+  const v = cmd[field];
+  if (v !== undefined && v !== 'hardware' && v !== 'software' && v !== 'none') throw new InvalidCommandError(`$.${field}`, "must be 'hardware', 'software' or 'none' when given");
+};
+const optionalBoolean = (field: string): Check => (cmd) => {
+  if (cmd[field] !== undefined && typeof cmd[field] !== 'boolean') throw new InvalidCommandError(`$.${field}`, 'must be a boolean when given');
+};
+
 /** A compare-and-set's `expect`: exactly one of a revision (an integer ≥ 0; 0 means absent) or a value. */
 const expectation: Check = (cmd) => {
   const e = cmd.expect as Record<string, unknown> | null | undefined;
@@ -84,6 +92,7 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   remove: [name('node'), optionalString('reason')],
   block: [name('node'), optionalString('reason')],
   unblock: [name('node')],
+  setSecurityPolicy: [trustLevel('minTrust'), optionalBoolean('requireAuthenticatedJoin')],
   registerTenant: [name('tenant'), object('quota', true)],
   registerWorker: [name('worker'), object('capacity')],
   drainWorker: [name('worker')],

@@ -2,6 +2,7 @@ import type { AnyStateMachine } from 'xstate';
 import { MachineCoverage } from '../machineCoverage.js';
 import { checkModel, type ModelPlan, type ModelReport } from '../modelPaths.js';
 import { circuitBreakerPlan } from './circuitBreaker.plan.js';
+import { joinHandshakePlan } from './joinHandshake.plan.js';
 import { membershipPlan } from './membership.plan.js';
 import { quarantinePlan } from './quarantine.plan.js';
 import { raftRolePlans } from './raftRole.plan.js';
@@ -23,6 +24,7 @@ export const MACHINE_MODELS: MachineModel[] = [
   { machine: quarantinePlan.machine, plans: [quarantinePlan] },
   { machine: membershipPlan.machine, plans: [membershipPlan] },
   { machine: replicationProgressPlan.machine, plans: [replicationProgressPlan] },
+  { machine: joinHandshakePlan.machine, plans: [joinHandshakePlan] },
 ];
 
 /** Runs every plan of a machine; coverage is what the plans reach together. */
