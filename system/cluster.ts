@@ -2,6 +2,11 @@ import type { ChartInspector } from '../actors/chartInspection.js';
 import { MemoryAuditStore } from '../actors/auditLog.js';
 import type { JoinCredentials } from '../actors/joinRequester.js';
 import { SimulatedSecurity, type SimulatedSecurityOptions } from './simulatedSecurity.js';
+import { LinkAuthenticator } from '../actors/linkAuthenticator.js';
+import { JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_HELLO, JOIN_RESULT } from '../actors/joinAuthenticator.js';
+import { verifySignature } from '../actors/nodeIdentity.js';
+
+const JOIN_MESSAGES: ReadonlySet<string> = new Set([JOIN_HELLO, JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_RESULT]);
 import { FifoMap } from '../actors/fifoMap.js';
 import { Observable, Subject } from 'rxjs';
 import type { ClusterState, ClusterStateLimits } from '../actors/clusterState.js';
@@ -151,6 +156,8 @@ interface Slot {
   audit: MemoryAuditStore;
   /** What the node presents to join (security on): its certificate and evidence. */
   credentials?: JoinCredentials;
+  /** This incarnation's authenticated links to other nodes (security on). */
+  links?: LinkAuthenticator | null;
 }
 
 /**
@@ -225,7 +232,7 @@ export class Cluster {
     const founders = options.bootstrap === 'first' ? ids.slice(0, 1) : ids;
     for (const id of ids) this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: founders.includes(id), audit: new MemoryAuditStore() });
     for (const id of ids) {
-      this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
+      this.bus.inbox(id).subscribe((env) => this.deliver(id, env.from, env.type, env.payload));
       this.boot(id);
     }
   }
@@ -414,7 +421,7 @@ export class Cluster {
     if (options.credentials && !this.security) throw new TypeError(`addNode('${id}'): credentials need a cluster created with { security }`);
     this.bus.addNode(id);
     this.slots.set(id, { id, clock: this.newClock(id), storage: new MemoryStorage(), node: null, inc: -1, founding: false, audit: new MemoryAuditStore(), ...(options.credentials ? { credentials: options.credentials } : {}) });
-    this.bus.inbox(id).subscribe((env) => this.slots.get(id)!.node?.handle(env.from, env.type, env.payload));
+    this.bus.inbox(id).subscribe((env) => this.deliver(id, env.from, env.type, env.payload));
     return this.boot(id);
   }
 
@@ -554,10 +561,77 @@ export class Cluster {
     return s;
   }
 
+  /** The authenticated links of node slot `s`'s incarnation `inc`, refusing peers that are blocked or not members. */
+  private linksFor(s: Slot, inc: number, node: () => ClusterNode | null): LinkAuthenticator {
+    const sec = this.security!;
+    const creds = s.credentials ?? sec.credentials(s.id);
+    let dropsAudited = new Map<string, number>();
+    return new LinkAuthenticator({
+      self: s.id,
+      incarnation: inc,
+      certificate: creds.certificate,
+      sign: (data) => creds.sign(data),
+      kxSecret: this.kernel.random(`link:${s.id}:${inc}`).bytes(32),
+      clock: s.clock,
+      checkCertificate: (der, now) => sec.checkCertificate(der, now),
+      verifySignature,
+      refusal: (name, fp) => {
+        const n = node();
+        if (n === null) return 'not running';
+        const blocked = n.state.blockedReason(name, fp);
+        if (blocked !== null) return blocked;
+        const m = n.state.member(name);
+        if (m?.identity && m.identity.fingerprint !== fp) return `${name} joined with another key`;
+        const inConfig = n.raft.config.voters.includes(name) || n.raft.config.learners.includes(name);
+        if (inConfig || (m !== undefined && m.status !== 'rejected')) return null;
+        // A node that knows no membership yet (joining) takes any node the cluster CA certified: the members are who talk to it.
+        if (n.state.members().length === 0) return null;
+        return `${name} is not a member`;
+      },
+      rawSend: (to, type, payload) => void this.bus.send(s.id, to, type, payload),
+      onDrop: (from, type, reason, detail) => {
+        const n = node();
+        if (n === null) return;
+        // One record per peer and reason per second: a flood must not flood the audit log.
+        const key = `${from}\u0000${reason}`;
+        const now = s.clock.now();
+        const last = dropsAudited.get(key);
+        if (last !== undefined && now - last < 1_000) return;
+        if (dropsAudited.size > 1_000) dropsAudited = new Map();
+        dropsAudited.set(key, now);
+        n.audit.append({ kind: 'message', subject: from, outcome: 'dropped', reason: `${reason}: ${detail}`, detail: { type, reason } });
+      },
+    });
+  }
+
+  /** A message delivered to node `id`: authenticated first when the cluster is secure (node-to-node traffic only). */
+  private deliver(id: string, from: string, type: string, payload: unknown): void {
+    const s = this.slots.get(id)!;
+    const node = s.node;
+    if (node === null) return;
+    if (s.links && !this.unauthenticated(from, type)) {
+      const opened = s.links.receive(from, type, payload);
+      if (opened === null) return;
+      node.handle(from, type, opened);
+      return;
+    }
+    node.handle(from, type, payload);
+  }
+
+  /** Traffic that carries no link MAC: clients (they are not members) and the join handshake (its own authentication). */
+  private unauthenticated(peer: string, type: string): boolean {
+    return this.bus.kindOf(peer) === 'client' || JOIN_MESSAGES.has(type);
+  }
+
   private boot(id: string): ClusterNode {
     const s = this.slot(id);
     s.inc++;
     const inc = s.inc;
+    s.links = this.security ? this.linksFor(s, inc, () => node) : null;
+    const send = (to: string, type: string, payload: unknown) => {
+      if (s.links && !this.unauthenticated(to, type)) s.links.send(to, type, payload);
+      else void this.bus.send(id, to, type, payload);
+    };
     const founders = [...this.slots.values()].filter((x) => x.founding).map((x) => x.id);
     let node: ClusterNode | null = null;
     const trace = this.trace;
@@ -566,7 +640,7 @@ export class Cluster {
       id,
       clock: s.clock,
       random: this.kernel.random(`raft:${id}:${inc}`),
-      transport: { send: (to, type, payload) => void this.bus.send(id, to, type, payload) },
+      transport: { send },
       storage: this.options.syncLatency ? new SimulatedDisk(s.storage, this.kernel, this.kernel.random(`disk:${id}:${inc}`), this.options.syncLatency) : s.storage,
       bootstrap: s.founding ? { voters: founders, learners: [] } : undefined,
       raft: this.options.raft,
@@ -594,6 +668,11 @@ export class Cluster {
     s.node = node;
     const n = node;
     node.onChanges((c) => this.onApplied(n, inc, c));
+    // A blocked node is cut off at once: its link session ends, its hellos are refused.
+    const links = s.links;
+    if (links) node.onChanges((c) => {
+      for (const m of c.members) if (m.status === 'blocked') links.cut(m.node);
+    });
     if (trace) {
       // Local opinions (not replicated) go to the trace too, so a run shows why the leader acted.
       node.health.onChange((h) => trace.emitCustom({ type: 'health', node: id, inc, peer: h.peer, from: h.from, to: h.to, reason: h.reason }));

@@ -1,7 +1,7 @@
 import { DcapStyleVerifier, SimulatedTee, softwareEvidence, type AttestationVerifier, type SimulatedTeeOptions } from '../actors/attestation.js';
 import type { NodeSecurity } from '../actors/clusterNode.js';
 import type { JoinCredentials } from '../actors/joinRequester.js';
-import type { JoinTrust, MemberIdentity } from '../actors/joinAuthenticator.js';
+import type { CheckedCertificate, JoinTrust, MemberIdentity } from '../actors/joinAuthenticator.js';
 import { createCertificateAuthority, issueNodeCertificate, validateCertificate, type CertificateAuthority } from '../actors/nodeCertificate.js';
 import { deriveIdentity, signBytes, verifySignature, type NodeIdentity } from '../actors/nodeIdentity.js';
 
@@ -119,14 +119,17 @@ export class SimulatedSecurity {
     return { fingerprint: identity.fingerprint, trust: this.options.attestation, measurement: this.tee.measurement, certificateNotAfter: this.options.certificateValidityMs };
   }
 
+  /** Checks a certificate against the cluster CA at `now`: expiry, signature, trusted issuer. */
+  checkCertificate(der: Uint8Array, now: number): CheckedCertificate {
+    const c = validateCertificate(der, { trusted: [this.ca], now });
+    return { role: c.subject.role, name: c.subject.name, publicKey: c.publicKey, fingerprint: c.fingerprint, notAfter: c.notAfter };
+  }
+
   /** What node `id` runs with: the checks on joining nodes, its credentials, and (for founders) the policy and founding identities. */
   nodeSecurity(id: string, credentials: JoinCredentials | undefined, founders: readonly string[]): NodeSecurity {
     const creds = credentials ?? this.credentials(id);
     return {
-      checkCertificate: (der, at) => {
-        const c = validateCertificate(der, { trusted: [this.ca], now: at });
-        return { role: c.subject.role, name: c.subject.name, publicKey: c.publicKey, fingerprint: c.fingerprint, notAfter: c.notAfter };
-      },
+      checkCertificate: (der, at) => this.checkCertificate(der, at),
       verifyEvidence: (evidence, ctx) => this.verifier.verify(evidence, ctx),
       verifySignature,
       limits: { challengeTtlMs: this.options.challengeTtlMs },

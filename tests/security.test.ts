@@ -27,6 +27,11 @@ async function join(c: Cluster, node: ClusterNode): Promise<JoinOutcome> {
   return c.drive(node.requestJoin(SEEDS), 10_000);
 }
 
+/** Runs until `check` holds on every founding member's replicated state. */
+async function onEveryMember(c: Cluster, check: (node: ClusterNode) => boolean, description: string): Promise<void> {
+  await c.runUntil(() => SEEDS.every((id) => check(c.node(id))), { within: 5_000, description });
+}
+
 /** Join records every member wrote about `subject`, newest last. */
 function joinAudit(c: Cluster, subject: string) {
   return SEEDS.flatMap((id) => c.node(id).audit.records({ kind: 'join', subject }));
@@ -95,7 +100,7 @@ describe('security & attestation workflow', () => {
     const n4 = c.addNode('n4');
     const outcome = await join(c, n4);
     expect(outcome).toEqual({ ok: true, trust: 'hardware' });
-    await c.runUntil(() => c.node('n1').state.member('n4')?.status === 'pendingApproval', { within: 2_000 });
+    await onEveryMember(c, (n) => n.state.member('n4')?.status === 'pendingApproval', 'n4 pending approval everywhere');
     const m = c.node('n2').state.member('n4')!;
     expect(m.identity).toMatchObject({ trust: 'hardware', measurement: c.security!.tee.measurement, fingerprint: deriveIdentity(7, 'n4').fingerprint });
   });
@@ -173,7 +178,7 @@ describe('security & attestation workflow', () => {
     await c.drive(op.submit({ op: 'approve', node: 'n4' }));
     await c.runUntil(() => c.node('n1').state.member('n4')?.status === 'voter', { within: 10_000 });
     await c.drive(op.submit({ op: 'block', node: 'n4', reason: 'compromised' }));
-    await c.runUntil(() => !c.node('n1').raft.config.voters.includes('n4'), { within: 5_000, description: 'n4 out of the configuration' });
+    await onEveryMember(c, (n) => n.state.member('n4')?.status === 'blocked' && !n.raft.config.voters.includes('n4'), 'n4 blocked and out of the configuration');
     expect(c.node('n2').state.member('n4')?.status).toBe('blocked');
     expect(c.node('n2').state.blockedReason('other', deriveIdentity(7, 'n4').fingerprint)).toMatch(/blocked/);
     // The same key under a new name: its certificate is refused as revoked.
@@ -190,7 +195,7 @@ describe('security & attestation workflow', () => {
     const s = c.security!;
     await join(c, c.addNode('n4'));
     await join(c, c.addNode('n5', { credentials: s.credentials('n5', { attestation: 'software' }) }));
-    await c.runUntil(() => c.node('n1').state.member('n5')?.identity !== undefined, { within: 2_000 });
+    await onEveryMember(c, (n) => n.state.member('n4')?.identity !== undefined && n.state.member('n5')?.identity !== undefined, 'n4 and n5 recorded everywhere');
     for (const id of SEEDS) {
       expect(c.node(id).state.member('n4')?.identity?.trust).toBe('hardware');
       expect(c.node(id).state.member('n5')?.identity?.trust).toBe('software');
@@ -282,5 +287,86 @@ describe('join authentication: each refusal', () => {
     const refusal = c.node('n2').audit.records({ kind: 'join', subject: 'n1' }).at(-1);
     expect(refusal).toMatchObject({ outcome: 'rejected', detail: expect.objectContaining({ code: 'NameTaken' }) });
     expect(c.node('n2').state.member('n1')?.identity?.fingerprint).toBe(deriveIdentity(7, 'n1').fingerprint);
+  });
+});
+
+describe('message authentication between nodes (simulation: a MAC under a per-link key from an authenticated exchange)', () => {
+  /** A sealed message n1 sent n2, as it was on the wire. */
+  async function capture(c: Cluster): Promise<{ type: string; payload: { s: number; b: Uint8Array; m: Uint8Array } }> {
+    const seen: Array<{ from: string; type: string; payload: unknown }> = [];
+    const sub = c.bus.inbox('n2').subscribe((e) => seen.push({ from: e.from, type: e.type, payload: e.payload }));
+    await c.runUntil(() => seen.some((m) => m.from === 'n1' && m.type.startsWith('raft.')), { within: 1_000 });
+    sub.unsubscribe();
+    const m = seen.find((x) => x.from === 'n1' && x.type.startsWith('raft.'))!;
+    return { type: m.type, payload: m.payload as { s: number; b: Uint8Array; m: Uint8Array } };
+  }
+  const drops = (c: Cluster, node: string, from: string) => c.node(node).audit.records({ kind: 'message', subject: from }).map((r) => (r.detail as { reason: string }).reason);
+
+  it('every node-to-node message carries a MAC; clients and the join handshake do not need one', async () => {
+    const c = await secureCluster();
+    const m = await capture(c);
+    expect(m.payload.m).toBeInstanceOf(Uint8Array);
+    expect(m.payload.m.length).toBe(16);
+    expect(m.payload.s).toBeGreaterThan(0);
+    // A client on the network is served as before.
+    expect((await c.drive(c.client({ id: 'app' }).put('k', 1))).revision).toBeGreaterThan(0);
+    for (const id of SEEDS) expect(c.node(id).audit.records({ kind: 'message' })).toEqual([]);
+  });
+
+  it('a forged message (a MAC not made with the link key) is dropped and audited', async () => {
+    const c = await secureCluster();
+    const before = c.node('n2').raft.status().commitIndex;
+    void c.bus.send('n1', 'n2', 'raft.append', { s: 1_000_000, b: new Uint8Array([0x80]), m: new Uint8Array(16) });
+    await c.run(50);
+    expect(drops(c, 'n2', 'n1')).toEqual(['BadMac']);
+    expect(c.node('n2').raft.status().commitIndex).toBeGreaterThanOrEqual(before);
+  });
+
+  it('an altered message (one byte of a real message changed) is dropped and audited', async () => {
+    const c = await secureCluster();
+    const m = await capture(c);
+    const b = Uint8Array.from(m.payload.b);
+    b[b.length - 1] ^= 0x01;
+    void c.bus.send('n1', 'n2', m.type, { ...m.payload, b });
+    await c.run(50);
+    expect(drops(c, 'n2', 'n1')).toEqual(['BadMac']);
+  });
+
+  it('a replayed message (a real message sent again) is dropped and audited', async () => {
+    const c = await secureCluster();
+    const m = await capture(c);
+    await c.run(50);
+    void c.bus.send('n1', 'n2', m.type, m.payload);
+    await c.run(50);
+    expect(drops(c, 'n2', 'n1')).toEqual(['Replayed']);
+  });
+
+  it("a non-member's messages are dropped and audited, even with a certificate from the cluster CA", async () => {
+    const c = await secureCluster();
+    c.addNode('x9'); // certified by the cluster CA, never joined
+    const x = c.node('x9');
+    // It speaks Raft to n2 as if it were a member: its link hello is refused, so nothing it sends is read.
+    (x as unknown as { transport: { send(to: string, type: string, p: unknown): void } }).transport.send('n2', 'raft.vote', { term: 99, candidate: 'x9', lastIndex: 0, lastTerm: 0, preVote: false, transfer: false });
+    await c.run(200);
+    expect(drops(c, 'n2', 'x9')).toContain('Refused');
+    expect(c.node('n2').raft.currentTerm).toBeLessThan(99);
+  });
+
+  it('a blocked node is cut off at once: its session ends when the block applies, and it cannot open another', async () => {
+    const c = await secureCluster();
+    const op = c.client({ id: 'operator' });
+    await join(c, c.addNode('n4'));
+    await onEveryMember(c, (n) => n.state.member('n4')?.status === 'pendingApproval', 'n4 pending');
+    await c.drive(op.submit({ op: 'approve', node: 'n4' }));
+    await onEveryMember(c, (n) => n.state.member('n4')?.status === 'voter', 'n4 a voter');
+    await c.drive(op.submit({ op: 'block', node: 'n4', reason: 'compromised' }));
+    await onEveryMember(c, (n) => n.state.member('n4')?.status === 'blocked', 'n4 blocked everywhere');
+    await c.run(300); // n4 keeps talking (heartbeat replies, elections): every member drops it
+    for (const id of SEEDS) {
+      expect(drops(c, id, 'n4').length, id).toBeGreaterThan(0);
+      expect(drops(c, id, 'n4').every((r) => r === 'NoSession' || r === 'Refused'), id).toBe(true);
+    }
+    // The cluster goes on without it.
+    expect((await c.drive(op.put('after', 1))).revision).toBeGreaterThan(0);
   });
 });
