@@ -174,3 +174,29 @@ export { HeartbeatDetector, type FailureDetector, type HeartbeatDetectorConfig, 
 export { PeerHealth, DEFAULT_PEER_HEALTH, type PeerHealthOptions, type HealthChange } from './actors/peerHealth.js';
 export { RecoveryManager, type RecoveryOptions, type RecoveryAction } from './actors/recoveryManager.js';
 export { EventLog, type Checkpoint } from './actors/eventLog.js';
+
+// Node security: identities, certificates, attestation, join authentication, message authentication, audit
+export { deriveIdentity, identityFromPrivateKey, privateKeyPem, signBytes, verifySignature, publicKeyFingerprint, IdentityError, type NodeIdentity } from './actors/nodeIdentity.js';
+export { generateIdentity, saveIdentity, loadIdentity } from './system/nodeIdentityFiles.js';
+export {
+  createCertificateAuthority, loadCertificateAuthority, issueNodeCertificate, rotateCertificate, parseCertificate, validateCertificate, expectName, toPem,
+  CertificateError, ATTESTATION_CLAIMS_OID,
+  type CertificateAuthority, type AttestationClaims, type ParsedCertificate, type ValidatedCertificate, type CertificateErrorCode, type IssueRequest,
+} from './actors/nodeCertificate.js';
+export {
+  DcapStyleVerifier, SimulatedTee, softwareEvidence, reportDataFor, trustAtLeast, TRUST_LEVELS, SIMULATED_MEASUREMENT,
+  type TrustLevel, type AttestationVerifier, type AttestationVerdict, type AttestationEvidence, type AttestationContext, type HardwareEvidence, type SoftwareEvidence, type TcbStatus,
+} from './actors/attestation.js';
+export {
+  JoinAuthenticator, joinProofBytes, DEFAULT_JOIN_LIMITS, JOIN_HELLO, JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_RESULT,
+  type JoinResult, type JoinRejectionCode, type MemberIdentity, type JoinVerdict, type JoinAuthenticatorLimits, type JoinMembershipView,
+} from './actors/joinAuthenticator.js';
+export { JoinRequester, type JoinCredentials, type JoinOutcome } from './actors/joinRequester.js';
+export { LinkAuthenticator, LINK_HELLO, keyAgreementKey, type LinkHello, type SealedMessage, type LinkDropReason } from './actors/linkAuthenticator.js';
+export type { NodeSecurity } from './actors/clusterNode.js';
+export { SimulatedSecurity, type SimulatedSecurityOptions, type CredentialOptions } from './system/simulatedSecurity.js';
+export {
+  AuditLog, MemoryAuditStore, verifyAuditChain, auditRecordHash, AuditInputError, AuditStoreError, AUDIT_LIMITS, AUDIT_GENESIS, AUDIT_KINDS,
+  type AuditRecord, type AuditEvent, type AuditKind, type AuditOutcome, type AuditVerification, type AuditHead, type AuditStore, type AuditLimits,
+} from './actors/auditLog.js';
+export { LmdbAuditStore, readAuditRecords, AuditReadError } from './system/lmdbAuditStore.js';
