@@ -266,7 +266,7 @@ export class ClusterNode {
             blocked: (name, fp) => this.state.blockedReason(name, fp),
             minTrust: () => this.state.securityPolicy.minTrust,
           },
-          admit: (name, identity) => this.forward({ op: 'join', node: name, identity }),
+          admit: (name, identity, address) => this.forward({ op: 'join', node: name, identity, ...(address !== undefined ? { address } : {}) }),
           onVerdict: (v) => this.auditJoin(v),
         },
         sec.limits,
@@ -438,9 +438,9 @@ export class ClusterNode {
    * Asks to join the cluster through the join handshake, presenting this
    * node's credentials to `seeds` (members) in turn. Resolves once a member
    * accepted it into the approval workflow (an operator approves it next),
-   * or with the refusal.
+   * or with the refusal. `address` is where its peers reach it (real mode).
    */
-  requestJoin(seeds: readonly string[]): Promise<JoinOutcome> {
+  requestJoin(seeds: readonly string[], address?: string): Promise<JoinOutcome> {
     const credentials = this.security?.credentials;
     if (!credentials) return Promise.reject(new RangeError(`${this.id} has no credentials to join with (security.credentials)`));
     this.joining?.stop();
@@ -451,6 +451,7 @@ export class ClusterNode {
       },
       credentials,
       seeds,
+      ...(address !== undefined ? { address } : {}),
       ...(this.security?.handshake ? { handshake: this.security.handshake } : {}),
       ...(this.actorInspect ? { inspect: this.actorInspect } : {}),
     });

@@ -12,9 +12,10 @@ export const JOIN_CHALLENGE = 'grey.join.challenge';
 export const JOIN_EVIDENCE = 'grey.join.evidence';
 export const JOIN_RESULT = 'grey.join.result';
 
-/** 1. The joining node presents its certificate (DER). */
+/** 1. The joining node presents its certificate (DER), and where its peers can reach it (`host:port`, real mode). */
 export interface JoinHello {
   certificate: Uint8Array;
+  address?: string;
 }
 /** 2. The member's challenge: a single-use nonce, good until `expiresAt` (the member's clock). */
 export interface JoinChallenge {
@@ -104,8 +105,8 @@ export interface JoinAuthenticatorDeps {
   /** Ed25519 verification that never throws. */
   verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean;
   membership: JoinMembershipView;
-  /** A node passed every check: propose its join (the approval workflow follows). */
-  admit(name: string, identity: MemberIdentity): void;
+  /** A node passed every check: propose its join (the approval workflow follows), with the address it gave. */
+  admit(name: string, identity: MemberIdentity, address: string | undefined): void;
   onVerdict?(v: JoinVerdict): void;
 }
 
@@ -132,6 +133,7 @@ interface Pending {
   from: string;
   cert: CheckedCertificate;
   expiresAt: number;
+  address: string | undefined;
 }
 
 /**
@@ -173,6 +175,10 @@ export class JoinAuthenticator {
     const now = this.deps.clock.now();
     this.expire(now);
     const der = (msg as JoinHello | null)?.certificate;
+    const address = (msg as JoinHello | null)?.address;
+    if (address !== undefined && (typeof address !== 'string' || address.length === 0 || address.length > 256)) {
+      return this.refuse(now, from, null, 'hello', 'Malformed', 'the address must be a host:port string', null);
+    }
     if (!(der instanceof Uint8Array)) return this.refuse(now, from, null, 'hello', 'Malformed', 'a hello carries the certificate as DER bytes', null);
     let cert: CheckedCertificate;
     try {
@@ -191,7 +197,7 @@ export class JoinAuthenticator {
     if (this.pending.size >= this.limits.maxPending) return this.refuse(now, from, cert.name, 'hello', 'Busy', `${this.pending.size} challenges outstanding; try again`, fp);
     const nonce = this.deps.random.bytes(NONCE_BYTES);
     const expiresAt = now + this.limits.challengeTtlMs;
-    this.pending.set(hex(nonce), { from, cert, expiresAt });
+    this.pending.set(hex(nonce), { from, cert, expiresAt, address });
     this.report({ at: now, from, name: cert.name, step: 'hello', outcome: 'challenged', code: null, reason: `challenged until ${expiresAt}`, fingerprint: fp });
     return { nonce, expiresAt };
   }
@@ -233,7 +239,7 @@ export class JoinAuthenticator {
     const taken = this.collision(cert);
     if (taken !== null) return this.refuse(now, from, cert.name, 'evidence', 'NameTaken', taken, fp);
     const identity: MemberIdentity = { fingerprint: fp, trust: verdict.trust, measurement: verdict.measurement, certificateNotAfter: cert.notAfter };
-    this.deps.admit(cert.name, identity);
+    this.deps.admit(cert.name, identity, p.address);
     this.report({ at: now, from, name: cert.name, step: 'evidence', outcome: 'accepted', code: null, reason: `${verdict.trust} attestation, measurement ${verdict.measurement.slice(0, 12)}…`, fingerprint: fp });
     return { ok: true, status: 'pendingApproval', trust: verdict.trust };
   }

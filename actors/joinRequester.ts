@@ -22,6 +22,8 @@ export interface JoinRequesterDeps {
   credentials: JoinCredentials;
   /** Members to present to, tried in turn. */
   seeds: readonly string[];
+  /** Where this node's peers can reach it (`host:port`), for real mode. */
+  address?: string;
   handshake?: Partial<JoinHandshakeInput>;
   inspect?: (event: InspectionEvent) => void;
 }
@@ -46,7 +48,7 @@ export class JoinRequester {
       actions: {
         sendHello: () => {
           this.target = (this.target + 1) % deps.seeds.length;
-          deps.send(deps.seeds[this.target], JOIN_HELLO, { certificate: deps.credentials.certificate } satisfies JoinHello);
+          deps.send(deps.seeds[this.target], JOIN_HELLO, { certificate: deps.credentials.certificate, ...(deps.address !== undefined ? { address: deps.address } : {}) } satisfies JoinHello);
         },
         sendEvidence: ({ context }) => {
           const nonce = Uint8Array.from(Buffer.from(context.nonce ?? '', 'hex'));
