@@ -21,6 +21,7 @@ import { CLIENT_RELAY, CLIENT_RELAYED, CLIENT_REPLY, CLIENT_REQUEST, type Client
 import { QueryError, runQuery } from './queries.js';
 import { checkCommandSized, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
 import { AuditLog, type AuditStore } from './auditLog.js';
+import { auditEventOf } from './tenantBook.js';
 import { JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_HELLO, JOIN_RESULT, JoinAuthenticator, type JoinAuthenticatorDeps, type JoinAuthenticatorLimits, type JoinVerdict, type JoinTrust, type MemberIdentity } from './joinAuthenticator.js';
 import { JoinRequester, type JoinCredentials, type JoinOutcome } from './joinRequester.js';
 import type { JoinHandshakeInput } from '../machines/joinHandshake.js';
@@ -273,6 +274,8 @@ export class ClusterNode {
       );
     }
     this.state = new ClusterState(deps.limits);
+    // Refusals of tenants' requests (quota, rate, cross-tenant) go to this node's audit log.
+    this.state.onDenial((d) => this.audit.append(auditEventOf(d)));
     this.clock = deps.clock;
     this.reconcileMs = deps.reconcileMs ?? 100;
     this.catchUpLag = deps.catchUpLag ?? 16;

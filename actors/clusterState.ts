@@ -6,26 +6,19 @@ import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvS
 import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 import { SessionAnswers } from './sessionAnswers.js';
 import type { JoinTrust, MemberIdentity } from './joinAuthenticator.js';
+import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQuota.js';
+import { TenantBook, type TenantBookSnapshot, type TenantCounters, type TenantDenial, type TenantRejection, type TenantUsage } from './tenantBook.js';
+import { dominantShare } from './drf.js';
 
-/** Resource quota of a tenant (the seed's TenantQuota). */
-export interface TenantQuota {
-  maxMemoryBytes: number;
-  maxCpuUnits: number;
-  maxStorageBytes: number;
-  maxTasksPerSecond: number;
-  maxConcurrentTasks: number;
-  priorityWeight: number;
+export { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
+
+/** A tenant's books as a query answers them: its quota, what it did, what it holds and stores now, and its dominant share. */
+export interface TenantStats extends TenantCounters, TenantUsage {
+  tenant: string;
+  quota: TenantQuota;
+  /** Weighted dominant share of the registered (not draining) workers' capacity its assigned and running tasks hold. */
+  dominantShare: number;
 }
-
-/** Quotas every tenant registered without its own gets. */
-export const DEFAULT_TENANT_QUOTA: TenantQuota = Object.freeze({
-  maxMemoryBytes: 64 * 2 ** 30,
-  maxCpuUnits: 64,
-  maxStorageBytes: 256 * 2 ** 30,
-  maxTasksPerSecond: 10_000,
-  maxConcurrentTasks: 10_000,
-  priorityWeight: 1,
-});
 
 /** The tenants registered at bootstrap. */
 export const BOOTSTRAP_TENANTS = ['system', 'default'] as const;
@@ -99,8 +92,14 @@ export type ClusterCommand =
   | { op: 'unblock'; node: string }
   | { op: 'registerTenant'; tenant: string; quota?: Partial<TenantQuota> }
   | { op: 'registerWorker'; worker: string; capacity: WorkerCapacity }
-  | { op: 'submitTasks'; tasks: NewTask[] }
-  | { op: 'taskChanges'; changes: TaskChange[] }
+  /**
+   * Submissions; admitted all or none (tenant registered, within its quota
+   * and rate). With `tenant`, the request acts for that tenant only: a task
+   * of another tenant refuses the whole request (`Unauthorized`).
+   */
+  | { op: 'submitTasks'; tasks: NewTask[]; tenant?: string }
+  /** Lifecycle changes. With `tenant`, every task changed must be that tenant's, or nothing applies (`Unauthorized`). */
+  | { op: 'taskChanges'; changes: TaskChange[]; tenant?: string }
   | { op: 'pruneTasks'; before: number }
   /** A worker going away gracefully: no new tasks for it; what it runs finishes or is handed back. */
   | { op: 'drainWorker'; worker: string }
@@ -150,10 +149,12 @@ export function sessionCommandsOf(command: unknown): readonly SessionCommand[] {
 }
 
 /** Stable error codes of applied commands. */
-export type ApplyErrorCode = 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand' | 'Fenced' | 'Revoked' | 'NameTaken' | 'Unauthenticated';
+export type ApplyErrorCode =
+  | 'InvalidTransition' | 'UnknownMember' | 'UnknownTenant' | 'TaskNotFound' | 'StaleRequest' | 'SessionExpired' | 'InvalidCommand' | 'Fenced' | 'Revoked' | 'NameTaken' | 'Unauthenticated'
+  | 'QuotaExceeded' | 'RateLimited' | 'Unauthorized';
 
 /** The outcome of applying one command; errors are part of the replicated state too. */
-export type ApplyResult = ({ ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string }) & {
+export type ApplyResult = ({ ok: true; value?: unknown } | { ok: false; code: ApplyErrorCode; message: string; /** For `RateLimited`: when the tenant's rate will allow the request. */ retryAfterMs?: number }) & {
   /** For a session request answered again (a retry): the log index where it took effect. */
   appliedIndex?: number;
 };
@@ -219,7 +220,7 @@ interface SessionSnapshot {
 }
 
 /** The state as a snapshot holds it: sessions as an entry list. */
-type StateSnapshot = Omit<StateData, 'sessions'> & { sessions: [string, SessionSnapshot][] };
+type StateSnapshot = Omit<StateData, 'sessions'> & { sessions: [string, SessionSnapshot][]; tenantBook?: TenantBookSnapshot };
 
 /**
  * A copy of the state that shares nothing that changes in place: members,
@@ -281,6 +282,19 @@ export class ClusterState {
   readonly taskTable: TaskTable;
   /** The key-value store (`put`, `delete`, `cas`; reads through named queries). */
   readonly kv: KvStore;
+  /** Each tenant's admission state and books (its data is part of the snapshot). */
+  readonly tenantBook: TenantBook;
+  /** Who hears of refusals decided here (the node's audit log, metrics). Local. */
+  private readonly denialListeners: Array<(denial: TenantDenial) => void> = [];
+  /** The session of the request being applied, for whom a refusal names. */
+  private applying: string | null = null;
+
+  /**
+   * Counts applied changes to the tenant records (registrations, quota
+   * updates, restores): the leader's scheduler re-reads quotas only when it
+   * moved. Local, not replicated.
+   */
+  tenantChanges = 0;
   /** Task status changes applied or refused since the last {@link ClusterState.takeChanges}. */
   private transitions: TaskTransition[] = [];
   /** Member status changes since the last {@link ClusterState.takeChanges}. */
@@ -300,6 +314,35 @@ export class ClusterState {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.taskTable = new TaskTable(this.limits.tasks);
     this.kv = new KvStore(this.limits.kv);
+    this.tenantBook = new TenantBook(this.taskTable);
+  }
+
+  /**
+   * Calls `listener` with every refusal of a tenant's request decided here:
+   * at apply (the same on every replica: quota, rate, cross-tenant
+   * commands) and in scoped reads (this node only). Returns the unsubscribe.
+   */
+  onDenial(listener: (denial: TenantDenial) => void): () => void {
+    this.denialListeners.push(listener);
+    return () => {
+      const i = this.denialListeners.indexOf(listener);
+      if (i >= 0) this.denialListeners.splice(i, 1);
+    };
+  }
+
+  /** Records a refusal decided at apply: counted in the tenant's books (when it is registered) and passed to the listeners. */
+  private deny(denial: TenantDenial): void {
+    if (this.s.tenants[denial.tenant]) this.tenantBook.reject(denial.tenant, denial.code);
+    for (const l of this.denialListeners) l(denial);
+  }
+
+  /**
+   * Reports a refusal decided by a read on this node (a scoped read of
+   * another tenant's task) to the listeners. Not counted in the replicated
+   * books: a read changes nothing every replica shares.
+   */
+  denyRead(denial: TenantDenial): void {
+    for (const l of this.denialListeners) l(denial);
   }
 
   /** What the last applies changed (task transitions, member statuses); clears the lists. */
@@ -337,6 +380,22 @@ export class ClusterState {
   }
   tenants(): Readonly<TenantRecord>[] {
     return Object.values(this.s.tenants);
+  }
+
+  /** A registered tenant's books: counters, what it holds and stores, its dominant share (copies); undefined when not registered. */
+  tenantStats(id: string): TenantStats | undefined {
+    const t = this.s.tenants[id];
+    if (!t) return undefined;
+    const counters = structuredClone(this.tenantBook.countersOf(id));
+    const usage = this.tenantBook.usageOf(id);
+    let cpu = 0;
+    let memory = 0;
+    for (const w of Object.values(this.s.workers)) {
+      if (w.draining) continue;
+      cpu += Math.round(w.capacity.cpu * 1000);
+      memory += w.capacity.memoryBytes;
+    }
+    return { tenant: id, quota: { ...t.quota }, ...counters, ...usage, dominantShare: dominantShare(usage.heldMilliCpu, usage.heldMemoryBytes, cpu, memory, t.quota.priorityWeight) };
   }
   worker(id: string): Readonly<WorkerRecord> | undefined {
     return this.s.workers[id];
@@ -403,13 +462,17 @@ export class ClusterState {
         // Only a client that already had the answer can send this; it is a late duplicate.
         return { ok: false, code: 'StaleRequest', message: `request ${sc.seq} of ${sc.client} was answered before and forgotten` };
       }
+      this.applying = sc.client;
       const result = this.applyCommand(sc.cmd, index);
+      this.applying = null;
       // Built field by field: an object spread here was the costliest line of apply.
       const answer: ApplyResult = result.ok
         ? 'value' in result
           ? { ok: true, value: result.value, appliedIndex: index }
           : { ok: true, appliedIndex: index }
-        : { ok: false, code: result.code, message: result.message, appliedIndex: index };
+        : result.retryAfterMs === undefined
+          ? { ok: false, code: result.code, message: result.message, appliedIndex: index }
+          : { ok: false, code: result.code, message: result.message, retryAfterMs: result.retryAfterMs, appliedIndex: index };
       session.answers.set(sc.seq, answer);
       this.boundAnswers(session, sc.seq);
       return answer;
@@ -423,14 +486,16 @@ export class ClusterState {
    * less than a deep copy of every task.
    */
   snapshot(): unknown {
-    return { ...snapshotOf(this.s), tasks: this.taskTable.snapshot(), kv: this.kv.snapshot() };
+    return { ...snapshotOf(this.s), tasks: this.taskTable.snapshot(), kv: this.kv.snapshot(), tenantBook: this.tenantBook.snapshot() };
   }
 
   restore(data: unknown): void {
     this.s = stateOf(data as StateSnapshot);
     this.workerChanges++;
+    this.tenantChanges++;
     this.taskTable.restore(this.s.tasks);
     this.s.tasks = null;
+    this.tenantBook.restore((data as StateSnapshot).tenantBook);
     this.kv.restore(this.s.kv ?? undefined);
     this.s.kv = null;
   }
@@ -451,6 +516,7 @@ export class ClusterState {
         for (const tenant of BOOTSTRAP_TENANTS) {
           if (!this.s.tenants[tenant]) this.s.tenants[tenant] = { tenant, quota: { ...DEFAULT_TENANT_QUOTA }, since: index };
         }
+        this.tenantChanges++;
         return { ok: true };
       }
       case 'join': {
@@ -499,8 +565,12 @@ export class ClusterState {
         return { ok: true, value: { minTrust: sec.minTrust, requireAuthenticatedJoin: sec.requireAuthenticatedJoin } };
       }
       case 'registerTenant': {
+        // Registers a tenant, or updates a registered one's quota: fields left out keep their value.
+        const problem = quotaProblem(cmd.quota);
+        if (problem !== null) return { ok: false, code: 'InvalidCommand', message: `registerTenant ${cmd.tenant}: ${problem}` };
         const quota = { ...DEFAULT_TENANT_QUOTA, ...(this.s.tenants[cmd.tenant]?.quota ?? {}), ...cmd.quota };
         this.s.tenants[cmd.tenant] = { tenant: cmd.tenant, quota, since: index };
+        this.tenantChanges++;
         return { ok: true };
       }
       case 'registerWorker': {
@@ -515,14 +585,36 @@ export class ClusterState {
         return { ok: true };
       }
       case 'submitTasks': {
-        for (const t of cmd.tasks) {
-          if (!this.s.tenants[t.spec.tenant]) return { ok: false, code: 'UnknownTenant', message: `tenant '${t.spec.tenant}' is not registered` };
+        if (cmd.tenant !== undefined) {
+          const other = cmd.tasks.find((t) => t.spec.tenant !== cmd.tenant);
+          if (other) return this.crossTenant(index, cmd.tenant, 'submitTasks', `a request acting for tenant '${cmd.tenant}' submits task ${other.id} for tenant '${other.spec.tenant}'`);
         }
-        return { ok: true, value: this.taskTable.submit(cmd.tasks, index, this.transitions) };
+        const admission = this.tenantBook.admit(cmd.tasks, (tenant) => this.s.tenants[tenant]?.quota);
+        if (!admission.ok) {
+          if (admission.code !== 'UnknownTenant') {
+            this.deny({ index, tenant: admission.tenant, code: admission.code, reason: admission.message, client: this.applying, op: 'submitTasks', ...(admission.retryAfterMs !== undefined ? { retryAfterMs: admission.retryAfterMs } : {}) });
+          }
+          return admission.retryAfterMs === undefined
+            ? { ok: false, code: admission.code, message: admission.message }
+            : { ok: false, code: admission.code, message: admission.message, retryAfterMs: admission.retryAfterMs };
+        }
+        const before = this.transitions.length;
+        const ids = this.taskTable.submit(cmd.tasks, index, this.transitions);
+        let resubmitted: string[] | undefined;
+        for (const t of cmd.tasks) if (t.resubmitOf !== undefined) (resubmitted ??= []).push(t.resubmitOf);
+        this.tenantBook.account(this.transitions, before, resubmitted);
+        return { ok: true, value: ids };
       }
       case 'taskChanges': {
+        if (cmd.tenant !== undefined) {
+          for (const c of cmd.changes) {
+            const owner = this.taskTable.get(c.taskId)?.spec.tenant;
+            if (owner !== undefined && owner !== cmd.tenant) return this.crossTenant(index, cmd.tenant, 'taskChanges', `a request acting for tenant '${cmd.tenant}' asks to ${c.kind} task ${c.taskId} of another tenant`);
+          }
+        }
         const before = this.transitions.length;
         this.taskTable.change(cmd.changes, index, this.transitions);
+        this.tenantBook.account(this.transitions, before);
         const refused = this.transitions.slice(before).filter((t) => t.rejected);
         if (cmd.changes.length === 1 && refused.length === 1) {
           const r = refused[0];
@@ -530,8 +622,11 @@ export class ClusterState {
         }
         return { ok: true, value: { refused: refused.length } };
       }
-      case 'pruneTasks':
-        return { ok: true, value: this.taskTable.prune(cmd.before) };
+      case 'pruneTasks': {
+        const pruned = this.taskTable.prune(cmd.before);
+        if (pruned > 0) this.tenantBook.pruned();
+        return { ok: true, value: pruned };
+      }
       case 'put':
         return { ok: true, value: this.kv.put(cmd.key, cmd.value) };
       case 'delete':
@@ -543,6 +638,12 @@ export class ClusterState {
       default:
         return { ok: false, code: 'InvalidCommand', message: `unknown op '${(cmd as { op: string }).op}'` };
     }
+  }
+
+  /** Refuses a request of `tenant` that reaches into another tenant's tasks: nothing of it applies, and it is recorded. */
+  private crossTenant(index: number, tenant: string, op: string, reason: string): ApplyResult {
+    this.deny({ index, tenant, code: 'Unauthorized', reason, client: this.applying, op });
+    return { ok: false, code: 'Unauthorized', message: reason };
   }
 
   private fence(client: string, seq: number, index: number): ApplyResult {

@@ -1,4 +1,4 @@
-import type { ClusterState, MemberRecord, TenantRecord, WorkerRecord } from './clusterState.js';
+import type { ClusterState, MemberRecord, TenantRecord, TenantStats, WorkerRecord } from './clusterState.js';
 import type { TaskRecord } from './taskTable.js';
 import type { KvChange, KvCompacted, KvEntry, KvRead } from './kvStore.js';
 
@@ -18,8 +18,16 @@ export interface Queries {
   range: { args: { prefix: string; limit?: number }; result: { entries: KvEntry[]; more: boolean; storeRevision: number } };
   /** Changes to a key (or keys under a prefix) from revision `from` on: what a watch polls. */
   changes: { args: { key: string; prefix?: boolean; from: number; limit?: number }; result: { changes: KvChange[]; storeRevision: number } | KvCompacted };
-  /** A task record, dead letters included (`null` when unknown or pruned). */
-  task: { args: { taskId: string }; result: TaskRecord | null };
+  /**
+   * A task record, dead letters included (`null` when unknown or pruned).
+   * With `tenant`, only that tenant's: another tenant's task is refused
+   * (`Unauthorized`), and the refusal reported to the node's audit log.
+   */
+  task: { args: { taskId: string; tenant?: string }; result: TaskRecord | null };
+  /** One tenant's tasks in the table (dead letters included), oldest first, at most `limit` (default and cap 1,000). */
+  tenantTasks: { args: { tenant: string; limit?: number }; result: { tasks: TaskRecord[]; more: boolean } };
+  /** One tenant's books: counters, latency histograms, what it holds and stores, its dominant share (`null` for an unknown tenant). */
+  tenantStats: { args: { tenant: string }; result: TenantStats | null };
   /** Tasks whose retries are exhausted. */
   deadLetters: { args: Record<string, never>; result: TaskRecord[] };
   /** Members of the cluster and their status. */
@@ -47,6 +55,37 @@ const intArg = (args: unknown, field: string, min: number, fallback?: number): n
   return v as number;
 };
 
+/** Tasks one `tenantTasks` answer lists at most. */
+const MAX_TENANT_TASKS = 1_000;
+
+/** A task read, scoped to a tenant when the request acts for one. */
+function scopedTask(s: ClusterState, args: unknown): TaskRecord | null {
+  const taskId = stringArg(args, 'taskId');
+  const tenant = (args as { tenant?: unknown }).tenant;
+  if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) throw new QueryError('InvalidQuery', "argument 'tenant' must be a non-empty string when given");
+  const t = (s.task(taskId) as TaskRecord | undefined) ?? null;
+  if (t !== null && tenant !== undefined && t.spec.tenant !== tenant) {
+    const reason = `a read acting for tenant '${tenant}' asks for task ${taskId} of another tenant`;
+    s.denyRead({ index: s.appliedIndex, tenant, code: 'Unauthorized', reason, client: null, op: 'query:task' });
+    throw new QueryError('Unauthorized', reason);
+  }
+  return t;
+}
+
+function tenantTasks(s: ClusterState, args: unknown): { tasks: TaskRecord[]; more: boolean } {
+  const tenant = stringArg(args, 'tenant');
+  const limit = Math.min(MAX_TENANT_TASKS, intArg(args, 'limit', 1, MAX_TENANT_TASKS));
+  const tasks: TaskRecord[] = [];
+  for (const list of [s.tasks(), s.taskTable.deadLetters()]) {
+    for (const t of list) {
+      if (t.spec.tenant !== tenant) continue;
+      if (tasks.length === limit) return { tasks, more: true };
+      tasks.push(t as TaskRecord);
+    }
+  }
+  return { tasks, more: false };
+}
+
 /** Changes one poll of a watch returns at most. */
 const MAX_CHANGES_PER_POLL = 1_000;
 
@@ -65,7 +104,9 @@ export const QUERIES: Readonly<QueryFns> = Object.freeze({
     if (typeof key !== 'string') throw new QueryError('InvalidQuery', "argument 'key' must be a string");
     return s.kv.changesSince(key, prefix, intArg(args, 'from', 1), Math.min(MAX_CHANGES_PER_POLL, intArg(args, 'limit', 1, MAX_CHANGES_PER_POLL)));
   },
-  task: (s, args) => (s.task(stringArg(args, 'taskId')) as TaskRecord | undefined) ?? null,
+  task: scopedTask,
+  tenantTasks,
+  tenantStats: (s, args) => s.tenantStats(stringArg(args, 'tenant')) ?? null,
   deadLetters: (s) => s.taskTable.deadLetters() as TaskRecord[],
   members: (s) => s.members() as MemberRecord[],
   tenants: (s) => s.tenants() as TenantRecord[],
@@ -75,7 +116,7 @@ export const QUERIES: Readonly<QueryFns> = Object.freeze({
 /** A query a node cannot run: an unknown name or bad arguments. */
 export class QueryError extends Error {
   constructor(
-    readonly code: 'UnknownQuery' | 'InvalidQuery',
+    readonly code: 'UnknownQuery' | 'InvalidQuery' | 'Unauthorized',
     message: string,
   ) {
     super(message);

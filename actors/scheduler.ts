@@ -10,7 +10,21 @@
  * gives the same decisions. Decisions are proposals; nothing changes until
  * the caller applies the committed assignment (DESIGN.md, determinism rule 5).
  *
- * ## Scheduling order
+ * ## Tenants first: weighted Dominant Resource Fairness
+ *
+ * Each tenant has its own queue. A decision first picks the tenant: among
+ * those with pending work that are below their own quota (CPU, memory and
+ * concurrent tasks held: see {@link TenantLimits}), the one with the smallest
+ * weighted dominant share, `max(cpu held / cluster cpu, memory held / cluster
+ * memory) / weight` (ties: the tenant seen first), as DRF's progressive
+ * filling does (`drf.ts`). Only then does priority count, and only within
+ * that tenant's queue: a tenant cannot starve others by giving its tasks the
+ * highest priority. It is work-conserving: a tenant with nothing that fits
+ * (or at its quota) is passed over in that decision, so an idle tenant's
+ * share goes to the others. Nothing is preempted: a tenant above its share
+ * keeps what it holds, and gets nothing more while a tenant below it waits.
+ *
+ * ## Scheduling order within a tenant
  *
  * A pending task's effective priority is
  * `priority + floor(max(0, now - enqueuedAt) / agingMs)`. Tasks are
@@ -53,7 +67,8 @@
  *
  * ## Costs
  *
- * `next`: O(workers + lookahead × (levels + workers)) in the worst case,
+ * `next`: O(workers + tenants × lookahead × (levels + workers)) in the worst case
+ * (one tenant, the common case: O(workers + lookahead × (levels + workers))),
  * allocation-free apart from the result. A task that passes the quick
  * "largest free space" test but fits no worker costs a scan of the workers;
  * its demand is remembered for the rest of the decision, so tasks needing at
@@ -64,6 +79,7 @@
  * no remaining worker is at least as large.
  */
 import { LinkedQueue, type Linked } from './taskQueue.js';
+import { dominantShare } from './drf.js';
 
 /** Resources a task needs or a worker offers. */
 export interface Resources {
@@ -88,6 +104,34 @@ export interface SchedulerOptions {
   lookahead?: number;
   /** Wait after which a task that does not fit reserves the workers that could host it (default 30,000). */
   reserveAfterMs?: number;
+}
+
+/**
+ * What the scheduler enforces for one tenant (its `TenantQuota`): its
+ * weight in the fair share, and caps on what its placed and running tasks
+ * hold together. A tenant never described gets weight 1 and no caps.
+ */
+export interface TenantLimits {
+  /** Fair-share weight, > 0. */
+  weight: number;
+  /** CPUs its placed and running tasks may hold together. */
+  maxCpu: number;
+  /** Memory (bytes) its placed and running tasks may hold together. */
+  maxMemoryBytes: number;
+  /** Tasks it may have placed or running at once. */
+  maxConcurrent: number;
+}
+
+/** A copy of what the scheduler holds about a tenant. */
+export interface TenantView {
+  id: string;
+  limits: TenantLimits;
+  /** Resources its placed and running tasks hold. */
+  held: Resources;
+  /** Its placed and running tasks. */
+  holding: number;
+  /** Its weighted dominant share of the registered workers' capacity. */
+  dominantShare: number;
 }
 
 /** A pending task as the replicated task table describes it. */
@@ -170,6 +214,11 @@ const PLACED = 2;
 const RUNNING = 3;
 const STATUS: readonly TaskStatus[] = ['pending', 'parked', 'placed', 'running'];
 
+// What one tenant's turn in a decision found.
+const NOTHING = 0;
+const PICKED = 1;
+const NO_WORKER = 2;
+
 /**
  * One task. The same `prev`/`next` links serve whichever single list holds
  * it (its priority bucket, the parked list, or its worker's queued or
@@ -186,12 +235,46 @@ class Task implements Linked<Task> {
   constructor(
     readonly id: string,
     readonly priority: number,
-    readonly tenant: string,
+    readonly queue: TenantQueue,
     readonly milliCpu: number,
     readonly memoryBytes: number,
     readonly enqueuedAt: number,
     readonly seq: number,
   ) {}
+}
+
+/**
+ * One tenant's queue: a FIFO bucket per priority level, and what its placed
+ * and running tasks hold (kept by `reserve`/`unreserve`, tentative changes
+ * inside `plan`/`steal` included, so a plan's later decisions see the
+ * shares its earlier ones moved).
+ */
+class TenantQueue {
+  weight = 1;
+  capMilliCpu = Infinity;
+  capMemory = Infinity;
+  maxHolding = Infinity;
+  usedMilliCpu = 0;
+  usedMemory = 0;
+  /** Placed and running tasks. */
+  holding = 0;
+  /** Equal to the decision epoch once this tenant had its turn in that decision and placed nothing. */
+  triedEpoch = 0;
+  /** FIFO bucket per priority level, index `priority - MIN_PRIORITY`, created on first use. */
+  readonly buckets: Array<LinkedQueue<Task> | undefined> = new Array(LEVELS).fill(undefined);
+  /** The non-empty buckets (order irrelevant: ties are broken by task, never by bucket). */
+  readonly active: Array<LinkedQueue<Task>> = [];
+
+  constructor(
+    readonly id: string,
+    /** Order of first sight: the tie-break between equal shares. */
+    readonly seq: number,
+  ) {}
+
+  /** Whether `t` fits what this tenant may still hold. */
+  allows(t: Task): boolean {
+    return this.usedMilliCpu + t.milliCpu <= this.capMilliCpu && this.usedMemory + t.memoryBytes <= this.capMemory;
+  }
 }
 
 class Worker {
@@ -269,14 +352,17 @@ export class Scheduler {
   private readonly workerById = new Map<string, Worker>();
   /** Workers in the order they were added: the scan order, hence the tie-break. */
   private readonly workers: Worker[] = [];
-  /** FIFO bucket per priority level, index `priority - MIN_PRIORITY`, created on first use. */
-  private readonly buckets: Array<LinkedQueue<Task> | undefined> = new Array(LEVELS).fill(undefined);
-  /** The non-empty buckets (order irrelevant: ties are broken by task, never by bucket). */
-  private readonly active: Array<LinkedQueue<Task>> = [];
+  /** Tenant queues by id, created on first sight (a task or {@link Scheduler.setTenant}). */
+  private readonly tenants = new Map<string, TenantQueue>();
+  /** Tenants with pending tasks in their buckets (order irrelevant: ties are broken by tenant seq). */
+  private readonly activeTenants: TenantQueue[] = [];
   private readonly parked = new LinkedQueue<Task>();
   /** Largest capacity of any worker, per dimension: a quick "can never fit" test. */
   private maxCapMilliCpu = 0;
   private maxCapMemory = 0;
+  /** Capacity of all workers together: the denominators of the dominant shares. */
+  private totalMilliCpu = 0;
+  private totalMemory = 0;
 
   private seq = 0;
   private pendingCount = 0;
@@ -291,6 +377,8 @@ export class Scheduler {
   private maxFreeMemory = 0;
   private pickTask: Task | null = null;
   private pickWorker: Worker | null = null;
+  /** Demands remembered in {@link misfitCpu}/{@link misfitMemory} in the current decision. */
+  private misfits = 0;
   /** Demands that fit no worker in the current decision (a ring of {@link MISFITS}). */
   private readonly misfitCpu = new Float64Array(MISFITS);
   private readonly misfitMemory = new Float64Array(MISFITS);
@@ -358,6 +446,7 @@ export class Scheduler {
       for (let t = list.shift(); t !== null; t = list.shift()) {
         lost.push(t.id);
         this.tasks.delete(t.id);
+        this.unholdTenant(t);
         if (t.state === PLACED) this.placedCount--;
         else this.runningCount--;
         t.worker = null;
@@ -380,6 +469,46 @@ export class Scheduler {
     this.requireWorker(id, 'setWorkerAvailable').available = available;
   }
 
+  // ---------------------------------------------------------------- tenants
+
+  /**
+   * Sets a tenant's weight and caps (from its replicated quota). Takes effect
+   * at the next decision; what its tasks already hold stays placed, even
+   * above a cap that was lowered (a committed fact outranks a limit).
+   * @throws RangeError for a weight that is not > 0 or a cap that is not ≥ 0.
+   */
+  setTenant(id: string, limits: TenantLimits): void {
+    checkId(id, 'id', 'setTenant');
+    const where = `setTenant(${id})`;
+    if (typeof limits?.weight !== 'number' || !(limits.weight > 0) || !Number.isFinite(limits.weight)) throw new RangeError(`${where}: weight must be a finite number > 0, got ${String(limits?.weight)}`);
+    for (const k of ['maxCpu', 'maxMemoryBytes', 'maxConcurrent'] as const) {
+      if (typeof limits[k] !== 'number' || !(limits[k] >= 0)) throw new RangeError(`${where}: ${k} must be a number ≥ 0 (Infinity: no cap), got ${String(limits[k])}`);
+    }
+    const q = this.tenantQueue(id);
+    q.weight = limits.weight;
+    q.capMilliCpu = limits.maxCpu === Infinity ? Infinity : Math.round(limits.maxCpu * 1000);
+    q.capMemory = limits.maxMemoryBytes;
+    q.maxHolding = limits.maxConcurrent;
+  }
+
+  /** A copy of what the scheduler holds about a tenant, or undefined if it never saw it. */
+  tenant(id: string): TenantView | undefined {
+    const q = this.tenants.get(id);
+    if (q === undefined) return undefined;
+    return {
+      id,
+      limits: { weight: q.weight, maxCpu: q.capMilliCpu / 1000, maxMemoryBytes: q.capMemory, maxConcurrent: q.maxHolding },
+      held: { cpu: q.usedMilliCpu / 1000, memoryBytes: q.usedMemory },
+      holding: q.holding,
+      dominantShare: this.shareOf(q),
+    };
+  }
+
+  /** Ids of the tenants the scheduler knows, in the order it first saw them. */
+  tenantIds(): string[] {
+    return [...this.tenants.keys()];
+  }
+
   // ------------------------------------------------------------------ queue
 
   /**
@@ -399,7 +528,7 @@ export class Scheduler {
     const { milliCpu, memory } = checkResources(resources, where);
     const existing = this.tasks.get(id);
     if (existing !== undefined) throw new Error(`${where}: task ${id} is already ${STATUS[existing.state]}`);
-    const t = new Task(id, priority, tenant, milliCpu, memory, enqueuedAt, this.seq++);
+    const t = new Task(id, priority, this.tenantQueue(tenant), milliCpu, memory, enqueuedAt, this.seq++);
     this.tasks.set(id, t);
     this.pendingCount++;
     if (this.fitsSomeWorker(t)) this.bucketInsert(t);
@@ -642,7 +771,7 @@ export class Scheduler {
     return {
       id: t.id,
       priority: t.priority,
-      tenant: t.tenant,
+      tenant: t.queue.id,
       resources: { cpu: t.milliCpu / 1000, memoryBytes: t.memoryBytes },
       enqueuedAt: t.enqueuedAt,
       status: STATUS[t.state],
@@ -709,26 +838,34 @@ export class Scheduler {
       invariant(t.state === state, `task ${t.id} in ${where} has status ${STATUS[t.state]}`);
     };
     let pending = 0;
-    let nonEmpty = 0;
-    for (let level = 0; level < LEVELS; level++) {
-      const b = this.buckets[level];
-      if (b === undefined) continue;
-      invariant((b.size > 0) === this.active.includes(b), `bucket ${level + MIN_PRIORITY} with ${b.size} tasks is ${b.size > 0 ? 'missing from' : 'still in'} the active list`);
-      let prev: Task | null = null;
-      let n = 0;
-      for (const t of b) {
-        visit(t, PENDING, `bucket ${level + MIN_PRIORITY}`);
-        invariant(t.priority === level + MIN_PRIORITY, `task ${t.id} (priority ${t.priority}) in bucket ${level + MIN_PRIORITY}`);
-        invariant(prev === null || earlier(prev, t), `bucket ${level + MIN_PRIORITY} out of order at ${t.id}`);
-        invariant(this.fitsSomeWorker(t), `pending task ${t.id} fits no worker and is not parked`);
-        prev = t;
-        n++;
+    let activeTenants = 0;
+    for (const q of this.tenants.values()) {
+      let nonEmpty = 0;
+      for (let level = 0; level < LEVELS; level++) {
+        const b = q.buckets[level];
+        if (b === undefined) continue;
+        const where = `tenant ${q.id} bucket ${level + MIN_PRIORITY}`;
+        invariant((b.size > 0) === q.active.includes(b), `${where} with ${b.size} tasks is ${b.size > 0 ? 'missing from' : 'still in'} the active list`);
+        let prev: Task | null = null;
+        let n = 0;
+        for (const t of b) {
+          visit(t, PENDING, where);
+          invariant(t.queue === q, `task ${t.id} of tenant ${t.queue.id} in ${where}`);
+          invariant(t.priority === level + MIN_PRIORITY, `task ${t.id} (priority ${t.priority}) in ${where}`);
+          invariant(prev === null || earlier(prev, t), `${where} out of order at ${t.id}`);
+          invariant(this.fitsSomeWorker(t), `pending task ${t.id} fits no worker and is not parked`);
+          prev = t;
+          n++;
+        }
+        invariant(n === b.size, `${where} counts ${b.size} tasks but links ${n}`);
+        pending += n;
+        if (n > 0) nonEmpty++;
       }
-      invariant(n === b.size, `bucket ${level + MIN_PRIORITY} counts ${b.size} tasks but links ${n}`);
-      pending += n;
-      if (n > 0) nonEmpty++;
+      invariant(nonEmpty === q.active.length, `tenant ${q.id}'s active list holds ${q.active.length} buckets, ${nonEmpty} are non-empty`);
+      invariant((nonEmpty > 0) === this.activeTenants.includes(q), `tenant ${q.id} with ${nonEmpty} non-empty buckets is ${nonEmpty > 0 ? 'missing from' : 'still in'} the active tenants`);
+      if (nonEmpty > 0) activeTenants++;
     }
-    invariant(nonEmpty === this.active.length, `active list holds ${this.active.length} buckets, ${nonEmpty} are non-empty`);
+    invariant(activeTenants === this.activeTenants.length, `active tenants list holds ${this.activeTenants.length}, ${activeTenants} have pending tasks`);
     let parked = 0;
     for (const t of this.parked) {
       visit(t, PARKED, 'parked');
@@ -772,6 +909,19 @@ export class Scheduler {
       maxMemory = Math.max(maxMemory, w.capMemory);
     }
     invariant(placed === this.placedCount && running === this.runningCount, `counts placed ${this.placedCount}/running ${this.runningCount}, workers hold ${placed}/${running}`);
+    const held = new Map<TenantQueue, { cpu: number; memory: number; n: number }>();
+    for (const t of this.tasks.values()) {
+      if (t.state !== PLACED && t.state !== RUNNING) continue;
+      const h = held.get(t.queue) ?? { cpu: 0, memory: 0, n: 0 };
+      h.cpu += t.milliCpu;
+      h.memory += t.memoryBytes;
+      h.n++;
+      held.set(t.queue, h);
+    }
+    for (const q of this.tenants.values()) {
+      const h = held.get(q) ?? { cpu: 0, memory: 0, n: 0 };
+      invariant(h.cpu === q.usedMilliCpu && h.memory === q.usedMemory && h.n === q.holding, `tenant ${q.id} counts cpu ${q.usedMilliCpu / 1000}/memory ${q.usedMemory}/${q.holding} tasks held, its tasks hold cpu ${h.cpu / 1000}/memory ${h.memory}/${h.n}`);
+    }
     invariant(maxCpu === this.maxCapMilliCpu && maxMemory === this.maxCapMemory, 'cached largest capacity is stale');
     invariant(seen.size === this.tasks.size, `task table holds ${this.tasks.size} tasks, lists hold ${seen.size}`);
   }
@@ -779,21 +929,61 @@ export class Scheduler {
   // -------------------------------------------------------------- internals
 
   /**
-   * Finds the decision at `now` into `pickTask`/`pickWorker`. A k-way merge
-   * over the bucket heads in scheduling order, at most `lookahead` steps.
-   * `epoch` marks the workers a reservation holds back, so nothing needs
-   * clearing afterwards.
+   * Finds the decision at `now` into `pickTask`/`pickWorker`: the tenant
+   * with the smallest weighted dominant share takes its turn; if nothing of
+   * its queue can be placed, the next smallest does (work-conserving).
+   * `epoch` marks the workers a reservation holds back and the tenants
+   * that had their turn, so nothing needs clearing afterwards.
    */
   private decide(now: number): boolean {
     const epoch = ++this.epoch;
     this.pickTask = null;
     this.pickWorker = null;
-    if (this.active.length === 0 || !this.computeMaxFree(epoch)) return false;
-    const active = this.active;
+    this.misfits = 0;
+    if (this.activeTenants.length === 0 || !this.computeMaxFree(epoch)) return false;
+    for (;;) {
+      const q = this.nextTenant(epoch);
+      if (q === null) return false;
+      const found = this.decideWithin(q, now, epoch);
+      if (found !== NOTHING) return found === PICKED;
+      q.triedEpoch = epoch;
+    }
+  }
+
+  /** The tenant whose turn it is: pending work, below its concurrency cap, not yet tried in this decision, smallest share (ties: first seen). */
+  private nextTenant(epoch: number): TenantQueue | null {
+    const tenants = this.activeTenants;
+    let best: TenantQueue | null = null;
+    let bestShare = 0;
+    for (let i = 0; i < tenants.length; i++) {
+      const q = tenants[i];
+      if (q.triedEpoch === epoch || q.holding >= q.maxHolding) continue;
+      if (tenants.length === 1) return q;
+      const share = this.shareOf(q);
+      if (best === null || share < bestShare || (share === bestShare && q.seq < best.seq)) {
+        best = q;
+        bestShare = share;
+      }
+    }
+    return best;
+  }
+
+  private shareOf(q: TenantQueue): number {
+    return dominantShare(q.usedMilliCpu, q.usedMemory, this.totalMilliCpu, this.totalMemory, q.weight);
+  }
+
+  /**
+   * Within tenant `q`: a k-way merge over its bucket heads in scheduling
+   * order, at most `lookahead` steps. {@link PICKED} with the choice in
+   * `pickTask`/`pickWorker`; {@link NOTHING} when none of its tasks can be
+   * placed now; {@link NO_WORKER} when a reservation left no worker eligible
+   * (no tenant can place anything in this decision).
+   */
+  private decideWithin(q: TenantQueue, now: number, epoch: number): number {
+    const active = q.active;
     const cursors = this.cursors;
     const n = active.length;
     const aging = this.agingMs;
-    let misfits = 0;
     for (let i = 0; i < n; i++) cursors[i] = active[i].head;
     for (let step = 0; step < this.lookahead; step++) {
       let best: Task | null = null;
@@ -810,24 +1000,27 @@ export class Scheduler {
           bestAt = i;
         }
       }
-      if (best === null) return false;
+      if (best === null) return NOTHING;
       cursors[bestAt] = best.next;
-      if (best.milliCpu <= this.maxFreeMilliCpu && best.memoryBytes <= this.maxFreeMemory && !this.knownMisfit(best, misfits)) {
+      // Past the tenant's own quota: smaller tasks of the tenant behind it may
+      // still fit; it reserves no worker (it could not use one).
+      if (!q.allows(best)) continue;
+      if (best.milliCpu <= this.maxFreeMilliCpu && best.memoryBytes <= this.maxFreeMemory && !this.knownMisfit(best, this.misfits)) {
         const w = this.chooseWorker(best, epoch);
         if (w !== null) {
           this.pickTask = best;
           this.pickWorker = w;
-          return true;
+          return PICKED;
         }
         // Remember the demand that fit nowhere: the eligible workers only shrink
         // within a decision, so any task needing at least as much fails too.
-        this.misfitCpu[misfits & (MISFITS - 1)] = best.milliCpu;
-        this.misfitMemory[misfits & (MISFITS - 1)] = best.memoryBytes;
-        misfits++;
+        this.misfitCpu[this.misfits & (MISFITS - 1)] = best.milliCpu;
+        this.misfitMemory[this.misfits & (MISFITS - 1)] = best.memoryBytes;
+        this.misfits++;
       }
-      if (now - best.enqueuedAt >= this.reserveAfterMs && this.holdBackFor(best, epoch) && !this.computeMaxFree(epoch)) return false;
+      if (now - best.enqueuedAt >= this.reserveAfterMs && this.holdBackFor(best, epoch) && !this.computeMaxFree(epoch)) return NO_WORKER;
     }
-    return false;
+    return NOTHING;
   }
 
   /** Whether `t` needs at least as much as a task that fit no worker earlier in this decision. */
@@ -912,6 +1105,10 @@ export class Scheduler {
   private reserve(w: Worker, t: Task): void {
     w.usedMilliCpu += t.milliCpu;
     w.usedMemory += t.memoryBytes;
+    const q = t.queue;
+    q.usedMilliCpu += t.milliCpu;
+    q.usedMemory += t.memoryBytes;
+    q.holding++;
     invariant(w.usedMilliCpu <= w.capMilliCpu && w.usedMemory <= w.capMemory, `worker ${w.id} over-committed by task ${t.id}`);
   }
 
@@ -919,6 +1116,26 @@ export class Scheduler {
     w.usedMilliCpu -= t.milliCpu;
     w.usedMemory -= t.memoryBytes;
     invariant(w.usedMilliCpu >= 0 && w.usedMemory >= 0, `worker ${w.id} reserves less than task ${t.id} frees`);
+    this.unholdTenant(t);
+  }
+
+  /** Takes what `t` held off its tenant's account. */
+  private unholdTenant(t: Task): void {
+    const q = t.queue;
+    q.usedMilliCpu -= t.milliCpu;
+    q.usedMemory -= t.memoryBytes;
+    q.holding--;
+    invariant(q.usedMilliCpu >= 0 && q.usedMemory >= 0 && q.holding >= 0, `tenant ${q.id} holds less than task ${t.id} frees`);
+  }
+
+  /** The queue of tenant `id`, made on first sight (weight 1, no caps). */
+  private tenantQueue(id: string): TenantQueue {
+    let q = this.tenants.get(id);
+    if (q === undefined) {
+      q = new TenantQueue(id, this.tenants.size);
+      this.tenants.set(id, q);
+    }
+    return q;
   }
 
   private requireTask(taskId: string, where: string): Task {
@@ -946,23 +1163,30 @@ export class Scheduler {
   private recomputeMaxCapacity(): void {
     let cpu = 0;
     let memory = 0;
+    let totalCpu = 0;
+    let totalMemory = 0;
     for (const w of this.workers) {
       if (w.capMilliCpu > cpu) cpu = w.capMilliCpu;
       if (w.capMemory > memory) memory = w.capMemory;
+      totalCpu += w.capMilliCpu;
+      totalMemory += w.capMemory;
     }
     this.maxCapMilliCpu = cpu;
     this.maxCapMemory = memory;
+    this.totalMilliCpu = totalCpu;
+    this.totalMemory = totalMemory;
   }
 
   /** Links a pending task into its bucket at its place in (`enqueuedAt`, enqueue order). */
   private bucketInsert(t: Task): void {
     const level = t.priority - MIN_PRIORITY;
-    let b = this.buckets[level];
+    const q = t.queue;
+    let b = q.buckets[level];
     if (b === undefined) {
       b = new LinkedQueue<Task>();
-      this.buckets[level] = b;
+      q.buckets[level] = b;
     }
-    if (b.size === 0) this.active.push(b);
+    if (b.size === 0) this.activate(q, b);
     let ref = b.tail;
     while (ref !== null && earlier(t, ref)) ref = ref.prev;
     b.insertAfter(t, ref);
@@ -970,22 +1194,29 @@ export class Scheduler {
   }
 
   private bucketOf(t: Task): LinkedQueue<Task> {
-    return this.buckets[t.priority - MIN_PRIORITY] as LinkedQueue<Task>;
+    return t.queue.buckets[t.priority - MIN_PRIORITY] as LinkedQueue<Task>;
   }
 
-  private deactivate(b: LinkedQueue<Task>): void {
-    this.active.splice(this.active.indexOf(b), 1);
+  /** Bucket `b` of tenant `q` got its first task: it joins the tenant's active buckets (and the tenant the active tenants). */
+  private activate(q: TenantQueue, b: LinkedQueue<Task>): void {
+    q.active.push(b);
+    if (q.active.length === 1) this.activeTenants.push(q);
+  }
+
+  private deactivate(q: TenantQueue, b: LinkedQueue<Task>): void {
+    q.active.splice(q.active.indexOf(b), 1);
+    if (q.active.length === 0) this.activeTenants.splice(this.activeTenants.indexOf(q), 1);
   }
 
   private bucketDetach(t: Task): void {
     const b = this.bucketOf(t);
     b.detach(t);
-    if (b.size === 0) this.deactivate(b);
+    if (b.size === 0) this.deactivate(t.queue, b);
   }
 
   private bucketRestore(t: Task): void {
     const b = this.bucketOf(t);
-    if (b.size === 0) this.active.push(b);
+    if (b.size === 0) this.activate(t.queue, b);
     b.restore(t);
   }
 
@@ -1004,7 +1235,7 @@ export class Scheduler {
     }
     const b = this.bucketOf(t);
     b.remove(t);
-    if (b.size === 0) this.deactivate(b);
+    if (b.size === 0) this.deactivate(t.queue, b);
   }
 
   /** Moves parked tasks that now fit some worker back to their buckets. */
@@ -1029,16 +1260,18 @@ export class Scheduler {
   private reparkIfShrunk(cpu: number, memory: number): void {
     for (const w of this.workers) if (w.capMilliCpu >= cpu && w.capMemory >= memory) return;
     // Backwards: a bucket that empties leaves `active`, shifting only later entries.
-    for (let i = this.active.length - 1; i >= 0; i--) {
-      const b = this.active[i];
-      let t = b.head;
-      while (t !== null) {
-        const next = t.next;
-        if (!this.fitsSomeWorker(t)) {
-          this.unlinkPending(t);
-          this.park(t);
+    for (const q of this.tenants.values()) {
+      for (let i = q.active.length - 1; i >= 0; i--) {
+        const b = q.active[i];
+        let t = b.head;
+        while (t !== null) {
+          const next = t.next;
+          if (!this.fitsSomeWorker(t)) {
+            this.unlinkPending(t);
+            this.park(t);
+          }
+          t = next;
         }
-        t = next;
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
+import type { TenantRecord } from './clusterState.js';
 import type { TaskChange, TaskRecord } from './taskTable.js';
 
 /** Options of the leader's task controller. */
@@ -39,6 +40,8 @@ export class TaskController {
   private scheduleHandle: TimerHandle | undefined;
   /** The cluster state's worker-change count when availability was last re-read. */
   private seenWorkerChanges = -1;
+  /** The cluster state's tenant-change count when quotas were last given to the scheduler. */
+  private seenTenantChanges = -1;
   private tickHandle: TimerHandle | undefined;
   private readonly retryTimers = new Map<string, TimerHandle>();
   /** Running attempts and when each passes its deadline (for stall detection, without scanning the table). */
@@ -130,6 +133,8 @@ export class TaskController {
   private takeOver(): void {
     this.resign();
     const s = new Scheduler(this.o);
+    this.seenTenantChanges = -1;
+    this.refreshTenants(s);
     for (const w of this.node.state.workers()) {
       s.addWorker(w.worker, w.capacity);
       this.refreshAvailability(s, w.worker);
@@ -190,6 +195,7 @@ export class TaskController {
 
   private follow(s: Scheduler, c: AppliedChanges): void {
     let wake = this.addNewWorkers(s);
+    if (this.refreshTenants(s)) wake = true;
     // A worker that began draining, or registered again after its restart.
     if (this.node.state.workerChanges !== this.seenWorkerChanges) {
       this.seenWorkerChanges = this.node.state.workerChanges;
@@ -234,6 +240,19 @@ export class TaskController {
       }
     }
     if (wake) this.requestSchedule();
+  }
+
+  /**
+   * A tenant registered or its quota changed since the scheduler last heard:
+   * its fair share and caps follow. Returns whether anything changed.
+   * (Checked on applied task changes and on each tick: a quota entry alone
+   * changes no task.)
+   */
+  private refreshTenants(s: Scheduler): boolean {
+    if (this.node.state.tenantChanges === this.seenTenantChanges) return false;
+    this.seenTenantChanges = this.node.state.tenantChanges;
+    for (const t of this.node.state.tenants()) s.setTenant(t.tenant, tenantLimits(t));
+    return true;
   }
 
   /** Adds registered workers the scheduler does not know yet; returns whether there were any. */
@@ -295,7 +314,8 @@ export class TaskController {
     if (!s || !this.node.raft.isLeader) return;
     const now = this.clock.now();
     const changes: TaskChange[] = [];
-    if (this.addNewWorkers(s)) this.requestSchedule();
+    const added = this.addNewWorkers(s);
+    if (this.refreshTenants(s) || added) this.requestSchedule();
     for (const [id, deadline] of this.running) {
       if (now <= deadline + this.o.stallGraceMs) continue;
       const t = this.node.state.task(id);
@@ -328,6 +348,12 @@ export class TaskController {
  */
 function memberMayWork(status: string | undefined): boolean {
   return status === undefined || status === 'learner' || status === 'voter';
+}
+
+/** What the scheduler enforces of a tenant's replicated quota. */
+function tenantLimits(t: Readonly<TenantRecord>) {
+  const q = t.quota;
+  return { weight: q.priorityWeight, maxCpu: q.maxCpuUnits, maxMemoryBytes: q.maxMemoryBytes, maxConcurrent: q.maxConcurrentTasks };
 }
 
 function queueEntry(t: Readonly<TaskRecord>) {

@@ -471,7 +471,7 @@ export class ClusterClient {
       if (this.session === session) this.session = `${this.baseSession}~${++this.sessionEpoch}`;
       throw new ClientError('SessionExpired', r.message, 'unknown', null, requestId);
     }
-    if (!r.ok) throw new ClientError(r.code, r.message, 'failed', null, requestId);
+    if (!r.ok) throw new ClientError(r.code, r.message, 'failed', null, requestId, r.retryAfterMs);
     // A retry answered from the session: report where the command took effect.
     return { index: r.appliedIndex ?? reply.index, term: reply.term, value: r.value, requestId };
   }

@@ -5,6 +5,9 @@ export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Backpressure' | 'TaskFa
 
 /**
  * A request that did not succeed. `outcome` says what the caller may assume:
+ * (`QuotaExceeded`, `RateLimited` and `Unauthorized` are refusals of a
+ * tenant's request, decided where the request applies: nothing of it took
+ * effect.)
  * `failed` — it did not and will not take effect; `unknown` — it may have
  * (a timeout: `client.retry(requestId)` is safe, it applies once).
  */
@@ -20,6 +23,8 @@ export class ClientError extends Error {
      * same number and `client.outcome(requestId)` settles whether it took effect.
      */
     readonly requestId?: string,
+    /** For `RateLimited`: how long until the tenant's rate allows the request (ms, on the cluster's time). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ClientError';

@@ -84,6 +84,8 @@ const STATUS_OF: Readonly<Record<string, number>> = {
   Fenced: 409,
   Compacted: 410,
   PayloadTooLarge: 413,
+  QuotaExceeded: 429,
+  RateLimited: 429,
   Backpressure: 503,
   NotLeader: 503,
   Unreachable: 503,
@@ -108,7 +110,8 @@ const STATUS_OF: Readonly<Record<string, number>> = {
  * Any node serves any request: one that does not lead relays it to the
  * leader (see {@link ApiGateway}). Errors are JSON, `{ error, message, … }`,
  * with the library's codes and a fitting status (400 bad input, 403
- * `Unauthorized`, 404, 409, 410 `Compacted`, 413, 503 with `Retry-After`,
+ * `Unauthorized`, 404, 409, 410 `Compacted`, 413, 429 `QuotaExceeded` and
+ * `RateLimited` (with `Retry-After`), 503 with `Retry-After`,
  * 504 `Timeout` with the request id to retry).
  */
 export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): Promise<HttpApi> {
@@ -307,6 +310,7 @@ function errorOf(err: unknown): ApiError {
     const extra: Record<string, unknown> = { outcome: err.outcome };
     if (err.requestId) extra.requestId = err.requestId;
     if (err.leaderHint) extra.leaderHint = err.leaderHint;
+    if (err.retryAfterMs !== undefined) extra.retryAfterMs = err.retryAfterMs;
     return new ApiError(STATUS_OF[err.code] ?? 500, err.code, err.message, extra);
   }
   if (err instanceof InvalidTaskError) return new ApiError(400, 'InvalidTask', err.message, { field: err.field });
@@ -326,6 +330,8 @@ function reply(res: ServerResponse, statusOrError: number | ApiError, body?: unk
     status = statusOrError.status;
     body = { error: statusOrError.code, message: statusOrError.message, ...statusOrError.extra };
     if (status === 503) headers['retry-after'] = '1';
+    // Retry-After is in whole seconds: rounded up, so a client that waits it is allowed.
+    if (typeof statusOrError.extra.retryAfterMs === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(statusOrError.extra.retryAfterMs / 1000)));
     if (status === 405) headers.allow = String(statusOrError.extra.allow);
   } else status = statusOrError;
   res.writeHead(status, headers);

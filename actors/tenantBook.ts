@@ -1,0 +1,330 @@
+import { FINAL_TASK_STATUSES, type TaskStatus } from '../machines/taskLifecycle.js';
+import type { NewTask, TaskTable, TaskTransition } from './taskTable.js';
+import type { TenantQuota } from './tenantQuota.js';
+import { fullBucket, take, tokensAt, type TokenBucketState } from './tokenBucket.js';
+import { valueBytes } from './valueSize.js';
+import type { AuditEvent } from './auditLog.js';
+
+/**
+ * The replicated books of each tenant: admission against its quota (rate,
+ * per-task CPU and memory, storage), and what its tasks hold, store and
+ * did. Part of the replicated state: every replica folds the same entries
+ * through it, so every replica admits and refuses the same submissions and
+ * counts the same numbers; nothing here reads a clock (the rate limit's time
+ * is the proposer's, written in the entry as each task's `submittedAt`).
+ *
+ * What a snapshot keeps: the rate buckets and the counters (they cannot be
+ * recomputed). What is rebuilt from the task table after a restore: what
+ * tasks hold and store now.
+ */
+
+/** Why a tenant's request was refused: the codes counted per tenant. */
+export type TenantRejection = 'QuotaExceeded' | 'RateLimited' | 'Unauthorized';
+
+/** Every {@link TenantRejection}, in a fixed order. */
+export const TENANT_REJECTIONS: readonly TenantRejection[] = Object.freeze(['QuotaExceeded', 'RateLimited', 'Unauthorized']);
+
+/** Upper bounds (ms) of the latency histograms' buckets; one more bucket counts what is above the last. */
+export const LATENCY_BOUNDS_MS: readonly number[] = Object.freeze([1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000]);
+
+/** A latency histogram on proposer times: `counts[i]` for values ≤ `LATENCY_BOUNDS_MS[i]` (and above the bound before), the last for the rest. */
+export interface LatencyHistogram {
+  counts: number[];
+  sumMs: number;
+  count: number;
+}
+
+/** What a tenant's tasks did, counted since the tenant's first task (replicated, kept in snapshots). */
+export interface TenantCounters {
+  submitted: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  rejected: Record<TenantRejection, number>;
+  /** Submission to the start of the first attempt. */
+  queueWaitMs: LatencyHistogram;
+  /** Start to end of the attempt that finished the task (completed or failed). */
+  runTimeMs: LatencyHistogram;
+}
+
+/** What a tenant's tasks hold and store now (derived from the task table). */
+export interface TenantUsage {
+  /** Tasks not finished (pending, assigned, running, retrying, timed out). */
+  live: number;
+  /** Tasks assigned or running. */
+  holding: number;
+  /** CPU (in thousandths, exact) and memory its assigned and running tasks declare. */
+  heldMilliCpu: number;
+  heldMemoryBytes: number;
+  /** Payload and result bytes of its tasks in the table, dead letters included. */
+  storedBytes: number;
+}
+
+/** A refusal decided at apply, for the node's audit log and the tenant's counters. */
+export interface TenantDenial {
+  /** Log index of the entry refused. */
+  index: number;
+  tenant: string;
+  code: TenantRejection;
+  /** For a person reading the audit log. */
+  reason: string;
+  /** The session that sent it, when known. */
+  client: string | null;
+  /** The command (`submitTasks`, `taskChanges`) or query (`query:task`) refused. */
+  op: string;
+  retryAfterMs?: number;
+}
+
+/** The audit record of a refusal: `crossTenant` for a reach into another tenant's tasks, `quota` for quota and rate. */
+export function auditEventOf(d: TenantDenial): AuditEvent {
+  return {
+    kind: d.code === 'Unauthorized' ? 'crossTenant' : 'quota',
+    subject: d.client ?? d.tenant,
+    outcome: 'denied',
+    reason: `${d.code}: ${d.reason}`,
+    detail: { index: d.index, tenant: d.tenant, code: d.code, op: d.op, ...(d.retryAfterMs !== undefined ? { retryAfterMs: d.retryAfterMs } : {}) },
+  };
+}
+
+/** What {@link TenantBook.admit} decided for a batch of submissions. */
+export type Admission =
+  | { ok: true }
+  | { ok: false; code: 'UnknownTenant' | 'QuotaExceeded' | 'RateLimited'; tenant: string; message: string; retryAfterMs?: number };
+
+/** The part of the books a snapshot holds: entry lists, in the order tenants were first seen. */
+export interface TenantBookSnapshot {
+  buckets: [string, TokenBucketState][];
+  counters: [string, TenantCounters][];
+}
+
+const holds = (s: TaskStatus | null): boolean => s === 'assigned' || s === 'running';
+
+function emptyHistogram(): LatencyHistogram {
+  return { counts: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0), sumMs: 0, count: 0 };
+}
+
+function observe(h: LatencyHistogram, ms: number): void {
+  const v = ms > 0 ? ms : 0;
+  let i = 0;
+  while (i < LATENCY_BOUNDS_MS.length && v > LATENCY_BOUNDS_MS[i]) i++;
+  h.counts[i]++;
+  h.sumMs += v;
+  h.count++;
+}
+
+function emptyCounters(): TenantCounters {
+  return { submitted: 0, completed: 0, failed: 0, cancelled: 0, rejected: { QuotaExceeded: 0, RateLimited: 0, Unauthorized: 0 }, queueWaitMs: emptyHistogram(), runTimeMs: emptyHistogram() };
+}
+
+function emptyUsage(): TenantUsage {
+  return { live: 0, holding: 0, heldMilliCpu: 0, heldMemoryBytes: 0, storedBytes: 0 };
+}
+
+/** A finished task the table still holds, and the bytes it counts for. */
+interface Stored {
+  tenant: string;
+  bytes: number;
+}
+
+/** See the module comment. Owned by the cluster state; reads its task table. */
+export class TenantBook {
+  private buckets = new Map<string, TokenBucketState>();
+  private counters = new Map<string, TenantCounters>();
+  private usage = new Map<string, TenantUsage>();
+  /** Completed and cancelled tasks still in the table: leave the account when a prune drops them. */
+  private finished = new Map<string, Stored>();
+  /** Dead letters, in the order the table keeps them (it drops the oldest first). */
+  private dead = new Map<string, Stored>();
+  /** Payload sizes measured at admission, for the submissions about to be applied. */
+  private readonly admitted = new Map<string, number>();
+
+  constructor(private readonly table: TaskTable) {}
+
+  /**
+   * Decides whether `tasks` may be submitted, all of them or none: every
+   * task's tenant is registered and its declared CPU and memory are within
+   * its tenant's quota; each tenant's storage stays within its quota; each
+   * tenant's rate bucket, refilled to the latest `submittedAt` among its
+   * tasks, holds a token per task. On success the tokens are taken; on a
+   * refusal nothing changes. Tasks the table already holds (a retried
+   * submission) cost nothing.
+   */
+  admit(tasks: readonly NewTask[], quotaOf: (tenant: string) => Readonly<TenantQuota> | undefined): Admission {
+    const batch = new Map<string, { quota: Readonly<TenantQuota>; count: number; at: number; bytes: number }>();
+    this.admitted.clear();
+    for (const t of tasks) {
+      const tenant = t.spec.tenant;
+      const quota = quotaOf(tenant);
+      if (quota === undefined) return { ok: false, code: 'UnknownTenant', tenant, message: `tenant '${tenant}' is not registered` };
+      if (this.table.get(t.id) !== undefined || this.admitted.has(t.id)) continue;
+      const { cpu, memoryBytes } = t.spec.resources;
+      if (cpu > quota.maxCpuUnits) return this.refusal('QuotaExceeded', tenant, `task ${t.id} declares ${cpu} CPU; tenant '${tenant}' may hold ${quota.maxCpuUnits} CPU in all`);
+      if (memoryBytes > quota.maxMemoryBytes) return this.refusal('QuotaExceeded', tenant, `task ${t.id} declares ${memoryBytes} bytes of memory; tenant '${tenant}' may hold ${quota.maxMemoryBytes} bytes in all`);
+      const bytes = valueBytes(t.spec.payload);
+      this.admitted.set(t.id, bytes);
+      const b = batch.get(tenant);
+      if (b === undefined) batch.set(tenant, { quota, count: 1, at: t.submittedAt, bytes });
+      else {
+        b.count++;
+        if (t.submittedAt > b.at) b.at = t.submittedAt;
+        b.bytes += bytes;
+      }
+    }
+    for (const [tenant, b] of batch) {
+      const stored = this.usage.get(tenant)?.storedBytes ?? 0;
+      if (stored + b.bytes > b.quota.maxStorageBytes) {
+        return this.refusal('QuotaExceeded', tenant, `tenant '${tenant}' stores ${stored} bytes; ${b.bytes} more would pass its storage quota of ${b.quota.maxStorageBytes}`);
+      }
+      const rate = b.quota.maxTasksPerSecond;
+      if (b.count > rate) return this.refusal('QuotaExceeded', tenant, `${b.count} tasks in one request exceed tenant '${tenant}'s burst of ${rate} (maxTasksPerSecond)`);
+      const bucket = this.buckets.get(tenant) ?? fullBucket(rate, b.at);
+      const tokens = tokensAt(bucket, rate, b.at);
+      if (tokens < b.count) {
+        const retryAfterMs = Math.ceil(((b.count - tokens) * 1000) / rate);
+        return this.refusal('RateLimited', tenant, `tenant '${tenant}' is over its rate of ${rate} tasks/s; retry in ${retryAfterMs} ms`, retryAfterMs);
+      }
+    }
+    for (const [tenant, b] of batch) {
+      let bucket = this.buckets.get(tenant);
+      if (bucket === undefined) this.buckets.set(tenant, (bucket = fullBucket(b.quota.maxTasksPerSecond, b.at)));
+      take(bucket, b.quota.maxTasksPerSecond, b.count, b.at);
+    }
+    return { ok: true };
+  }
+
+  private refusal(code: 'QuotaExceeded' | 'RateLimited', tenant: string, message: string, retryAfterMs?: number): Admission {
+    this.admitted.clear();
+    return retryAfterMs === undefined ? { ok: false, code, tenant, message } : { ok: false, code, tenant, message, retryAfterMs };
+  }
+
+  /** Counts a refusal against `tenant` (a registered one: unknown names would grow the books without bound). */
+  reject(tenant: string, code: TenantRejection): void {
+    this.countersOf(tenant).rejected[code]++;
+  }
+
+  /**
+   * Folds task transitions `transitions[from…]` (just applied) into the
+   * books: submissions, what tasks hold, queue wait and run time, finished
+   * tasks and what they store. `resubmitted` names dead letters a
+   * submission took out of the table.
+   */
+  account(transitions: readonly TaskTransition[], from: number, resubmitted: readonly string[] = []): void {
+    let failed = false;
+    for (let i = from; i < transitions.length; i++) {
+      const tr = transitions[i];
+      if (tr.rejected) continue;
+      const record = this.table.get(tr.taskId);
+      if (record === undefined) continue;
+      const tenant = record.spec.tenant;
+      const u = this.usageRecord(tenant);
+      if (tr.from === null) {
+        this.countersOf(tenant).submitted++;
+        u.live++;
+        u.storedBytes += this.admitted.get(tr.taskId) ?? valueBytes(record.spec.payload);
+      }
+      const was = holds(tr.from);
+      if (was !== holds(tr.to)) {
+        const sign = was ? -1 : 1;
+        u.holding += sign;
+        u.heldMilliCpu += sign * Math.round(record.spec.resources.cpu * 1000);
+        u.heldMemoryBytes += sign * record.spec.resources.memoryBytes;
+      }
+      if (tr.to === 'running' && tr.from !== 'running' && record.attempt === 1 && record.startedAt !== null) {
+        observe(this.countersOf(tenant).queueWaitMs, record.startedAt - record.submittedAt);
+      }
+      if (FINAL_TASK_STATUSES.has(tr.to) && (tr.from === null || !FINAL_TASK_STATUSES.has(tr.from))) {
+        const c = this.countersOf(tenant);
+        u.live--;
+        let bytes = valueBytes(record.spec.payload);
+        if (tr.to === 'completed') {
+          c.completed++;
+          const result = valueBytes(record.result);
+          u.storedBytes += result;
+          bytes += result;
+        } else if (tr.to === 'failed') c.failed++;
+        else c.cancelled++;
+        if ((tr.to === 'completed' || tr.to === 'failed') && record.startedAt !== null && record.finishedAt !== null) observe(c.runTimeMs, record.finishedAt - record.startedAt);
+        if (tr.to === 'failed') {
+          this.dead.set(tr.taskId, { tenant, bytes });
+          failed = true;
+        } else this.finished.set(tr.taskId, { tenant, bytes });
+      }
+    }
+    this.admitted.clear();
+    for (const id of resubmitted) this.forgetIfGone(this.dead, id);
+    if (failed) this.sweepDead();
+  }
+
+  /** After a prune: every finished task the table dropped leaves the storage account. */
+  pruned(): void {
+    for (const id of this.finished.keys()) this.forgetIfGone(this.finished, id);
+  }
+
+  /** The table drops its oldest dead letters past its limit: they leave the account, oldest first. */
+  private sweepDead(): void {
+    for (const id of this.dead.keys()) if (!this.forgetIfGone(this.dead, id)) break;
+  }
+
+  private forgetIfGone(list: Map<string, Stored>, id: string): boolean {
+    const s = list.get(id);
+    if (s === undefined || this.table.get(id) !== undefined) return false;
+    list.delete(id);
+    this.usageRecord(s.tenant).storedBytes -= s.bytes;
+    return true;
+  }
+
+  /** What tenant `tenant`'s tasks hold and store now (a copy). */
+  usageOf(tenant: string): TenantUsage {
+    return { ...(this.usage.get(tenant) ?? emptyUsage()) };
+  }
+
+  private usageRecord(tenant: string): TenantUsage {
+    let u = this.usage.get(tenant);
+    if (u === undefined) this.usage.set(tenant, (u = emptyUsage()));
+    return u;
+  }
+
+  /** The counters of `tenant` (live: callers copy before handing them out). */
+  countersOf(tenant: string): TenantCounters {
+    let c = this.counters.get(tenant);
+    if (c === undefined) this.counters.set(tenant, (c = emptyCounters()));
+    return c;
+  }
+
+  /** The rate bucket of `tenant`, if it ever submitted. */
+  bucketOf(tenant: string): Readonly<TokenBucketState> | undefined {
+    return this.buckets.get(tenant);
+  }
+
+  /** The replicated part, as a snapshot keeps it (copies). */
+  snapshot(): TenantBookSnapshot {
+    return { buckets: structuredClone([...this.buckets]), counters: structuredClone([...this.counters]) };
+  }
+
+  /** Takes the replicated part from a snapshot (absent in snapshots from before tenants were accounted) and rebuilds the rest from the task table. */
+  restore(snapshot: TenantBookSnapshot | undefined): void {
+    this.buckets = new Map(structuredClone(snapshot?.buckets ?? []));
+    this.counters = new Map(structuredClone(snapshot?.counters ?? []));
+    this.usage = new Map();
+    this.finished = new Map();
+    this.dead = new Map();
+    for (const t of this.table.all()) {
+      const u = this.usageRecord(t.spec.tenant);
+      let bytes = valueBytes(t.spec.payload);
+      if (t.status === 'completed') bytes += valueBytes(t.result);
+      u.storedBytes += bytes;
+      if (FINAL_TASK_STATUSES.has(t.status)) this.finished.set(t.id, { tenant: t.spec.tenant, bytes });
+      else u.live++;
+      if (holds(t.status)) {
+        u.holding++;
+        u.heldMilliCpu += Math.round(t.spec.resources.cpu * 1000);
+        u.heldMemoryBytes += t.spec.resources.memoryBytes;
+      }
+    }
+    for (const t of this.table.deadLetters()) {
+      const bytes = valueBytes(t.spec.payload);
+      this.usageRecord(t.spec.tenant).storedBytes += bytes;
+      this.dead.set(t.id, { tenant: t.spec.tenant, bytes });
+    }
+  }
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { dominantShare, drfAllocate } from '../actors/drf.js';
+import { Scheduler, type TaskSpec } from '../actors/scheduler.js';
+import { fullBucket, take, tokensAt } from '../actors/tokenBucket.js';
+import { quotaProblem } from '../actors/tenantQuota.js';
+
+const GB = 2 ** 30;
+
+describe('drfAllocate (weighted Dominant Resource Fairness, progressive filling)', () => {
+  it("the DRF paper's example: 9 CPUs and 18 GB, tasks ⟨1 CPU, 4 GB⟩ and ⟨3 CPU, 1 GB⟩ → 3 and 2 tasks", () => {
+    const got = drfAllocate({ cpu: 9, memoryBytes: 18 * GB }, [
+      { id: 'A', weight: 1, demand: { cpu: 1, memoryBytes: 4 * GB } },
+      { id: 'B', weight: 1, demand: { cpu: 3, memoryBytes: 1 * GB } },
+    ]);
+    expect(Object.fromEntries(got)).toEqual({ A: 3, B: 2 });
+    // Both end at a dominant share of 2/3 (A's memory, B's CPU).
+    expect(dominantShare(3, 12 * GB, 9, 18 * GB, 1)).toBeCloseTo(2 / 3, 12);
+    expect(dominantShare(6, 2 * GB, 9, 18 * GB, 1)).toBeCloseTo(2 / 3, 12);
+  });
+
+  it('equal weights and equal demands split equally', () => {
+    const got = drfAllocate({ cpu: 12, memoryBytes: 12 * GB }, [
+      { id: 'a', weight: 1, demand: { cpu: 1, memoryBytes: GB } },
+      { id: 'b', weight: 1, demand: { cpu: 1, memoryBytes: GB } },
+      { id: 'c', weight: 1, demand: { cpu: 1, memoryBytes: GB } },
+    ]);
+    expect(Object.fromEntries(got)).toEqual({ a: 4, b: 4, c: 4 });
+  });
+
+  it('weights 1 and 2 give about 1/3 and 2/3 of the CPU', () => {
+    const got = drfAllocate({ cpu: 30, memoryBytes: 100 * GB }, [
+      { id: 'a', weight: 1, demand: { cpu: 1, memoryBytes: GB } },
+      { id: 'b', weight: 2, demand: { cpu: 1, memoryBytes: GB } },
+    ]);
+    expect(Object.fromEntries(got)).toEqual({ a: 10, b: 20 });
+  });
+
+  it('is work-conserving: what a tenant does not want goes to the others', () => {
+    const got = drfAllocate({ cpu: 10, memoryBytes: 10 * GB }, [
+      { id: 'small', weight: 1, demand: { cpu: 1, memoryBytes: GB }, tasks: 2 },
+      { id: 'big', weight: 1, demand: { cpu: 1, memoryBytes: GB } },
+      { id: 'idle', weight: 5, demand: { cpu: 1, memoryBytes: GB }, tasks: 0 },
+    ]);
+    expect(Object.fromEntries(got)).toEqual({ small: 2, big: 8, idle: 0 });
+  });
+
+  it('the dominant resource decides: a memory-heavy tenant is held back by memory, not CPU', () => {
+    const got = drfAllocate({ cpu: 100, memoryBytes: 10 * GB }, [
+      { id: 'mem', weight: 1, demand: { cpu: 1, memoryBytes: 2 * GB } },
+      { id: 'cpu', weight: 1, demand: { cpu: 10, memoryBytes: 0 } },
+    ]);
+    // mem: 2 tasks = 40 % of memory; cpu: 5 tasks… until memory runs out for mem and cpu runs out for cpu.
+    expect(Object.fromEntries(got)).toEqual({ mem: 5, cpu: 9 });
+  });
+
+  it('refuses what would never end or has no meaning', () => {
+    expect(() => drfAllocate({ cpu: 1, memoryBytes: 1 }, [{ id: 'z', weight: 1, demand: { cpu: 0, memoryBytes: 0 } }])).toThrow(/must need some CPU or memory/);
+    expect(() => drfAllocate({ cpu: 1, memoryBytes: 1 }, [{ id: 'w', weight: 0, demand: { cpu: 1, memoryBytes: 0 } }])).toThrow(/weight/);
+  });
+});
+
+describe('token bucket on proposer time', () => {
+  it('holds a burst of one second, refills at the rate, and says when to retry', () => {
+    const b = fullBucket(10, 1_000);
+    expect(take(b, 10, 10, 1_000)).toEqual({ ok: true });
+    expect(take(b, 10, 1, 1_000)).toEqual({ ok: false, retryAfterMs: 100 });
+    expect(b.tokens).toBe(0); // a refusal changes nothing
+    expect(take(b, 10, 1, 1_100)).toEqual({ ok: true });
+    expect(take(b, 10, 3, 1_200)).toEqual({ ok: false, retryAfterMs: 200 });
+    expect(take(b, 10, 11, 9_000)).toEqual({ ok: false, retryAfterMs: null }); // more than a burst: never
+    expect(tokensAt(b, 10, 60_000)).toBe(10); // capped at the burst
+  });
+
+  it('never refills for a time before its own: a lagging clock mints nothing', () => {
+    const b = fullBucket(10, 5_000);
+    take(b, 10, 10, 5_000);
+    expect(take(b, 10, 1, 4_000)).toEqual({ ok: false, retryAfterMs: 100 });
+    expect(b.at).toBe(5_000);
+  });
+});
+
+describe('quotaProblem', () => {
+  it('accepts partial quotas and refuses bad fields with the field named', () => {
+    expect(quotaProblem(undefined)).toBeNull();
+    expect(quotaProblem({ maxCpuUnits: 2.5, priorityWeight: 3 })).toBeNull();
+    expect(quotaProblem({ maxCpu: 1 })).toMatch(/quota.maxCpu is not a quota field/);
+    expect(quotaProblem({ priorityWeight: 0 })).toMatch(/priorityWeight must be > 0/);
+    expect(quotaProblem({ maxMemoryBytes: 1.5 })).toMatch(/must be an integer/);
+    expect(quotaProblem({ maxStorageBytes: -1 })).toMatch(/≥ 0/);
+    expect(quotaProblem({ maxTasksPerSecond: Infinity })).toMatch(/finite/);
+  });
+});
+
+describe('Scheduler: tenants', () => {
+  const task = (id: string, tenant: string, priority = 0, cpu = 1, memoryBytes = 0, enqueuedAt = 0): TaskSpec => ({ id, tenant, priority, resources: { cpu, memoryBytes }, enqueuedAt });
+
+  /** Places every decision of `plan` and counts them per tenant. */
+  function fill(s: Scheduler): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const d of s.plan(0, 10_000)) {
+      s.place(d.taskId, d.worker);
+      const tenant = s.task(d.taskId)!.tenant;
+      out[tenant] = (out[tenant] ?? 0) + 1;
+    }
+    s.assertInvariants();
+    return out;
+  }
+
+  it("places as drfAllocate fills: the DRF paper's example", () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 100 });
+    s.addWorker('w', { cpu: 9, memoryBytes: 18 * GB });
+    for (let i = 0; i < 10; i++) s.enqueue(task(`a${i}`, 'A', 0, 1, 4 * GB));
+    for (let i = 0; i < 10; i++) s.enqueue(task(`b${i}`, 'B', 0, 3, 1 * GB));
+    expect(fill(s)).toEqual({ A: 3, B: 2 });
+  });
+
+  it('gives weights 1 and 2 a third and two thirds', () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 100 });
+    s.addWorker('w1', { cpu: 15, memoryBytes: GB });
+    s.addWorker('w2', { cpu: 15, memoryBytes: GB });
+    s.setTenant('b', { weight: 2, maxCpu: Infinity, maxMemoryBytes: Infinity, maxConcurrent: Infinity });
+    for (let i = 0; i < 40; i++) s.enqueue(task(`a${i}`, 'a'));
+    for (let i = 0; i < 40; i++) s.enqueue(task(`b${i}`, 'b'));
+    expect(fill(s)).toEqual({ a: 10, b: 20 });
+    expect(s.tenant('a')!.dominantShare).toBeCloseTo(1 / 3, 12);
+    expect(s.tenant('b')!.dominantShare).toBeCloseTo(1 / 3, 12); // 2/3 of the CPU at weight 2
+  });
+
+  it('orders by priority within a tenant, never across tenants', () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 100 });
+    s.addWorker('w', { cpu: 4, memoryBytes: GB });
+    for (let i = 0; i < 4; i++) s.enqueue(task(`greedy${i}`, 'greedy', 100));
+    s.enqueue(task('low', 'modest', -5));
+    s.enqueue(task('high', 'modest', 5));
+    const order = s.plan(0, 10).map((d) => d.taskId);
+    // The tenants alternate by share; within 'modest', priority 5 before −5.
+    expect(order).toEqual(['greedy0', 'high', 'greedy1', 'low']);
+  });
+
+  it('is work-conserving: an idle tenant leaves its share to the others', () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 100 });
+    s.addWorker('w', { cpu: 8, memoryBytes: GB });
+    s.setTenant('idle', { weight: 10, maxCpu: Infinity, maxMemoryBytes: Infinity, maxConcurrent: Infinity });
+    for (let i = 0; i < 20; i++) s.enqueue(task(`b${i}`, 'busy'));
+    expect(fill(s)).toEqual({ busy: 8 });
+  });
+
+  it("holds a tenant to its caps (CPU, memory, concurrent tasks); the others take what it cannot", () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 100 });
+    s.addWorker('w', { cpu: 16, memoryBytes: 16 * GB });
+    s.setTenant('capped', { weight: 1, maxCpu: 3, maxMemoryBytes: Infinity, maxConcurrent: Infinity });
+    s.setTenant('few', { weight: 1, maxCpu: Infinity, maxMemoryBytes: Infinity, maxConcurrent: 2 });
+    s.setTenant('mem', { weight: 1, maxCpu: Infinity, maxMemoryBytes: 2 * GB, maxConcurrent: Infinity });
+    for (let i = 0; i < 10; i++) {
+      s.enqueue(task(`c${i}`, 'capped'));
+      s.enqueue(task(`f${i}`, 'few'));
+      s.enqueue(task(`m${i}`, 'mem', 0, 1, GB));
+      s.enqueue(task(`o${i}`, 'other'));
+    }
+    expect(fill(s)).toEqual({ capped: 3, few: 2, mem: 2, other: 9 });
+    expect(s.tenant('capped')!.held).toEqual({ cpu: 3, memoryBytes: 0 });
+  });
+
+  it('backfills within a tenant past a task its quota cannot take yet', () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 100 });
+    s.addWorker('w', { cpu: 16, memoryBytes: GB });
+    s.setTenant('t', { weight: 1, maxCpu: 3, maxMemoryBytes: Infinity, maxConcurrent: Infinity });
+    s.enqueue(task('two', 't', 5, 2));
+    s.enqueue(task('big', 't', 4, 2));
+    s.enqueue(task('one', 't', 0, 1));
+    expect(s.plan(0, 10).map((d) => d.taskId)).toEqual(['two', 'one']);
+  });
+
+  it('keeps tenant accounts through place, move, release, steal and removing a worker', () => {
+    const s = new Scheduler({ maxQueuedPerWorker: 4 });
+    s.addWorker('w1', { cpu: 4, memoryBytes: GB });
+    s.addWorker('w2', { cpu: 4, memoryBytes: GB });
+    for (let i = 0; i < 6; i++) s.enqueue(task(`x${i}`, i % 2 ? 'odd' : 'even'));
+    for (const d of s.plan(0, 6)) s.place(d.taskId, d.worker);
+    s.start('x0');
+    s.move('x1', 'w2');
+    s.release('x0');
+    s.assertInvariants();
+    s.removeWorker('w1');
+    s.assertInvariants();
+    expect(s.tenant('even')!.holding + s.tenant('odd')!.holding).toBe(s.stats().placed + s.stats().running);
+  });
+});
