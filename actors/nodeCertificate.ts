@@ -20,8 +20,13 @@
  * Times are milliseconds since the epoch (virtual in simulation, where they
  * start at 0, i.e. 1970). X.509 keeps whole seconds: both bounds are rounded
  * down to the second when issued.
+ *
+ * Reading is on every node's join path, so certificates in Grey's profile
+ * (strict DER, as issued here) are read directly from the DER in tens of
+ * microseconds; anything else falls back to the general ASN.1 reader,
+ * which makes every refusal (see `readProfile` below).
  */
-import { createHash, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -59,6 +64,7 @@ import {
 import { TRUST_LEVELS, type TrustLevel } from './attestation.js';
 import { canonicalJson, isWellFormed } from './canonical.js';
 import { bytesToHex, hexToBytes, lengthPrefixed } from './domainEncoding.js';
+import { FifoMap } from './fifoMap.js';
 import { identityFromPrivateKey, publicKeyFingerprint, publicKeyObject, verifySignature, type NodeIdentity } from './nodeIdentity.js';
 
 /** What a certificate is for: a cluster node, a client, or an operator (a client allowed membership and quota commands). */
@@ -197,7 +203,7 @@ export type CertificateInput = ParsedCertificate | Uint8Array | string;
 
 /** What {@link validateCertificate} checks against. */
 export interface ValidationOptions {
-  /** The CAs the cluster trusts. A DER or PEM is parsed on every call: pass CertificateAuthority or ParsedCertificate values in hot paths. */
+  /** The CAs the cluster trusts. A DER or PEM is parsed on first use and remembered (a DER array is compared with the bytes parsed, so a changed one is parsed again). */
   readonly trusted: ReadonlyArray<CertificateAuthority | CertificateInput>;
   /** The time to check validity at (ms; virtual in simulation). */
   readonly now: number;
@@ -243,6 +249,8 @@ const OID_OU = '2.5.4.11';
 const MAX_TIME_MS = 253_402_300_799_000;
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+/** A SAN URI that binds a Grey name. */
+const GREY_URI = /^grey:\/\/(node|client|operator)\/(.+)$/;
 
 /**
  * @peculiar/asn1-schema reads an OID arc above 2^53 in a form of its own
@@ -384,6 +392,95 @@ function parseDer(input: Uint8Array): ParsedCertificate {
   if (!(input instanceof Uint8Array)) throw new CertificateError('Malformed', 'not a certificate: expected DER bytes or a PEM string');
   const der = Uint8Array.from(input); // a copy: the caller's buffer may change later
   if (derLength(der) !== der.length) throw new CertificateError('Malformed', 'not a certificate: the DER is not one complete SEQUENCE (truncated, or bytes after it)');
+  return assemble(der, readProfile(der) ?? readWithSchema(der));
+}
+
+/**
+ * One of the two readers alone, for tests that hold them to the same
+ * result: `profile` (the fast one; `undefined` when it declines) or
+ * `schema` (the general one). Not part of the package's API.
+ *
+ * @internal
+ * @throws CertificateError as {@link parseCertificate}.
+ */
+export function readCertificateWith(reader: 'profile' | 'schema', der: Uint8Array): ParsedCertificate | undefined {
+  try {
+    if (!(der instanceof Uint8Array)) throw new CertificateError('Malformed', 'not a certificate: expected DER bytes');
+    const copy = Uint8Array.from(der);
+    if (derLength(copy) !== copy.length) throw new CertificateError('Malformed', 'not a certificate: the DER is not one complete SEQUENCE (truncated, or bytes after it)');
+    const fields = reader === 'profile' ? readProfile(copy) : readWithSchema(copy);
+    return fields === undefined ? undefined : assemble(copy, fields);
+  } catch (e) {
+    if (e instanceof CertificateError) throw e;
+    throw new CertificateError('Malformed', `not a certificate: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** What the two readers ({@link readProfile}, {@link readWithSchema}) take from a certificate; {@link assemble} makes the rest. */
+interface CertificateFields {
+  tbs: Uint8Array;
+  signature: Uint8Array;
+  publicKey: Uint8Array;
+  notBefore: number;
+  notAfter: number;
+  /** Content octets of the serial INTEGER. */
+  serial: Uint8Array;
+  isCa: boolean;
+  claims: AttestationClaims | null;
+  subjectKeyId: string | null;
+  authorityKeyId: string | null;
+  names: Array<{ role: CertificateRole; name: string }>;
+  hosts: string[];
+  subjectCn: string | undefined;
+  subjectOu: string | undefined;
+  issuerCn: string | undefined;
+  /** Hex DER of the subject and issuer names. A function: the schema reader serialises them, which may fail, and the old order of failures is kept. */
+  nameKeys(): { subject: string; issuer: string };
+}
+
+/** The fields that depend on no reader: the subject (and its refusals), fingerprints, the serial's hex. Both readers end here, so their errors come in one order. */
+function assemble(der: Uint8Array, f: CertificateFields): ParsedCertificate {
+  let subject: CertificateSubject;
+  if (f.isCa) {
+    if (f.subjectCn === undefined) throw new CertificateError('Malformed', 'a CA certificate without a common name');
+    subject = { role: 'ca', name: f.subjectCn };
+  } else if (f.names.length > 0) {
+    subject = f.names[0];
+  } else {
+    if (f.subjectCn === undefined || !ROLES.includes(f.subjectOu as CertificateRole)) throw new CertificateError('Malformed', 'the certificate binds no grey:// name (no SAN URI, and no CN with an OU that is a role)');
+    subject = { role: f.subjectOu as CertificateRole, name: f.subjectCn };
+  }
+  const keys = f.nameKeys();
+  return brand({
+    subject,
+    names: f.names,
+    hosts: f.hosts,
+    isCa: f.isCa,
+    issuer: f.issuerCn ?? '',
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    publicKey: f.publicKey,
+    fingerprint: publicKeyFingerprint(f.publicKey),
+    certificateFingerprint: createHash('sha256').update(der).digest('hex'),
+    claims: f.claims,
+    serial: serialHex(f.serial),
+    subjectKeyId: f.subjectKeyId,
+    authorityKeyId: f.authorityKeyId,
+    der,
+    tbs: f.tbs,
+    signature: f.signature,
+    subjectNameKey: keys.subject,
+    issuerNameKey: keys.issuer,
+  });
+}
+
+/**
+ * The general reader: @peculiar/asn1-schema reads any certificate (BER
+ * leniencies included), and every refusal with its own message. It costs
+ * about 0.8 ms a certificate, so it reads only what {@link readProfile}
+ * declines.
+ */
+function readWithSchema(der: Uint8Array): CertificateFields {
   const cert = AsnConvert.parse(der, Certificate);
   const tbs = cert.tbsCertificate;
   if (!cert.tbsCertificateRaw) throw new CertificateError('Malformed', 'not a certificate: no TBSCertificate bytes');
@@ -429,7 +526,7 @@ function parseDer(input: Uint8Array): ParsedCertificate {
           if (gn.dNSName !== undefined) hosts.push(gn.dNSName);
           else if (gn.iPAddress !== undefined) hosts.push(gn.iPAddress);
           else if (gn.uniformResourceIdentifier !== undefined) {
-            const m = /^grey:\/\/(node|client|operator)\/(.+)$/.exec(gn.uniformResourceIdentifier);
+            const m = GREY_URI.exec(gn.uniformResourceIdentifier);
             if (m) names.push({ role: m[1] as CertificateRole, name: decodeName(m[2]) });
           }
         }
@@ -442,46 +539,410 @@ function parseDer(input: Uint8Array): ParsedCertificate {
         AsnConvert.parse(value, ExtendedKeyUsage);
         break;
       case CLAIMS_OID_AS_PARSED:
-        claims = readClaims(value);
+        claims = readClaims(new Uint8Array(AsnConvert.parse(value, OctetString).buffer));
         break;
       default:
         if (ext.critical) throw new CertificateError('Unsupported', `unknown critical extension ${ext.extnID}`);
     }
   }
   const subjectAttrs = attributes(tbs.subject);
-  const commonName = subjectAttrs.get(OID_CN);
-  let subject: CertificateSubject;
-  if (isCa) {
-    if (commonName === undefined) throw new CertificateError('Malformed', 'a CA certificate without a common name');
-    subject = { role: 'ca', name: commonName };
-  } else if (names.length > 0) {
-    subject = names[0];
-  } else {
-    const ou = subjectAttrs.get(OID_OU);
-    if (commonName === undefined || !ROLES.includes(ou as CertificateRole)) throw new CertificateError('Malformed', 'the certificate binds no grey:// name (no SAN URI, and no CN with an OU that is a role)');
-    subject = { role: ou as CertificateRole, name: commonName };
-  }
-  return brand({
-    subject,
-    names,
-    hosts,
-    isCa,
-    issuer: attributes(tbs.issuer).get(OID_CN) ?? '',
-    notBefore,
-    notAfter,
-    publicKey,
-    fingerprint: publicKeyFingerprint(publicKey),
-    certificateFingerprint: createHash('sha256').update(der).digest('hex'),
-    claims,
-    serial: serialHex(new Uint8Array(tbs.serialNumber)),
-    subjectKeyId,
-    authorityKeyId,
-    der,
+  return {
     tbs: new Uint8Array(cert.tbsCertificateRaw.slice(0)),
     signature,
-    subjectNameKey: bytesToHex(new Uint8Array(AsnConvert.serialize(tbs.subject))),
-    issuerNameKey: bytesToHex(new Uint8Array(AsnConvert.serialize(tbs.issuer))),
-  });
+    publicKey,
+    notBefore,
+    notAfter,
+    serial: new Uint8Array(tbs.serialNumber),
+    isCa,
+    claims,
+    subjectKeyId,
+    authorityKeyId,
+    names,
+    hosts,
+    subjectCn: subjectAttrs.get(OID_CN),
+    subjectOu: subjectAttrs.get(OID_OU),
+    issuerCn: attributes(tbs.issuer).get(OID_CN),
+    nameKeys: () => ({ subject: bytesToHex(new Uint8Array(AsnConvert.serialize(tbs.subject))), issuer: bytesToHex(new Uint8Array(AsnConvert.serialize(tbs.issuer))) }),
+  };
+}
+
+// ---------------------------------------------------------------- the profile reader
+
+/*
+ * Why a second reader: validating a presented certificate is on the join
+ * path of every node, and the schema reader spent ~0.8 ms of a ~1 ms
+ * validation building objects for every node of the ASN.1 tree (and
+ * serialising both names again to compare issuers). node:crypto's
+ * X509Certificate is no way out: constructing one costs ~0.13 ms here,
+ * most of it OpenSSL decoding the key.
+ *
+ * readProfile reads strict DER of the certificates Grey issues (and
+ * certificates like them): X.509 v3, Ed25519, names of UTF8String,
+ * PrintableString or IA5String attributes, the extensions Grey writes
+ * (plus non-critical ones it ignores). It accepts only what it reads
+ * completely and exactly as readWithSchema would, and returns `undefined`
+ * (declines) for anything else, however slight: another encoding choice,
+ * a refusal to make, an oddity. readWithSchema then reads the
+ * certificate, so every refusal, its code and message, is the schema
+ * reader's as before. tests/node_certificate.test.ts compares the two
+ * readers field by field.
+ */
+
+/** Thrown inside readProfile to decline; never escapes it. Not an Error: nothing to capture. */
+const DECLINE: unique symbol = Symbol('decline');
+
+/** A DER element: its tag, and where its content starts and ends. */
+interface Tlv {
+  readonly tag: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** `AlgorithmIdentifier { id-Ed25519 }` (RFC 8410: no parameters), as DER. */
+const ED25519_ALGORITHM = Uint8Array.from([0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70]);
+/** SubjectPublicKeyInfo of an Ed25519 key up to the key: SEQUENCE, the algorithm, BIT STRING of 33 bytes, no unused bits. */
+const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, ...ED25519_ALGORITHM, 0x03, 0x21, 0x00]);
+/** `[0] EXPLICIT INTEGER 2`: version v3. */
+const VERSION_V3 = Uint8Array.from([0xa0, 0x03, 0x02, 0x01, 0x02]);
+const OID_BYTES = {
+  cn: '550403',
+  ou: '55040b',
+  basicConstraints: '551d13',
+  subjectKeyIdentifier: '551d0e',
+  authorityKeyIdentifier: '551d23',
+  subjectAltName: '551d11',
+  keyUsage: '551d0f',
+  extKeyUsage: '551d25',
+} as const;
+/** Content octets (hex) of {@link ATTESTATION_CLAIMS_OID}. */
+const CLAIMS_OID_BYTES = oidContentHex(ATTESTATION_CLAIMS_OID);
+/** UTF-8 that refuses what is not UTF-8, and keeps a byte-order mark, as the schema reader does. */
+const utf8Exact = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function readProfile(der: Uint8Array): CertificateFields | undefined {
+  try {
+    return readProfileOrDecline(der);
+  } catch (e) {
+    if (e === DECLINE) return undefined;
+    throw e;
+  }
+}
+
+function readProfileOrDecline(der: Uint8Array): CertificateFields {
+  const cert = sequence(der, element(der, 0, der.length));
+  if (cert.length !== 3 || cert[0].tag !== 0x30 || !isBytes(der, cert[1], ED25519_ALGORITHM)) throw DECLINE;
+  const sig = cert[2];
+  if (sig.tag !== 0x03 || sig.end - sig.start !== 65 || der[sig.start] !== 0) throw DECLINE;
+  const tbsEl = cert[0];
+  const tbs = sequence(der, tbsEl);
+  if (tbs.length < 7 || tbs.length > 8) throw DECLINE;
+  const [version, serial, algorithm, issuer, validity, subject, spki] = tbs;
+  if (!isBytes(der, version, VERSION_V3) || !isBytes(der, algorithm, ED25519_ALGORITHM)) throw DECLINE;
+  if (serial.tag !== 0x02 || serial.end - serial.start < 1 || serial.end - serial.start > 21) throw DECLINE;
+  // 44 bytes: the fixed prefix (its own 2-byte header included), then the 32-byte key.
+  if (spki.tag !== 0x30 || spki.end - spki.start !== 0x2a || !startsWith(der, spki.start - 2, ED25519_SPKI_PREFIX)) throw DECLINE;
+  const times = sequence(der, validity);
+  if (validity.tag !== 0x30 || times.length !== 2) throw DECLINE;
+  const notBefore = readTime(der, times[0]);
+  const notAfter = readTime(der, times[1]);
+  const subjectName = readName(der, subject);
+  const issuerName = readName(der, issuer);
+
+  let isCa = false;
+  let claims: AttestationClaims | null = null;
+  let subjectKeyId: string | null = null;
+  let authorityKeyId: string | null = null;
+  const names: Array<{ role: CertificateRole; name: string }> = [];
+  const hosts: string[] = [];
+  if (tbs.length === 8) {
+    const wrapper = tbs[7];
+    if (wrapper.tag !== 0xa3) throw DECLINE;
+    const inner = sequence(der, wrapper);
+    if (inner.length !== 1 || inner[0].tag !== 0x30) throw DECLINE;
+    const extensions = sequence(der, inner[0]);
+    if (extensions.length === 0) throw DECLINE;
+    const seen = new Set<string>();
+    for (const ext of extensions) {
+      const parts = sequence(der, ext);
+      if (ext.tag !== 0x30 || parts.length < 2 || parts.length > 3 || parts[0].tag !== 0x06) throw DECLINE;
+      let critical = false;
+      if (parts.length === 3) {
+        // DER leaves a false `critical` out; only TRUE (0xff) may be written.
+        if (!isBytes(der, parts[1], BOOLEAN_TRUE)) throw DECLINE;
+        critical = true;
+      }
+      const oid = hexOf(der, parts[0].start, parts[0].end);
+      if (seen.has(oid)) throw DECLINE;
+      seen.add(oid);
+      const value = parts[parts.length - 1];
+      if (value.tag !== 0x04) throw DECLINE;
+      switch (oid) {
+        case OID_BYTES.basicConstraints: {
+          const bc = sequence(der, only(der, value, 0x30));
+          if (bc.length > 2 || (bc.length >= 1 && !isBytes(der, bc[0], BOOLEAN_TRUE)) || (bc.length === 2 && !isSmallInteger(der, bc[1]))) throw DECLINE;
+          isCa = bc.length >= 1;
+          break;
+        }
+        case OID_BYTES.subjectKeyIdentifier: {
+          const ki = only(der, value, 0x04);
+          subjectKeyId = hexOf(der, ki.start, ki.end);
+          break;
+        }
+        case OID_BYTES.authorityKeyIdentifier: {
+          const aki = sequence(der, only(der, value, 0x30));
+          if (aki.length > 1 || (aki.length === 1 && aki[0].tag !== 0x80)) throw DECLINE;
+          authorityKeyId = aki.length === 1 ? hexOf(der, aki[0].start, aki[0].end) : null;
+          break;
+        }
+        case OID_BYTES.subjectAltName: {
+          const san = sequence(der, only(der, value, 0x30));
+          if (san.length === 0) throw DECLINE;
+          for (const gn of san) {
+            if (gn.tag === 0x82) hosts.push(latin1(der, gn));
+            else if (gn.tag === 0x87) hosts.push(ipText(der.subarray(gn.start, gn.end)));
+            else if (gn.tag === 0x86) {
+              const m = GREY_URI.exec(latin1(der, gn));
+              if (m) names.push({ role: m[1] as CertificateRole, name: decodeNameOrDecline(m[2]) });
+            } else throw DECLINE;
+          }
+          break;
+        }
+        case OID_BYTES.keyUsage: {
+          const ku = only(der, value, 0x03);
+          const length = ku.end - ku.start;
+          if (length < 1 || length > 3 || der[ku.start] > 7 || (length === 1 && der[ku.start] !== 0)) throw DECLINE;
+          break;
+        }
+        case OID_BYTES.extKeyUsage: {
+          const usages = sequence(der, only(der, value, 0x30));
+          if (usages.length === 0) throw DECLINE;
+          for (const u of usages) if (u.tag !== 0x06 || !isPlainOid(der, u)) throw DECLINE;
+          break;
+        }
+        case CLAIMS_OID_BYTES: {
+          const json = only(der, value, 0x04);
+          try {
+            claims = readClaims(der.slice(json.start, json.end));
+          } catch {
+            throw DECLINE; // the schema reader refuses it, with its message
+          }
+          break;
+        }
+        default:
+          // Ignored, as by the schema reader, if it need not be understood; an OID with an arc past 2^49 the schema reader names its own way.
+          if (critical || !isPlainOid(der, parts[0])) throw DECLINE;
+      }
+    }
+  }
+  const subjectKey = hexOf(der, subject.start - headerLength(der, subject), subject.end);
+  const issuerKey = hexOf(der, issuer.start - headerLength(der, issuer), issuer.end);
+  return {
+    tbs: der.slice(tbsEl.start - headerLength(der, tbsEl), tbsEl.end),
+    signature: der.slice(sig.start + 1, sig.end),
+    publicKey: der.slice(spki.end - 32, spki.end),
+    notBefore,
+    notAfter,
+    serial: der.slice(serial.start, serial.end),
+    isCa,
+    claims,
+    subjectKeyId,
+    authorityKeyId,
+    names,
+    hosts,
+    subjectCn: subjectName.cn,
+    subjectOu: subjectName.ou,
+    issuerCn: issuerName.cn,
+    nameKeys: () => ({ subject: subjectKey, issuer: issuerKey }),
+  };
+}
+
+const BOOLEAN_TRUE = Uint8Array.from([0x01, 0x01, 0xff]);
+
+/** The element at `pos`, in strict DER: a low tag number, a definite length in the fewest octets, inside `limit`. */
+function element(b: Uint8Array, pos: number, limit: number): Tlv {
+  if (pos + 2 > limit) throw DECLINE;
+  const tag = b[pos];
+  if ((tag & 0x1f) === 0x1f) throw DECLINE;
+  let length = b[pos + 1];
+  let start = pos + 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    if (octets === 0 || octets > 3 || start + octets > limit || b[start] === 0) throw DECLINE;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + b[start + i];
+    if (length < 0x80) throw DECLINE;
+    start += octets;
+  }
+  const end = start + length;
+  if (end > limit) throw DECLINE;
+  return { tag, start, end };
+}
+
+/** The elements that exactly fill a constructed element's content. */
+function sequence(b: Uint8Array, t: Tlv): Tlv[] {
+  if ((t.tag & 0x20) === 0) throw DECLINE;
+  const out: Tlv[] = [];
+  for (let pos = t.start; pos < t.end; ) {
+    const e = element(b, pos, t.end);
+    out.push(e);
+    pos = e.end;
+  }
+  return out;
+}
+
+/** The one element of tag `tag` that fills `t`'s content (an extension's OCTET STRING). */
+function only(b: Uint8Array, t: Tlv, tag: number): Tlv {
+  const e = element(b, t.start, t.end);
+  if (e.tag !== tag || e.end !== t.end) throw DECLINE;
+  return e;
+}
+
+function headerLength(b: Uint8Array, t: Tlv): number {
+  const length = t.end - t.start;
+  return length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : 5;
+}
+
+function startsWith(b: Uint8Array, from: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (b[from + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Whether the whole element `t` (header included) is `expected`. */
+function isBytes(b: Uint8Array, t: Tlv, expected: Uint8Array): boolean {
+  const from = t.start - headerLength(b, t);
+  if (t.end - from !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (b[from + i] !== expected[i]) return false;
+  return true;
+}
+
+/** A non-negative INTEGER of at most 4 content octets, minimally encoded (a pathLenConstraint). */
+function isSmallInteger(b: Uint8Array, t: Tlv): boolean {
+  const length = t.end - t.start;
+  return t.tag === 0x02 && length >= 1 && length <= 4 && (b[t.start] & 0x80) === 0 && !(length > 1 && b[t.start] === 0 && (b[t.start + 1] & 0x80) === 0);
+}
+
+/** An OID whose every arc is minimally encoded and below 2^49: read as a plain dotted number by the schema reader. */
+function isPlainOid(b: Uint8Array, t: Tlv): boolean {
+  if (t.end <= t.start || b[t.end - 1] & 0x80) return false;
+  let arcOctets = 0;
+  for (let i = t.start; i < t.end; i++) {
+    if (arcOctets === 0 && b[i] === 0x80) return false;
+    arcOctets = b[i] & 0x80 ? arcOctets + 1 : 0;
+    if (arcOctets >= 7) return false;
+  }
+  return true;
+}
+
+/** UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`, computed as the schema reader computes them (so even its quirks agree). */
+function readTime(b: Uint8Array, t: Tlv): number {
+  const digits = t.tag === 0x17 ? 12 : t.tag === 0x18 ? 14 : -1;
+  if (digits < 0 || t.end - t.start !== digits + 1 || b[t.end - 1] !== 0x5a) throw DECLINE;
+  const d = (i: number) => {
+    const hi = b[t.start + i] - 0x30;
+    const lo = b[t.start + i + 1] - 0x30;
+    if (hi < 0 || hi > 9 || lo < 0 || lo > 9) throw DECLINE;
+    return hi * 10 + lo;
+  };
+  let year: number;
+  let at: number;
+  if (digits === 12) {
+    const yy = d(0);
+    year = yy >= 50 ? 1900 + yy : 2000 + yy;
+    at = 2;
+  } else {
+    year = d(0) * 100 + d(2);
+    at = 4;
+  }
+  const ms = Date.UTC(year, d(at) - 1, d(at + 2), d(at + 4), d(at + 6), d(at + 8), 0);
+  if (!Number.isFinite(ms)) throw DECLINE;
+  return ms;
+}
+
+/** A Name's common name and organisational unit (the first of each, as the schema reader's `attributes`). Every value must be a string it reads back to the same bytes. */
+function readName(b: Uint8Array, t: Tlv): { cn: string | undefined; ou: string | undefined } {
+  if (t.tag !== 0x30) throw DECLINE;
+  let cn: string | undefined;
+  let ou: string | undefined;
+  const rdns = sequence(b, t);
+  if (rdns.length === 0) throw DECLINE;
+  for (const rdn of rdns) {
+    if (rdn.tag !== 0x31) throw DECLINE;
+    const atvs = sequence(b, rdn);
+    if (atvs.length === 0) throw DECLINE;
+    for (const atv of atvs) {
+      const parts = sequence(b, atv);
+      if (atv.tag !== 0x30 || parts.length !== 2 || parts[0].tag !== 0x06 || !isPlainOid(b, parts[0])) throw DECLINE;
+      const v = parts[1];
+      let text: string;
+      if (v.tag === 0x0c) {
+        try {
+          text = utf8Exact.decode(b.subarray(v.start, v.end));
+        } catch {
+          throw DECLINE;
+        }
+      } else if (v.tag === 0x13 || v.tag === 0x16) text = latin1(b, v);
+      else throw DECLINE;
+      const type = hexOf(b, parts[0].start, parts[0].end);
+      if (type === OID_BYTES.cn && cn === undefined) cn = text;
+      else if (type === OID_BYTES.ou && ou === undefined) ou = text;
+    }
+  }
+  return { cn, ou };
+}
+
+function latin1(b: Uint8Array, t: Tlv): string {
+  return Buffer.from(b.buffer, b.byteOffset + t.start, t.end - t.start).toString('latin1');
+}
+
+function hexOf(b: Uint8Array, start: number, end: number): string {
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('hex');
+}
+
+/** An iPAddress SAN as text, as @peculiar/asn1-x509 writes it: dotted IPv4, or IPv6 with the longest run of two or more zero groups as `::`. */
+function ipText(ip: Uint8Array): string {
+  if (ip.length === 4) return Array.from(ip).join('.');
+  if (ip.length !== 16) throw DECLINE;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((ip[i] << 8) | ip[i + 1]).toString(16));
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  if (bestLength < 2) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+}
+
+function decodeNameOrDecline(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw DECLINE;
+  }
+}
+
+/** DER content octets (hex) of a dotted OID; arcs of any size. */
+function oidContentHex(oid: string): string {
+  const arcs = oid.split('.').map((a) => BigInt(a));
+  const out: number[] = [];
+  for (const arc of [arcs[0] * 40n + arcs[1], ...arcs.slice(2)]) {
+    const septets: number[] = [];
+    let v = arc;
+    do {
+      septets.unshift(Number(v & 0x7fn));
+      v >>= 7n;
+    } while (v > 0n);
+    for (let i = 0; i < septets.length - 1; i++) septets[i] |= 0x80;
+    out.push(...septets);
+  }
+  return Buffer.from(out).toString('hex');
 }
 
 // ---------------------------------------------------------------- validation
@@ -515,7 +976,7 @@ export function validateCertificate(cert: CertificateInput, options: ValidationO
   // A self-issued certificate names itself: its signature can still be checked.
   if (c.subjectNameKey === c.issuerNameKey) candidates.push({ ca: c, trusted: false });
   if (candidates.length === 0) throw new CertificateError('UntrustedIssuer', `the certificate of ${describe(c)} is issued by '${c.issuer}', which is not a CA this cluster trusts (and no issuer certificate was presented)`);
-  const signer = candidates.find(({ ca }) => verifySignature(ca.publicKey, c.tbs, c.signature));
+  const signer = candidates.find(({ ca }) => signedBy(ca, c));
   if (signer === undefined) throw new CertificateError('BadSignature', `the signature on the certificate of ${describe(c)} does not verify with the key of its issuer '${c.issuer}'`);
   const trustedSigner = signer.trusted ? signer : candidates.find((k) => k.trusted && k.ca.fingerprint === signer.ca.fingerprint);
   if (trustedSigner === undefined) {
@@ -651,8 +1112,8 @@ function claimsProblem(claims: unknown): string | null {
   return null;
 }
 
-function readClaims(extnValue: ArrayBuffer): AttestationClaims {
-  const inner = new Uint8Array(AsnConvert.parse(extnValue, OctetString).buffer);
+/** The claims from the extension's inner OCTET STRING content. */
+function readClaims(inner: Uint8Array): AttestationClaims {
   let text: string;
   let value: unknown;
   try {
@@ -671,10 +1132,81 @@ function readClaims(extnValue: ArrayBuffer): AttestationClaims {
 function trustedCertificate(t: CertificateAuthority | CertificateInput, i: number): ParsedCertificate {
   if (typeof t === 'object' && t !== null && !(t instanceof Uint8Array) && 'certificate' in t && 'identity' in t) return t.certificate;
   try {
-    return asParsed(t as CertificateInput);
+    return trustedParsed(t as CertificateInput);
   } catch (e) {
     throw new CertificateError((e as CertificateError).code ?? 'Malformed', `trusted[${i}]: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Trusted CAs given as PEM or DER, parsed once. Why: a caller that keeps
+ * its CA as text passes the same CA on every validation, and parsing it
+ * again cost as much as the certificate being checked. A pure memo: a PEM
+ * string cannot change; a DER array can, so its bytes are compared with
+ * those parsed before use. Failures are not remembered (they throw again).
+ */
+const trustedPem = new FifoMap<string, ParsedCertificate>(64);
+const trustedDer = new WeakMap<Uint8Array, ParsedCertificate>();
+
+function trustedParsed(t: CertificateInput): ParsedCertificate {
+  if (typeof t === 'string') {
+    const known = trustedPem.get(t);
+    if (known !== undefined) return known;
+    const parsed = parseCertificate(t);
+    trustedPem.set(t, parsed);
+    return parsed;
+  }
+  if (t instanceof Uint8Array) {
+    const known = trustedDer.get(t);
+    if (known !== undefined && sameBytes(known.der, t)) return known;
+    const parsed = parseCertificate(t);
+    trustedDer.set(t, parsed);
+    return parsed;
+  }
+  return asParsed(t);
+}
+
+/**
+ * node:crypto keys of issuer certificates, by the parsed certificate.
+ * Why: every validation verifies with its CA's key, and the key memo of
+ * nodeIdentity.ts is first-in first-out over every key a node verifies
+ * with, so a stream of joining nodes pushes the CA's key out of it. Parsed
+ * certificates are frozen, so the key cannot go stale; entries go with
+ * the certificate.
+ */
+const issuerKeys = new WeakMap<ParsedCertificate, KeyObject | null>();
+
+/** Whether `ca`'s key verifies `c`'s signature. Never throws. */
+function signedBy(ca: ParsedCertificate, c: ParsedCertificate): boolean {
+  let key = issuerKeys.get(ca);
+  if (key === undefined) {
+    key = importRawEd25519(ca.publicKey);
+    issuerKeys.set(ca, key);
+  }
+  if (key === null) return false;
+  try {
+    return verify(null, c.tbs, key, c.signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A raw Ed25519 public key as a node:crypto key, or `null`. Imported as a
+ * JWK: with OpenSSL 3 that is ~10 µs, where the SPKI DER form goes through
+ * the decoder framework at ~100–150 µs.
+ */
+function importRawEd25519(raw: Uint8Array): KeyObject | null {
+  if (raw.length !== 32) return null;
+  try {
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url') }, format: 'jwk' });
+  } catch {
+    return null;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 /**

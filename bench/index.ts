@@ -21,6 +21,8 @@ import { benchModelPaths } from './modelPaths.js';
 import { benchLinearizability } from './linearizability.js';
 import { benchSyncedAppends } from './storage.js';
 import { benchEmbeddedDurable } from './embedded.js';
+import { benchSecurity } from './security.js';
+import { benchJoins } from './joins.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -55,6 +57,8 @@ await run(benchLinearizability());
 await run(benchSyncedAppends(1));
 await run(benchSyncedAppends(64));
 await run(benchEmbeddedDurable());
+await run(benchSecurity());
+await run(benchJoins());
 
 const missed = results.filter((r) => r.target !== undefined && r.value < r.target);
 console.log(`\n${results.length} benchmarks, ${missed.length} below target${missed.length ? `: ${missed.map((r) => r.name).join(', ')}` : ''}.`);

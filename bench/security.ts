@@ -2,14 +2,16 @@
  * Security primitives on this machine: Ed25519 signatures and
  * verifications, certificate validations (parse the DER, then the whole
  * validation: times, signature against the trusted CA, trust, revocation
- * lookup), and hardware attestation verifications (three signature checks:
- * the attestation key's certificate, the quote, the TCB info). One thread,
- * synchronous; each measured for `measureMs` of wall time after a warm-up.
+ * lookup), certificate reads alone (the direct reader of Grey's profile,
+ * and the general ASN.1 reader it falls back to), and hardware attestation
+ * verifications (three signature checks: the attestation key's
+ * certificate, the quote, the TCB info). One thread, synchronous; each
+ * measured for `measureMs` of wall time after a warm-up.
  *
  * Run: `npx tsx bench/security.ts`
  */
 import { DcapStyleVerifier, SimulatedTee } from '../actors/attestation.js';
-import { createCertificateAuthority, issueNodeCertificate, parseCertificate, validateCertificate } from '../actors/nodeCertificate.js';
+import { createCertificateAuthority, issueNodeCertificate, parseCertificate, readCertificateWith, validateCertificate } from '../actors/nodeCertificate.js';
 import { deriveIdentity, signBytes, verifySignature } from '../actors/nodeIdentity.js';
 import { isMainModule, printResult, type BenchResult } from './result.js';
 
@@ -28,7 +30,7 @@ function rate(f: (i: number) => unknown, ms: number): { perSecond: number; calls
   return { perSecond: Math.round(calls / ((t - t0) / 1000)), calls };
 }
 
-/** Runs the four measurements; returns one result each. */
+/** Runs the six measurements; returns one result each. */
 export function benchSecurity(measureMs = 1_000, seed = 1): BenchResult[] {
   const node = deriveIdentity(seed, 'n1');
   const message = new Uint8Array(256).map((_, i) => i); // about a join request
@@ -47,6 +49,8 @@ export function benchSecurity(measureMs = 1_000, seed = 1): BenchResult[] {
     if (!verifySignature(node.publicKey, message, signature)) throw new Error('bench: a valid signature did not verify');
   }, measureMs);
   const certs = rate(() => validateCertificate(parseCertificate(cert.der), { trusted: [ca], now: 1_000, isRevoked: (f) => (revoked.has(f) ? 'blocked' : null) }), measureMs);
+  const parses = rate(() => parseCertificate(cert.der), measureMs);
+  const schemaParses = rate(() => readCertificateWith('schema', cert.der), measureMs);
   const attest = rate(() => {
     if (!verifier.verify(evidence, ctx).ok) throw new Error('bench: valid evidence was refused');
   }, measureMs);
@@ -60,6 +64,18 @@ export function benchSecurity(measureMs = 1_000, seed = 1): BenchResult[] {
       value: certs.perSecond,
       unit: 'validations/s',
       config: { ...common, calls: certs.calls, certificateBytes: cert.der.length, trustedCas: 1 },
+    },
+    {
+      name: "Certificate reads (DER to fields: Grey's profile, strict DER, read directly)",
+      value: parses.perSecond,
+      unit: 'reads/s',
+      config: { ...common, calls: parses.calls, certificateBytes: cert.der.length },
+    },
+    {
+      name: 'Certificate reads, general reader (@peculiar/asn1-schema: what the direct reader declines)',
+      value: schemaParses.perSecond,
+      unit: 'reads/s',
+      config: { ...common, calls: schemaParses.calls, certificateBytes: cert.der.length },
     },
     {
       name: 'Hardware attestation verifications (DCAP-style: key certificate, quote, TCB info)',
