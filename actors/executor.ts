@@ -7,7 +7,8 @@ import { toWellFormed } from './canonical.js';
 import { canonicalResult } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
-import { backoffDelay, type TaskChange, type TaskRecord } from './taskTable.js';
+import { backoffDelay, type ProofArtifact, type TaskChange, type TaskRecord } from './taskTable.js';
+import type { ProofSigner } from './proofSignature.js';
 
 /** Options of an {@link Executor}. */
 export interface ExecutorOptions {
@@ -19,6 +20,12 @@ export interface ExecutorOptions {
    * may steal them. Default: no limit (the scheduler's capacity bounds it).
    */
   concurrency?: number;
+  /**
+   * Signs the proofs of the completions this worker reports, with its node
+   * key (one signature each, or one per report: see `ProofSigner`). Absent:
+   * proofs go unsigned.
+   */
+  proofSigner?: ProofSigner;
 }
 
 interface Run {
@@ -57,6 +64,7 @@ export class Executor {
   private flushHandle: TimerHandle | undefined;
   private readonly progressIntervalMs: number;
   private readonly concurrency: number;
+  private readonly proofSigner: ProofSigner | null;
   /** Assigned here, start not yet asked for (waiting for a free slot), in assignment order. */
   private readonly waiting = new FifoMap<string, true>(); // O(1) add, remove and oldest, at any backlog
   /** Starts asked for and not yet committed. */
@@ -81,6 +89,7 @@ export class Executor {
     this.progressIntervalMs = options.progressIntervalMs ?? 100;
     this.concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
     if (!(this.concurrency >= 1)) throw new RangeError(`executor concurrency must be >= 1, got ${options.concurrency}`);
+    this.proofSigner = options.proofSigner ?? null;
     this.recoveredIndex = node.raft.log.lastIndex;
     this.caughtUp = this.recoveredIndex === 0;
     this.unsubscribe = node.onChanges((c) => this.onChanges(c));
@@ -404,6 +413,7 @@ export class Executor {
         this.flushHandle = undefined;
         const changes = this.outbox;
         this.outbox = [];
+        if (this.proofSigner) signCompletions(this.proofSigner, changes);
         if (changes.length > 0) this.node.forward({ op: 'taskChanges', changes });
       }, 0);
     }
@@ -447,4 +457,18 @@ class AttemptContext implements HandlerContext {
 /** The proof's CPU time: what the handler measured, else the elapsed time on the worker's clock (and which it is). */
 function cpuTimeOf(run: Run, now: number): { cpuTimeUs: number; cpuTimeSource: 'thread' | 'elapsed' } {
   return run.cpuTimeUs !== undefined ? { cpuTimeUs: run.cpuTimeUs, cpuTimeSource: 'thread' } : { cpuTimeUs: Math.round((now - run.startedAt) * 1000), cpuTimeSource: 'elapsed' };
+}
+
+/**
+ * Signs the proofs of the completions in one report, in place (the changes
+ * are this executor's own, not yet sent). Here, once per report, so that a
+ * batch signer covers everything reported together with one signature, and
+ * the cost stays on the worker, never on the replicas' apply path.
+ */
+function signCompletions(signer: ProofSigner, changes: TaskChange[]): void {
+  const completions: Array<Extract<TaskChange, { kind: 'complete' }>> = [];
+  for (const c of changes) if (c.kind === 'complete') completions.push(c);
+  if (completions.length === 0) return;
+  const signed: ProofArtifact[] = signer.sign(completions.map((c) => c.proof));
+  for (let i = 0; i < completions.length; i++) completions[i].proof = signed[i];
 }

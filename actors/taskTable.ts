@@ -1,5 +1,6 @@
 import { FifoMap } from './fifoMap.js';
 import { resultHash } from './resultHash.js';
+import type { ProofSignature } from './proofSignature.js';
 import { taskStepper } from '../machines/taskTable.js';
 import type { TableInspection } from './chartInspection.js';
 import { FINAL_TASK_STATUSES, type TaskContext, type TaskEvent, type TaskStatus } from '../machines/taskLifecycle.js';
@@ -49,7 +50,7 @@ export interface NewTask {
   resubmitOf?: string;
 }
 
-/** The signed-later record of one completed execution (the seed's proof artifact). */
+/** The record of one completed execution (the seed's proof artifact), signed by its worker when the worker's node signs proofs. */
 export interface ProofArtifact {
   taskId: string;
   workerId: string;
@@ -73,6 +74,12 @@ export interface ProofArtifact {
   cpuTimeSource?: 'thread' | 'elapsed';
   /** Hex SHA-256 of the canonical JSON of the result; checked against the result when the completion is applied. */
   resultHash: string;
+  /**
+   * The worker's signature over every other field (see `proofSignature.ts`),
+   * when its node signs proofs. Never checked when a completion is applied:
+   * anyone holding the cluster CA verifies it on demand (`verifyProof`).
+   */
+  signature?: ProofSignature;
 }
 
 /**

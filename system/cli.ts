@@ -49,7 +49,7 @@ usage:
   grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
             --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
             [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001] [--api 127.0.0.1:8001]
-            [--drain-timeout 10s]
+            [--drain-timeout 10s] [--proof-signing batch|each|off]
                                           run one node as this process, over TCP with mutual TLS (the
                                           folder holds ca.pem, cert.pem, key.pem); handlers: every function
                                           the module exports, by name; SIGTERM hands leadership over,
@@ -57,7 +57,10 @@ usage:
                                           back) and stops; logs one JSON object per line; --ops serves
                                           /healthz, /readyz, /metrics (Prometheus) and /status over HTTP;
                                           --api serves the HTTP/JSON API and server-sent events over HTTPS
-                                          to client and operator certificates of the cluster CA
+                                          to client and operator certificates of the cluster CA;
+                                          --proof-signing: how it signs the proofs of tasks it completes
+                                          with its key (one signature per report to the leader, per proof,
+                                          or none; default batch)
       --join                              a new node for a running cluster (--peers: its nodes): it takes
                                           no configuration of its own and waits for 'grey member add'
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
@@ -97,6 +100,16 @@ usage:
                                           directory cannot be read
   grey audit list <data dir> [--kind K] [--from SEQ] [--limit N]
                                           its records, one JSON object per line, oldest first
+  grey proof verify <proof.json> --cert <worker cert.pem> --ca <ca.pem> [--at TIME]
+                                          check a task proof's signature: by the worker it names, whose
+                                          certificate the CA issued (valid at --at: ms or ISO date, default
+                                          now); the file holds a proof or a 'grey submit --wait' line (then
+                                          its result is checked against resultHash too); exits 0 if it
+                                          verifies, 1 with the code and reason if not, 2 on a usage mistake
+                                          or a file that cannot be read
+  grey proof verify --task <id> [--cert PEM] [--ca PEM]
+                                          the same for a task's proof read from the cluster (the options of
+                                          grey status); a cluster from 'grey cluster up' supplies both PEMs
   grey help                               this text
 `;
 
@@ -132,6 +145,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return await (await import('./memberCommand.js')).memberCommand(rest, io);
       case 'audit':
         return await (await import('./auditCommand.js')).auditCommand(rest, io);
+      case 'proof':
+        return await (await import('./proofCommand.js')).proofCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -17,6 +17,8 @@ import type { ChartInspector } from '../actors/chartInspection.js';
 import { EventHistory } from './eventHistory.js';
 import { startHttpApi, type HttpApi } from './httpApi.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
+import { identityFromPrivateKey } from '../actors/nodeIdentity.js';
+import { PROOF_SIGNING_MODES, ProofSigner, type ProofSigningMode } from '../actors/proofSignature.js';
 
 /** Options of {@link startNode}. */
 export interface StartNodeOptions {
@@ -62,6 +64,13 @@ export interface StartNodeOptions {
   api?: { listen: string; history?: number };
   /** An XState inspection observer fed from every chart of this node (see `createCluster`'s `inspect`). */
   inspect?: ChartInspector;
+  /**
+   * How this node, as a worker, signs the proofs of the tasks it completes,
+   * with the key of its TLS certificate: one signature per proof (`each`),
+   * one per report to the leader (`batch`, the default), or `off`. A node
+   * without `tls` (in-process) has no key: its proofs are unsigned.
+   */
+  proofSigning?: ProofSigningMode;
 }
 
 /** A Grey node running inside this process, on the wall clock, with its log on disk. */
@@ -120,6 +129,8 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   // Handlers first: a bad one is refused before any socket or file is opened.
   const registry = new HandlerRegistry();
   for (const [type, handler] of Object.entries(options.handlers ?? {})) registry.register(type, handler);
+  // And the signing key: a key that is not Ed25519 is refused before anything opens too.
+  const proofSigner = proofSignerOf(options);
   const voters = Array.isArray(options.peers) ? [...(options.peers as readonly string[])] : Object.keys(options.peers);
   if (!voters.includes(id)) voters.push(id);
   // Declared before the network, which asks it for the addresses of nodes added later.
@@ -165,6 +176,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     bootstrap: options.join ? undefined : { voters, learners: [] },
     raft: { ...REAL_RAFT, ...options.raft },
     handlers: registry,
+    executor: { proofSigner },
     tasks: options.tasks,
     limits: options.limits,
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
@@ -305,6 +317,7 @@ function checkStartOptions(o: StartNodeOptions): void {
   if (typeof o.id !== 'string' || o.id.length === 0) throw new TypeError('startNode: id must be a non-empty string');
   if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new TypeError('startNode: dataDir must be a path');
   if (o.join !== undefined && typeof o.join !== 'boolean') throw new TypeError('startNode: join must be a boolean');
+  if (o.proofSigning !== undefined && !PROOF_SIGNING_MODES.includes(o.proofSigning)) throw new TypeError(`startNode: proofSigning must be 'each', 'batch' or 'off', got ${String(o.proofSigning)}`);
   if (o.listen !== undefined) {
     if (o.network !== undefined) throw new TypeError('startNode: give network (in-process) or listen and tls (TCP), not both');
     if (!o.tls) throw new TypeError('startNode: listen needs tls (the node certificate, its key and the cluster CA)');
@@ -318,6 +331,13 @@ function checkStartOptions(o: StartNodeOptions): void {
   }
   if (!o.join && !o.peers.includes(o.id)) throw new RangeError(`startNode: peers must include the node itself ('${o.id}'); got ${o.peers.join(', ')}`);
   if (!o.network || typeof o.network.send !== 'function' || typeof o.network.inbox !== 'function') throw new TypeError('startNode: give network (a LocalNetwork), or listen and tls to run over TCP');
+}
+
+/** The node's proof signer: its TLS key (the one its certificate binds), unless signing is off or it has none. */
+function proofSignerOf(o: StartNodeOptions): ProofSigner | undefined {
+  const mode = o.proofSigning ?? 'batch';
+  if (mode === 'off' || !o.tls) return undefined;
+  return new ProofSigner(identityFromPrivateKey(o.id, o.tls.key), mode);
 }
 
 function withoutSelf(peers: Readonly<Record<string, string>>, id: string): Record<string, string> {

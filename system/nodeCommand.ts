@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TaskHandler } from '../actors/taskHandlers.js';
+import { PROOF_SIGNING_MODES, type ProofSigningMode } from '../actors/proofSignature.js';
 import type { CliIO } from './cli.js';
 import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
 import { createClusterCa, issueCertificate, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
@@ -81,6 +82,7 @@ const NODE_FLAGS = {
   ops: 'value',
   api: 'value',
   join: 'bool',
+  'proof-signing': 'value',
 } as const;
 
 /**
@@ -114,6 +116,8 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   const heartbeatMs = typeof f.heartbeat === 'string' ? parsePositiveInt(f.heartbeat, 'heartbeat') : 100;
   const [electionTimeoutMin, electionTimeoutMax] = typeof f['election-timeout'] === 'string' ? parseRange(f['election-timeout'], 'election-timeout') : [1_000, 2_000];
   if (!(electionTimeoutMin > heartbeatMs)) throw new UsageError(`--election-timeout: the minimum (${electionTimeoutMin} ms) must be above the heartbeat (${heartbeatMs} ms)`);
+  const proofSigning = (typeof f['proof-signing'] === 'string' ? f['proof-signing'] : 'batch') as ProofSigningMode;
+  if (!PROOF_SIGNING_MODES.includes(proofSigning)) throw new UsageError(`--proof-signing must be one of ${PROOF_SIGNING_MODES.join(', ')}, got '${proofSigning}'`);
   const tls = readTlsDir(need('tls'));
   const drainMs = typeof f['drain-timeout'] === 'string' ? parseDuration(f['drain-timeout'], 'drain-timeout') : 10_000;
   const handlers = typeof f.handlers === 'string' ? await loadHandlers(f.handlers) : {};
@@ -128,6 +132,7 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
     dataDir: need('data'),
     handlers,
     raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax },
+    proofSigning,
     ...(typeof f.api === 'string' ? { api: { listen: f.api } } : {}),
   });
   const ops = typeof f.ops === 'string' ? await startOpsServer(node, f.ops) : null;

@@ -4,6 +4,7 @@ import type { JoinCredentials } from '../actors/joinRequester.js';
 import type { CheckedCertificate, JoinTrust, MemberIdentity } from '../actors/joinAuthenticator.js';
 import { createCertificateAuthority, issueNodeCertificate, validateCertificate, type CertificateAuthority } from '../actors/nodeCertificate.js';
 import { deriveIdentity, signBytes, verifySignature, type NodeIdentity } from '../actors/nodeIdentity.js';
+import { PROOF_SIGNING_MODES, ProofSigner, type ProofSigningMode } from '../actors/proofSignature.js';
 
 /** Security of a simulated cluster (`createCluster({ security })`). */
 export interface SimulatedSecurityOptions {
@@ -17,6 +18,12 @@ export interface SimulatedSecurityOptions {
   challengeTtlMs?: number;
   /** Validity of the certificates the cluster CA issues, from virtual time 0 (ms). Default 30 days. */
   certificateValidityMs?: number;
+  /**
+   * How workers sign their task proofs with their node keys: one signature
+   * per proof (`each`), one per reported batch (`batch`, the default), or
+   * not at all (`off`). Verify with `verifyProof` against {@link SimulatedSecurity.ca}.
+   */
+  proofSigning?: ProofSigningMode;
 }
 
 /** What a node presents to join, made by {@link SimulatedSecurity.credentials}. */
@@ -61,7 +68,9 @@ export class SimulatedSecurity {
       requireAuthenticatedJoin: options.requireAuthenticatedJoin ?? true,
       challengeTtlMs: options.challengeTtlMs ?? 2_000,
       certificateValidityMs: options.certificateValidityMs ?? 30 * DAY_MS,
+      proofSigning: options.proofSigning ?? 'batch',
     };
+    if (!PROOF_SIGNING_MODES.includes(this.options.proofSigning)) throw new TypeError(`security.proofSigning must be 'each', 'batch' or 'off', got ${String(this.options.proofSigning)}`);
     for (const k of ['attestation', 'minTrust'] as const) {
       if (!['hardware', 'software', 'none'].includes(this.options[k])) throw new TypeError(`security.${k} must be 'hardware', 'software' or 'none', got ${String(this.options[k])}`);
     }
@@ -73,6 +82,12 @@ export class SimulatedSecurity {
   /** A node's identity: derived from the seed and its name. */
   identity(name: string): NodeIdentity {
     return deriveIdentity(this.seed, name);
+  }
+
+  /** What node `id` signs its task proofs with: its derived identity, in the cluster's mode (`undefined` when signing is off). */
+  proofSigner(id: string): ProofSigner | undefined {
+    const mode = this.options.proofSigning;
+    return mode === 'off' ? undefined : new ProofSigner(this.identity(id), mode);
   }
 
   /** Another TEE platform of the same vendor (its own attestation key), with options such as a revoked TCB. */
