@@ -647,7 +647,7 @@ export class Cluster {
       digests: trace ? new DigestChain() : undefined,
       handlers: this.handlers,
       tasks: this.options.tasks,
-      executor: { concurrency: this.options.workerConcurrency },
+      executor: { concurrency: this.options.workerConcurrency, proofSigner: this.security?.proofSigner(id) },
       health: this.options.health,
       recovery: this.options.recovery,
       limits: this.options.limits,
