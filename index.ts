@@ -128,8 +128,14 @@ export { resolveTaskSpec, InvalidTaskError, TASK_DEFAULTS, TASK_LIMITS, backoffD
 export { isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './system/events.js';
 export { NonRetryableError, HandlerRegistry, type TaskHandler, type HandlerContext } from './actors/taskHandlers.js';
 export type { TaskRecord, ProofArtifact, ResolvedTaskSpec, Resources, BackoffPolicy, TaskChange, TaskTransition } from './actors/taskTable.js';
-export type { ClusterCommand, ApplyResult, ApplyErrorCode, MemberRecord, TenantRecord, WorkerRecord, TenantQuota } from './actors/clusterState.js';
+export type { ClusterCommand, ApplyResult, ApplyErrorCode, MemberRecord, TenantRecord, WorkerRecord, TenantQuota, TenantStats } from './actors/clusterState.js';
 export { DEFAULT_TENANT_QUOTA, BOOTSTRAP_TENANTS } from './actors/clusterState.js';
+
+// Tenants: quotas, fair share, scoped handles
+export { TenantClient, type TenantTaskSpec } from './system/tenantClient.js';
+export { drfAllocate, dominantShare, type DrfTenant, type DrfResources } from './actors/drf.js';
+export { quotaProblem } from './actors/tenantQuota.js';
+export { TENANT_REJECTIONS, LATENCY_BOUNDS_MS, type TenantRejection, type TenantCounters, type TenantUsage, type TenantDenial, type LatencyHistogram } from './actors/tenantBook.js';
 export type { BatchCommand, SessionCommand } from './actors/clusterState.js';
 
 // Key-value store and its linearizability checker
@@ -143,7 +149,7 @@ export { SimulatedDisk, type SyncLatency } from './system/simulatedDisk.js';
 export type { NodeTransport } from './actors/clusterNode.js';
 export type { LogEntry, RaftConfig, Snapshot, HardState } from './actors/raftTypes.js';
 export { ClusterNode, type ClusterNodeDeps, type ProposeOutcome } from './actors/clusterNode.js';
-export { Scheduler, type SchedulerOptions } from './actors/scheduler.js';
+export { Scheduler, type SchedulerOptions, type TenantLimits, type TenantView } from './actors/scheduler.js';
 
 // Real mode: nodes on the wall clock, a durable log, worker threads
 export { startNode, connect, type StartNodeOptions, type GreyNode, type ConnectOptions, type RealClient } from './system/embeddedNode.js';

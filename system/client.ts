@@ -51,6 +51,13 @@ export interface ClientOptions {
    * (`<id>~<random>`), since its numbers start again at 1.
    */
   session?: string;
+  /**
+   * The tenant this client acts for (see {@link TenantClient}): its tasks
+   * default to it, and its submissions, cancellations and task reads carry
+   * it, so the cluster refuses (`Unauthorized`) any that reach into another
+   * tenant's tasks.
+   */
+  tenant?: string;
 }
 
 /** Size limits a client checks at its edge (a refused command is never sent). */
@@ -194,6 +201,8 @@ export class ClusterClient {
   private readonly maxInDoubt: number;
   private readonly limits: ClientLimits;
   private readonly kernel: ClientClock;
+  /** The tenant this client acts for, if any ({@link ClientOptions.tenant}). */
+  readonly tenant: string | undefined;
 
   constructor(
     private readonly net: ClientNetwork,
@@ -211,6 +220,8 @@ export class ClusterClient {
     if (this.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
     this.taskIds = seededIds(net.kernel.random(`task-ids:${id}`));
     this.session = this.baseSession = options.session ?? id;
+    if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.length === 0)) throw new RangeError(`client: tenant must be a non-empty string, got ${String(options.tenant)}`);
+    this.tenant = options.tenant;
     net.bus.inbox<Reply>(id).subscribe((env) => {
       if (env.type === CLIENT_REPLY) this.onReply(env.from, env.payload);
     });
@@ -230,13 +241,14 @@ export class ClusterClient {
   submitTasks(specs: readonly TaskSpec[], resubmitOf?: readonly (string | undefined)[]): TaskHandle[] {
     if (specs.length === 0) throw new RangeError('submitTasks needs at least one task');
     const now = this.kernel.now();
+    const scope = this.tenant;
     const tasks: NewTask[] = specs.map((spec, i) => ({
       id: this.taskIds.next('task'),
-      spec: resolveTaskSpec(spec, this.limits.maxPayloadBytes),
+      spec: resolveTaskSpec(scope !== undefined && spec?.tenant === undefined ? { ...spec, tenant: scope } : spec, this.limits.maxPayloadBytes),
       submittedAt: now,
       ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}),
     }));
-    const applied = this.submitChecked({ op: 'submitTasks', tasks });
+    const applied = this.submitChecked(scope === undefined ? { op: 'submitTasks', tasks } : { op: 'submitTasks', tasks, tenant: scope });
     applied.catch(() => {}); // observed through each handle
     return tasks.map((t, i) => new SubmittedTask(t.id, i, applied, this.net));
   }
@@ -251,12 +263,13 @@ export class ClusterClient {
 
   /** Cancels a task: a pending one never runs, a running one has its AbortSignal fired. */
   async cancelTask(taskId: string, reason = 'cancelled by client'): Promise<void> {
-    await this.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', taskId, reason, at: this.kernel.now() }] });
+    const changes = [{ kind: 'cancel' as const, taskId, reason, at: this.kernel.now() }];
+    await this.submit(this.tenant === undefined ? { op: 'taskChanges', changes } : { op: 'taskChanges', changes, tenant: this.tenant });
   }
 
   /** A task as the replicated state has it now (linearizable), dead letters included. */
   async task(taskId: string): Promise<Readonly<TaskRecord> | undefined> {
-    return (await this.query('task', { taskId })) ?? undefined;
+    return (await this.query('task', this.tenant === undefined ? { taskId } : { taskId, tenant: this.tenant })) ?? undefined;
   }
 
   /** Tasks whose retries are exhausted. */

@@ -24,6 +24,7 @@ import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
 import { SimulatedDisk, type SyncLatency } from './simulatedDisk.js';
 import { Bus } from './bus.js';
 import { ClusterClient, type ClientOptions } from './client.js';
+import { TenantClient } from './tenantClient.js';
 import { DigestChain } from './digest.js';
 import { Kernel, type RunUntilOptions } from './kernel.js';
 import type { LinkConfigPatch } from './network.js';
@@ -508,6 +509,16 @@ export class Cluster {
     this.bus.addNode(id, { kind: 'client' });
     this.clientList.push(id);
     return new ClusterClient(this, id, options);
+  }
+
+  /**
+   * A client handle scoped to tenant `tenant` (registered through the log:
+   * `system` and `default` at bootstrap, others with `registerTenant`): it
+   * submits, sees, cancels and reads the metrics of that tenant's tasks only.
+   * A client on the network like {@link Cluster.client}.
+   */
+  tenant(tenant: string, options: Omit<ClientOptions, 'tenant'> = {}): TenantClient {
+    return new TenantClient(this.client({ ...options, tenant }), this.kernel);
   }
 
   /** The ids (network addresses) of the clients made so far. */

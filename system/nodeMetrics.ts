@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterNode } from '../actors/clusterNode.js';
 import { TASK_STATUSES } from '../machines/taskLifecycle.js';
+import { registerTenantMetrics } from './tenantMetrics.js';
 
 /** The transport counters a node's metrics read (TlsNetwork and LocalNetwork keep them). */
 export interface TransportStats {
@@ -32,7 +33,8 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
 /**
  * A node's Prometheus metrics, in a registry of its own (several nodes in
  * one process do not collide): `grey_` names, base units (seconds, bytes),
- * labels from fixed sets only (task status). Read at scrape time from the
+ * labels from fixed sets only (task status), and per tenant (capped: see
+ * `registerTenantMetrics`). Read at scrape time from the
  * node itself; the one thing measured as it happens is each storage sync.
  */
 export class NodeMetrics {
@@ -40,7 +42,11 @@ export class NodeMetrics {
   /** Seconds from a sync's start to its promise resolving: the fsync'd commit. */
   readonly syncSeconds: Histogram;
 
-  constructor(node: ClusterNode, transport: TransportStats, options: { defaultMetrics?: boolean } = {}) {
+  /**
+   * @param options.maxTenantLabels tenants given a `tenant` label value of
+   *   their own (default 50, in registration order); the rest are `other`.
+   */
+  constructor(node: ClusterNode, transport: TransportStats, options: { defaultMetrics?: boolean; maxTenantLabels?: number } = {}) {
     const r = this.registry;
     r.setDefaultLabels({ node: node.id });
     const gauge = (name: string, help: string, read: () => number) =>
@@ -74,6 +80,7 @@ export class NodeMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [r],
     });
+    registerTenantMetrics(r, () => node.state, options.maxTenantLabels);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: r, prefix: 'grey_' });
   }
 

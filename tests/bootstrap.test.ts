@@ -64,14 +64,21 @@ describe('Cluster bootstrapping workflow', () => {
     expect(follower.raft.status().votedFor).not.toBe('intruder');
   });
 
-  it('test_quota_initialization: the bootstrap entry registers the system and default tenants with quotas on every node', async () => {
+  it('test_quota_initialization: the bootstrap entry registers the system and default tenants with quotas on every node, and the quotas are enforced', async () => {
     const c = createTestCluster(3, { seed: 15 });
     await c.waitForLeader(2_000);
     await settle(c);
     for (const n of c.upNodes()) {
       expect(n.state.tenants().map((t) => t.tenant)).toEqual(['system', 'default']);
       for (const t of n.state.tenants()) expect(t.quota).toEqual(DEFAULT_TENANT_QUOTA);
+      expect(n.state.tenantStats('default')).toMatchObject({ submitted: 0, live: 0, storedBytes: 0, dominantShare: 0 });
     }
+    // The stored quota is the one admission reads: past it, a task is refused on every node alike.
+    const client = c.client();
+    const err = await c.drive(client.submitTask({ type: 'x', resources: { cpu: DEFAULT_TENANT_QUOTA.maxCpuUnits + 1 } }).accepted.catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: 'QuotaExceeded', outcome: 'failed' });
+    await settle(c);
+    for (const n of c.upNodes()) expect(n.state.tenantStats('default')!.rejected.QuotaExceeded).toBe(1);
   });
 
   it('test_worker_registration: registered workers and their capacities are replicated to every node', async () => {

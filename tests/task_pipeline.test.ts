@@ -73,6 +73,15 @@ describe('Task execution pipeline workflow', () => {
     expect(peak).toBeGreaterThan(1);
     await c.run(500);
     expect((await c.drive(client.task((await c.drive(tooBig.accepted)).taskId)))?.status).toBe('pending');
+
+    // A tenant's quota bounds it too, below what the workers could take: 2 CPUs at once, and nothing declaring more.
+    await c.drive(client.submit({ op: 'registerTenant', tenant: 'small', quota: { maxCpuUnits: 2 } }));
+    const small = c.tenant('small');
+    const refused = await c.drive(small.submitTask({ type: 'heavy', resources: { cpu: 3 } }).accepted.catch((e: unknown) => e));
+    expect(refused).toMatchObject({ code: 'QuotaExceeded' });
+    peak = 0;
+    await c.drive(Promise.all(small.submitTasks(Array.from({ length: 6 }, () => ({ type: 'heavy', resources: { cpu: 1 } }))).map((h) => h.result)));
+    expect(peak).toBe(2); // the workers had 12 CPUs free
   });
 
   it('test_complete_task_execution_flow: submitted → assigned → started → completed, with result and proof', async () => {
