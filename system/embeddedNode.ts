@@ -9,6 +9,10 @@ import { eventsOfChanges, type GreyEvent } from './events.js';
 import { LmdbStorage } from './lmdbStorage.js';
 import type { LocalNetwork } from './localNetwork.js';
 import { identitiesOf, type TlsIdentity } from './certificates.js';
+import { LmdbAuditStore } from './lmdbAuditStore.js';
+import { realNodeSecurity } from './realSecurity.js';
+import type { AuditLog } from '../actors/auditLog.js';
+import type { JoinOutcome } from '../actors/joinRequester.js';
 import { TlsNetwork, parseAddress } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
 import { NodeMetrics } from './nodeMetrics.js';
@@ -107,6 +111,14 @@ export interface GreyNode {
   drain(withinMs?: number): Promise<{ finished: number; handedBack: number }>;
   /** Stops the node: timers, executions and messages; waits for its storage to close. The data directory keeps what was synced. */
   stop(): Promise<void>;
+  /** The node's audit log (joins it judged, membership changes and blocks it applied, refused requests), kept in its data directory. */
+  readonly audit: AuditLog;
+  /**
+   * A node started with `join` over TLS on an empty data directory asks to
+   * join through the join handshake (its certificate, a challenge, software
+   * attestation): how that ended. An operator then approves it. Null otherwise.
+   */
+  readonly joined: Promise<JoinOutcome> | null;
 }
 
 const DEFAULT_CAPACITY = { cpu: 8, memoryBytes: 16 * 2 ** 30 };
@@ -179,6 +191,8 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     executor: { proofSigner },
     tasks: options.tasks,
     limits: options.limits,
+    auditStore: LmdbAuditStore.of(storage),
+    ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from) } : {}),
@@ -215,7 +229,12 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
       events.next(e);
     }
   });
+  const firstStart = node.raft.log.lastIndex === 0 && node.raft.currentTerm === 0;
   node.start();
+  // A new node over TLS asks to join itself, through the handshake (the operator still approves it).
+  const seeds = voters.filter((v) => v !== id);
+  const reachable = address && address.host !== '0.0.0.0' && address.host !== '::' ? `${address.host}:${address.port}` : undefined;
+  const joined = options.join && options.tls && firstStart && seeds.length > 0 ? node.requestJoin(seeds, reachable) : null;
   const gateway = options.api ? new ApiGateway(node, clock) : null;
   let api: HttpApi | null = null;
   if (options.api) {
@@ -246,6 +265,8 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   return {
     id,
     status: () => node.raft.status(),
+    audit: node.audit,
+    joined,
     events$: events.asObservable(),
     registerHandler: (type, handler, opts) => registry.register(type, handler, opts),
     address,

@@ -140,7 +140,14 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   if (join && node.status().config.voters.length === 0) {
     const { host, port } = parseAddress(listen, 'listen');
     const reachable = host === '0.0.0.0' || host === '::' ? `HOST:${port}` : listen;
-    log('info', 'waiting to be added', { node: id, hint: `grey member add ${id} --address ${reachable}` });
+    if (node.joined) {
+      // It asked itself, through the join handshake; an operator approves it.
+      void node.joined.then((o) =>
+        o.ok
+          ? log('info', 'join accepted, waiting for approval', { node: id, trust: o.trust, hint: `grey member add ${id}${reachable === listen ? '' : ` --address ${reachable}`}` })
+          : log('error', 'join refused', { node: id, code: o.code, reason: o.reason }),
+      );
+    } else log('info', 'waiting to be added', { node: id, hint: `grey member add ${id} --address ${reachable}` });
   }
   node.onRole((role, term, leader) => log('info', 'role', { node: id, role, term, leader }));
   await new Promise<void>((done) => {

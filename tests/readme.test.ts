@@ -106,6 +106,16 @@ describe('README', () => {
     expect(lines[5][0]).toEqual(['flags/beta']);
   });
 
+  it('the security example runs as written and prints what its comments say', async () => {
+    const example = blocks('ts').find((b) => b.includes('requestJoin('));
+    expect(example).toBeDefined();
+    const { lines } = await runBlock(example!, 'security.ts');
+    expect(lines[0]).toEqual([{ ok: true, trust: 'hardware' }]);
+    expect(lines[1]).toEqual(['InsufficientTrust']);
+    expect(lines[2]).toEqual([['join n4 accepted', 'membership n4 applied', 'join n5 rejected', 'membership n4 applied', 'block n4 applied', 'message n4 dropped', 'message n4 dropped']]);
+    expect(lines[3]).toEqual([true]);
+  });
+
   it('the real-mode example runs as written: three embedded nodes, a handler reading a file', async () => {
     const example = blocks('ts').find((b) => b.includes('startNode(') && b.includes('lineCount'));
     expect(example).toBeDefined();
@@ -146,7 +156,7 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const argv of commands) {
       const [command] = argv;
-      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node', 'diagram', 'submit', 'watch', 'member']).toContain(command);
+      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node', 'diagram', 'submit', 'watch', 'member', 'audit']).toContain(command);
       if (command === 'diagram') {
         // As written, with any --out under a scratch folder.
         const args = [...argv];
@@ -158,10 +168,10 @@ describe('README', () => {
         expect(out >= 0 || printed.join('\n').length > 0).toBe(true);
         continue;
       }
-      if (['cluster', 'status', 'certs', 'node', 'submit', 'watch', 'member'].includes(command)) {
+      if (['cluster', 'status', 'certs', 'node', 'submit', 'watch', 'member', 'audit'].includes(command)) {
         // Real processes and sockets: tests/cluster_cli.test.ts and tests/processes.test.ts run these; here, the flags must parse.
-        const flags = argv.slice(command === 'cluster' ? 2 : 1);
-        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason'];
+        const flags = argv.slice(command === 'cluster' || command === 'audit' ? 2 : 1);
+        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason', '--kind', '--expect-head', '--from'];
         for (const f of flags) if (f.startsWith('--')) expect(known, `${argv.join(' ')}: ${f}`).toContain(f);
         continue;
       }
