@@ -206,3 +206,6 @@ export {
   type AuditRecord, type AuditEvent, type AuditKind, type AuditOutcome, type AuditVerification, type AuditHead, type AuditStore, type AuditLimits,
 } from './actors/auditLog.js';
 export { LmdbAuditStore, readAuditRecords, AuditReadError } from './system/lmdbAuditStore.js';
+export { signProof, signProofBatch, ProofSigner, PROOF_SIGNING_MODES, type ProofSignature, type ProofSigningMode } from './actors/proofSignature.js';
+export { verifyProof, type ProofVerification, type ProofVerificationCode, type VerifyProofOptions } from './actors/proofVerification.js';
+export { realNodeSecurity, codeMeasurement, type RealSecurityOptions } from './system/realSecurity.js';
