@@ -16,7 +16,7 @@ export { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
 export interface TenantStats extends TenantCounters, TenantUsage {
   tenant: string;
   quota: TenantQuota;
-  /** Weighted dominant share of the registered (not draining) workers' capacity its assigned and running tasks hold. */
+  /** Weighted dominant share of the registered workers' capacity its assigned and running tasks hold. */
   dominantShare: number;
 }
 
@@ -388,10 +388,10 @@ export class ClusterState {
     if (!t) return undefined;
     const counters = structuredClone(this.tenantBook.countersOf(id));
     const usage = this.tenantBook.usageOf(id);
+    // Over every registered worker, as the leader's scheduler counts shares.
     let cpu = 0;
     let memory = 0;
     for (const w of Object.values(this.s.workers)) {
-      if (w.draining) continue;
       cpu += Math.round(w.capacity.cpu * 1000);
       memory += w.capacity.memoryBytes;
     }

@@ -120,6 +120,15 @@ function emptyUsage(): TenantUsage {
   return { live: 0, holding: 0, heldMilliCpu: 0, heldMemoryBytes: 0, storedBytes: 0 };
 }
 
+/**
+ * Bytes a payload or result is stored as: `null` (none, the common case)
+ * counts nothing, so a task without data costs its tenant no storage and
+ * the books no entry.
+ */
+function storedBytes(value: unknown): number {
+  return value === null || value === undefined ? 0 : valueBytes(value);
+}
+
 /** A finished task the table still holds, and the bytes it counts for. */
 interface Stored {
   tenant: string;
@@ -135,8 +144,13 @@ export class TenantBook {
   private finished = new Map<string, Stored>();
   /** Dead letters, in the order the table keeps them (it drops the oldest first). */
   private dead = new Map<string, Stored>();
-  /** Payload sizes measured at admission, for the submissions about to be applied. */
+  /** Payload sizes measured at admission, for the submissions about to be applied (those with a payload). */
   private readonly admitted = new Map<string, number>();
+  // The records of the tenant looked up last (cleared whenever the maps are replaced).
+  private lastUsageTenant: string | null = null;
+  private lastUsage: TenantUsage | null = null;
+  private lastCountersTenant: string | null = null;
+  private lastCounters: TenantCounters | null = null;
 
   constructor(private readonly table: TaskTable) {}
 
@@ -146,8 +160,9 @@ export class TenantBook {
    * its tenant's quota; each tenant's storage stays within its quota; each
    * tenant's rate bucket, refilled to the latest `submittedAt` among its
    * tasks, holds a token per task. On success the tokens are taken; on a
-   * refusal nothing changes. Tasks the table already holds (a retried
-   * submission) cost nothing.
+   * refusal nothing changes. (A retried request is answered from its
+   * session and never comes here; a task id sent again in a new request
+   * costs a token, and no storage: that is counted as tasks enter the table.)
    */
   admit(tasks: readonly NewTask[], quotaOf: (tenant: string) => Readonly<TenantQuota> | undefined): Admission {
     const batch = new Map<string, { quota: Readonly<TenantQuota>; count: number; at: number; bytes: number }>();
@@ -156,12 +171,11 @@ export class TenantBook {
       const tenant = t.spec.tenant;
       const quota = quotaOf(tenant);
       if (quota === undefined) return { ok: false, code: 'UnknownTenant', tenant, message: `tenant '${tenant}' is not registered` };
-      if (this.table.get(t.id) !== undefined || this.admitted.has(t.id)) continue;
       const { cpu, memoryBytes } = t.spec.resources;
       if (cpu > quota.maxCpuUnits) return this.refusal('QuotaExceeded', tenant, `task ${t.id} declares ${cpu} CPU; tenant '${tenant}' may hold ${quota.maxCpuUnits} CPU in all`);
       if (memoryBytes > quota.maxMemoryBytes) return this.refusal('QuotaExceeded', tenant, `task ${t.id} declares ${memoryBytes} bytes of memory; tenant '${tenant}' may hold ${quota.maxMemoryBytes} bytes in all`);
-      const bytes = valueBytes(t.spec.payload);
-      this.admitted.set(t.id, bytes);
+      const bytes = storedBytes(t.spec.payload);
+      if (bytes > 0) this.admitted.set(t.id, bytes);
       const b = batch.get(tenant);
       if (b === undefined) batch.set(tenant, { quota, count: 1, at: t.submittedAt, bytes });
       else {
@@ -220,7 +234,7 @@ export class TenantBook {
       if (tr.from === null) {
         this.countersOf(tenant).submitted++;
         u.live++;
-        u.storedBytes += this.admitted.get(tr.taskId) ?? valueBytes(record.spec.payload);
+        if (record.spec.payload !== null) u.storedBytes += this.admitted.get(tr.taskId) ?? storedBytes(record.spec.payload);
       }
       const was = holds(tr.from);
       if (was !== holds(tr.to)) {
@@ -235,19 +249,20 @@ export class TenantBook {
       if (FINAL_TASK_STATUSES.has(tr.to) && (tr.from === null || !FINAL_TASK_STATUSES.has(tr.from))) {
         const c = this.countersOf(tenant);
         u.live--;
-        let bytes = valueBytes(record.spec.payload);
+        let bytes = storedBytes(record.spec.payload);
         if (tr.to === 'completed') {
           c.completed++;
-          const result = valueBytes(record.result);
+          const result = storedBytes(record.result);
           u.storedBytes += result;
           bytes += result;
         } else if (tr.to === 'failed') c.failed++;
         else c.cancelled++;
         if ((tr.to === 'completed' || tr.to === 'failed') && record.startedAt !== null && record.finishedAt !== null) observe(c.runTimeMs, record.finishedAt - record.startedAt);
+        // Only what stores something has to leave the account later.
         if (tr.to === 'failed') {
-          this.dead.set(tr.taskId, { tenant, bytes });
           failed = true;
-        } else this.finished.set(tr.taskId, { tenant, bytes });
+          if (bytes > 0) this.dead.set(tr.taskId, { tenant, bytes });
+        } else if (bytes > 0) this.finished.set(tr.taskId, { tenant, bytes });
       }
     }
     this.admitted.clear();
@@ -279,15 +294,22 @@ export class TenantBook {
   }
 
   private usageRecord(tenant: string): TenantUsage {
+    // Transitions come in runs of one tenant's tasks: skip the map for a repeat.
+    if (tenant === this.lastUsageTenant) return this.lastUsage as TenantUsage;
     let u = this.usage.get(tenant);
     if (u === undefined) this.usage.set(tenant, (u = emptyUsage()));
+    this.lastUsageTenant = tenant;
+    this.lastUsage = u;
     return u;
   }
 
   /** The counters of `tenant` (live: callers copy before handing them out). */
   countersOf(tenant: string): TenantCounters {
+    if (tenant === this.lastCountersTenant) return this.lastCounters as TenantCounters;
     let c = this.counters.get(tenant);
     if (c === undefined) this.counters.set(tenant, (c = emptyCounters()));
+    this.lastCountersTenant = tenant;
+    this.lastCounters = c;
     return c;
   }
 
@@ -306,15 +328,18 @@ export class TenantBook {
     this.buckets = new Map(structuredClone(snapshot?.buckets ?? []));
     this.counters = new Map(structuredClone(snapshot?.counters ?? []));
     this.usage = new Map();
+    this.lastUsageTenant = this.lastCountersTenant = null;
+    this.lastUsage = null;
+    this.lastCounters = null;
     this.finished = new Map();
     this.dead = new Map();
     for (const t of this.table.all()) {
       const u = this.usageRecord(t.spec.tenant);
-      let bytes = valueBytes(t.spec.payload);
-      if (t.status === 'completed') bytes += valueBytes(t.result);
+      let bytes = storedBytes(t.spec.payload);
+      if (t.status === 'completed') bytes += storedBytes(t.result);
       u.storedBytes += bytes;
-      if (FINAL_TASK_STATUSES.has(t.status)) this.finished.set(t.id, { tenant: t.spec.tenant, bytes });
-      else u.live++;
+      if (!FINAL_TASK_STATUSES.has(t.status)) u.live++;
+      else if (bytes > 0) this.finished.set(t.id, { tenant: t.spec.tenant, bytes });
       if (holds(t.status)) {
         u.holding++;
         u.heldMilliCpu += Math.round(t.spec.resources.cpu * 1000);
@@ -322,9 +347,9 @@ export class TenantBook {
       }
     }
     for (const t of this.table.deadLetters()) {
-      const bytes = valueBytes(t.spec.payload);
+      const bytes = storedBytes(t.spec.payload);
       this.usageRecord(t.spec.tenant).storedBytes += bytes;
-      this.dead.set(t.id, { tenant: t.spec.tenant, bytes });
+      if (bytes > 0) this.dead.set(t.id, { tenant: t.spec.tenant, bytes });
     }
   }
 }
