@@ -186,3 +186,54 @@ describe('Scheduler: tenants', () => {
     expect(s.tenant('even')!.holding + s.tenant('odd')!.holding).toBe(s.stats().placed + s.stats().running);
   });
 });
+
+describe('Scheduler: tenants under a random workload', () => {
+  it('keeps every tenant account exact and every cap, through plan, place, start, release, steal, move and worker changes', () => {
+    let x = 12345;
+    const rand = (n: number) => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const s = new Scheduler({ agingMs: 50, reserveAfterMs: 200, maxQueuedPerWorker: 3 });
+    s.setTenant('t0', { weight: 1, maxCpu: 3, maxMemoryBytes: Infinity, maxConcurrent: 4 });
+    s.setTenant('t1', { weight: 2, maxCpu: 5, maxMemoryBytes: 3 * GB, maxConcurrent: Infinity });
+    s.setTenant('t2', { weight: 0.5, maxCpu: Infinity, maxMemoryBytes: Infinity, maxConcurrent: Infinity });
+    for (let i = 1; i <= 4; i++) s.addWorker(`w${i}`, { cpu: 2 + rand(4), memoryBytes: (1 + rand(3)) * GB });
+    const placed: string[] = [];
+    for (let step = 0; step < 3_000; step++) {
+      const now = step * 2;
+      const r = rand(12);
+      if (r < 3) {
+        s.enqueue({ id: `k${step}`, tenant: `t${rand(3)}`, priority: rand(5) - 2, resources: { cpu: (1 + rand(8)) / 4, memoryBytes: rand(2) * GB }, enqueuedAt: now - rand(50) });
+      } else if (r < 6) {
+        for (const d of s.plan(now, 1 + rand(4))) {
+          s.place(d.taskId, d.worker);
+          placed.push(d.taskId);
+        }
+      } else if (r < 9 && placed.length > 0) {
+        const at = rand(placed.length);
+        const id = placed[at];
+        if (s.task(id)?.status === 'placed' && rand(2) === 0) s.start(id);
+        else if (s.task(id)) {
+          s.release(id);
+          placed.splice(at, 1);
+        } else placed.splice(at, 1);
+      } else if (r < 10) {
+        for (const m of s.steal()) s.move(m.taskId, m.to);
+      } else if (r < 11) {
+        s.setWorkerAvailable(`w${1 + rand(4)}`, rand(3) !== 0);
+      } else if (rand(20) === 0) {
+        const id = `w${1 + rand(4)}`;
+        if (s.hasWorker(id)) for (const lost of s.removeWorker(id)) s.enqueue({ id: `${lost}'`, tenant: 't2', priority: 0, resources: { cpu: 0.25, memoryBytes: 0 }, enqueuedAt: now });
+        s.addWorker(id, { cpu: 2 + rand(4), memoryBytes: (1 + rand(3)) * GB });
+      }
+      s.assertInvariants();
+      // Only decisions place here, so the caps hold at every step.
+      expect(s.tenant('t0')!.holding).toBeLessThanOrEqual(4);
+      expect(s.tenant('t0')!.held.cpu).toBeLessThanOrEqual(3);
+      expect(s.tenant('t1')!.held.cpu).toBeLessThanOrEqual(5);
+      expect(s.tenant('t1')!.held.memoryBytes).toBeLessThanOrEqual(3 * GB);
+    }
+    expect(placed.length).toBeGreaterThan(0);
+  });
+});
