@@ -23,6 +23,7 @@ import { benchSyncedAppends } from './storage.js';
 import { benchEmbeddedDurable } from './embedded.js';
 import { benchSecurity } from './security.js';
 import { benchJoins } from './joins.js';
+import { benchNoisyNeighbour } from './tenants.js';
 
 const results: BenchResult[] = [];
 const run = async (r: BenchResult | BenchResult[] | Promise<BenchResult | BenchResult[]>) => {
@@ -47,6 +48,8 @@ await run(benchScheduler());
 await run(benchTaskThroughput());
 await run(benchTaskThroughput(50_000, 8_000, 1_000, 1, true));
 await run(benchManyClients());
+await run(benchNoisyNeighbour({ spread: 0 }));
+await run(benchNoisyNeighbour({ spread: 0.5 }));
 await run(benchQueuedTaskMemory());
 await run(benchSteadyLoadMemory());
 await run(benchDetectors());
