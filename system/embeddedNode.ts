@@ -13,6 +13,7 @@ import { LmdbAuditStore } from './lmdbAuditStore.js';
 import { realNodeSecurity } from './realSecurity.js';
 import type { AuditLog } from '../actors/auditLog.js';
 import type { JoinOutcome } from '../actors/joinRequester.js';
+import { JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_HELLO, JOIN_RESULT } from '../actors/joinAuthenticator.js';
 import { TlsNetwork, parseAddress } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
 import { NodeMetrics } from './nodeMetrics.js';
@@ -123,6 +124,19 @@ export interface GreyNode {
 
 const DEFAULT_CAPACITY = { cpu: 8, memoryBytes: 16 * 2 ** 30 };
 
+const JOIN_TYPES: ReadonlySet<string> = new Set([JOIN_HELLO, JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_RESULT]);
+
+/** Why `peer` may not talk to this node as a node, or null: blocked, or not a member (a node that knows no membership yet takes any). */
+function nonMember(node: ClusterNode, peer: string): string | null {
+  const blocked = node.state.blockedReason(peer, null);
+  if (blocked !== null) return blocked;
+  const config = node.raft.config;
+  if (config.voters.includes(peer) || config.learners.includes(peer)) return null;
+  const m = node.state.member(peer);
+  if (m !== undefined && m.status !== 'rejected') return null;
+  return node.state.members().length === 0 ? null : `${peer} is not a member`;
+}
+
 /** Raft timing for the wall clock: what etcd uses on a LAN (100 ms heartbeats, elections after 1 s). */
 const REAL_RAFT: Partial<RaftOptions> = { heartbeatMs: 100, electionTimeoutMin: 1_000, electionTimeoutMax: 2_000 };
 
@@ -156,6 +170,8 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
           listen: options.listen,
           peers: withoutSelf(options.peers as Record<string, string>, id),
           resolvePeer: (peer) => node?.state.member(peer)?.address,
+          // A blocked node is refused at the handshake (its existing links are cut when the block applies).
+          refusePeer: (peer, role) => (role === 'node' && node ? node.state.blockedReason(peer, null) : null),
         })
       : null;
   const network: Pick<LocalNetwork, 'send' | 'inbox'> = tcp ?? options.network!;
@@ -197,9 +213,26 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from) } : {}),
   });
+  let dropsAudited = new Map<string, number>();
   const inbox = network.inbox(id).subscribe((env) => {
     traffic.delivered++;
+    // Node-to-node traffic from a node that is no member (and not joining through the handshake) is dropped and audited.
+    const refused = tcp && tcp.roleOf(env.from) === 'node' && !JOIN_TYPES.has(env.type) ? nonMember(node!, env.from) : null;
+    if (refused !== null) {
+      const now = clock.now();
+      const last = dropsAudited.get(env.from);
+      if (last === undefined || now - last >= 1_000) {
+        if (dropsAudited.size > 1_000) dropsAudited = new Map();
+        dropsAudited.set(env.from, now);
+        node!.audit.append({ kind: 'message', subject: env.from, outcome: 'dropped', reason: `Refused: ${refused}`, detail: { type: env.type, reason: 'Refused' } });
+      }
+      return;
+    }
     node.handle(env.from, env.type, env.payload);
+  });
+  // A blocked node is cut off at once.
+  if (tcp) node.onChanges((c) => {
+    for (const m of c.members) if (m.status === 'blocked') tcp.disconnect(m.node);
   });
   metrics = new NodeMetrics(node, {
     get sent() {

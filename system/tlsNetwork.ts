@@ -51,6 +51,11 @@ export interface TlsNetworkOptions {
    * failures in a row, 1 s open.
    */
   breaker?: BreakerInput;
+  /**
+   * Why an authenticated peer may not connect now, or null: asked once its
+   * certificate checked out (a node: whether the cluster blocked it).
+   */
+  refusePeer?: (id: string, role: CertificateRole) => string | null;
 }
 
 /** Why a connection was refused (see {@link TlsNetwork.refusals}). */
@@ -202,6 +207,13 @@ export class TlsNetwork {
     this.dial(to);
   }
 
+  /** Closes every connection with `peer` at once (it was blocked, say); it may dial again, and is asked {@link TlsNetworkOptions.refusePeer}. */
+  disconnect(peer: string): void {
+    for (const socket of this.links.get(peer) ?? []) socket.destroy();
+    this.links.delete(peer);
+    this.queues.delete(peer);
+  }
+
   /** Closes every connection and the listener. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -341,6 +353,7 @@ export class TlsNetwork {
         const name = certifiedName(id!);
         const role = (['node', 'operator', 'client'] as const).find((r) => (r !== 'node' || name === id) && ids.some((i) => i.role === r && i.name === name));
         if (role) this.roles.set(id!, role);
+        if (role) reason = this.options.refusePeer?.(id!, role) ?? null;
       }
       if (reason !== null) {
         this.refuse(id, reason);

@@ -18,12 +18,12 @@ import { freePort, until } from './helpers/realTime.js';
 
 const FAST = { heartbeatMs: 20, electionTimeoutMin: 150, electionTimeoutMax: 300 };
 let root: string;
-let certs: Record<'n1' | 'n2' | 'admin', TlsIdentity>;
+let certs: Record<'n1' | 'n2' | 'n3' | 'admin', TlsIdentity>;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'grey-real-join-'));
   const ca = await createClusterCa();
-  certs = { n1: await issueCertificate(ca, 'node', 'n1'), n2: await issueCertificate(ca, 'node', 'n2'), admin: await issueCertificate(ca, 'operator', 'admin') };
+  certs = { n1: await issueCertificate(ca, 'node', 'n1'), n2: await issueCertificate(ca, 'node', 'n2'), n3: await issueCertificate(ca, 'node', 'n3'), admin: await issueCertificate(ca, 'operator', 'admin') };
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -54,5 +54,31 @@ describe('joining in real mode, over mutual TLS', () => {
     const { node, records } = await readAuditRecords(join(root, 'n1'));
     expect(node).toBe('n1');
     expect(records.filter((r) => r.kind === 'join').map((r) => `${r.subject} ${r.outcome}`)).toEqual(['n2 accepted']);
+  }, 30_000);
+
+  it("a certified node that is no member is not listened to (dropped, audited); once blocked, its links are cut and its connections refused", async () => {
+    const [p1, p3] = [await freePort(), await freePort()];
+    const a1 = `127.0.0.1:${p1}`;
+    const a3 = `127.0.0.1:${p3}`;
+    const n1 = await startNode({ id: 'n1', peers: { n1: a1 }, listen: a1, tls: certs.n1, dataDir: join(root, 'm1'), raft: FAST });
+    await until(() => n1.status().role === 'leader', 'n1 leads');
+    const term = n1.status().term;
+    // n3 holds a certificate from the cluster CA, but founds a cluster of its own with n1 in it, and asks n1 for votes.
+    const n3 = await startNode({ id: 'n3', peers: { n3: a3, n1: a1 }, listen: a3, tls: certs.n3, dataDir: join(root, 'm3'), raft: FAST });
+    const admin = connect({ endpoints: { n1: a1 }, tls: certs.admin, timeoutMs: 10_000 });
+    const refusedTotal = async () => Number(/^grey_transport_refused_total(?:\{[^}]*\})? (\d+)/m.exec(await n1.metrics.registry.metrics())?.[1] ?? 0);
+    try {
+      const dropped = await until(() => n1.audit.records({ kind: 'message', subject: 'n3' }).at(0), 'n3 audited');
+      expect(dropped).toMatchObject({ outcome: 'dropped', reason: 'Refused: n3 is not a member' });
+      expect(n1.status()).toMatchObject({ role: 'leader', term });
+      const before = await refusedTotal();
+      await admin.submit({ op: 'block', node: 'n3', reason: 'rogue' });
+      await until(async () => (await refusedTotal()) > before, 'n3 refused at the handshake');
+      expect(n1.audit.records({ kind: 'block', subject: 'n3' }).map((r) => r.reason)).toEqual(['rogue']);
+      expect(n1.status()).toMatchObject({ role: 'leader', term });
+    } finally {
+      await admin.close();
+      await Promise.all([n1.stop(), n3.stop()]);
+    }
   }, 30_000);
 });
