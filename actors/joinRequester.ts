@@ -44,22 +44,25 @@ export class JoinRequester {
   constructor(private readonly deps: JoinRequesterDeps) {
     if (deps.seeds.length === 0) throw new RangeError('a join needs at least one member to present to');
     this.done = new Promise((resolve) => (this.settle = resolve));
-    const machine = joinHandshake.provide({
-      actions: {
-        sendHello: () => {
+    this.actor = createActor(joinHandshake, { clock: deps.clock, id: 'joinHandshake', input: deps.handshake, ...(deps.inspect ? { inspect: deps.inspect } : {}) });
+    // The chart's sendHello and sendEvidence entry actions are carried out here, once the
+    // transition is over: a send may step other actors (a link's breaker), which must not
+    // happen inside this chart's own action.
+    let done = '';
+    this.actor.subscribe((snap) => {
+      const state = snap.value as JoinHandshakeState;
+      const step = `${state}#${snap.context.attempts}`;
+      if (step !== done && (state === 'presenting' || state === 'attesting')) {
+        done = step;
+        if (state === 'presenting') {
           this.target = (this.target + 1) % deps.seeds.length;
           deps.send(deps.seeds[this.target], JOIN_HELLO, { certificate: deps.credentials.certificate, ...(deps.address !== undefined ? { address: deps.address } : {}) } satisfies JoinHello);
-        },
-        sendEvidence: ({ context }) => {
-          const nonce = Uint8Array.from(Buffer.from(context.nonce ?? '', 'hex'));
+        } else {
+          const nonce = Uint8Array.from(Buffer.from(snap.context.nonce ?? '', 'hex'));
           deps.send(deps.seeds[this.target], JOIN_EVIDENCE, { nonce, evidence: deps.credentials.evidence(nonce, deps.clock.now()), signature: deps.credentials.sign(joinProofBytes(this.name, nonce)) });
-        },
-      },
-    });
-    this.actor = createActor(machine, { clock: deps.clock, id: 'joinHandshake', input: deps.handshake, ...(deps.inspect ? { inspect: deps.inspect } : {}) });
-    this.actor.subscribe((snap) => {
+        }
+      }
       if (snap.status !== 'done') return;
-      const state = snap.value as JoinHandshakeState;
       if (state === 'admitted') this.settle({ ok: true, trust: this.trust });
       else this.settle({ ok: false, code: snap.context.code ?? 'Timeout', reason: snap.context.reason ?? 'no answer' });
     });
