@@ -139,8 +139,8 @@ export async function measureNoisyNeighbour(options: NoisyNeighbourOptions = {})
   const capacityPerSecond = (WORKERS * SLOTS_PER_WORKER * 1000) / o.runTimeMs;
   const alone = await run(o, false);
   const flooded = await run(o, true);
-  // A run time is at most runTimeMs × (1 + spread): a slot frees within that.
-  const boundMs = alone.bP99Ms + Math.max(alone.bP99Ms, o.runTimeMs * (1 + o.spread));
+  // The bound: within 2× B's value without A, or one (nominal) task run time, whichever is larger.
+  const boundMs = Math.max(2 * alone.bP99Ms, o.runTimeMs);
   return { capacityPerSecond, fairSharePerSecond: capacityPerSecond / 2, alone, flooded, boundMs, withinBound: flooded.bP99Ms <= boundMs };
 }
 
