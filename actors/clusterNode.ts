@@ -144,6 +144,8 @@ export interface ClusterNodeDeps {
   security?: NodeSecurity;
   /** Where this node's audit log keeps its records durably (real mode: the data directory); memory otherwise. */
   auditStore?: AuditStore;
+  /** What the audit log dates its records by (default the node's clock; real mode: the calendar, ms since the epoch). */
+  auditClock?: { now(): number };
 }
 
 /**
@@ -251,7 +253,7 @@ export class ClusterNode {
 
   constructor(deps: ClusterNodeDeps) {
     this.id = deps.id;
-    this.audit = new AuditLog({ node: deps.id, clock: deps.clock, ...(deps.auditStore ? { store: deps.auditStore } : {}) });
+    this.audit = new AuditLog({ node: deps.id, clock: deps.auditClock ?? deps.clock, ...(deps.auditStore ? { store: deps.auditStore } : {}) });
     this.security = deps.security ?? null;
     if (deps.security) {
       const sec = deps.security;
@@ -492,7 +494,7 @@ export class ClusterNode {
     if (status === 'blocked') {
       const reason = this.state.member(node)?.context.reason;
       this.audit.append({ kind: 'block', subject: node, outcome: 'applied', reason: reason ?? 'blocked by an operator', detail: { index, fingerprint: this.state.member(node)?.identity?.fingerprint ?? null } });
-    } else if (status === 'pendingApproval' || status === 'learner' || status === 'rejected' || status === 'removed') {
+    } else {
       this.audit.append({ kind: 'membership', subject: node, outcome: 'applied', reason: status, detail: { index } });
     }
   }

@@ -208,6 +208,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     tasks: options.tasks,
     limits: options.limits,
     auditStore: LmdbAuditStore.of(storage),
+    auditClock: { now: () => Date.now() }, // records dated on the calendar, readable after the process is gone
     ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
     ...(options.inspect ? { inspect: options.inspect } : {}),

@@ -112,7 +112,7 @@ describe('README', () => {
     const { lines } = await runBlock(example!, 'security.ts');
     expect(lines[0]).toEqual([{ ok: true, trust: 'hardware' }]);
     expect(lines[1]).toEqual(['InsufficientTrust']);
-    expect(lines[2]).toEqual([['join n4 accepted', 'membership n4 applied', 'join n5 rejected', 'membership n4 applied', 'block n4 applied', 'message n4 dropped', 'message n4 dropped']]);
+    expect(lines[2]).toEqual([['join accepted', 'membership pendingApproval', 'membership learner', 'membership voter', 'block key leaked', 'message dropped', 'message dropped']]);
     expect(lines[3]).toEqual([true]);
   });
 
