@@ -7,7 +7,7 @@ import { toWellFormed } from './canonical.js';
 import { canonicalResult } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
-import { backoffDelay, type ProofArtifact, type TaskChange, type TaskRecord } from './taskTable.js';
+import { backoffDelay, type ProofArtifact, type Resources, type TaskChange, type TaskRecord } from './taskTable.js';
 import type { ProofSigner } from './proofSignature.js';
 
 /** Options of an {@link Executor}. */
@@ -240,7 +240,7 @@ export class Executor {
     }
     const run: Run = { taskId: record.id, attempt, startedAt: this.clock.now(), actor: null, abort: null, abortReason: undefined, over: false, lastProgressAt: Number.NEGATIVE_INFINITY };
     this.runs.set(record.id, run);
-    const ctx = new AttemptContext(this, run, me);
+    const ctx = new AttemptContext(this, run, me, record.spec.resources);
     let out: unknown;
     try {
       out = handler(record.spec.payload, ctx);
@@ -429,14 +429,21 @@ export class Executor {
 class AttemptContext implements HandlerContext {
   readonly taskId: string;
   readonly attempt: number;
+  private declared: Readonly<Resources> | undefined;
 
   constructor(
     private readonly executor: Executor,
     private readonly run: Run,
     readonly worker: string,
+    private readonly spec: Readonly<Resources>,
   ) {
     this.taskId = run.taskId;
     this.attempt = run.attempt;
+  }
+
+  /** A frozen copy of the spec's resources, made on first use (the record's own object stays out of the handler's reach). */
+  get resources(): Readonly<Resources> {
+    return (this.declared ??= Object.freeze({ cpu: this.spec.cpu, memoryBytes: this.spec.memoryBytes }));
   }
 
   get signal(): AbortSignal {

@@ -1,3 +1,5 @@
+import type { Resources } from './taskTable.js';
+
 /** What a handler gets besides its payload. */
 export interface HandlerContext {
   taskId: string;
@@ -5,6 +7,13 @@ export interface HandlerContext {
   attempt: number;
   /** The node running it. */
   worker: string;
+  /**
+   * What the task declared it needs (`resources` of its spec, defaults
+   * filled in: `{ cpu, memoryBytes }`), as admission and placement counted
+   * it. A copy: changing it changes nothing. A `WorkerPool` handler runs the
+   * task in a thread whose heap limit follows `memoryBytes`.
+   */
+  readonly resources: Readonly<Resources>;
   /** Fires on cancellation, timeout, or when the worker gives the task up. */
   signal: AbortSignal;
   /** Reports progress in [0, 1]; replicated, throttled. */

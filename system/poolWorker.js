@@ -12,7 +12,11 @@
 const modules = new Map();
 
 /**
- * @param {{ module: string; name: string; payload: unknown; context: { taskId: string; attempt: number; worker: string } }} task
+ * The thread's V8 heap limit is set by the pool when it starts the thread
+ * (the task's memory tier, see `memoryTierMb`): a task that outgrows it
+ * ends the thread, and the pool reports it.
+ *
+ * @param {{ module: string; name: string; payload: unknown; context: { taskId: string; attempt: number; worker: string; resources: { cpu: number; memoryBytes: number } } }} task
  * @returns {Promise<{ ok: true; result: unknown; cpuTimeUs: number | null } | { ok: false; name: string; message: string; retryable: boolean }>}
  */
 export default async function runTask({ module, name, payload, context }) {
