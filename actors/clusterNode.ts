@@ -391,6 +391,15 @@ export class ClusterNode {
     this.forwarding.clear();
   }
 
+  /**
+   * The transport saw every connection to `peer` close (its process ended).
+   * Raft uses it to fail over without waiting out an election timeout
+   * ({@link RaftNode.peerDisconnected}).
+   */
+  peerDisconnected(peer: string): void {
+    if (!this.stopped) this.raft.peerDisconnected(peer);
+  }
+
   /** Sends `client`'s request to node `to`, which serves it as if the client had reached it: answers come to {@link onRelayed} listeners. */
   relay(to: string, client: string, principal: RelayedRequest['principal'], request: ClientRequest): void {
     if (!this.stopped) this.transport.send(to, CLIENT_RELAY, { client, principal, request } satisfies RelayedRequest);

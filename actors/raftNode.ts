@@ -52,6 +52,16 @@ export interface RaftOptions {
    * as lease reads assume: the lease lasts electionTimeoutMin × (1 − b) / (1 + b).
    */
   clockDriftBound: number;
+  /**
+   * When the transport reports that every connection to the leader closed
+   * (its process ended: {@link RaftNode.peerDisconnected}), a follower
+   * campaigns after a short delay staggered by its rank among the voters
+   * left, through PreVote, instead of waiting out a whole election timeout.
+   * A partition closes no connection, so it changes nothing there. Off
+   * whenever `leaseReads` is on: a lease holds only if followers wait the
+   * full timeout after their last contact. Default true.
+   */
+  fastFailover: boolean;
 }
 
 export const DEFAULT_RAFT_OPTIONS: RaftOptions = Object.freeze({
@@ -66,6 +76,7 @@ export const DEFAULT_RAFT_OPTIONS: RaftOptions = Object.freeze({
   snapshotKeep: 1_000,
   leaseReads: false,
   clockDriftBound: 0.01,
+  fastFailover: true,
 });
 
 /** The replicated state machine a Raft node applies committed commands to. */
@@ -228,6 +239,8 @@ export class RaftNode {
   private leaseFrom = Number.NEGATIVE_INFINITY;
   /** Heard from the leader (or granted a vote) since the election timer was last armed: the chart's `heardFromLeader`. */
   private contactSinceArmed = false;
+  /** The leader whose connections all closed, while this follower campaigns early (see {@link RaftNode.peerDisconnected}). */
+  private goneLeader: string | null = null;
   private matchScratch = new Float64Array(0);
   private lastArmedAt = Number.NEGATIVE_INFINITY;
   private readonly progress = new Map<string, Progress>();
@@ -305,7 +318,7 @@ export class RaftNode {
     // at most one event per peer per interval, not one per message. The
     // randomized election timeout is measured from the last contact.
     const role = raftRole.provide({
-      delays: { electionTimeout: () => this.electionDelay() },
+      delays: { electionTimeout: () => this.electionDelay(), failoverDelay: () => this.failoverDelay() },
       guards: {
         heardFromLeader: () => this.contactSinceArmed,
         quorumActive: () => !o.checkQuorum || this.activeVoters() >= this.quorumSize,
@@ -545,6 +558,22 @@ export class RaftNode {
     this.sendAppends(target);
   }
 
+  /**
+   * The transport saw every connection to `peer` close: the peer's process
+   * ended, since its operating system closed them (a partition or a lost
+   * packet closes nothing). A follower of that leader then campaigns after
+   * a short staggered delay instead of a whole election timeout, through
+   * PreVote, so a connection reset while the leader lives costs no
+   * leadership: the other voters still hear from it and refuse. Ignored
+   * unless {@link RaftOptions.fastFailover} is on and lease reads are off.
+   */
+  peerDisconnected(peer: string): void {
+    if (this.stopped || !this.options.fastFailover || this.options.leaseReads) return;
+    if (this.roleName !== 'follower' || this.leaderId !== peer) return;
+    this.goneLeader = peer;
+    this.role.send({ type: 'LEADER_GONE', leader: peer });
+  }
+
   // ------------------------------------------------------------------ messages
 
   /** Handles one message from a peer. */
@@ -776,6 +805,23 @@ export class RaftNode {
   }
 
   // ------------------------------------------------------------------ role chart hooks
+
+  /**
+   * After the leader's process ended: the voters left campaign one after
+   * another, a stagger apart in the order of their ids, each with a little
+   * jitter, so the first usually wins before the next starts (no split vote).
+   * The first waits a few ms, time for the others to see the connection
+   * close too and drop the leader's lease, or they would ignore its PreVote.
+   */
+  private failoverDelay(): number {
+    const gone = this.goneLeader;
+    const rest = this.config.voters.filter((v) => v !== gone).sort();
+    const rank = Math.max(0, rest.indexOf(this.id));
+    // A heartbeat interval apart: ample for the first's PreVote and vote (two round trips and a sync).
+    const step = Math.max(2, this.options.heartbeatMs);
+    const jitter = Math.max(1, Math.round(this.options.heartbeatMs / 10));
+    return 2 + rank * step + this.random.int(0, jitter);
+  }
 
   private electionDelay(): number {
     const r = this.random.int(this.options.electionTimeoutMin, this.options.electionTimeoutMax);

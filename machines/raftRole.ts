@@ -14,6 +14,12 @@ import { assign, emit, setup } from 'xstate';
  *            └───────── higher term seen, leader of ≥ term seen, lost vote, lost quorum ─┴─────────────────────┘
  * ```
  *
+ * A follower told that its leader's process ended (`LEADER_GONE`: the
+ * transport saw every connection to it close) campaigns after the short
+ * named delay `failoverDelay` instead of a whole election timeout, still
+ * through PreVote. A partition closes no connection, so the timeout stays
+ * the rule and this the fast path for crashes.
+ *
  * The election timeout is the named delay `electionTimeout`. The chart's
  * own implementation is deterministic (the configured minimum); the Raft
  * actor provides a randomized one drawn from the kernel RNG and measured
@@ -74,6 +80,12 @@ export type RaftRoleEvent =
   | { type: 'PEER_ACTIVE'; from: string }
   /** Leadership transfer: campaign now, skipping PreVote (dissertation §3.10). */
   | { type: 'TIMEOUT_NOW' }
+  /**
+   * Every connection to `leader` closed: its process ended (the transport
+   * saw the peer's operating system close them). A partition closes
+   * nothing, so this is never the only way a leader is found gone.
+   */
+  | { type: 'LEADER_GONE'; leader: string }
   /** Leader: step down (transfer done, or removed from the configuration). */
   | { type: 'STEP_DOWN' }
   /** The configuration changed. */
@@ -174,6 +186,7 @@ export const raftRole = setup({
     cannotCampaign: ({ context }) => !context.isVoter,
     demotedToLearner: ({ event }) => !(event as Extract<RaftRoleEvent, { type: 'CONFIG' }>).isVoter,
     canCampaign: ({ context }) => context.isVoter,
+    leaderIsGone: ({ context, event }) => context.isVoter && context.leader !== null && (event as Extract<RaftRoleEvent, { type: 'LEADER_GONE' }>).leader === context.leader,
     preVoteEnabled: ({ context }) => context.preVote,
     wonVote: ({ context }) => context.votes.length >= quorumOf(context.voters),
     lostVote: ({ context }) => context.denials.length >= quorumOf(context.voters),
@@ -181,6 +194,8 @@ export const raftRole = setup({
   },
   delays: {
     electionTimeout: ({ context }) => context.electionTimeoutMin,
+    // The Raft node staggers it by rank among the voters left (see RaftNode).
+    failoverDelay: ({ context }) => Math.max(1, Math.round(context.heartbeatMs / 10)),
     heartbeatInterval: ({ context }) => context.heartbeatMs,
     quorumCheckInterval: ({ context }) => context.electionTimeoutMin,
   },
@@ -210,15 +225,39 @@ export const raftRole = setup({
   states: {
     follower: {
       entry: 'clearContact',
-      after: {
-        electionTimeout: [
-          { guard: 'heardFromLeader', target: 'follower', reenter: true },
-          // A learner cannot campaign; one that heard nothing for a whole timeout
-          // forgets its leader, which may be gone or may have removed it.
-          { guard: 'cannotCampaign', target: 'follower', reenter: true, actions: 'forgetLeader' },
-          { guard: 'preVoteEnabled', target: 'precandidate' },
-          { target: 'candidate' },
-        ],
+      initial: 'watching',
+      states: {
+        // The election timer runs from the last contact with the leader.
+        watching: {
+          after: {
+            electionTimeout: [
+              { guard: 'heardFromLeader', target: '#raftRole.follower', reenter: true },
+              // A learner cannot campaign; one that heard nothing for a whole timeout
+              // forgets its leader, which may be gone or may have removed it.
+              { guard: 'cannotCampaign', target: '#raftRole.follower', reenter: true, actions: 'forgetLeader' },
+              { guard: 'preVoteEnabled', target: '#raftRole.precandidate' },
+              { target: '#raftRole.candidate' },
+            ],
+          },
+          on: { LEADER_GONE: { guard: 'leaderIsGone', target: 'leaderGone', actions: 'forgetLeader' } },
+        },
+        // The leader's process ended: campaign after a short staggered delay
+        // rather than a whole election timeout. PreVote still asks the others,
+        // who grant only if they too lost the leader (or their lease ran out).
+        leaderGone: {
+          after: {
+            failoverDelay: [
+              { guard: 'preVoteEnabled', target: '#raftRole.precandidate' },
+              { target: '#raftRole.candidate' },
+            ],
+          },
+          on: {
+            // The leader is back (the connection was reset, not its process ended), or another won.
+            LEADER_SEEN: { guard: 'termNotBehind', target: 'watching', actions: 'followLeader' },
+            // Granted a vote: that candidate is on its way; wait for it as usual.
+            VOTED: { guard: 'termNotBehind', target: 'watching', actions: 'recordVote' },
+          },
+        },
       },
       on: {
         LEADER_SEEN: [

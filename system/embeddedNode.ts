@@ -214,6 +214,8 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from) } : {}),
   });
+  // A peer's connections all closed: Raft may fail over at once if it was the leader.
+  const disconnects = tcp ? tcp.disconnects$.subscribe((peer) => node!.peerDisconnected(peer)) : null;
   let dropsAudited = new Map<string, number>();
   const inbox = network.inbox(id).subscribe((env) => {
     traffic.delivered++;
@@ -358,6 +360,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
         await api?.close();
         gateway?.close();
         inbox.unsubscribe();
+        disconnects?.unsubscribe();
         node.stop();
         history?.complete();
         events.complete();

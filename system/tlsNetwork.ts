@@ -91,6 +91,7 @@ const BACKOFF_MAX_MS = 2_000;
 export class TlsNetwork {
   private readonly codec: Codec;
   private readonly inboxSubject = new Subject<Envelope>();
+  private readonly disconnectSubject = new Subject<string>();
   /** Open, authenticated connections by peer (either side may have dialed); messages go out on the first. */
   private readonly links = new Map<string, TLSSocket[]>();
   private readonly queues = new Map<string, Uint8Array[]>();
@@ -176,6 +177,16 @@ export class TlsNetwork {
   inbox<P = unknown>(id: string): Observable<Envelope<P>> {
     if (id !== this.options.id) throw new RangeError(`TlsNetwork of ${this.options.id} has no inbox for ${id}`);
     return this.inboxSubject.asObservable() as Observable<Envelope<P>>;
+  }
+
+  /**
+   * A peer each time its last open connection closes: its process ended, or
+   * its host reset the connections (a partition or lost packets close
+   * nothing, so they never show here). The Raft node uses it to fail over
+   * without waiting out an election timeout.
+   */
+  get disconnects$(): Observable<string> {
+    return this.disconnectSubject.asObservable();
   }
 
   /** Sends `payload` to `to` (a TypeError at once for a payload outside the wire's domain). */
@@ -398,7 +409,10 @@ export class TlsNetwork {
       if (!l) return;
       const i = l.indexOf(socket);
       if (i >= 0) l.splice(i, 1);
-      if (l.length === 0) this.links.delete(peer);
+      if (l.length === 0) {
+        this.links.delete(peer);
+        if (!this.closed) this.disconnectSubject.next(peer);
+      }
     });
     socket.on('error', () => socket.destroy());
     const q = this.queues.get(peer);

@@ -40,7 +40,7 @@ async function world(seed: number): Promise<string[]> {
       // An async handler: its continuation must run at a deterministic virtual time.
       await kernel.sleep(kernel.random(`handler:${id}`).int(0, 3));
       log.push(`${kernel.now()} ${id} handled ${env.id} ${env.type} from ${env.from} ${idSource.next('req')}`);
-      if (env.type === 'preVote' && role.getSnapshot().value === 'follower') {
+      if (env.type === 'preVote' && role.getSnapshot().matches('follower')) {
         bus.send(id, env.from, 'preVoteOk', { term: env.payload.term });
       }
     });

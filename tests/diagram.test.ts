@@ -321,7 +321,8 @@ describe("diagrams of Grey's statecharts", () => {
 
   it('raftRole shows its named delays, never XState internal ids', async () => {
     const text = await diagramOf(greyStatecharts().get('raftRole')!, 'mermaid');
-    expect(text).toContain('raftRole_follower --> raftRole_precandidate : after electionTimeout [preVoteEnabled]');
+    expect(text).toContain('raftRole_follower_watching --> raftRole_precandidate : after electionTimeout [preVoteEnabled]');
+    expect(text).toContain('raftRole_follower_leaderGone --> raftRole_precandidate : after failoverDelay [preVoteEnabled]');
     expect(text).toContain('raftRole_leader_quorum_watching --> raftRole_follower : after quorumCheckInterval');
     expect(text).toContain('raftRole_candidate --> raftRole_leader : always [wonVote]');
   });

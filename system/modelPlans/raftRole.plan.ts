@@ -21,6 +21,8 @@ function raftEvents(s: RaftSnapshot): RaftRoleEvent[] {
     { type: 'TIMEOUT_NOW' },
     { type: 'STEP_DOWN' },
   ];
+  // The known leader's process ended (its connections closed).
+  if (s.context.leader !== null && s.context.leader !== s.context.self) events.push({ type: 'LEADER_GONE', leader: s.context.leader });
   if (t > 0) events.push({ type: 'LEADER_SEEN', term: t - 1, leader: 'n3' }, { type: 'VOTE_GRANTED', from: 'n3', term: t - 1 });
   return events;
 }

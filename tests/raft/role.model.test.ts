@@ -23,6 +23,8 @@ const model = createTestModel(raftRole, {
     TERM_SEEN: (s) => [{ term: ctx(s).term + 1 }],
     VOTE_GRANTED: (s) => [{ from: 'n2', term: ctx(s).term }],
     VOTE_DENIED: (s) => [{ from: 'n2', term: ctx(s).term }, { from: 'n3', term: ctx(s).term }],
+    // The leader's connections all closed (its process ended).
+    LEADER_GONE: (s) => (ctx(s).leader === 'n2' ? [{ leader: 'n2' }] : []),
     // Not driven here (their own tests cover them): votes this node grants, membership, transfer, PreVote, CheckQuorum.
     VOTED: none, CONFIG: none, TIMEOUT_NOW: none, STEP_DOWN: none, PEER_ACTIVE: none, PREVOTE_GRANTED: none, PREVOTE_DENIED: none,
   },
@@ -52,7 +54,8 @@ function drive() {
       TERM_SEEN: (e: EventObject) => w.send('n2', 'n1', 'raft.appendResponse', { term: (e as EventObject & { term: number }).term, success: false, match: 0, conflictIndex: 0, conflictTerm: 0, lastIndex: 0, readRound: 0 }),
       VOTE_GRANTED: (e: EventObject) => w.send((e as EventObject & { from: string }).from, 'n1', 'raft.voteResponse', { term: n1.currentTerm, granted: true, preVote: false }),
       VOTE_DENIED: (e: EventObject) => w.send((e as EventObject & { from: string }).from, 'n1', 'raft.voteResponse', { term: n1.currentTerm, granted: false, preVote: false }),
-      // A leader's timers by their delay; a follower's or candidate's election timer is its only one: fire the next.
+      LEADER_GONE: (e: EventObject) => n1.peerDisconnected((e as EventObject & { leader: string }).leader),
+      // A leader's timers by their delay; a follower's or candidate's election (or failover) timer is its only one: fire the next.
       'xstate.after': (e: EventObject) => {
         const delay = e.type.slice('xstate.after.'.length).split('.')[0];
         if (delay in delays) w.advance(delays[delay]);
