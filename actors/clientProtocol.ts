@@ -21,6 +21,13 @@ export const CLIENT_RELAYED = 'client.relayed';
 export interface RelayedRequest {
   client: string;
   principal: 'client' | 'operator' | null;
+  /**
+   * The tenant the client's certificate binds, as the relaying node
+   * authenticated it: the node served scopes the request to it, as the
+   * relaying node would have (a relay never widens a client's rights).
+   * Absent: the client is bound to no tenant.
+   */
+  tenant?: string;
   request: ClientRequest;
   /** The relaying node passes the answer on to the client over its transport (not to its API gateway). */
   back?: boolean;

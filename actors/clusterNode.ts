@@ -16,7 +16,7 @@ import { taskStepper } from '../machines/taskTable.js';
 import { membershipStepper } from '../machines/membershipTable.js';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerInput } from '../machines/circuitBreaker.js';
 import type { Storage } from './storage.js';
-import { refusalOf, type Principal } from './commandAccess.js';
+import { refusalOf, scopeCommand, scopeQuery, type Principal } from './commandAccess.js';
 import { CLIENT_RELAY, CLIENT_RELAYED, CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type RelayedReply, type RelayedRequest } from './clientProtocol.js';
 import { QueryError, runQuery } from './queries.js';
 import { checkCommandSized, COMMAND_LIMITS, InvalidCommandError } from '../system/commandCheck.js';
@@ -127,6 +127,14 @@ export interface ClusterNodeDeps {
    */
   principalOf?: (from: string) => Principal | null;
   /**
+   * The tenant a client's credential binds it to, or null (not bound): over
+   * mutual TLS, the `grey://tenant/<t>` URI of its client certificate; in
+   * the simulation, what `Cluster.bindTenant` set. A bound client's
+   * requests are scoped to its tenant (see {@link ClusterNode.serveClient});
+   * operators and nodes are never scoped.
+   */
+  tenantOf?: (from: string) => string | null;
+  /**
    * An inspection observer fed from every chart of this node: the Raft
    * role, each follower's replication progress, each member, each task's
    * lifecycle (replicated, and each attempt run here), each peer's
@@ -224,6 +232,7 @@ export class ClusterNode {
   private stopped = false;
   private readonly transport: NodeTransport;
   private readonly principalOf: ((from: string) => Principal | null) | undefined;
+  private readonly tenantOf: ((from: string) => string | null) | undefined;
   private readonly relayListeners = new Set<(from: string, answer: RelayedReply) => void>();
   private actorInspect: ((event: InspectionEvent) => void) | null = null;
   private readonly forwardRetryMs: number;
@@ -283,6 +292,7 @@ export class ClusterNode {
     this.catchUpLag = deps.catchUpLag ?? 16;
     this.transport = deps.transport;
     this.principalOf = deps.principalOf;
+    this.tenantOf = deps.tenantOf;
     this.forwardRetryMs = deps.forwardRetryMs ?? 300;
     this.helloMs = deps.helloMs ?? 500;
     this.session = deps.sessionId ?? `${deps.id}/${Buffer.from(deps.random.bytes(6)).toString('hex')}`;
@@ -400,9 +410,13 @@ export class ClusterNode {
     if (!this.stopped) this.raft.peerDisconnected(peer);
   }
 
-  /** Sends `client`'s request to node `to`, which serves it as if the client had reached it: answers come to {@link onRelayed} listeners. */
-  relay(to: string, client: string, principal: RelayedRequest['principal'], request: ClientRequest): void {
-    if (!this.stopped) this.transport.send(to, CLIENT_RELAY, { client, principal, request } satisfies RelayedRequest);
+  /**
+   * Sends `client`'s request to node `to`, which serves it as if the client
+   * had reached it (with the same principal and tenant): answers come to
+   * {@link onRelayed} listeners.
+   */
+  relay(to: string, client: string, principal: RelayedRequest['principal'], request: ClientRequest, tenant?: string | null): void {
+    if (!this.stopped) this.transport.send(to, CLIENT_RELAY, { client, principal, ...(typeof tenant === 'string' ? { tenant } : {}), request } satisfies RelayedRequest);
   }
 
   /** Subscribes to answers of relayed requests (`from` is the node that served it); returns the unsubscribe function. */
@@ -683,6 +697,7 @@ export class ClusterNode {
    */
   private onClientRequest(from: string, req: ClientRequest): void {
     const principal = this.principalOf ? (this.principalOf(from) ?? 'client') : null;
+    const tenant = this.tenantOf?.(from) ?? null;
     // Over the network, a follower that knows the leader relays a client's
     // command or query to it, as etcd's members do: a client may know only
     // some nodes' addresses, and a NotLeader hint naming a node it cannot
@@ -690,24 +705,33 @@ export class ClusterNode {
     // every node and follows hints itself.)
     const leader = this.raft.leader;
     if ((principal === 'client' || principal === 'operator') && (req?.kind === 'propose' || req?.kind === 'query') && !this.raft.isLeader && leader !== null && leader !== this.id) {
-      this.transport.send(leader, CLIENT_RELAY, { client: from, principal, request: req, back: true } satisfies RelayedRequest);
+      this.transport.send(leader, CLIENT_RELAY, { client: from, principal, ...(tenant !== null ? { tenant } : {}), request: req, back: true } satisfies RelayedRequest);
       return;
     }
-    this.serveClient(from, principal, req, (reply) => this.transport.send(from, CLIENT_REPLY, reply));
+    this.serveClient(from, principal, req, (reply) => this.transport.send(from, CLIENT_REPLY, reply), tenant);
   }
 
   /**
    * A request another node relays for a client of its API. Only a node may
    * relay (a client cannot claim to speak for another), and it relays for
-   * clients and operators only, never with a node's rights.
+   * clients and operators only, never with a node's rights; a tenant-bound
+   * client's tenant comes along and scopes the request here too.
    */
   private onRelay(from: string, relayed: RelayedRequest): void {
     if (this.principalOf && this.principalOf(from) !== 'node') return;
     const principal = relayed?.principal;
     if (typeof relayed?.client !== 'string' || relayed.client.length === 0) return;
     if (principal !== 'client' && principal !== 'operator' && !(principal === null && !this.principalOf)) return;
+    const tenant = relayed.tenant;
+    if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) return; // malformed: served with no scope would widen it
     const back = relayed.back === true;
-    this.serveClient(relayed.client, principal, relayed.request, (reply) => this.transport.send(from, CLIENT_RELAYED, { client: relayed.client, reply, ...(back ? { back } : {}) } satisfies RelayedReply));
+    this.serveClient(
+      relayed.client,
+      principal,
+      relayed.request,
+      (reply) => this.transport.send(from, CLIENT_RELAYED, { client: relayed.client, reply, ...(back ? { back } : {}) } satisfies RelayedReply),
+      tenant ?? null,
+    );
   }
 
   /**
@@ -715,13 +739,28 @@ export class ClusterNode {
    * trusted caller in this process, nothing checked), answering through
    * `reply`. What the transport delivers, what another node relays and what
    * this node's own API gateway asks all come through here.
+   *
+   * `tenant`: the tenant the client's credential binds it to (null or
+   * absent: none). A bound client (a `client` principal, or a trusted one in
+   * the simulation; never an operator or a node) acts for that tenant only:
+   * its commands and named reads are scoped to it ({@link scopeCommand},
+   * {@link scopeQuery}), and one that names another tenant, or reaches the
+   * key-value store or the cluster's administration, is refused
+   * `Unauthorized` and recorded in the audit log (`crossTenant`). Reaching
+   * another tenant's task by id is refused where the state is read or
+   * changed, and recorded there.
    */
-  serveClient(client: string, principal: Principal | null, req: ClientRequest, reply: (r: ClientReply) => void): void {
+  serveClient(client: string, principal: Principal | null, req: ClientRequest, reply: (r: ClientReply) => void, tenant?: string | null): void {
     const from = client;
     const send = (r: ClientReply) => {
       if (!this.stopped) reply(r);
     };
     const rid = typeof req?.rid === 'number' ? req.rid : 0;
+    const scope = (principal === 'client' || principal === null) && typeof tenant === 'string' ? tenant : null;
+    const outOfScope = (op: string, code: 'Unauthorized' | 'InvalidQuery', reason: string) => {
+      this.audit.append({ kind: 'crossTenant', subject: from, outcome: 'denied', reason: `${code}: ${reason}`, detail: { principal, tenant: scope, op } });
+      send({ rid, ok: false, code, leaderHint: null, message: reason });
+    };
     if (req?.kind === 'propose') {
       let command: SessionCommand;
       let bytes: number;
@@ -744,6 +783,11 @@ export class ClusterNode {
             return;
           }
         }
+        if (scope !== null) {
+          const scoped = scopeCommand(scope, command);
+          if (!scoped.ok) return outOfScope(command.cmd.op, scoped.code, scoped.reason);
+          command = scoped.value;
+        }
       } catch (err) {
         if (!(err instanceof InvalidCommandError)) throw err;
         send({ rid, ok: false, code: 'InvalidCommand', leaderHint: null, message: err.message });
@@ -759,8 +803,14 @@ export class ClusterNode {
         bytes,
       );
     } else if (req?.kind === 'query') {
+      let args = req.args;
+      if (scope !== null) {
+        const scoped = scopeQuery(scope, req.name, args);
+        if (!scoped.ok) return outOfScope(`query:${String(req.name)}`, scoped.code, scoped.reason);
+        args = scoped.value;
+      }
       this.read(
-        (s) => runQuery(s, req.name, req.args),
+        (s) => runQuery(s, req.name, args),
         (o) => send(o.ok ? { rid, ok: true, kind: 'query', index: o.index, value: o.value } : { rid, ...o }),
       );
     } else if (req?.kind === 'status') {

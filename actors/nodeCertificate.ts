@@ -15,7 +15,10 @@
  * name for nodes, subject `CN=<name>, OU=<role>`, and key usages for both
  * ends of a TLS connection, so one certificate serves mutual TLS and the
  * join protocol. What the CA verified of the holder's attestation rides in
- * a non-critical extension ({@link AttestationClaims}).
+ * a non-critical extension ({@link AttestationClaims}). A client's
+ * certificate may bind a tenant too, as a second SAN URI
+ * `grey://tenant/<t>` ({@link tenantUri}): nodes then scope its requests to
+ * that tenant.
  *
  * Times are milliseconds since the epoch (virtual in simulation, where they
  * start at 0, i.e. 1970). X.509 keeps whole seconds: both bounds are rounded
@@ -75,6 +78,16 @@ const ROLES: readonly CertificateRole[] = ['node', 'client', 'operator'];
 /** The URI a certificate binds its name with: `grey://node/n1`, `grey://client/app`, `grey://operator/alice`. */
 export function identityUri(role: CertificateRole, name: string): string {
   return `grey://${role}/${encodeURIComponent(name)}`;
+}
+
+/**
+ * The URI a client certificate binds its tenant with: `grey://tenant/<t>`,
+ * a second SAN URI beside `grey://client/<name>`. Percent-encoded strictly
+ * (RFC 3986: `!'()*` too), so node:crypto prints it unquoted and the
+ * comma-separated SAN list splits unambiguously.
+ */
+export function tenantUri(tenant: string): string {
+  return `grey://tenant/${encodeURIComponent(tenant).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
 }
 
 /**
@@ -159,6 +172,12 @@ export interface ParsedCertificate {
   readonly subject: CertificateSubject;
   /** Every `grey://<role>/<name>` the certificate binds. */
   readonly names: ReadonlyArray<{ readonly role: CertificateRole; readonly name: string }>;
+  /**
+   * The tenant it binds (a `grey://tenant/<t>` SAN URI), or null. Nodes
+   * scope a client certificate's requests to it; operators' and nodes'
+   * certificates are never scoped (Grey does not issue them with one).
+   */
+  readonly tenant: string | null;
   /** DNS and IP SANs (for ordinary TLS clients). */
   readonly hosts: readonly string[];
   readonly isCa: boolean;
@@ -240,6 +259,8 @@ export interface IssueRequest {
   serial?: string;
   /** Extra DNS names or IP addresses (SANs) for ordinary TLS clients. */
   hosts?: readonly string[];
+  /** For a client: the tenant it acts for, bound as a second SAN URI `grey://tenant/<t>` (see {@link tenantUri}). */
+  tenant?: string;
 }
 
 const ED25519_OID = '1.3.101.112';
@@ -251,6 +272,8 @@ const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 /** A SAN URI that binds a Grey name. */
 const GREY_URI = /^grey:\/\/(node|client|operator)\/(.+)$/;
+/** A SAN URI that binds a tenant. */
+const TENANT_URI = /^grey:\/\/tenant\/(.+)$/;
 
 /**
  * @peculiar/asn1-schema reads an OID arc above 2^53 in a form of its own
@@ -323,7 +346,13 @@ export function issueNodeCertificate(ca: CertificateAuthority, request: IssueReq
     if (problem !== null) throw new CertificateError('InvalidRequest', `issueNodeCertificate: claims: ${problem}`);
     claimsJson = canonicalJson(request.claims);
   }
+  let tenant: string | null = null;
+  if (request.tenant !== undefined) {
+    if (role !== 'client') throw new CertificateError('InvalidRequest', `issueNodeCertificate: only a client certificate binds a tenant, not ${role === 'operator' ? 'an operator certificate (operators are never scoped)' : 'a node certificate'}`);
+    tenant = checkName(request.tenant, 'tenant');
+  }
   const sans: GeneralName[] = [new GeneralName({ uniformResourceIdentifier: identityUri(role, name) })];
+  if (tenant !== null) sans.push(new GeneralName({ uniformResourceIdentifier: tenantUri(tenant) }));
   const seen = new Set<string>();
   if (role === 'node') {
     sans.push(new GeneralName({ dNSName: name }));
@@ -346,15 +375,16 @@ export function issueNodeCertificate(ca: CertificateAuthority, request: IssueReq
   ];
   if (claimsJson !== null) extensions.push(extension(ATTESTATION_CLAIMS_OID, false, new OctetString(utf8.encode(claimsJson))));
   const serial = serialBytes(request.serial, () =>
-    lengthPrefixed('grey/certificate-serial/v1', ca.identity.publicKey, role, name, request.publicKey, notBefore, notAfter, claimsJson ?? '', lengthPrefixed(...seen)),
+    // The tenant only when bound: certificates without one keep the serials they always had.
+    lengthPrefixed('grey/certificate-serial/v1', ca.identity.publicKey, role, name, request.publicKey, notBefore, notAfter, claimsJson ?? '', lengthPrefixed(...seen), ...(tenant !== null ? [tenant] : [])),
   );
   const issuer = AsnConvert.parse(hexToBytes(ca.certificate.subjectNameKey)!, Name);
   return signCertificate(ca.identity.privateKey, { serial, issuer, subject: distinguishedName(name, role), notBefore, notAfter, publicKey: request.publicKey, extensions });
 }
 
 /**
- * A successor of `oldCert` for a new key: same role, name, claims and
- * hosts, new validity. The old certificate is not revoked: it stays valid
+ * A successor of `oldCert` for a new key: same role, name, tenant, claims
+ * and hosts, new validity. The old certificate is not revoked: it stays valid
  * until its notAfter, so during the overlap both are accepted and holders
  * can switch over without a gap. (Block the old key through revocation if
  * it was compromised.)
@@ -369,7 +399,16 @@ export function rotateCertificate(ca: CertificateAuthority, oldCert: Certificate
   }
   const role = old.subject.role;
   const hosts = old.hosts.filter((h) => !(role === 'node' && h === old.subject.name));
-  return issueNodeCertificate(ca, { role, name: old.subject.name, publicKey: newPublicKey, notBefore: validity.notBefore, notAfter: validity.notAfter, hosts, ...(old.claims ? { claims: old.claims } : {}) });
+  return issueNodeCertificate(ca, {
+    role,
+    name: old.subject.name,
+    publicKey: newPublicKey,
+    notBefore: validity.notBefore,
+    notAfter: validity.notAfter,
+    hosts,
+    ...(old.claims ? { claims: old.claims } : {}),
+    ...(old.tenant !== null ? { tenant: old.tenant } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- parsing
@@ -430,6 +469,8 @@ interface CertificateFields {
   subjectKeyId: string | null;
   authorityKeyId: string | null;
   names: Array<{ role: CertificateRole; name: string }>;
+  /** Every tenant a `grey://tenant/` URI names (more than one distinct: refused in {@link assemble}). */
+  tenants: string[];
   hosts: string[];
   subjectCn: string | undefined;
   subjectOu: string | undefined;
@@ -450,10 +491,13 @@ function assemble(der: Uint8Array, f: CertificateFields): ParsedCertificate {
     if (f.subjectCn === undefined || !ROLES.includes(f.subjectOu as CertificateRole)) throw new CertificateError('Malformed', 'the certificate binds no grey:// name (no SAN URI, and no CN with an OU that is a role)');
     subject = { role: f.subjectOu as CertificateRole, name: f.subjectCn };
   }
+  const tenants = [...new Set(f.tenants)];
+  if (tenants.length > 1) throw new CertificateError('Malformed', `the certificate binds more than one tenant (${tenants.map((t) => `'${t}'`).join(', ')})`);
   const keys = f.nameKeys();
   return brand({
     subject,
     names: f.names,
+    tenant: tenants[0] ?? null,
     hosts: f.hosts,
     isCa: f.isCa,
     issuer: f.issuerCn ?? '',
@@ -503,6 +547,7 @@ function readWithSchema(der: Uint8Array): CertificateFields {
   let subjectKeyId: string | null = null;
   let authorityKeyId: string | null = null;
   const names: Array<{ role: CertificateRole; name: string }> = [];
+  const tenants: string[] = [];
   const hosts: string[] = [];
   const seen = new Set<string>();
   for (const ext of tbs.extensions ?? []) {
@@ -528,6 +573,8 @@ function readWithSchema(der: Uint8Array): CertificateFields {
           else if (gn.uniformResourceIdentifier !== undefined) {
             const m = GREY_URI.exec(gn.uniformResourceIdentifier);
             if (m) names.push({ role: m[1] as CertificateRole, name: decodeName(m[2]) });
+            const t = TENANT_URI.exec(gn.uniformResourceIdentifier);
+            if (t) tenants.push(decodeName(t[1]));
           }
         }
         break;
@@ -558,6 +605,7 @@ function readWithSchema(der: Uint8Array): CertificateFields {
     subjectKeyId,
     authorityKeyId,
     names,
+    tenants,
     hosts,
     subjectCn: subjectAttrs.get(OID_CN),
     subjectOu: subjectAttrs.get(OID_OU),
@@ -653,6 +701,7 @@ function readProfileOrDecline(der: Uint8Array): CertificateFields {
   let subjectKeyId: string | null = null;
   let authorityKeyId: string | null = null;
   const names: Array<{ role: CertificateRole; name: string }> = [];
+  const tenants: string[] = [];
   const hosts: string[] = [];
   if (tbs.length === 8) {
     const wrapper = tbs[7];
@@ -701,8 +750,11 @@ function readProfileOrDecline(der: Uint8Array): CertificateFields {
             if (gn.tag === 0x82) hosts.push(latin1(der, gn));
             else if (gn.tag === 0x87) hosts.push(ipText(der.subarray(gn.start, gn.end)));
             else if (gn.tag === 0x86) {
-              const m = GREY_URI.exec(latin1(der, gn));
+              const uri = latin1(der, gn);
+              const m = GREY_URI.exec(uri);
               if (m) names.push({ role: m[1] as CertificateRole, name: decodeNameOrDecline(m[2]) });
+              const t = TENANT_URI.exec(uri);
+              if (t) tenants.push(decodeNameOrDecline(t[1]));
             } else throw DECLINE;
           }
           break;
@@ -748,6 +800,7 @@ function readProfileOrDecline(der: Uint8Array): CertificateFields {
     subjectKeyId,
     authorityKeyId,
     names,
+    tenants,
     hosts,
     subjectCn: subjectName.cn,
     subjectOu: subjectName.ou,

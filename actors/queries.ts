@@ -28,12 +28,12 @@ export interface Queries {
   tenantTasks: { args: { tenant: string; limit?: number }; result: { tasks: TaskRecord[]; more: boolean } };
   /** One tenant's books: counters, latency histograms, what it holds and stores, its dominant share (`null` for an unknown tenant). */
   tenantStats: { args: { tenant: string }; result: TenantStats | null };
-  /** Tasks whose retries are exhausted. */
-  deadLetters: { args: Record<string, never>; result: TaskRecord[] };
+  /** Tasks whose retries are exhausted; with `tenant`, that tenant's only. */
+  deadLetters: { args: { tenant?: string }; result: TaskRecord[] };
   /** Members of the cluster and their status. */
   members: { args: Record<string, never>; result: MemberRecord[] };
-  /** Registered tenants and their quotas. */
-  tenants: { args: Record<string, never>; result: TenantRecord[] };
+  /** Registered tenants and their quotas; with `tenant`, that tenant's record only (none when unregistered). */
+  tenants: { args: { tenant?: string }; result: TenantRecord[] };
   /** Registered workers and their capacity. */
   workers: { args: Record<string, never>; result: WorkerRecord[] };
 }
@@ -58,11 +58,17 @@ const intArg = (args: unknown, field: string, min: number, fallback?: number): n
 /** Tasks one `tenantTasks` answer lists at most. */
 const MAX_TENANT_TASKS = 1_000;
 
+/** The optional `tenant` argument of a read that a request acting for a tenant scopes. */
+function optionalTenant(args: unknown): string | undefined {
+  const tenant = (args as { tenant?: unknown } | null)?.tenant;
+  if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) throw new QueryError('InvalidQuery', "argument 'tenant' must be a non-empty string when given");
+  return tenant;
+}
+
 /** A task read, scoped to a tenant when the request acts for one. */
 function scopedTask(s: ClusterState, args: unknown): TaskRecord | null {
   const taskId = stringArg(args, 'taskId');
-  const tenant = (args as { tenant?: unknown }).tenant;
-  if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) throw new QueryError('InvalidQuery', "argument 'tenant' must be a non-empty string when given");
+  const tenant = optionalTenant(args);
   const t = (s.task(taskId) as TaskRecord | undefined) ?? null;
   if (t !== null && tenant !== undefined && t.spec.tenant !== tenant) {
     const reason = `a read acting for tenant '${tenant}' asks for task ${taskId} of another tenant`;
@@ -107,9 +113,18 @@ export const QUERIES: Readonly<QueryFns> = Object.freeze({
   task: scopedTask,
   tenantTasks,
   tenantStats: (s, args) => s.tenantStats(stringArg(args, 'tenant')) ?? null,
-  deadLetters: (s) => s.taskTable.deadLetters() as TaskRecord[],
+  deadLetters: (s, args) => {
+    const tenant = optionalTenant(args);
+    const dead = s.taskTable.deadLetters() as TaskRecord[];
+    return tenant === undefined ? dead : dead.filter((t) => t.spec.tenant === tenant);
+  },
   members: (s) => s.members() as MemberRecord[],
-  tenants: (s) => s.tenants() as TenantRecord[],
+  tenants: (s, args) => {
+    const tenant = optionalTenant(args);
+    if (tenant === undefined) return s.tenants() as TenantRecord[];
+    const one = s.tenant(tenant);
+    return one ? [one as TenantRecord] : [];
+  },
   workers: (s) => s.workers() as WorkerRecord[],
 } satisfies QueryFns);
 

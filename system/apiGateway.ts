@@ -25,7 +25,7 @@ export const MAX_GATEWAY_CALLERS = 4_096;
  * crossed the network: no object is shared with the replica.
  */
 export class ApiGateway {
-  private readonly clients = new Map<string, { client: ClusterClient; principal: GatewayPrincipal }>();
+  private readonly clients = new Map<string, { client: ClusterClient; principal: GatewayPrincipal; tenant: string | null }>();
   private readonly inboxes = new Map<string, Subject<Envelope>>();
   private readonly offRelayed: () => void;
   private sent = 0;
@@ -40,13 +40,19 @@ export class ApiGateway {
 
   /**
    * The client of caller `name`, made on first use. A name is bound to one
-   * principal: the same name with another role is refused, since sessions
-   * are owned by name.
+   * principal and one tenant: the same name with another role or tenant is
+   * refused, since sessions are owned by name.
+   *
+   * `tenant`: the tenant the caller's client certificate binds, or null.
+   * A bound caller's client acts for that tenant (its task specs default
+   * to it), and every node it reaches scopes its requests to it, relayed
+   * ones too (see {@link ClusterNode.serveClient}).
    */
-  clientFor(name: string, principal: GatewayPrincipal): ClusterClient {
+  clientFor(name: string, principal: GatewayPrincipal, tenant: string | null = null): ClusterClient {
     const known = this.clients.get(name);
     if (known) {
       if (known.principal !== principal) throw new RangeError(`'${name}' is already a ${known.principal ?? 'trusted'} caller of this node; one name, one role`);
+      if (known.tenant !== tenant) throw new RangeError(`'${name}' is already a caller of this node ${known.tenant === null ? 'bound to no tenant' : `bound to tenant '${known.tenant}'`}; one name, one tenant`);
       return known.client;
     }
     if (this.clients.size >= MAX_GATEWAY_CALLERS) throw new RangeError(`this node serves ${MAX_GATEWAY_CALLERS} API callers already`);
@@ -62,8 +68,8 @@ export class ApiGateway {
           if (type !== CLIENT_REQUEST) return;
           const req = codec.decode(codec.encode(payload)) as ClientRequest;
           this.sent++;
-          if (to === node.id) node.serveClient(from, principal, req, (reply) => this.deliver(from, node.id, reply));
-          else node.relay(to, from, principal, req);
+          if (to === node.id) node.serveClient(from, principal, req, (reply) => this.deliver(from, node.id, reply), tenant);
+          else node.relay(to, from, principal, req, tenant);
         },
       },
       trace: undefined,
@@ -71,8 +77,8 @@ export class ApiGateway {
       watchTask: (taskId) => pollTask((t) => client.queryAt('task', { taskId: t }), this.clock, taskId),
     };
     const session = `${name}~gw-${node.id}-${Buffer.from(this.clock.random('session').bytes(6)).toString('hex')}`;
-    const client: ClusterClient = new ClusterClient(net, name, { session, timeoutMs: this.options.timeoutMs ?? 10_000, endpoints: this.endpoints() });
-    this.clients.set(name, { client, principal });
+    const client: ClusterClient = new ClusterClient(net, name, { session, timeoutMs: this.options.timeoutMs ?? 10_000, endpoints: this.endpoints(), ...(tenant !== null ? { tenant } : {}) });
+    this.clients.set(name, { client, principal, tenant });
     return client;
   }
 

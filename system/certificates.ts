@@ -3,14 +3,16 @@ import {
   createCertificateAuthority,
   identityUri,
   issueNodeCertificate,
+  tenantUri,
   loadCertificateAuthority,
+  parseCertificate,
   CertificateError,
   type CertificateRole,
 } from '../actors/nodeCertificate.js';
 import { privateKeyPem } from '../actors/nodeIdentity.js';
 import { generateIdentity } from './nodeIdentityFiles.js';
 
-export { identityUri, type CertificateRole };
+export { identityUri, tenantUri, type CertificateRole };
 
 const DAY_MS = 86_400_000;
 /** Certificates start a minute in the past, so a peer whose clock is a little behind accepts them. */
@@ -40,6 +42,13 @@ export interface IssueOptions {
    * clients check the `grey://` name, not these.
    */
   hosts?: readonly string[];
+  /**
+   * For a client certificate: the tenant it acts for, bound as a second SAN
+   * URI `grey://tenant/<t>`. Every node then scopes the holder's requests
+   * to that tenant (see actors/commandAccess.ts). Refused for a node or an
+   * operator certificate: operators are never scoped.
+   */
+  tenant?: string;
 }
 
 /**
@@ -56,10 +65,12 @@ export async function createClusterCa(name = 'Grey cluster CA', options: IssueOp
 /**
  * A certificate for `name` in `role`, signed by the CA, with a fresh
  * Ed25519 key. The name is bound in a SAN: the URI `grey://<role>/<name>`
- * (what peers check) and, for nodes, a DNS name for TLS's own checks.
+ * (what peers check) and, for nodes, a DNS name for TLS's own checks; a
+ * client's tenant (`options.tenant`) in a second URI `grey://tenant/<t>`.
  */
 export async function issueCertificate(ca: ClusterCa, role: CertificateRole, name: string, options: IssueOptions = {}): Promise<TlsIdentity> {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('a certificate needs a non-empty name');
+  if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.length === 0)) throw new TypeError('tenant: must be a non-empty tenant name');
   for (const host of options.hosts ?? []) {
     if (typeof host !== 'string' || host.length === 0) throw new TypeError('hosts: each must be a non-empty host name or IP address');
   }
@@ -75,6 +86,7 @@ export async function issueCertificate(ca: ClusterCa, role: CertificateRole, nam
       notAfter: now + (options.validDays ?? 90) * DAY_MS,
       serial: serial(),
       ...(options.hosts ? { hosts: options.hosts } : {}),
+      ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
     });
     return { cert: cert.pem, key: privateKeyPem(identity), ca: ca.cert };
   } catch (e) {
@@ -93,6 +105,25 @@ export function identitiesOf(cert: X509Certificate | string): Array<{ role: Cert
     if (m) out.push({ role: m[1] as CertificateRole, name: decodeURIComponent(m[2]) });
   }
   return out;
+}
+
+/**
+ * The tenant a certificate binds (its `grey://tenant/<t>` SAN URI), or
+ * null: synchronous, for what a TLS socket presents. Read from the DER by
+ * Grey's own reader (actors/nodeCertificate.ts), not from node:crypto's
+ * printed SAN list, so no quoting or separator in a value can hide it.
+ *
+ * @throws RangeError when the certificate cannot be read, or binds more
+ * than one tenant (which one would it act for?): such a certificate is
+ * refused.
+ */
+export function tenantOf(cert: X509Certificate | string): string | null {
+  try {
+    return parseCertificate(typeof cert === 'string' ? cert : Uint8Array.from(cert.raw)).tenant;
+  } catch (e) {
+    if (e instanceof CertificateError) throw new RangeError(e.message);
+    throw e;
+  }
 }
 
 /** A random serial (real mode): 16 bytes, positive. */

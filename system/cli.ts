@@ -64,9 +64,10 @@ usage:
       --join                              a new node for a running cluster (--peers: its nodes): it takes
                                           no configuration of its own and waits for 'grey member add'
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]
-             [--hosts n1=10.0.0.1,n1=n1.example.com]
+             [--hosts n1=10.0.0.1,n1=n1.example.com] [--tenant T]
                                           a cluster CA (Ed25519) and a certificate folder per name; --hosts:
-                                          addresses a node's API is reached at, for curl and browsers
+                                          addresses a node's API is reached at, for curl and browsers;
+                                          --tenant: the --clients certificates act for tenant T only
   grey status [--endpoints n1=127.0.0.1:7001,… --tls ./tls/client] [--dir .grey] [--json]
                                           each node's role, membership, term, leader, commit and applied
                                           index, for the nodes given and the members added with an address

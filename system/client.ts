@@ -272,9 +272,9 @@ export class ClusterClient {
     return (await this.query('task', this.tenant === undefined ? { taskId } : { taskId, tenant: this.tenant })) ?? undefined;
   }
 
-  /** Tasks whose retries are exhausted. */
+  /** Tasks whose retries are exhausted (a client acting for a tenant: that tenant's). */
   deadLetters(): Promise<Readonly<TaskRecord>[]> {
-    return this.query('deadLetters', {});
+    return this.query('deadLetters', this.tenant === undefined ? {} : { tenant: this.tenant });
   }
 
   // ---------------------------------------------------------------- key-value store

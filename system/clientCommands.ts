@@ -55,7 +55,10 @@ export function jsonLine(value: unknown): string {
 export function reportFailure(err: unknown, io: CliIO, endpoints: readonly string[] = []): number {
   if (!(err instanceof ClientError)) throw err;
   io.err(`grey: ${err.code}: ${err.message}`);
-  if (err.code === 'Unauthorized') io.err('  this certificate may not do that: membership changes need an operator certificate (grey certs --dir DIR --operators NAME)');
+  if (err.code === 'Unauthorized') {
+    io.err('  this certificate may not do that: membership changes need an operator certificate (grey certs --dir DIR --operators NAME),');
+    io.err("  and a client certificate bound to a tenant (grey certs --tenant) acts for that tenant's tasks only");
+  }
   else if (err.outcome === 'unknown') {
     io.err(`  no node answered in time: it may or may not have taken effect${err.requestId ? ` (request ${err.requestId})` : ''}`);
     // The nodes pointed the client at a leader it has no address for.

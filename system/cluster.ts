@@ -188,6 +188,8 @@ export class Cluster {
   private readonly options: ClusterOptions;
   private clients = 0;
   private readonly clientList: string[] = [];
+  /** Clients bound to a tenant as a credential would bind them ({@link Cluster.bindTenant}). */
+  private readonly boundTenants = new Map<string, string>();
   private ended = false;
   /** Handlers every node runs (simulated nodes share the program). */
   readonly handlers = new HandlerRegistry();
@@ -527,9 +529,12 @@ export class Cluster {
     let id = options.id;
     if (id === undefined) while (this.bus.hasNode((id = `client${++this.clients}`)));
     if (this.bus.hasNode(id)) throw new RangeError(`a node or client '${id}' is already on the network`);
+    // A client bound to a tenant acts for it, as a real client with a tenant's certificate does.
+    const bound = this.boundTenants.get(id);
+    if (bound !== undefined && options.tenant !== undefined && options.tenant !== bound) throw new RangeError(`client '${id}' is bound to tenant '${bound}'; it cannot act for tenant '${options.tenant}'`);
     this.bus.addNode(id, { kind: 'client' });
     this.clientList.push(id);
-    return new ClusterClient(this, id, options);
+    return new ClusterClient(this, id, bound === undefined ? options : { ...options, tenant: bound });
   }
 
   /**
@@ -540,6 +545,27 @@ export class Cluster {
    */
   tenant(tenant: string, options: Omit<ClientOptions, 'tenant'> = {}): TenantClient {
     return new TenantClient(this.client({ ...options, tenant }), this.kernel);
+  }
+
+  /**
+   * Binds the client at address `clientId` to `tenant`, as a real-mode
+   * client certificate that names a tenant (`grey://tenant/<t>`) binds its
+   * holder: every node then scopes that client's requests to the tenant,
+   * whatever they claim. A request naming another tenant, or reaching the
+   * key-value store or the cluster's administration, is refused
+   * `Unauthorized` and recorded in the serving node's audit log; one
+   * naming no tenant acts for this one. (Clients not bound stay trusted,
+   * as every client of the simulation is.) A binding cannot change. Bind
+   * before making the client ({@link Cluster.client} with `id`): it then
+   * acts for the tenant, as `connect` makes a client with a tenant's
+   * certificate do.
+   */
+  bindTenant(clientId: string, tenant: string): void {
+    if (typeof clientId !== 'string' || clientId.length === 0) throw new TypeError('bindTenant: clientId must be a non-empty string');
+    if (typeof tenant !== 'string' || tenant.length === 0) throw new TypeError('bindTenant: tenant must be a non-empty string');
+    const known = this.boundTenants.get(clientId);
+    if (known !== undefined && known !== tenant) throw new RangeError(`bindTenant: client '${clientId}' is bound to tenant '${known}' already`);
+    this.boundTenants.set(clientId, tenant);
   }
 
   /** The ids (network addresses) of the clients made so far. */
@@ -684,6 +710,7 @@ export class Cluster {
       recovery: this.options.recovery,
       limits: this.options.limits,
       auditStore: s.audit,
+      tenantOf: (from) => this.boundTenants.get(from) ?? null,
       ...(this.security ? { security: this.security.nodeSecurity(id, s.credentials, founders) } : {}),
       ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
       observer: {

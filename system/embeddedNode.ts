@@ -8,7 +8,7 @@ import { ClusterClient, type ClientNetwork, type ClientOptions } from './client.
 import { eventsOfChanges, type GreyEvent } from './events.js';
 import { LmdbStorage } from './lmdbStorage.js';
 import type { LocalNetwork } from './localNetwork.js';
-import { identitiesOf, type TlsIdentity } from './certificates.js';
+import { identitiesOf, tenantOf, type TlsIdentity } from './certificates.js';
 import { LmdbAuditStore } from './lmdbAuditStore.js';
 import { realNodeSecurity } from './realSecurity.js';
 import type { AuditLog } from '../actors/auditLog.js';
@@ -212,7 +212,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
     observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
     ...(options.inspect ? { inspect: options.inspect } : {}),
-    ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from) } : {}),
+    ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from), tenantOf: (from: string) => tcp.tenantOf(from) } : {}),
   });
   // A peer's connections all closed: Raft may fail over at once if it was the leader.
   const disconnects = tcp ? tcp.disconnects$.subscribe((peer) => node!.peerDisconnected(peer)) : null;
@@ -280,6 +280,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
           id,
           gateway: gateway!,
           history: history!,
+          taskTenant: (taskId) => node.state.task(taskId)?.spec.tenant,
           status: () => ({ ...node.raft.status(), tasks: node.state.taskTable.size, workers: node.state.workers().length }),
           onRole: (l) => {
             roleListeners.add(l);
@@ -410,7 +411,13 @@ export interface ConnectOptions extends Omit<ClientOptions, 'endpoints'> {
   endpoints: readonly string[] | Readonly<Record<string, string>>;
   /** In-process: the network the nodes share. Give this, or `tls` with addressed endpoints. */
   network?: LocalNetwork;
-  /** Over TCP: the client's certificate (binding `grey://client/<id>` or `grey://operator/<id>`), key and the cluster CA. */
+  /**
+   * Over TCP: the client's certificate (binding `grey://client/<id>` or
+   * `grey://operator/<id>`), key and the cluster CA. A client certificate
+   * that binds a tenant (`grey://tenant/<t>`) makes the client act for that
+   * tenant: `tenant` defaults to it (and may not name another), and the
+   * nodes refuse it anything beyond that tenant's tasks.
+   */
   tls?: TlsIdentity;
   /**
    * The client's id on the network (default: a random one in-process). Over
@@ -443,6 +450,15 @@ export function connect(options: ConnectOptions): RealClient {
     if (!bound) throw new RangeError(`connect: the certificate binds no client${givenId ? ` named '${givenId}'` : ''}`);
     // Tagged, so that two processes with one certificate (a watch and a submit, say) are two peers: a node
     // answers each on its own connection, and each numbers its requests in a session of its own.
+    if (bound.role === 'client') {
+      const bindsTenant = tenantOf(identity.cert);
+      if (bindsTenant !== null) {
+        if (clientOptions.tenant !== undefined && clientOptions.tenant !== bindsTenant) {
+          throw new RangeError(`connect: the certificate binds tenant '${bindsTenant}'; this client cannot act for tenant '${clientOptions.tenant}'`);
+        }
+        clientOptions.tenant = bindsTenant;
+      }
+    }
     id = `${bound.name}~${Buffer.from(clock.random('connection').bytes(6)).toString('hex')}`;
     tcp = new TlsNetwork({ id, role: bound.role, tls: identity, peers: endpoints as Record<string, string> });
     network = tcp;

@@ -6,10 +6,11 @@ import type { Subscription } from 'rxjs';
 import type { NodeStatus } from '../actors/clientProtocol.js';
 import type { QueryName } from '../actors/queries.js';
 import type { ApiGateway, GatewayPrincipal } from './apiGateway.js';
-import { identitiesOf, type TlsIdentity } from './certificates.js';
+import { identitiesOf, tenantOf, type TlsIdentity } from './certificates.js';
 import { ClientError } from './clientError.js';
 import type { EventHistory } from './eventHistory.js';
 import type { GreyEvent } from './events.js';
+import { FifoMap } from '../actors/fifoMap.js';
 import { listenOn } from './listen.js';
 import type { TaskSpec } from './taskSpec.js';
 import { InvalidTaskError } from './taskSpec.js';
@@ -43,6 +44,13 @@ export interface HttpApiNode {
   readonly id: string;
   readonly gateway: ApiGateway;
   readonly history: EventHistory;
+  /**
+   * The tenant of a task the node knows (undefined: unknown or pruned), so
+   * that a tenant-bound caller's event stream carries its own tenant's task
+   * events only. Without it, such a caller gets the events of the tasks
+   * whose submission its stream carried, and no others.
+   */
+  taskTenant?(taskId: string): string | undefined;
   status(): NodeStatus;
   onRole(listener: (role: string, term: number, leader: string | null) => void): () => void;
 }
@@ -135,7 +143,7 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
     const caller = callerOf(req);
     const client = () => {
       try {
-        return node.gateway.clientFor(caller.name, caller.principal);
+        return node.gateway.clientFor(caller.name, caller.principal, caller.tenant);
       } catch (err) {
         throw new ApiError(403, 'Unauthorized', (err as Error).message);
       }
@@ -196,14 +204,18 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
       }
       case 'events':
         allow(method, ['GET'], parts.length === 2);
-        return watch(req, res, url);
+        return watch(req, res, url, caller.tenant);
       default:
         throw new ApiError(404, 'NotFound', `no /v1/${resource ?? ''}; try tasks, kv, query, status or events`);
     }
   }
 
-  /** Server-sent events: the kept events from the asked index, then live ones, filtered. */
-  function watch(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  /**
+   * Server-sent events: the kept events from the asked index, then live
+   * ones, filtered. A caller bound to `tenant` gets only that tenant's task
+   * events (besides the cluster's own: membership, leaders, role, commit).
+   */
+  function watch(req: IncomingMessage, res: ServerResponse, url: URL, tenant: string | null): void {
     let from = 1;
     let skip = 0;
     const lastId = req.headers['last-event-id'];
@@ -219,6 +231,7 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
     for (const t of types ?? []) if (!EVENT_TYPES.has(t)) throw new ApiError(400, 'BadRequest', `unknown event type '${t}'; known: ${[...EVENT_TYPES].join(', ')}`);
     const task = url.searchParams.get('task');
     const wanted = (type: string) => types === null || types.includes(type);
+    const visible = tenant === null ? () => true : tenantFilter(tenant, (taskId) => node.taskTenant?.(taskId));
     const backlog = from === Number.MAX_SAFE_INTEGER ? [] : node.history.since(from);
     if (!Array.isArray(backlog)) throw new ApiError(410, 'Compacted', `events from index ${from} are no longer kept; the oldest is ${backlog.oldest}`, { oldest: backlog.oldest });
 
@@ -231,7 +244,7 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
       n = e.index === lastIndex ? n + 1 : 0;
       lastIndex = e.index;
       if (e.index === from && n < skip) return; // already delivered before the reconnect
-      if (!wanted(e.type) || (task !== null && (e as { taskId?: string }).taskId !== task)) return;
+      if (!wanted(e.type) || (task !== null && (e as { taskId?: string }).taskId !== task) || !visible(e)) return;
       res.write(`id: ${e.index}-${n}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
     };
     // The backlog and the subscription are taken in one turn: nothing falls between them.
@@ -258,13 +271,27 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
     });
   }
 
-  /** Who sent a request: from its client certificate over HTTPS (clients and operators only); a trusted local caller over HTTP. */
-  function callerOf(req: IncomingMessage): { name: string; principal: GatewayPrincipal } {
-    if (!options.tls) return { name: 'http', principal: null };
+  /**
+   * Who sent a request: from its client certificate over HTTPS (clients and
+   * operators only, a client with the tenant its certificate binds); a
+   * trusted local caller over HTTP.
+   */
+  function callerOf(req: IncomingMessage): { name: string; principal: GatewayPrincipal; tenant: string | null } {
+    if (!options.tls) return { name: 'http', principal: null, tenant: null };
     const cert = (req.socket as TLSSocket).getPeerX509Certificate?.() as X509Certificate | undefined;
-    const id = cert ? identitiesOf(cert).find((i) => i.role === 'client' || i.role === 'operator') : undefined;
+    const ids = cert ? identitiesOf(cert) : [];
+    // An operator name first, as the cluster's links rank them: operators are never scoped to a tenant.
+    const id = ids.find((i) => i.role === 'operator') ?? ids.find((i) => i.role === 'client');
     if (!id) throw new ApiError(403, 'Unauthorized', 'the API serves client and operator certificates of this cluster');
-    return { name: id.name, principal: id.role as 'client' | 'operator' };
+    let tenant: string | null = null;
+    if (id.role === 'client') {
+      try {
+        tenant = tenantOf(cert!);
+      } catch (err) {
+        throw new ApiError(403, 'Unauthorized', (err as Error).message);
+      }
+    }
+    return { name: id.name, principal: id.role as 'client' | 'operator', tenant };
   }
 
   const address = await listenOn(server, host, port);
@@ -274,6 +301,25 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
       for (const res of streams) res.end();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** Most task ids an event stream remembers the tenant of (from their `task.submitted`), per stream. */
+const STREAM_TENANTS_KEPT = 10_000;
+
+/**
+ * Whether an event is for a caller bound to `tenant`: a task event when its
+ * task is that tenant's (by the `task.submitted` event this stream saw,
+ * else as the node knows the task: an unknown or pruned task's events are
+ * withheld); any other event (membership, leaders) is the cluster's.
+ */
+function tenantFilter(tenant: string, taskTenant: (taskId: string) => string | undefined): (e: GreyEvent) => boolean {
+  const seen = new FifoMap<string, string>(STREAM_TENANTS_KEPT);
+  return (e) => {
+    const taskId = (e as { taskId?: unknown }).taskId;
+    if (typeof taskId !== 'string') return true;
+    if (e.type === 'task.submitted') seen.set(taskId, e.tenant);
+    return (seen.get(taskId) ?? taskTenant(taskId)) === tenant;
   };
 }
 

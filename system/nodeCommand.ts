@@ -273,14 +273,18 @@ function memberOf(config: { voters: readonly string[]; learners: readonly string
 }
 
 /**
- * `grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin]`:
+ * `grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--tenant T]`:
  * a cluster CA (kept in the folder, `ca.pem` and `ca.key`, to issue more
  * later) and one folder per name with `ca.pem`, `cert.pem` and `key.pem`.
- * An existing CA in the folder is reused.
+ * An existing CA in the folder is reused. `--tenant T` binds the client
+ * certificates of this run (`--clients`) to tenant T: nodes scope their
+ * holders' requests to it. Nodes and operators are never bound.
  */
 export async function certsCommand(args: string[], io: CliIO): Promise<number> {
-  const f = parseFlags(args, { dir: 'value', nodes: 'value', clients: 'value', operators: 'value', 'valid-days': 'value', hosts: 'value' });
+  const f = parseFlags(args, { dir: 'value', nodes: 'value', clients: 'value', operators: 'value', 'valid-days': 'value', hosts: 'value', tenant: 'value' });
   if (typeof f.dir !== 'string') throw new UsageError('grey certs needs --dir');
+  const tenant = typeof f.tenant === 'string' ? f.tenant : undefined;
+  if (tenant !== undefined && (tenant.length === 0 || typeof f.clients !== 'string')) throw new UsageError('--tenant T binds client certificates to tenant T: give it with --clients NAME (operators and nodes are never bound to a tenant)');
   // --hosts n1=10.0.0.1,n1=n1.example.com,…: addresses each node's API is reached at (for curl and browsers).
   const hosts = new Map<string, string[]>();
   for (const part of typeof f.hosts === 'string' ? f.hosts.split(',').map((x) => x.trim()).filter(Boolean) : []) {
@@ -305,13 +309,17 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
     io.out(`CA          ${caCert}`);
   }
   for (const [role, name] of names) {
-    const id = await issueCertificate(ca, role, name, { ...(validDays ? { validDays } : {}), ...(role === 'node' && hosts.has(name) ? { hosts: hosts.get(name) } : {}) });
+    const id = await issueCertificate(ca, role, name, {
+      ...(validDays ? { validDays } : {}),
+      ...(role === 'node' && hosts.has(name) ? { hosts: hosts.get(name) } : {}),
+      ...(role === 'client' && tenant !== undefined ? { tenant } : {}),
+    });
     const sub = join(dir, name);
     mkdirSync(sub, { recursive: true });
     writeFileSync(join(sub, 'ca.pem'), id.ca);
     writeFileSync(join(sub, 'cert.pem'), id.cert);
     writeFileSync(join(sub, 'key.pem'), id.key, { mode: 0o600 });
-    io.out(`${role.padEnd(11)} ${sub}`);
+    io.out(`${role.padEnd(11)} ${sub}${role === 'client' && tenant !== undefined ? ` (tenant ${tenant})` : ''}`);
   }
   return 0;
 }

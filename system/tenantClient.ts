@@ -18,10 +18,14 @@ export type TenantTaskSpec = TaskSpec;
  * the audit log (a command on every node, where it applies; a read on the
  * node that served it).
  *
- * What it does not do yet: bind the tenant to who connects. In the
- * simulation every client is trusted; in real mode an operator's or
- * client's certificate does not name a tenant, so a client that builds its
- * own requests can claim any tenant.
+ * The handle's tenant is what its requests claim. What binds a client to
+ * a tenant whatever it claims is its credential: in real mode a client
+ * certificate issued with a tenant (`grey certs --clients app --tenant a`,
+ * a SAN URI `grey://tenant/a`), in the simulation `Cluster.bindTenant`.
+ * Every node then scopes that client's requests to its tenant (filled in
+ * when a request names none, `Unauthorized` and audited when it names
+ * another). A client certificate without a tenant, and an operator's, are
+ * not scoped: such a client can still claim any tenant.
  */
 export class TenantClient {
   constructor(

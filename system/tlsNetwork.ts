@@ -4,7 +4,7 @@ import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker, type BreakerInput, type BreakerState } from '../machines/circuitBreaker.js';
 import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
-import { identitiesOf, type CertificateRole, type TlsIdentity } from './certificates.js';
+import { identitiesOf, tenantOf, type CertificateRole, type TlsIdentity } from './certificates.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { listenOn } from './listen.js';
@@ -107,6 +107,8 @@ export class TlsNetwork {
   private readonly maxFrame: number;
   /** The role each connected peer's certificate binds for its name. */
   private readonly roles = new Map<string, CertificateRole>();
+  /** The tenant each connected client's certificate binds, when it binds one. */
+  private readonly tenants = new Map<string, string>();
   /** Refused connections, newest last (at most 100). */
   readonly refusals: Refusal[] = [];
   readonly stats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0 };
@@ -161,6 +163,11 @@ export class TlsNetwork {
   /** The role of a connected peer, as its certificate binds it (`node` over `operator` over `client`), or null when unknown. */
   roleOf(peer: string): CertificateRole | null {
     return this.roles.get(peer) ?? null;
+  }
+
+  /** The tenant a connected client's certificate binds (`grey://tenant/<t>`), or null: none, or not a client. */
+  tenantOf(peer: string): string | null {
+    return this.roles.get(peer) === 'client' ? (this.tenants.get(peer) ?? null) : null;
   }
 
   /** Starts listening (when `listen` is set); resolves with the address bound. */
@@ -365,6 +372,18 @@ export class TlsNetwork {
         const role = (['node', 'operator', 'client'] as const).find((r) => (r !== 'node' || name === id) && ids.some((i) => i.role === r && i.name === name));
         if (role) this.roles.set(id!, role);
         if (role) reason = this.options.refusePeer?.(id!, role) ?? null;
+        if (reason === null && role === 'client') {
+          try {
+            const tenant = tenantOf(socket.getPeerX509Certificate() as X509Certificate);
+            const known = this.tenants.get(id!) ?? null;
+            // Messages carry the peer id only: while it has a connection open, another may not change its tenant.
+            if (this.links.has(id!) && known !== tenant) reason = `${id} is connected already, bound to ${known === null ? 'no tenant' : `tenant '${known}'`}`;
+            else if (tenant === null) this.tenants.delete(id!);
+            else this.tenants.set(id!, tenant);
+          } catch (e) {
+            reason = (e as Error).message;
+          }
+        }
       }
       if (reason !== null) {
         this.refuse(id, reason);

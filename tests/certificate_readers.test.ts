@@ -34,6 +34,7 @@ const samples: Array<[string, Uint8Array]> = [
   ['CA', ca.der],
   ['node, claims, IPv4, IPv6 and DNS hosts', issueNodeCertificate(ca, { role: 'node', name: 'n1', publicKey: key('n1'), notBefore: 1_000, notAfter: 30 * DAY, claims, hosts: ['127.0.0.1', '::1', 'fe80::1:0:0:2', '2001:db8:0:1:0:0:0:1', '1:2:3:4:5:6:7:8', 'n1.example'] }).der],
   ['client, no claims', issueNodeCertificate(ca, { role: 'client', name: 'app', publicKey: key('app'), notBefore: 0, notAfter: DAY }).der],
+  ["client bound to a tenant (URI-escaped, !'()* too)", issueNodeCertificate(ca, { role: 'client', name: 'app', publicKey: key('app'), notBefore: 0, notAfter: DAY, tenant: "ténant a/b,c 'x' (1)!*" }).der],
   ['operator, software claims', issueNodeCertificate(ca, { role: 'operator', name: 'alice', publicKey: key('alice'), notBefore: 0, notAfter: DAY, claims: { attestation: 'software', measurement: 'ab' } }).der],
   ['non-ASCII and URI-escaped names', issueNodeCertificate(ca, { role: 'node', name: 'nœud/é 🙂 %41', publicKey: key('x'), notBefore: 0, notAfter: DAY }).der],
   ['a name starting with a byte-order mark', issueNodeCertificate(ca, { role: 'client', name: '\uFEFFbom', publicKey: key('bom'), notBefore: 0, notAfter: DAY }).der],

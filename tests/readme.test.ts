@@ -171,7 +171,7 @@ describe('README', () => {
       if (['cluster', 'status', 'certs', 'node', 'submit', 'watch', 'member', 'audit'].includes(command)) {
         // Real processes and sockets: tests/cluster_cli.test.ts and tests/processes.test.ts run these; here, the flags must parse.
         const flags = argv.slice(command === 'cluster' || command === 'audit' ? 2 : 1);
-        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason', '--kind', '--expect-head', '--from'];
+        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason', '--kind', '--expect-head', '--from', '--tenant'];
         for (const f of flags) if (f.startsWith('--')) expect(known, `${argv.join(' ')}: ${f}`).toContain(f);
         continue;
       }
