@@ -24,6 +24,49 @@
  * share goes to the others. Nothing is preempted: a tenant above its share
  * keeps what it holds, and gets nothing more while a tenant below it waits.
  *
+ * ## Headroom: borrowing stops short of the last slot a modest tenant needs
+ *
+ * Work conservation alone lets a flooding tenant fill every slot while a
+ * modest tenant is between submissions. The modest tenant's next task then
+ * finds the cluster full and waits for a slot to free: up to a whole run
+ * time, plus the commit of that completion and of its own assignment. When
+ * the flood's tasks run in lock step (equal run times, started together)
+ * that is its worst case every time, and its p99 queue wait becomes about a
+ * run time however small its share.
+ *
+ * So a tenant may *borrow* (take a task that lifts its weighted dominant
+ * share above its fair share, `1 / Σ weights of the active tenants`) only
+ * from capacity that is not kept as *headroom* for others. Headroom is kept,
+ * in the free capacity of the eligible workers, for every other tenant
+ * that is
+ * - *active*: it has tasks waiting, or it submitted within `activeWindowMs`
+ *   (default 1 s; measured as `now − the latest enqueuedAt` of its tasks,
+ *   on the scheduler's clock, so deterministic), and
+ * - *under its share*: one more task of the size it last submitted keeps it
+ *   within its fair share and its quota,
+ *
+ * and is room for `headroomTasks` (default 1) such tasks, each on one worker
+ * (a task cannot span workers), found as placement would find it, tenants
+ * in the order first seen, at most `maxHeadroomShare` (default ¼) of the
+ * cluster's CPU and memory together (and always one task's worth). The
+ * modest tenant's task then starts at assignment latency, not after a run
+ * time. A tenant within its share is never held back, and the headroom is
+ * cluster-wide, not per worker: its cost is bounded by the under-share
+ * tenants (one task each), not by the cluster's size.
+ *
+ * It stays work-conserving in what matters: a lone tenant, or one whose
+ * fellows are idle (no waiting task, no submission within the window), has
+ * no one to keep headroom for and takes every slot; headroom is only ever
+ * *free* capacity, so nothing is preempted; and a task placed by the
+ * headroom's own tenant uses it. After a decision that held a borrower back,
+ * {@link Scheduler.headroomHeldUntil} says when that headroom lapses by time
+ * alone, for the caller to decide again then.
+ *
+ * (Placing the next task on a completion report before the completion
+ * commits would only shave one commit: the modest tenant would still wait
+ * for a slot to free, up to a run time. Holding a small reserve removes the
+ * wait itself, and keeps every replica's capacity view exact.)
+ *
  * ## Scheduling order within a tenant
  *
  * A pending task's effective priority is
@@ -72,7 +115,11 @@
  * allocation-free apart from the result. A task that passes the quick
  * "largest free space" test but fits no worker costs a scan of the workers;
  * its demand is remembered for the rest of the decision, so tasks needing at
- * least as much skip the scan. `enqueue`: O(1) when `enqueuedAt`
+ * least as much skip the scan. With two tenants or more, a decision in which
+ * a tenant borrows adds O(tenants × headroomTasks × workers) once per
+ * borrowing tenant to keep the headroom, and a borrowing task held back by
+ * it one more worker scan (larger tasks of that tenant then skip it).
+ * `enqueue`: O(1) when `enqueuedAt`
  * does not decrease (a requeued task with an old `enqueuedAt` walks back to
  * its position). `remove`, `place`, `start`, `release`, `move`: O(1).
  * `removeWorker` and shrinking a worker re-check the pending tasks only when
@@ -104,6 +151,16 @@ export interface SchedulerOptions {
   lookahead?: number;
   /** Wait after which a task that does not fit reserves the workers that could host it (default 30,000). */
   reserveAfterMs?: number;
+  /**
+   * Tasks' worth of headroom kept from borrowing tenants for each active
+   * tenant under its fair share (default 1; 0 turns headroom off: plain
+   * work-conserving DRF). See "Headroom" in the module comment.
+   */
+  headroomTasks?: number;
+  /** A tenant with no waiting task counts as active this long after its latest submission (default 1,000 ms). */
+  activeWindowMs?: number;
+  /** Largest fraction of the cluster's CPU and of its memory kept as headroom in all (default 0.25; one task's worth is always kept). */
+  maxHeadroomShare?: number;
 }
 
 /**
@@ -203,6 +260,13 @@ const DEFAULT_AGING_MS = 10_000;
 const DEFAULT_MAX_QUEUED = 2;
 const DEFAULT_LOOKAHEAD = 32;
 const DEFAULT_RESERVE_AFTER_MS = 30_000;
+const DEFAULT_HEADROOM_TASKS = 1;
+const DEFAULT_ACTIVE_WINDOW_MS = 1_000;
+const DEFAULT_MAX_HEADROOM_SHARE = 0.25;
+/** Tolerance of the fair-share comparisons (shares are sums of ratios). */
+const SHARE_EPSILON = 1e-9;
+/** A headroom stamp no computation uses: placement that ignores headroom. */
+const NO_HEADROOM = -1;
 const LEVELS = MAX_PRIORITY - MIN_PRIORITY + 1;
 /** Misfit demands remembered per decision (a power of two). */
 const MISFITS = 8;
@@ -260,6 +324,11 @@ class TenantQueue {
   holding = 0;
   /** Equal to the decision epoch once this tenant had its turn in that decision and placed nothing. */
   triedEpoch = 0;
+  /** The latest `enqueuedAt` among its tasks: when it last submitted (for "active"). */
+  lastSubmittedAt = -Infinity;
+  /** What that latest task needs: the size of the headroom kept for it. */
+  lastMilliCpu = 0;
+  lastMemory = 0;
   /** FIFO bucket per priority level, index `priority - MIN_PRIORITY`, created on first use. */
   readonly buckets: Array<LinkedQueue<Task> | undefined> = new Array(LEVELS).fill(undefined);
   /** The non-empty buckets (order irrelevant: ties are broken by task, never by bucket). */
@@ -286,6 +355,10 @@ class Worker {
   running = 0;
   /** Equal to the scheduler's decision epoch while a reservation holds this worker back. */
   heldEpoch = 0;
+  /** Headroom kept on this worker from borrowers; valid while `headroomStamp` equals the scheduler's current one. */
+  headroomStamp = 0;
+  headroomMilliCpu = 0;
+  headroomMemory = 0;
   readonly queuedTasks = new LinkedQueue<Task>();
   readonly runningTasks = new LinkedQueue<Task>();
 
@@ -294,6 +367,14 @@ class Worker {
     public capMilliCpu: number,
     public capMemory: number,
   ) {}
+}
+
+/** Tenant `q` submitted a task of (`milliCpu`, `memory`) at `at`: the latest submission is the one remembered. */
+function noteSubmission(q: TenantQueue, at: number, milliCpu: number, memory: number): void {
+  if (at < q.lastSubmittedAt) return;
+  q.lastSubmittedAt = at;
+  q.lastMilliCpu = milliCpu;
+  q.lastMemory = memory;
 }
 
 /** Whether `a` comes before `b` among tasks of equal effective priority. */
@@ -347,6 +428,9 @@ export class Scheduler {
   private readonly maxQueued: number;
   private readonly lookahead: number;
   private readonly reserveAfterMs: number;
+  private readonly headroomTasks: number;
+  private readonly activeWindowMs: number;
+  private readonly maxHeadroomShare: number;
 
   private readonly tasks = new Map<string, Task>();
   private readonly workerById = new Map<string, Worker>();
@@ -384,10 +468,33 @@ export class Scheduler {
   private readonly misfitMemory = new Float64Array(MISFITS);
   private readonly undoTasks: Task[] = [];
   private readonly undoWorkers: Worker[] = [];
+  /** The decision epoch {@link activeWeight} was summed in. */
+  private activeEpoch = 0;
+  /** Σ weights of the active tenants in that decision: a tenant's fair weighted share is `1 / activeWeight`. */
+  private activeWeight = 0;
+  /** Bumped for each headroom computation; workers carrying an older stamp keep none. */
+  private headroomStamp = 0;
+  /** The decision epoch and borrowing tenant the current headroom was computed for. */
+  private headroomEpoch = 0;
+  private headroomTenant: TenantQueue | null = null;
+  /** When the current headroom lapses by time alone (Infinity: it lasts while a tenant it is kept for has tasks waiting). */
+  private headroomLapse = Infinity;
+  /** Whether the last decision held a borrower back from headroom, and until when (see {@link Scheduler.headroomHeldUntil}). */
+  private held = false;
+  private heldUntil = Infinity;
 
   /** @throws RangeError on an invalid option. */
   constructor(options: SchedulerOptions = {}) {
-    const { placement = 'binpack', agingMs = DEFAULT_AGING_MS, maxQueuedPerWorker = DEFAULT_MAX_QUEUED, lookahead = DEFAULT_LOOKAHEAD, reserveAfterMs = DEFAULT_RESERVE_AFTER_MS } = options;
+    const {
+      placement = 'binpack',
+      agingMs = DEFAULT_AGING_MS,
+      maxQueuedPerWorker = DEFAULT_MAX_QUEUED,
+      lookahead = DEFAULT_LOOKAHEAD,
+      reserveAfterMs = DEFAULT_RESERVE_AFTER_MS,
+      headroomTasks = DEFAULT_HEADROOM_TASKS,
+      activeWindowMs = DEFAULT_ACTIVE_WINDOW_MS,
+      maxHeadroomShare = DEFAULT_MAX_HEADROOM_SHARE,
+    } = options;
     if (placement !== 'binpack' && placement !== 'spread') throw new RangeError(`Scheduler: placement must be 'binpack' or 'spread', got ${String(placement)}`);
     if (typeof agingMs !== 'number' || !(agingMs > 0)) throw new RangeError(`Scheduler: agingMs must be a number > 0 (Infinity turns aging off), got ${String(agingMs)}`);
     if (!Number.isInteger(maxQueuedPerWorker) || maxQueuedPerWorker < 1) throw new RangeError(`Scheduler: maxQueuedPerWorker must be an integer ≥ 1, got ${String(maxQueuedPerWorker)}`);
@@ -397,7 +504,13 @@ export class Scheduler {
     this.agingMs = agingMs;
     this.maxQueued = maxQueuedPerWorker;
     this.lookahead = lookahead;
+    if (!Number.isInteger(headroomTasks) || headroomTasks < 0) throw new RangeError(`Scheduler: headroomTasks must be an integer ≥ 0, got ${String(headroomTasks)}`);
+    if (typeof activeWindowMs !== 'number' || Number.isNaN(activeWindowMs) || activeWindowMs < 0) throw new RangeError(`Scheduler: activeWindowMs must be a number ≥ 0, got ${String(activeWindowMs)}`);
+    if (typeof maxHeadroomShare !== 'number' || !(maxHeadroomShare >= 0 && maxHeadroomShare <= 1)) throw new RangeError(`Scheduler: maxHeadroomShare must be a number in [0, 1], got ${String(maxHeadroomShare)}`);
     this.reserveAfterMs = reserveAfterMs;
+    this.headroomTasks = headroomTasks;
+    this.activeWindowMs = activeWindowMs;
+    this.maxHeadroomShare = maxHeadroomShare;
   }
 
   // ---------------------------------------------------------------- workers
@@ -528,11 +641,28 @@ export class Scheduler {
     const { milliCpu, memory } = checkResources(resources, where);
     const existing = this.tasks.get(id);
     if (existing !== undefined) throw new Error(`${where}: task ${id} is already ${STATUS[existing.state]}`);
-    const t = new Task(id, priority, this.tenantQueue(tenant), milliCpu, memory, enqueuedAt, this.seq++);
+    const q = this.tenantQueue(tenant);
+    const t = new Task(id, priority, q, milliCpu, memory, enqueuedAt, this.seq++);
+    noteSubmission(q, enqueuedAt, milliCpu, memory);
     this.tasks.set(id, t);
     this.pendingCount++;
     if (this.fitsSomeWorker(t)) this.bucketInsert(t);
     else this.park(t);
+  }
+
+  /**
+   * Records that `tenant` submitted a task needing `resources` at `at`
+   * without enqueuing one ({@link enqueue} records its own tasks): for a new
+   * leader rebuilding its picture, whose table also holds tasks that already
+   * finished. It makes the tenant active (for headroom) until
+   * `at + activeWindowMs`; an `at` older than what is known changes nothing.
+   * @throws RangeError on an invalid field.
+   */
+  recordSubmission(tenant: string, at: number, resources: Resources): void {
+    if (typeof tenant !== 'string') throw new RangeError(`recordSubmission: tenant must be a string, got ${String(tenant)}`);
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new RangeError(`recordSubmission(${tenant}): at must be a finite number, got ${String(at)}`);
+    const { milliCpu, memory } = checkResources(resources, `recordSubmission(${tenant})`);
+    noteSubmission(this.tenantQueue(tenant), at, milliCpu, memory);
   }
 
   /**
@@ -695,6 +825,21 @@ export class Scheduler {
       undo.length = 0;
     }
     return out;
+  }
+
+  /**
+   * After the last {@link next} or {@link plan}: whether its final decision
+   * held a borrowing tenant back from headroom kept for tenants under their
+   * share, and if so when that headroom lapses by time alone (the earliest
+   * `latest submission + activeWindowMs` of the tenants it was kept for
+   * that have no task waiting). Null when no borrower was held back, or
+   * when the headroom lasts until an event the caller sees anyway (a task
+   * placed, released or enqueued). A caller that decides only on events
+   * should decide again at the time returned, or a borrower could wait on a
+   * lapsed headroom until the next event.
+   */
+  headroomHeldUntil(): number | null {
+    return this.held && this.heldUntil !== Infinity ? this.heldUntil : null;
   }
 
   /**
@@ -940,6 +1085,8 @@ export class Scheduler {
     this.pickTask = null;
     this.pickWorker = null;
     this.misfits = 0;
+    this.held = false;
+    this.heldUntil = Infinity;
     if (this.activeTenants.length === 0 || !this.computeMaxFree(epoch)) return false;
     for (;;) {
       const q = this.nextTenant(epoch);
@@ -985,6 +1132,11 @@ export class Scheduler {
     const n = active.length;
     const aging = this.agingMs;
     for (let i = 0; i < n; i++) cursors[i] = active[i].head;
+    // The demand of a task of q held back by headroom in this turn: q borrows
+    // with a larger one too, and it fits nowhere the smaller one could not, so
+    // a task needing as much is skipped (neither placed nor reserving workers).
+    let heldCpu = Infinity;
+    let heldMemory = Infinity;
     for (let step = 0; step < this.lookahead; step++) {
       let best: Task | null = null;
       let bestEff = 0;
@@ -1005,12 +1157,24 @@ export class Scheduler {
       // Past the tenant's own quota: smaller tasks of the tenant behind it may
       // still fit; it reserves no worker (it could not use one).
       if (!q.allows(best)) continue;
+      if (best.milliCpu >= heldCpu && best.memoryBytes >= heldMemory) continue;
       if (best.milliCpu <= this.maxFreeMilliCpu && best.memoryBytes <= this.maxFreeMemory && !this.knownMisfit(best, this.misfits)) {
-        const w = this.chooseWorker(best, epoch);
+        const stamp = this.borrows(q, best, now, epoch) ? this.keepHeadroom(q, now, epoch) : NO_HEADROOM;
+        const w = this.chooseWorker(best.milliCpu, best.memoryBytes, epoch, stamp);
         if (w !== null) {
           this.pickTask = best;
           this.pickWorker = w;
           return PICKED;
+        }
+        if (stamp !== NO_HEADROOM && this.chooseWorker(best.milliCpu, best.memoryBytes, epoch, NO_HEADROOM) !== null) {
+          // It fits, but only into headroom kept for a tenant under its share. Not a
+          // misfit (a tenant within its share may still be placed there), and no
+          // reason to reserve workers for it: it is held back by its share, not its size.
+          this.held = true;
+          if (this.headroomLapse < this.heldUntil) this.heldUntil = this.headroomLapse;
+          heldCpu = best.milliCpu;
+          heldMemory = best.memoryBytes;
+          continue;
         }
         // Remember the demand that fit nowhere: the eligible workers only shrink
         // within a decision, so any task needing at least as much fails too.
@@ -1055,8 +1219,12 @@ export class Scheduler {
     return any;
   }
 
-  /** The eligible worker placement picks for `t`, or null. */
-  private chooseWorker(t: Task, epoch: number): Worker | null {
+  /**
+   * The eligible worker placement picks for a task of (`milliCpu`, `memory`),
+   * or null. With `stamp` the current headroom stamp, the headroom kept on
+   * each worker counts as taken; with {@link NO_HEADROOM} it does not.
+   */
+  private chooseWorker(milliCpu: number, memory: number, epoch: number, stamp: number): Worker | null {
     const workers = this.workers;
     const binpack = this.placement === 'binpack';
     let best: Worker | null = null;
@@ -1064,8 +1232,12 @@ export class Scheduler {
     for (let i = 0; i < workers.length; i++) {
       const w = workers[i];
       if (!this.eligible(w, epoch)) continue;
-      const freeCpu = w.capMilliCpu - w.usedMilliCpu - t.milliCpu;
-      const freeMemory = w.capMemory - w.usedMemory - t.memoryBytes;
+      let freeCpu = w.capMilliCpu - w.usedMilliCpu - milliCpu;
+      let freeMemory = w.capMemory - w.usedMemory - memory;
+      if (w.headroomStamp === stamp) {
+        freeCpu -= w.headroomMilliCpu;
+        freeMemory -= w.headroomMemory;
+      }
       if (freeCpu < 0 || freeMemory < 0) continue;
       const score = (w.capMilliCpu > 0 ? freeCpu / w.capMilliCpu : 0) + (w.capMemory > 0 ? freeMemory / w.capMemory : 0);
       if (best === null || (binpack ? score < bestScore : score > bestScore)) {
@@ -1074,6 +1246,81 @@ export class Scheduler {
       }
     }
     return best;
+  }
+
+  /** Whether tenant `q` counts as active at `now`: tasks waiting, or a submission less than `activeWindowMs` ago. */
+  private isActive(q: TenantQueue, now: number): boolean {
+    // The same sum as the lapse in keepHeadroom, so "lapsed at that time" is exact.
+    return q.active.length > 0 || q.lastSubmittedAt + this.activeWindowMs > now;
+  }
+
+  /**
+   * Whether placing `t` would make its tenant `q` borrow: lift its weighted
+   * dominant share above its fair share among the tenants active at `now`
+   * (`1 / Σ their weights`). A lone active tenant's fair share is the whole
+   * cluster, so it never borrows.
+   */
+  private borrows(q: TenantQueue, t: Task, now: number, epoch: number): boolean {
+    if (this.headroomTasks === 0 || this.tenants.size < 2) return false;
+    if (this.activeEpoch !== epoch) {
+      this.activeEpoch = epoch;
+      let sum = 0;
+      for (const u of this.tenants.values()) if (this.isActive(u, now)) sum += u.weight;
+      this.activeWeight = sum;
+    }
+    if (this.activeWeight <= q.weight) return false;
+    const after = dominantShare(q.usedMilliCpu + t.milliCpu, q.usedMemory + t.memoryBytes, this.totalMilliCpu, this.totalMemory, q.weight);
+    return after > 1 / this.activeWeight + SHARE_EPSILON;
+  }
+
+  /**
+   * Marks, on the eligible workers' free capacity, the headroom kept from
+   * borrower `q` in this decision (computed once per decision and borrower)
+   * and returns its stamp. For each other active tenant, in the order first
+   * seen: room for up to `headroomTasks` tasks of the size it last
+   * submitted, while each keeps it within its fair share and its quota, each
+   * on the worker placement would pick for it, until `maxHeadroomShare` of
+   * the cluster is kept (one task's worth always may be). A task that fits
+   * nowhere keeps nothing: headroom is only ever free capacity.
+   */
+  private keepHeadroom(q: TenantQueue, now: number, epoch: number): number {
+    if (this.headroomEpoch === epoch && this.headroomTenant === q) return this.headroomStamp;
+    this.headroomEpoch = epoch;
+    this.headroomTenant = q;
+    const stamp = ++this.headroomStamp;
+    this.headroomLapse = Infinity;
+    const fair = 1 / this.activeWeight + SHARE_EPSILON;
+    const capCpu = this.maxHeadroomShare * this.totalMilliCpu;
+    const capMemory = this.maxHeadroomShare * this.totalMemory;
+    let keptCpu = 0;
+    let keptMemory = 0;
+    let kept = 0;
+    for (const u of this.tenants.values()) {
+      if (u === q || !this.isActive(u, now)) continue;
+      const cpu = u.lastMilliCpu;
+      const memory = u.lastMemory;
+      for (let k = 1; k <= this.headroomTasks; k++) {
+        const usedCpu = u.usedMilliCpu + k * cpu;
+        const usedMemory = u.usedMemory + k * memory;
+        if (u.holding + k > u.maxHolding || usedCpu > u.capMilliCpu || usedMemory > u.capMemory) break;
+        if (dominantShare(usedCpu, usedMemory, this.totalMilliCpu, this.totalMemory, u.weight) > fair) break;
+        if (kept > 0 && (keptCpu + cpu > capCpu || keptMemory + memory > capMemory)) break;
+        const w = this.chooseWorker(cpu, memory, epoch, stamp);
+        if (w === null) break;
+        if (w.headroomStamp !== stamp) {
+          w.headroomStamp = stamp;
+          w.headroomMilliCpu = 0;
+          w.headroomMemory = 0;
+        }
+        w.headroomMilliCpu += cpu;
+        w.headroomMemory += memory;
+        keptCpu += cpu;
+        keptMemory += memory;
+        kept++;
+        if (u.active.length === 0 && u.lastSubmittedAt + this.activeWindowMs < this.headroomLapse) this.headroomLapse = u.lastSubmittedAt + this.activeWindowMs;
+      }
+    }
+    return stamp;
   }
 
   /** Holds back, for this decision, every available worker whose capacity could host `t`; whether any was. */

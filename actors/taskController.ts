@@ -38,6 +38,9 @@ export class TaskController {
   private readonly o: typeof DEFAULTS & SchedulerOptions;
   private scheduler: Scheduler | null = null;
   private scheduleHandle: TimerHandle | undefined;
+  /** A decision when the headroom that last held a borrower back lapses (no event may come then). */
+  private headroomHandle: TimerHandle | undefined;
+  private headroomAt = Infinity;
   /** The cluster state's worker-change count when availability was last re-read. */
   private seenWorkerChanges = -1;
   /** The cluster state's tenant-change count when quotas were last given to the scheduler. */
@@ -139,7 +142,11 @@ export class TaskController {
       s.addWorker(w.worker, w.capacity);
       this.refreshAvailability(s, w.worker);
     }
-    for (const t of this.node.state.tasks()) this.mirror(s, t);
+    for (const t of this.node.state.tasks()) {
+      this.mirror(s, t);
+      // Finished tasks too: a tenant that submitted lately is still active (headroom).
+      s.recordSubmission(t.spec.tenant, t.submittedAt, t.spec.resources);
+    }
     this.scheduler = s;
     this.running.clear();
     const finished: number[] = [];
@@ -156,7 +163,9 @@ export class TaskController {
     this.scheduler = null;
     if (this.scheduleHandle !== undefined) this.clock.clearTimeout(this.scheduleHandle);
     if (this.tickHandle !== undefined) this.clock.clearTimeout(this.tickHandle);
-    this.scheduleHandle = this.tickHandle = undefined;
+    if (this.headroomHandle !== undefined) this.clock.clearTimeout(this.headroomHandle);
+    this.scheduleHandle = this.tickHandle = this.headroomHandle = undefined;
+    this.headroomAt = Infinity;
     for (const h of this.retryTimers.values()) this.clock.clearTimeout(h);
     this.retryTimers.clear();
   }
@@ -282,6 +291,8 @@ export class TaskController {
     if (!s || !this.node.raft.isLeader) return;
     const now = this.clock.now();
     const decisions = s.plan(now, this.o.maxAssignPerEntry);
+    const heldUntil = s.headroomHeldUntil();
+    if (heldUntil !== null) this.decideAgainAt(heldUntil);
     if (decisions.length === 0) return;
     const changes: TaskChange[] = [];
     for (const d of decisions) {
@@ -290,6 +301,21 @@ export class TaskController {
     }
     this.node.forward({ op: 'taskChanges', changes });
     if (decisions.length === this.o.maxAssignPerEntry) this.requestSchedule();
+  }
+
+  /**
+   * Schedules again at `at`, when headroom that held a borrowing tenant back
+   * lapses: a tenant's activity ends with time, not with an event.
+   */
+  private decideAgainAt(at: number): void {
+    if (at >= this.headroomAt) return;
+    if (this.headroomHandle !== undefined) this.clock.clearTimeout(this.headroomHandle);
+    this.headroomAt = at;
+    this.headroomHandle = this.clock.setTimeout(() => {
+      this.headroomHandle = undefined;
+      this.headroomAt = Infinity;
+      this.requestSchedule();
+    }, Math.max(0, at - this.clock.now()));
   }
 
   private armRetry(t: Readonly<TaskRecord>): void {

@@ -2,15 +2,20 @@
  * Noisy neighbours (issue 15 §4), measured in the simulation: tenant B
  * submits well within its fair share while tenant A floods at 10× its
  * share. Reported: B's p99 queue wait (submission to start of the first
- * attempt, on the proposers' clocks) with and without A, the bound it must
- * stay within (its value without A plus the larger of that value and one
- * task run time: a slot frees at most one run time after B's task arrives,
- * since nothing is preempted), and how A was throttled (refused by its rate
- * limit, and held to its share by the scheduler).
+ * attempt, on the proposers' clocks) with and without A, the bound the
+ * issue sets for it (`max(2 × its p99 without A, one task run time)`), and
+ * how A was throttled (refused by its rate limit, and held to its share by
+ * the scheduler).
+ *
+ * Each is measured with run times in lock step (spread 0: A's tasks start
+ * and end together, so without headroom every slot is busy when B's task
+ * arrives and B waits up to a run time plus two commits) and spread ±50 %,
+ * and, as a negative control, with the scheduler's headroom off
+ * (`headroomTasks: 0`, plain work-conserving DRF).
  *
  * Virtual time: the numbers are the simulation's, not a wall clock's.
  *
- * Run: `npx tsx bench/tenants.ts`
+ * Run: `npx tsx bench/tenants.ts [--seed N]`
  */
 import { createCluster } from '../system/cluster.js';
 import { ClientError } from '../system/clientError.js';
@@ -34,6 +39,8 @@ export interface NoisyNeighbourOptions {
   bLoad?: number;
   /** A's submissions as a multiple of its fair share. */
   floodFactor?: number;
+  /** The scheduler's headroom per active under-share tenant (default 1; 0: off, the negative control). */
+  headroomTasks?: number;
 }
 
 /** One run's figures. */
@@ -56,7 +63,7 @@ export interface NoisyNeighbourResult {
   fairSharePerSecond: number;
   alone: NoisyNeighbourRun;
   flooded: NoisyNeighbourRun;
-  /** B's p99 with A must stay within this: alone + max(alone, run time). */
+  /** B's p99 with A must stay within this: max(2 × alone, run time). */
   boundMs: number;
   withinBound: boolean;
 }
@@ -71,6 +78,7 @@ async function run(o: Required<NoisyNeighbourOptions>, flood: boolean): Promise<
     network: { latency: { base: 1, jitter: 0.5, distribution: 'uniform' } },
     check: false,
     workerCapacity: { cpu: SLOTS_PER_WORKER, memoryBytes: 2 ** 30 },
+    tasks: { headroomTasks: o.headroomTasks },
   });
   c.registerHandler('work', (p, ctx) => ctx.sleep(p as number));
   const draw = c.kernel.random('bench:run-times');
@@ -135,7 +143,7 @@ async function run(o: Required<NoisyNeighbourOptions>, flood: boolean): Promise<
 
 /** Runs B alone, then B beside A's flood, on the same seed. */
 export async function measureNoisyNeighbour(options: NoisyNeighbourOptions = {}): Promise<NoisyNeighbourResult> {
-  const o: Required<NoisyNeighbourOptions> = { seed: 1, durationMs: 2_000, runTimeMs: 20, spread: 0, bLoad: 1 / 3, floodFactor: 10, ...options };
+  const o: Required<NoisyNeighbourOptions> = { seed: 1, durationMs: 2_000, runTimeMs: 20, spread: 0, bLoad: 1 / 3, floodFactor: 10, headroomTasks: 1, ...options };
   const capacityPerSecond = (WORKERS * SLOTS_PER_WORKER * 1000) / o.runTimeMs;
   const alone = await run(o, false);
   const flooded = await run(o, true);
@@ -147,12 +155,16 @@ export async function measureNoisyNeighbour(options: NoisyNeighbourOptions = {})
 /** The measurement as a benchmark result: B's p99 queue wait under A's flood. */
 export async function benchNoisyNeighbour(options: NoisyNeighbourOptions = {}): Promise<BenchResult> {
   const r = await measureNoisyNeighbour(options);
+  const spread = options.spread ?? 0;
+  const headroom = options.headroomTasks ?? 1;
   return {
-    name: `noisy neighbour: B's p99 queue wait while A floods at 10× its fair share (virtual ms; run times ±${Math.round((options.spread ?? 0) * 100)} %)`,
+    name: `noisy neighbour: B's p99 queue wait while A floods at 10× its fair share (virtual ms; ${spread === 0 ? 'run times in lock step' : `run times ±${Math.round(spread * 100)} %`}${headroom === 0 ? '; headroom off: negative control' : ''})`,
     value: r.flooded.bP99Ms,
     unit: 'ms',
     config: {
       cluster: `${WORKERS} nodes × ${SLOTS_PER_WORKER} one-CPU slots, tasks of ${options.runTimeMs ?? 20} ms`,
+      seed: options.seed ?? 1,
+      headroomTasks: headroom,
       capacityPerSecond: r.capacityPerSecond,
       fairSharePerSecond: r.fairSharePerSecond,
       alone: r.alone,
@@ -164,6 +176,17 @@ export async function benchNoisyNeighbour(options: NoisyNeighbourOptions = {}): 
 }
 
 if (isMainModule(import.meta.url)) {
-  printResult(await benchNoisyNeighbour({ spread: 0 }));
-  printResult(await benchNoisyNeighbour({ spread: 0.5 }));
+  const at = process.argv.indexOf('--seed');
+  const seed = at > 0 ? Number(process.argv[at + 1]) : 1;
+  if (!Number.isSafeInteger(seed)) throw new Error(`bench/tenants: --seed must be an integer, got ${process.argv[at + 1]}`);
+  const rows: string[] = [];
+  for (const headroomTasks of [1, 0]) {
+    for (const spread of [0, 0.5]) {
+      const r = await benchNoisyNeighbour({ seed, spread, headroomTasks });
+      printResult(r);
+      const c = r.config as { alone: NoisyNeighbourRun; boundMs: number; withinBound: boolean };
+      rows.push(`  ${spread === 0 ? 'lock step' : '±50 %    '}  headroom ${headroomTasks === 0 ? 'off' : 'on '}  B p99 alone ${c.alone.bP99Ms.toFixed(1)} ms → beside A ${r.value.toFixed(1)} ms  (bound ${c.boundMs.toFixed(1)} ms: ${c.withinBound ? 'met' : 'MISSED'})`);
+    }
+  }
+  console.log(`\nSummary (seed ${seed}):\n${rows.join('\n')}`);
 }

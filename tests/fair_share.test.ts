@@ -187,6 +187,180 @@ describe('Scheduler: tenants', () => {
   });
 });
 
+describe('Scheduler: headroom for an active tenant under its share (noisy neighbours in lock step)', () => {
+  const task = (id: string, tenant: string, enqueuedAt: number, cpu = 1): TaskSpec => ({ id, tenant, priority: 0, resources: { cpu, memoryBytes: 0 }, enqueuedAt });
+  const NONE = { weight: 1, maxCpu: Infinity, maxMemoryBytes: Infinity, maxConcurrent: Infinity };
+
+  /** 3 workers × 4 one-CPU slots, as bench/tenants.ts. */
+  function cluster(options: ConstructorParameters<typeof Scheduler>[0] = {}): Scheduler {
+    const s = new Scheduler({ maxQueuedPerWorker: 100, ...options });
+    for (let i = 1; i <= 3; i++) s.addWorker(`w${i}`, { cpu: 4, memoryBytes: GB });
+    return s;
+  }
+
+  /** Places (and starts) every decision of `plan(now)`; the tenants placed, in order. */
+  function decide(s: Scheduler, now: number): string[] {
+    const out: string[] = [];
+    for (const d of s.plan(now, 1_000)) {
+      s.place(d.taskId, d.worker);
+      s.start(d.taskId);
+      out.push(s.task(d.taskId)!.tenant);
+    }
+    s.assertInvariants();
+    return out;
+  }
+
+  /** Tenant b ran one task at 0 (and finished it); at 10, tenant a floods with `n` tasks. */
+  function flooded(s: Scheduler, n = 40): string[] {
+    s.enqueue(task('b0', 'b', 0));
+    expect(decide(s, 0)).toEqual(['b']);
+    s.release('b0');
+    for (let i = 0; i < n; i++) s.enqueue(task(`a${i}`, 'a', 10));
+    return decide(s, 10);
+  }
+
+  it("keeps one slot from the flood while b is active below its share, so b's next task starts without waiting for a busy slot", () => {
+    const s = cluster();
+    // a borrows 11 of 12 slots; the 12th is b's headroom, though b has nothing waiting.
+    expect(flooded(s)).toEqual(Array(11).fill('a'));
+    expect(s.headroomHeldUntil()).toBe(1_000); // b's submission at 0 + the active window
+    expect(s.stats()).toMatchObject({ running: 11, pending: 29 });
+    // b submits again: placed at once, no task of a released.
+    s.enqueue(task('b1', 'b', 15));
+    expect(decide(s, 15)).toEqual(['b']);
+    // The cluster is full now; when a slot frees, b (active, 1 of 12 < ½) gets it kept again.
+    s.release('a0');
+    expect(decide(s, 30)).toEqual([]);
+    expect(s.headroomHeldUntil()).toBe(1_015);
+    s.enqueue(task('b2', 'b', 35));
+    expect(decide(s, 35)).toEqual(['b']);
+  });
+
+  it('negative control: with headroom off (plain work-conserving DRF) the flood takes every slot and b waits for one to free', () => {
+    const s = cluster({ headroomTasks: 0 });
+    expect(flooded(s)).toEqual(Array(12).fill('a'));
+    expect(s.headroomHeldUntil()).toBeNull();
+    s.enqueue(task('b1', 'b', 15));
+    expect(decide(s, 15)).toEqual([]);
+    s.release('a0');
+    expect(decide(s, 40)).toEqual(['b']); // one run time later
+  });
+
+  it('a lone tenant still takes every slot: alone, beside a tenant that never submitted, or once the other is idle past the window', () => {
+    const alone = cluster();
+    for (let i = 0; i < 20; i++) alone.enqueue(task(`a${i}`, 'a', 0));
+    expect(decide(alone, 0)).toHaveLength(12);
+
+    const registered = cluster();
+    registered.setTenant('b', { ...NONE, weight: 10 });
+    for (let i = 0; i < 20; i++) registered.enqueue(task(`a${i}`, 'a', 0));
+    expect(decide(registered, 0)).toHaveLength(12);
+    expect(registered.headroomHeldUntil()).toBeNull();
+
+    // b last submitted at 0; its headroom lapses at 1,000 (the window), and then a takes the last slot.
+    const lapsed = cluster();
+    expect(flooded(lapsed)).toHaveLength(11);
+    expect(decide(lapsed, 999)).toEqual([]);
+    expect(lapsed.headroomHeldUntil()).toBe(1_000);
+    expect(decide(lapsed, 1_000)).toEqual(['a']);
+    expect(lapsed.headroomHeldUntil()).toBeNull();
+  });
+
+  it('the window is an option: activeWindowMs 0 keeps headroom only for a tenant with tasks waiting', () => {
+    const s = cluster({ activeWindowMs: 0 });
+    expect(flooded(s)).toHaveLength(12);
+  });
+
+  it('holds back only a borrower: tenants within their shares share the cluster as before', () => {
+    const s = cluster();
+    for (let i = 0; i < 20; i++) {
+      s.enqueue(task(`a${i}`, 'a', 0));
+      s.enqueue(task(`b${i}`, 'b', 0));
+    }
+    const placed = decide(s, 0);
+    expect(placed.filter((t) => t === 'a')).toHaveLength(6);
+    expect(placed.filter((t) => t === 'b')).toHaveLength(6);
+
+    // c arrives within its share (a third now): it may take the slot kept for b.
+    const third = cluster();
+    expect(flooded(third)).toHaveLength(11);
+    third.enqueue(task('c0', 'c', 20));
+    third.enqueue(task('c1', 'c', 20));
+    expect(decide(third, 20)).toEqual(['c']);
+  });
+
+  it("a borrowing task held back reserves no workers, however long it waited: a's smaller task within its share goes ahead", () => {
+    const s = cluster({ reserveAfterMs: 0 });
+    for (let i = 0; i < 4; i++) {
+      s.enqueue(task(`a${i}`, 'a', 0));
+      s.enqueue(task(`b${i}`, 'b', 0));
+    }
+    expect(decide(s, 0)).toHaveLength(8); // w1 and w2 full, w3 free
+    s.enqueue(task('big', 'a', 5, 4)); // 4 + 4 of 12 CPUs: past a's half, and only b's headroom on w3 would fit it
+    s.enqueue(task('small', 'a', 6, 1)); // 4 + 1: within a's half
+    expect(s.plan(10, 10)).toEqual([{ taskId: 'small', worker: 'w3' }]);
+  });
+
+  it('keeps no headroom for a tenant at its own quota, or one whose next task would lift it past its share', () => {
+    const capped = cluster();
+    capped.setTenant('b', { ...NONE, maxConcurrent: 1 });
+    capped.enqueue(task('b0', 'b', 0));
+    expect(decide(capped, 0)).toEqual(['b']);
+    for (let i = 0; i < 20; i++) capped.enqueue(task(`a${i}`, 'a', 1));
+    expect(decide(capped, 1)).toHaveLength(11); // b holds 1, may hold no more: nothing kept for it
+
+    const atShare = cluster();
+    for (let i = 0; i < 6; i++) atShare.enqueue(task(`b${i}`, 'b', 0));
+    expect(decide(atShare, 0)).toHaveLength(6);
+    for (let i = 0; i < 20; i++) atShare.enqueue(task(`a${i}`, 'a', 1));
+    expect(decide(atShare, 1)).toHaveLength(6); // b holds its half: a borrows nothing it needs
+  });
+
+  it('sizes the headroom by the task the tenant last submitted, on one worker', () => {
+    const s = cluster();
+    s.enqueue(task('b0', 'b', 0, 2));
+    expect(decide(s, 0)).toEqual(['b']);
+    s.release('b0');
+    for (let i = 0; i < 20; i++) s.enqueue(task(`a${i}`, 'a', 10));
+    expect(decide(s, 10)).toHaveLength(10); // two CPUs kept together on one worker
+    s.enqueue(task('b1', 'b', 15, 2));
+    expect(decide(s, 15)).toEqual(['b']);
+  });
+
+  it('keeps at most maxHeadroomShare of the cluster for many quiet tenants (one task always)', () => {
+    const s = cluster();
+    for (let k = 0; k < 8; k++) {
+      s.enqueue(task(`q${k}`, `quiet${k}`, 0));
+      decide(s, 0);
+      s.release(`q${k}`);
+    }
+    for (let i = 0; i < 20; i++) s.enqueue(task(`a${i}`, 'a', 10));
+    expect(decide(s, 10)).toHaveLength(9); // 8 quiet tenants, but only ¼ of 12 slots kept
+
+    const tight = cluster({ maxHeadroomShare: 0 });
+    for (let k = 0; k < 3; k++) {
+      tight.enqueue(task(`q${k}`, `quiet${k}`, 0));
+      decide(tight, 0);
+      tight.release(`q${k}`);
+    }
+    for (let i = 0; i < 20; i++) tight.enqueue(task(`a${i}`, 'a', 10));
+    expect(decide(tight, 10)).toHaveLength(11);
+  });
+
+  it("recordSubmission makes a tenant active as its own task would (a new leader's picture of finished tasks)", () => {
+    const s = cluster();
+    s.recordSubmission('b', 5, { cpu: 1, memoryBytes: 0 });
+    s.recordSubmission('b', 2, { cpu: 3, memoryBytes: 0 }); // older: changes nothing
+    for (let i = 0; i < 20; i++) s.enqueue(task(`a${i}`, 'a', 10));
+    expect(decide(s, 10)).toHaveLength(11);
+    expect(s.headroomHeldUntil()).toBe(1_005);
+    expect(() => s.recordSubmission('b', Number.NaN, { cpu: 1, memoryBytes: 0 })).toThrow(RangeError);
+    expect(() => new Scheduler({ headroomTasks: 0.5 })).toThrow(/headroomTasks/);
+    expect(() => new Scheduler({ maxHeadroomShare: 2 })).toThrow(/maxHeadroomShare/);
+    expect(() => new Scheduler({ activeWindowMs: -1 })).toThrow(/activeWindowMs/);
+  });
+});
+
 describe('Scheduler: tenants under a random workload', () => {
   it('keeps every tenant account exact and every cap, through plan, place, start, release, steal, move and worker changes', () => {
     let x = 12345;
