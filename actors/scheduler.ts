@@ -161,6 +161,14 @@ export interface SchedulerOptions {
   activeWindowMs?: number;
   /** Largest fraction of the cluster's CPU and of its memory kept as headroom in all (default 0.25; one task's worth is always kept). */
   maxHeadroomShare?: number;
+  /**
+   * Weighted fair share between tenants (default true). False makes all
+   * tenants one queue, in priority order then submission order, as a
+   * single-queue system such as BullMQ runs them, with no headroom: a
+   * tenant that submits more gets more. For comparison (the negative
+   * control of the fair-share tests), not for production.
+   */
+  fairShare?: boolean;
 }
 
 /**
@@ -429,6 +437,7 @@ export class Scheduler {
   private readonly lookahead: number;
   private readonly reserveAfterMs: number;
   private readonly headroomTasks: number;
+  private readonly fairShare: boolean;
   private readonly activeWindowMs: number;
   private readonly maxHeadroomShare: number;
 
@@ -494,7 +503,10 @@ export class Scheduler {
       headroomTasks = DEFAULT_HEADROOM_TASKS,
       activeWindowMs = DEFAULT_ACTIVE_WINDOW_MS,
       maxHeadroomShare = DEFAULT_MAX_HEADROOM_SHARE,
+      fairShare = true,
     } = options;
+    if (typeof fairShare !== 'boolean') throw new RangeError(`Scheduler: fairShare must be a boolean, got ${String(fairShare)}`);
+    this.fairShare = fairShare;
     if (placement !== 'binpack' && placement !== 'spread') throw new RangeError(`Scheduler: placement must be 'binpack' or 'spread', got ${String(placement)}`);
     if (typeof agingMs !== 'number' || !(agingMs > 0)) throw new RangeError(`Scheduler: agingMs must be a number > 0 (Infinity turns aging off), got ${String(agingMs)}`);
     if (!Number.isInteger(maxQueuedPerWorker) || maxQueuedPerWorker < 1) throw new RangeError(`Scheduler: maxQueuedPerWorker must be an integer ≥ 1, got ${String(maxQueuedPerWorker)}`);
@@ -1089,7 +1101,7 @@ export class Scheduler {
     this.heldUntil = Infinity;
     if (this.activeTenants.length === 0 || !this.computeMaxFree(epoch)) return false;
     for (;;) {
-      const q = this.nextTenant(epoch);
+      const q = this.fairShare ? this.nextTenant(epoch) : this.nextTenantInQueueOrder(epoch, now);
       if (q === null) return false;
       const found = this.decideWithin(q, now, epoch);
       if (found !== NOTHING) return found === PICKED;
@@ -1110,6 +1122,28 @@ export class Scheduler {
       if (best === null || share < bestShare || (share === bestShare && q.seq < best.seq)) {
         best = q;
         bestShare = share;
+      }
+    }
+    return best;
+  }
+
+  /** Fair share off: the tenant whose next task comes first in one queue of all tenants' tasks (effective priority, then submission). */
+  private nextTenantInQueueOrder(epoch: number, now: number): TenantQueue | null {
+    let best: TenantQueue | null = null;
+    let bestTask: Task | null = null;
+    let bestEff = 0;
+    for (const q of this.activeTenants) {
+      if (q.triedEpoch === epoch || q.holding >= q.maxHolding) continue;
+      for (const bucket of q.active) {
+        const c = bucket.head;
+        if (c === null) continue;
+        const waited = now - c.enqueuedAt;
+        const eff = waited > 0 ? c.priority + Math.floor(waited / this.agingMs) : c.priority;
+        if (bestTask === null || eff > bestEff || (eff === bestEff && earlier(c, bestTask))) {
+          best = q;
+          bestTask = c;
+          bestEff = eff;
+        }
       }
     }
     return best;
@@ -1261,7 +1295,7 @@ export class Scheduler {
    * cluster, so it never borrows.
    */
   private borrows(q: TenantQueue, t: Task, now: number, epoch: number): boolean {
-    if (this.headroomTasks === 0 || this.tenants.size < 2) return false;
+    if (this.headroomTasks === 0 || !this.fairShare || this.tenants.size < 2) return false;
     if (this.activeEpoch !== epoch) {
       this.activeEpoch = epoch;
       let sum = 0;

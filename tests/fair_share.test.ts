@@ -411,3 +411,63 @@ describe('Scheduler: tenants under a random workload', () => {
     expect(placed.length).toBeGreaterThan(0);
   });
 });
+
+/**
+ * Fair share measured in a saturated simulation, in the style of
+ * Kubernetes' API Priority and Fairness tests: three tenants of different
+ * weights and task shapes flood 3 workers (task sizes divide a worker's
+ * capacity); the resources each holds, averaged over the saturated time,
+ * must match a weighted DRF oracle over the pooled capacity within ±3 %,
+ * and must not once fair share is switched off (the negative control).
+ */
+describe('fair share in a saturated simulation, against a weighted DRF oracle', () => {
+  const WORKER = { cpu: 4, memoryBytes: 8 * GB };
+  const POOL = { cpu: 3 * WORKER.cpu, memoryBytes: 3 * WORKER.memoryBytes };
+  const TENANTS = [
+    { id: 'a', weight: 1, demand: { cpu: 1, memoryBytes: 1 * GB } },
+    { id: 'b', weight: 2, demand: { cpu: 1, memoryBytes: 1 * GB } },
+    { id: 'c', weight: 1, demand: { cpu: 1, memoryBytes: 4 * GB } }, // memory is its dominant resource
+  ];
+  /** A tenant's (unweighted) dominant share of the pool when it holds `n` tasks. */
+  const shareOf = (t: (typeof TENANTS)[number], n: number) => dominantShare(n * t.demand.cpu, n * t.demand.memoryBytes, POOL.cpu, POOL.memoryBytes, 1);
+
+  async function measuredShares(fairShare: boolean): Promise<Record<string, number>> {
+    const { createTestCluster } = await import('../system/cluster.js');
+    const c = createTestCluster(3, { seed: 409, network: { latency: { base: 2, jitter: 1, distribution: 'uniform' } }, workerCapacity: WORKER, tasks: { fairShare } });
+    c.registerHandler('job', (_p, ctx) => ctx.sleep(50));
+    await c.waitForLeader();
+    const operator = c.client({ id: 'operator' });
+    for (const t of TENANTS) await c.drive(operator.submit({ op: 'registerTenant', tenant: t.id, quota: { priorityWeight: t.weight } }));
+    // All three flood at once, each with more than it could ever run in the window.
+    for (const t of TENANTS) c.tenant(t.id).submitTasks(Array.from({ length: 400 }, () => ({ type: 'job', resources: t.demand })));
+    await c.run(200);
+    const sums: Record<string, number> = Object.fromEntries(TENANTS.map((t) => [t.id, 0]));
+    const samples = 100;
+    for (let i = 0; i < samples; i++) {
+      await c.run(10);
+      const view = c.leader()!.tasks.schedulerView!;
+      for (const t of TENANTS) sums[t.id] += shareOf(t, view.tenant(t.id)?.holding ?? 0) / samples;
+    }
+    return sums;
+  }
+
+  const oracle = drfAllocate(POOL, TENANTS);
+  const expected = Object.fromEntries(TENANTS.map((t) => [t.id, shareOf(t, oracle.get(t.id)!)]));
+
+  it('the oracle: weights 1, 2, 1 on 12 CPUs and 24 GB; c, memory-heavy, gets fewer tasks', () => {
+    // Weighted dominant shares a 4/12, b (6/12)/2, c (8/24): progressive filling stops when no task fits the CPU left.
+    expect(Object.fromEntries(oracle)).toEqual({ a: 4, b: 6, c: 2 });
+  });
+
+  it('measured shares match the weighted DRF oracle over pooled capacity within ±3 %', async () => {
+    const got = await measuredShares(true);
+    for (const t of TENANTS) expect(Math.abs(got[t.id] - expected[t.id]), `${t.id}: ${got[t.id]} vs ${expected[t.id]}`).toBeLessThanOrEqual(0.03);
+  });
+
+  it('negative control: with fair share off (one queue), the shares deviate from the oracle by more than 20 %', async () => {
+    const got = await measuredShares(false);
+    const worst = Math.max(...TENANTS.map((t) => Math.abs(got[t.id] - expected[t.id])));
+    expect(worst).toBeGreaterThan(0.2);
+    expect(() => new Scheduler({ fairShare: 'no' as never })).toThrow(/fairShare must be a boolean/);
+  });
+});
