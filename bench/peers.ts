@@ -10,7 +10,11 @@
  *   against a 3-member etcd's `put` (target: Grey ≥ etcd).
  * - Leader failover, SIGKILL to the first write acknowledged by the new
  *   leader, 25 ms heartbeats and 150 ms election timeouts on both (target:
- *   Grey's p50 within 10 % of etcd's), with confidence intervals.
+ *   Grey's p50 within 10 % of etcd's), with confidence intervals. Grey's
+ *   followers campaign as soon as the dead leader's connections close.
+ * - A hung leader (SIGSTOP: its sockets stay open, as in a partition or a
+ *   long pause), to the first write acknowledged: nothing but silence
+ *   tells the followers, so both wait out an election timeout (reported).
  *
  * Redis and etcd are started when installed (Debian: `apt-get install -y
  * redis-server etcd-server`); without them Grey runs alone and the table
@@ -19,7 +23,7 @@
  * at the end, on an error or on Ctrl-C; data lives in folders under the OS
  * temp folder, removed at the end.
  *
- * Run: `npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover] [--profile DIR] [--grey-only]`
+ * Run: `npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover,hang] [--profile DIR] [--grey-only]`
  * (`--profile DIR`: Grey's nodes write CPU profiles there as they stop.)
  * (`npm run bench:peers` compiles with tsc and runs the JavaScript, Grey's
  * nodes included; `npx tsx bench/peers.ts` runs them through tsx, slower.)
@@ -50,7 +54,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, trials: 300, only: new Set(['tasks', 'writes', 'failover']), profile: null, greyOnly: false };
+  const a: Args = { quick: false, trials: 300, only: new Set(['tasks', 'writes', 'failover', 'hang']), profile: null, greyOnly: false };
   let trialsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -66,11 +70,11 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isSafeInteger(a.trials) || a.trials < 1) throw new Error('--trials must be a positive integer');
     } else if (f === '--only') {
       a.only = new Set(value().split(',').map((s) => s.trim()));
-      for (const w of a.only) if (!['tasks', 'writes', 'failover'].includes(w)) throw new Error(`--only: unknown workload '${w}' (tasks, writes, failover)`);
+      for (const w of a.only) if (!['tasks', 'writes', 'failover', 'hang'].includes(w)) throw new Error(`--only: unknown workload '${w}' (tasks, writes, failover, hang)`);
     } else if (f === '--profile') a.profile = resolve(value());
     else if (f === '--grey-only') a.greyOnly = true;
     else if (f === '--help' || f === '-h') {
-      console.log('npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover] [--profile DIR] [--grey-only]');
+      console.log('npm run bench:peers -- [--quick] [--trials N] [--only tasks,writes,failover,hang] [--profile DIR] [--grey-only]');
       process.exit(0);
     } else throw new Error(`unknown flag ${f}`);
   }
@@ -256,7 +260,12 @@ async function main(): Promise<void> {
   }
 
   // ------------------------------------------------------------ failover
-  if (args.only.has('failover')) {
+  // SIGKILL: the leader's process ends and its sockets close. SIGSTOP: it hangs, sockets open, as in a
+  // partition or a long pause: nothing tells its peers but silence, so both systems wait out an election timeout.
+  for (const kind of ['failover', 'hang'] as const) {
+    if (!args.only.has(kind)) continue;
+    const signal = kind === 'failover' ? 'SIGKILL' : 'SIGSTOP';
+    const name = kind === 'failover' ? 'failover' : 'failover, hung leader';
     const progress = (what: string) => (i: number, s: FailoverSample) => {
       if (process.env.PEERS_VERBOSE || (i + 1) % (args.quick ? 5 : 25) === 0 || Number.isNaN(s.ms)) log(`${what}: trial ${i + 1}/${args.trials}: ${Number.isNaN(s.ms) ? 'no write acknowledged' : `${s.ms.toFixed(1)} ms`} (election timeout at ${s.timeoutMs} ms, leader at ${s.electedMs} ms; killed ${s.killed})`);
     };
@@ -266,19 +275,19 @@ async function main(): Promise<void> {
       grey = await withGrey(async (c) => {
         const target = await greyFailoverTarget(c, FAILOVER.probeTimeoutMs, PROBE_POOL);
         try {
-          return await runFailover(target, { ...FAILOVER, trials: args.trials, onTrial: progress('failover, Grey') });
+          return await runFailover(target, { ...FAILOVER, signal, trials: args.trials, onTrial: progress(`${name}, Grey`) });
         } finally {
           await target.close();
         }
       });
     } catch (err) {
-      errors.push(`failover, Grey: ${(err as Error).stack ?? err}`);
+      errors.push(`${name}, Grey: ${(err as Error).stack ?? err}`);
     }
     if (etcdBin) {
       try {
-        etcd = await withEtcd((c) => runFailover(etcdFailoverTarget(c, FAILOVER.probeTimeoutMs), { ...FAILOVER, trials: args.trials, onTrial: progress('failover, etcd') }));
+        etcd = await withEtcd((c) => runFailover(etcdFailoverTarget(c, FAILOVER.probeTimeoutMs), { ...FAILOVER, signal, trials: args.trials, onTrial: progress(`${name}, etcd`) }));
       } catch (err) {
-        errors.push(`failover, etcd: ${(err as Error).stack ?? err}`);
+        errors.push(`${name}, etcd: ${(err as Error).stack ?? err}`);
       }
     }
     const describe = ({ samples }: FailoverResult) => {
@@ -299,9 +308,10 @@ async function main(): Promise<void> {
       };
     };
     const g = describe(grey);
-    const probes = `a write sent to each survivor every ${FAILOVER.probeIntervalMs} ms from the kill on, each given ${FAILOVER.probeTimeoutMs} ms; the killed member restarts from its data and all catch up, then ${FAILOVER.settleMs} ms plus a random fraction of a heartbeat before the next kill`;
+    const how = kind === 'failover' ? 'the killed member restarts from its data' : 'the hung member is then killed and restarts from its data';
+    const probes = `a write sent to each survivor every ${FAILOVER.probeIntervalMs} ms from the kill on, each given ${FAILOVER.probeTimeoutMs} ms; ${how} and all catch up, then ${FAILOVER.settleMs} ms plus a random fraction of a heartbeat before the next kill`;
     rows.push({
-      workload: 'failover: SIGKILL of the leader → first write acknowledged (ms)',
+      workload: kind === 'failover' ? 'failover: SIGKILL of the leader → first write acknowledged (ms)' : 'failover: SIGSTOP of the leader (hung, sockets open) → first write acknowledged (ms)',
       system: 'Grey, 3 nodes',
       value: g.text,
       ratio: '',
@@ -317,7 +327,7 @@ async function main(): Promise<void> {
         system: 'etcd, 3 members',
         value: e.text,
         ratio: Number.isFinite(ratio) ? `${times(ratio)} [${ci.lo.toFixed(2)}–${ci.hi.toFixed(2)}]` : '—',
-        target: `≤ 1.10×: ${Number.isFinite(ratio) ? (ratio <= 1.1 ? 'met' : 'MISSED') : '—'}`,
+        target: kind === 'failover' ? `≤ 1.10×: ${Number.isFinite(ratio) ? (ratio <= 1.1 ? 'met' : 'MISSED') : '—'}` : 'reported',
         includes: `${e.extra}; ${describeHistogram(etcd.syncs, 'WAL fsyncs')}; ratio of the p50s with a 95 % bootstrap CI. etcd --heartbeat-interval ${HEARTBEAT_MS} --election-timeout ${ELECTION_MS} --pre-vote; ${probes}; an etcd probe goes to that member, which forwards it to the leader it knows.`,
       });
     } else rows.push({ workload: '', system: 'etcd', value: 'skipped', ratio: '', target: '', includes: args.greyOnly ? 'skipped (--grey-only)' : 'etcd not installed' });

@@ -123,10 +123,10 @@ export class EtcdCluster {
     return join(this.options.root, 'logs', `${id}.log`);
   }
 
-  /** SIGKILLs member `id`'s process group, without waiting. */
-  killNow(id: string): void {
+  /** SIGKILLs member `id`'s process group, without waiting; `SIGSTOP` hangs it instead (its sockets stay open). */
+  killNow(id: string, signal: 'SIGKILL' | 'SIGSTOP' = 'SIGKILL'): void {
     const child = this.procs.get(id);
-    if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    if (child?.pid !== undefined) process.kill(-child.pid, signal);
   }
 
   async kill(id: string): Promise<void> {

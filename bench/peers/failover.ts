@@ -39,6 +39,13 @@ export interface FailoverOptions {
   probeTimeoutMs: number;
   /** A trial with no acknowledged write within this long counts as failed. */
   giveUpMs: number;
+  /**
+   * How the leader fails: `SIGKILL` (default: the process ends, its
+   * operating system closes its sockets) or `SIGSTOP` (it hangs: its
+   * sockets stay open and its peers hear nothing, as in a partition or a
+   * long pause). A hung leader is killed after the trial and restarted.
+   */
+  signal?: 'SIGKILL' | 'SIGSTOP';
   /** Called after each trial (progress). */
   onTrial?: (i: number, sample: FailoverSample) => void;
 }
@@ -64,7 +71,7 @@ export interface FailoverTarget {
   leader(): Promise<string | undefined>;
   /** Gets ready to probe these members (connections up). */
   prepare(survivors: readonly string[]): Promise<void>;
-  killNow(id: string): void;
+  killNow(id: string, signal?: 'SIGKILL' | 'SIGSTOP'): void;
   /** Waits for the killed member's process to exit, then starts it again from its data. */
   restart(id: string): Promise<void>;
   /** One write sent to `member`; resolves once acknowledged, rejects otherwise. Null: no idle client to send it with. */
@@ -112,7 +119,7 @@ export async function runFailover(target: FailoverTarget, o: FailoverOptions): P
 
     const killAt = performance.now();
     const killWall = Date.now();
-    target.killNow(leader);
+    target.killNow(leader, o.signal ?? 'SIGKILL');
     let ackMs = Number.NaN;
     let probes = 0;
     let skipped = 0;
@@ -143,6 +150,7 @@ export async function runFailover(target: FailoverTarget, o: FailoverOptions): P
     const sample = { ms: ackMs, timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : Number.NaN, electedMs: Number.isFinite(electedMs) ? electedMs : Number.NaN, killed: leader, probes, skipped };
     samples.push(sample);
     o.onTrial?.(trial, sample);
+    if (o.signal === 'SIGSTOP') target.killNow(leader, 'SIGKILL');
     await target.restart(leader);
   }
   await target.waitConverged();
@@ -170,7 +178,7 @@ export async function greyFailoverTarget(cluster: GreyCluster, probeTimeoutMs: n
       // Each probe client's TLS connection up (a status request is answered at once and leaves no leader guess behind).
       await Promise.all(survivors.flatMap((s) => pools.get(s)!.map((p) => p.client.nodeStatus(s).catch(() => null))));
     },
-    killNow: (id) => cluster.killNow(id),
+    killNow: (id, signal) => cluster.killNow(id, signal),
     restart: async (id) => {
       const child = cluster.process(id);
       if (child) await exitOf(child);
@@ -208,7 +216,7 @@ export function etcdFailoverTarget(cluster: EtcdCluster, probeTimeoutMs: number)
     prepare: async (survivors) => {
       await Promise.all(survivors.map((s) => cluster.status(s)));
     },
-    killNow: (id) => cluster.killNow(id),
+    killNow: (id, signal) => cluster.killNow(id, signal),
     restart: async (id) => {
       await cluster.kill(id); // waits for the exit
       cluster.startMember(id);

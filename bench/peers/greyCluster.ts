@@ -126,10 +126,10 @@ export class GreyCluster {
     return this.procs.get(id);
   }
 
-  /** SIGKILLs node `id`'s process (its group), without waiting. */
-  killNow(id: string): void {
+  /** SIGKILLs node `id`'s process (its group), without waiting; `SIGSTOP` hangs it instead (its sockets stay open). */
+  killNow(id: string, signal: 'SIGKILL' | 'SIGSTOP' = 'SIGKILL'): void {
     const child = this.procs.get(id);
-    if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    if (child?.pid !== undefined) process.kill(-child.pid, signal);
   }
 
   /** SIGKILLs node `id` and waits for it to exit. */
