@@ -71,6 +71,9 @@ function fieldsOf<T extends object>(field: string, given: unknown, defaults: T):
   return { ...defaults, ...(given as Partial<T>) };
 }
 
+/** The fields of a {@link TaskSpec} (made once: this check runs for every submitted task). */
+const TASK_FIELDS: ReadonlySet<string> = new Set(['type', 'payload', 'tenant', 'priority', 'resources', 'maxRetries', 'backoff', 'timeoutMs', 'idempotencyKey']);
+
 /**
  * Validates a submission at the edge and fills in the defaults. Throws
  * {@link InvalidTaskError} naming the first field at fault. The payload
@@ -79,8 +82,7 @@ function fieldsOf<T extends object>(field: string, given: unknown, defaults: T):
  */
 export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_LIMITS.maxPayloadBytes): ResolvedTaskSpec {
   if (spec === null || typeof spec !== 'object') throw new InvalidTaskError('spec', 'must be an object');
-  const known = new Set(['type', 'payload', 'tenant', 'priority', 'resources', 'maxRetries', 'backoff', 'timeoutMs', 'idempotencyKey']);
-  for (const k of Object.keys(spec)) if (!known.has(k)) throw new InvalidTaskError(k, 'is not a task field');
+  for (const k of Object.keys(spec)) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field');
   if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
     throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
   }
@@ -118,17 +120,9 @@ export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_L
     throw new InvalidTaskError('idempotencyKey', `must be a string of 1–${TASK_LIMITS.maxKeyLength} characters`);
   }
   if (spec.idempotencyKey !== undefined) checkText('idempotencyKey', spec.idempotencyKey);
-  return {
-    type: spec.type,
-    payload,
-    tenant,
-    priority,
-    resources,
-    maxRetries,
-    backoff,
-    timeoutMs,
-    ...(spec.idempotencyKey !== undefined ? { idempotencyKey: spec.idempotencyKey } : {}),
-  };
+  const resolved: ResolvedTaskSpec = { type: spec.type, payload, tenant, priority, resources, maxRetries, backoff, timeoutMs };
+  if (spec.idempotencyKey !== undefined) resolved.idempotencyKey = spec.idempotencyKey;
+  return resolved;
 }
 
 export { backoffDelay } from '../actors/taskTable.js';
