@@ -286,6 +286,8 @@ export class ClusterState {
   readonly tenantBook: TenantBook;
   /** Who hears of refusals decided here (the node's audit log, metrics). Local. */
   private readonly denialListeners: Array<(denial: TenantDenial) => void> = [];
+  /** A registered tenant's quota (one function for every admission, not a closure per request). */
+  private readonly quotaOf = (tenant: string): Readonly<TenantQuota> | undefined => this.s.tenants[tenant]?.quota;
   /** The session of the request being applied, for whom a refusal names. */
   private applying: string | null = null;
 
@@ -589,7 +591,7 @@ export class ClusterState {
           const other = cmd.tasks.find((t) => t.spec.tenant !== cmd.tenant);
           if (other) return this.crossTenant(index, cmd.tenant, 'submitTasks', `a request acting for tenant '${cmd.tenant}' submits task ${other.id} for tenant '${other.spec.tenant}'`);
         }
-        const admission = this.tenantBook.admit(cmd.tasks, (tenant) => this.s.tenants[tenant]?.quota);
+        const admission = this.tenantBook.admit(cmd.tasks, this.quotaOf);
         if (!admission.ok) {
           if (admission.code !== 'UnknownTenant') {
             this.deny({ index, tenant: admission.tenant, code: admission.code, reason: admission.message, client: this.applying, op: 'submitTasks', ...(admission.retryAfterMs !== undefined ? { retryAfterMs: admission.retryAfterMs } : {}) });

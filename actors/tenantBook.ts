@@ -129,6 +129,18 @@ function storedBytes(value: unknown): number {
   return value === null || value === undefined ? 0 : valueBytes(value);
 }
 
+/** One tenant's part of a batch being admitted. */
+interface Tally {
+  tenant: string;
+  quota: Readonly<TenantQuota>;
+  count: number;
+  at: number;
+  bytes: number;
+}
+
+/** The answer of every admission (shared: nothing changes it). */
+const ADMITTED: Admission = Object.freeze({ ok: true });
+
 /** A finished task the table still holds, and the bytes it counts for. */
 interface Stored {
   tenant: string;
@@ -165,49 +177,71 @@ export class TenantBook {
    * costs a token, and no storage: that is counted as tasks enter the table.)
    */
   admit(tasks: readonly NewTask[], quotaOf: (tenant: string) => Readonly<TenantQuota> | undefined): Admission {
-    const batch = new Map<string, { quota: Readonly<TenantQuota>; count: number; at: number; bytes: number }>();
-    this.admitted.clear();
+    // Per tenant, in the order first seen. Most requests name one tenant:
+    // its tally needs no map (a second tenant makes one).
+    let first: Tally | undefined;
+    let more: Map<string, Tally> | undefined;
+    if (this.admitted.size > 0) this.admitted.clear(); // (clear() allocates a new table even when empty)
     for (const t of tasks) {
       const tenant = t.spec.tenant;
-      const quota = quotaOf(tenant);
+      let b = first !== undefined && first.tenant === tenant ? first : more?.get(tenant);
+      const quota = b !== undefined ? b.quota : quotaOf(tenant);
       if (quota === undefined) return { ok: false, code: 'UnknownTenant', tenant, message: `tenant '${tenant}' is not registered` };
       const { cpu, memoryBytes } = t.spec.resources;
       if (cpu > quota.maxCpuUnits) return this.refusal('QuotaExceeded', tenant, `task ${t.id} declares ${cpu} CPU; tenant '${tenant}' may hold ${quota.maxCpuUnits} CPU in all`);
       if (memoryBytes > quota.maxMemoryBytes) return this.refusal('QuotaExceeded', tenant, `task ${t.id} declares ${memoryBytes} bytes of memory; tenant '${tenant}' may hold ${quota.maxMemoryBytes} bytes in all`);
       const bytes = storedBytes(t.spec.payload);
       if (bytes > 0) this.admitted.set(t.id, bytes);
-      const b = batch.get(tenant);
-      if (b === undefined) batch.set(tenant, { quota, count: 1, at: t.submittedAt, bytes });
-      else {
+      if (b === undefined) {
+        b = { tenant, quota, count: 1, at: t.submittedAt, bytes };
+        if (first === undefined) first = b;
+        else (more ??= new Map()).set(tenant, b);
+      } else {
         b.count++;
         if (t.submittedAt > b.at) b.at = t.submittedAt;
         b.bytes += bytes;
       }
     }
-    for (const [tenant, b] of batch) {
-      const stored = this.usage.get(tenant)?.storedBytes ?? 0;
-      if (stored + b.bytes > b.quota.maxStorageBytes) {
-        return this.refusal('QuotaExceeded', tenant, `tenant '${tenant}' stores ${stored} bytes; ${b.bytes} more would pass its storage quota of ${b.quota.maxStorageBytes}`);
-      }
-      const rate = b.quota.maxTasksPerSecond;
-      if (b.count > rate) return this.refusal('QuotaExceeded', tenant, `${b.count} tasks in one request exceed tenant '${tenant}'s burst of ${rate} (maxTasksPerSecond)`);
-      const bucket = this.buckets.get(tenant) ?? fullBucket(rate, b.at);
-      const tokens = tokensAt(bucket, rate, b.at);
-      if (tokens < b.count) {
-        const retryAfterMs = Math.ceil(((b.count - tokens) * 1000) / rate);
-        return this.refusal('RateLimited', tenant, `tenant '${tenant}' is over its rate of ${rate} tasks/s; retry in ${retryAfterMs} ms`, retryAfterMs);
+    if (first === undefined) return ADMITTED;
+    const refused = this.refusalFor(first);
+    if (refused !== null) return refused;
+    if (more !== undefined) {
+      for (const b of more.values()) {
+        const r = this.refusalFor(b);
+        if (r !== null) return r;
       }
     }
-    for (const [tenant, b] of batch) {
-      let bucket = this.buckets.get(tenant);
-      if (bucket === undefined) this.buckets.set(tenant, (bucket = fullBucket(b.quota.maxTasksPerSecond, b.at)));
-      take(bucket, b.quota.maxTasksPerSecond, b.count, b.at);
+    this.takeTokens(first);
+    if (more !== undefined) for (const b of more.values()) this.takeTokens(b);
+    return ADMITTED;
+  }
+
+  /** Why one tenant's share of a batch is refused (storage, burst, rate), or null. */
+  private refusalFor(b: Tally): Admission | null {
+    const tenant = b.tenant;
+    const stored = this.usage.get(tenant)?.storedBytes ?? 0;
+    if (stored + b.bytes > b.quota.maxStorageBytes) {
+      return this.refusal('QuotaExceeded', tenant, `tenant '${tenant}' stores ${stored} bytes; ${b.bytes} more would pass its storage quota of ${b.quota.maxStorageBytes}`);
     }
-    return { ok: true };
+    const rate = b.quota.maxTasksPerSecond;
+    if (b.count > rate) return this.refusal('QuotaExceeded', tenant, `${b.count} tasks in one request exceed tenant '${tenant}'s burst of ${rate} (maxTasksPerSecond)`);
+    const bucket = this.buckets.get(tenant);
+    const tokens = bucket === undefined ? tokensAt(fullBucket(rate, b.at), rate, b.at) : tokensAt(bucket, rate, b.at);
+    if (tokens < b.count) {
+      const retryAfterMs = Math.ceil(((b.count - tokens) * 1000) / rate);
+      return this.refusal('RateLimited', tenant, `tenant '${tenant}' is over its rate of ${rate} tasks/s; retry in ${retryAfterMs} ms`, retryAfterMs);
+    }
+    return null;
+  }
+
+  private takeTokens(b: Tally): void {
+    let bucket = this.buckets.get(b.tenant);
+    if (bucket === undefined) this.buckets.set(b.tenant, (bucket = fullBucket(b.quota.maxTasksPerSecond, b.at)));
+    take(bucket, b.quota.maxTasksPerSecond, b.count, b.at);
   }
 
   private refusal(code: 'QuotaExceeded' | 'RateLimited', tenant: string, message: string, retryAfterMs?: number): Admission {
-    this.admitted.clear();
+    if (this.admitted.size > 0) this.admitted.clear();
     return retryAfterMs === undefined ? { ok: false, code, tenant, message } : { ok: false, code, tenant, message, retryAfterMs };
   }
 
@@ -265,7 +299,7 @@ export class TenantBook {
         } else if (bytes > 0) this.finished.set(tr.taskId, { tenant, bytes });
       }
     }
-    this.admitted.clear();
+    if (this.admitted.size > 0) this.admitted.clear();
     for (const id of resubmitted) this.forgetIfGone(this.dead, id);
     if (failed) this.sweepDead();
   }
