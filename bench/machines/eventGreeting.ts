@@ -1,0 +1,45 @@
+// Source: statelyai/xstate examples/workflow-event-greeting/main.ts @ b1811bf77bc2d1a74367328cec7907aa185b70df
+// MIT License, Copyright (c) 2015 David Khourshid (see LICENSE.xstate)
+// Adapted: greetingFunction (was a 1s timer) resolves at once; export renamed to `machine`; demo driver dropped.
+import { assign, fromPromise, setup } from 'xstate';
+
+// https://github.com/serverlessworkflow/specification/tree/main/examples#event-based-greeting-example
+export const machine = setup({
+  types: {
+    events: {} as { type: 'greet'; greet: { name: string } }
+  },
+  actors: {
+    greetingFunction: fromPromise(async ({ input }: { input: { name: string } }) => ({ greeting: `Hello, ${input.name}!` }))
+  }
+}).createMachine({
+  id: 'event-greeting',
+
+  initial: 'Waiting',
+  states: {
+    Waiting: {
+      on: {
+        greet: 'Greet'
+      }
+    },
+    Greet: {
+      invoke: {
+        src: 'greetingFunction',
+        input: ({ event }) => ({
+          name: event.greet.name
+        }),
+        onDone: {
+          target: 'Greeted',
+          actions: assign({
+            greeting: ({ event }) => event.output.greeting
+          })
+        }
+      }
+    },
+    Greeted: {
+      type: 'final',
+      output: ({ context }) => ({
+        greeting: context.greeting
+      })
+    }
+  }
+});
