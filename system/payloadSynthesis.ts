@@ -103,6 +103,9 @@ function leavesOf(use: Use, path: string[], literals: readonly Literal[], out: L
 function valuesFor(use: Use, literals: readonly Literal[]): unknown[] {
   const strings = literals.filter((l): l is string => typeof l === 'string');
   const numbers = literals.filter((l): l is number => typeof l === 'number');
+  // An array method called on it (`output.map(...)`), none a string has too: a list, empty or of one item.
+  const list = [...use.children.keys()].some((k) => ARRAY_METHODS.has(k) && !STRING_METHODS.has(k));
+  if (list) return [[], [literals[0] ?? 'a']];
   if (use.string) return unique([...strings, 'a', '']);
   if (use.number) return unique([...numbers, 0, 1]);
   return unique([...literals, 'a', 1]);
@@ -140,6 +143,23 @@ export function payloadsFor(use: Use, literals: readonly Literal[]): unknown[] {
     }
   }
   return [...out.values()];
+}
+
+/**
+ * The strings the fields of a machine's initial context hold (top-level
+ * fields only, at most {@link MAX_LITERALS}): values of the machine's own
+ * domain, such as an enumeration's first member (`dir: 'Right'`,
+ * `filter: 'all'`), that an event may carry though no guard compares
+ * against them. Strings inside lists and nested records are left out: they
+ * are data (file names, records), and each would be one more sample.
+ */
+export function contextLiterals(context: unknown): Literal[] {
+  if (context === null || typeof context !== 'object' || Array.isArray(context)) return [];
+  const out = new Set<string>();
+  for (const v of Object.values(context)) {
+    if (typeof v === 'string' && v.length > 0 && v.length <= 64 && out.size < MAX_LITERALS) out.add(v);
+  }
+  return [...out];
 }
 
 /**

@@ -1,6 +1,6 @@
-import { createActor, type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type EventObject, type InputFrom, type InspectionEvent } from 'xstate';
+import { createActor, createMachine, type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type EventObject, type InputFrom, type InspectionEvent } from 'xstate';
 import { stateNodesOf, transitionKey, transitionsOf, type CoverageCount } from './machineCoverage.js';
-import { guardLiterals, payloadsFor, readsOf, type Literal } from './payloadSynthesis.js';
+import { contextLiterals, guardLiterals, payloadsFor, readsOf, type Literal } from './payloadSynthesis.js';
 
 /**
  * Model-based testing of a user's own system from an XState v5 machine, in
@@ -20,7 +20,10 @@ import { guardLiterals, payloadsFor, readsOf, type Literal } from './payloadSynt
  * ```
  *
  * The machine is explored with XState's pure transition function, so no
- * action runs and no actor starts while paths are generated. Besides the
+ * action runs and no actor starts while paths are generated (`assign`s run:
+ * one that draws from `Math.random` draws from a generator seeded by the
+ * step, so exploration and paths are the same every time; a `sendParent`
+ * goes to a parent that receives nothing). Besides the
  * events the machine handles, the explorer offers:
  * - a delayed event (`after`, or a delayed `raise`) while its timer is pending;
  * - the done and error events of each invoked actor that is active, where
@@ -57,8 +60,10 @@ export interface TestModelOptions<M extends AnyStateMachine> {
   /**
    * Derive payloads where no samples are given (default true): the fields
    * the machine reads from an event, an actor's output or its error, filled
-   * with the literals its guards compare against, one field varied at a
-   * time, besides the payload-less event. See `system/payloadSynthesis.ts`.
+   * with the literals its guards compare against and the strings its
+   * initial context's fields hold (a list, where one is read as such:
+   * empty, or of one item), one field varied at a time, besides the
+   * payload-less event. See `system/payloadSynthesis.ts`.
    */
   synthesize?: boolean;
   /**
@@ -226,6 +231,10 @@ export class TestModel {
 
   /** Paths that together reach every state reachable, then take every transition left (as far as exploration got). */
   getPaths(): TestPath[] {
+    return seeded(() => this.pathsSeeded());
+  }
+
+  private pathsSeeded(): TestPath[] {
     const { vertices } = this.explore();
     const root = vertices[0];
     const chosen: Edge[][] = [];
@@ -351,6 +360,10 @@ export class TestModel {
 
   private explore(): { vertices: Vertex[]; exploration: Exploration } {
     if (this.explored) return this.explored;
+    return seeded(() => this.exploreSeeded());
+  }
+
+  private exploreSeeded(): { vertices: Vertex[]; exploration: Exploration } {
     const o = this.options;
     const machine = this.machine;
     const limit = o.limit ?? DEFAULT_LIMIT;
@@ -389,6 +402,8 @@ export class TestModel {
     const first = step(machine, o.input, null, null);
     const root = visit(first.snapshot, timersAfter(new Map(), first.actions), null, null)!;
     root.states = first.entered;
+    // The synthesis dictionary: the guards' literals, then the strings the initial context holds.
+    if (this.options.synthesize !== false) this.literals ??= [...new Set([...guardLiterals(machine), ...contextLiterals(first.snapshot.context)])];
     this.initialTransitions = first.transitions;
     const skipped: Exploration['skipped'] = { count: 0, examples: [] };
     const queue: Vertex[] = [root];
@@ -557,7 +572,9 @@ class Scope {
   readonly scope: ActorScope<AnyMachineSnapshot, EventObject>;
 
   constructor(machine: AnyStateMachine, input: unknown) {
-    const self = createActor(machine, { input } as never);
+    // A parent that receives nothing (actions are only recorded), so that `sendParent` resolves.
+    const parent = createActor(createMachine({}));
+    const self = createActor(machine, { input, parent } as never);
     self.system.inspect({
       next: (ev: InspectionEvent) => {
         if (ev.type !== '@xstate.microstep') return;
@@ -589,15 +606,76 @@ const scopes = new WeakMap<AnyStateMachine, Scope>();
 
 /** One pure transition (or the initial one, for a null snapshot), with the actions XState would execute and the transitions and states it went through. */
 function step(machine: AnyStateMachine, input: unknown, snapshot: AnyMachineSnapshot | null, event: EventObject | null): Transition {
-  let s = scopes.get(machine);
-  if (s === undefined) scopes.set(machine, (s = new Scope(machine, input)));
-  try {
-    return stepIn(s, machine, input, snapshot, event);
-  } catch (err) {
-    if (!/system ?id/i.test(String((err as Error)?.message))) throw err;
-    scopes.set(machine, (s = new Scope(machine, input)));
-    return stepIn(s, machine, input, snapshot, event);
+  let s = scopes.get(machine) ?? new Scope(machine, input);
+  scopes.set(machine, s);
+  // An action that draws from Math.random (a shuffle, a new id, where an apple
+  // appears) draws from a generator seeded by the step itself, so that
+  // exploring twice finds the same graph and a path replays the very
+  // snapshots exploration saw. (Math.random is replaced once around
+  // exploration and replay, see `seeded`: replacing it at every step costs
+  // V8 its optimized code.)
+  return seeded(() => {
+    try {
+      rngStep = { snapshot, event };
+      return stepIn(s, machine, input, snapshot, event);
+    } catch (err) {
+      if (!/system ?id/i.test(String((err as Error)?.message))) throw err;
+      scopes.set(machine, (s = new Scope(machine, input)));
+      rngStep = { snapshot, event };
+      return stepIn(s, machine, input, snapshot, event);
+    }
+  });
+}
+
+/** State of the seeded generator that stands in for Math.random within {@link seeded}; seeded from the step on its first draw (most steps draw nothing). */
+let rngState = 0;
+let rngStep: { snapshot: AnyMachineSnapshot | null; event: EventObject | null } | null = null;
+let seededDepth = 0;
+
+/** mulberry32 over {@link rngState}: numbers in [0, 1). */
+function seededRandom(): number {
+  if (rngStep !== null) {
+    rngState = stepSeed(rngStep.snapshot, rngStep.event);
+    rngStep = null;
   }
+  rngState = (rngState + 0x6d2b79f5) >>> 0;
+  let t = rngState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** Runs `fn` with Math.random replaced by the seeded generator (nested calls share it), restored after. */
+function seeded<T>(fn: () => T): T {
+  if (seededDepth > 0) return fn();
+  const random = Math.random;
+  Math.random = seededRandom;
+  seededDepth++;
+  try {
+    return fn();
+  } finally {
+    seededDepth--;
+    Math.random = random;
+  }
+}
+
+/**
+ * A seed from the step's snapshot (state value and context, as the default
+ * serializer writes them) and event (FNV-1a): the same step draws the same
+ * numbers, and steps from different contexts draw different ones (two ids
+ * made in a row differ).
+ */
+function stepSeed(snapshot: AnyMachineSnapshot | null, event: EventObject | null): number {
+  if (snapshot === null) return 0x2545f491;
+  let text: string;
+  try {
+    text = `${defaultSerialize(snapshot)}${JSON.stringify(event)}`;
+  } catch {
+    text = `${JSON.stringify(snapshot.value)}${event?.type ?? ''}`;
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function stepIn(s: Scope, machine: AnyStateMachine, input: unknown, snapshot: AnyMachineSnapshot | null, event: EventObject | null): Transition {

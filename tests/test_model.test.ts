@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assign, createActor, createMachine, fromPromise, setup, spawnChild, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import { assign, createActor, createMachine, fromPromise, sendParent, setup, spawnChild, type AnyMachineSnapshot, type EventObject } from 'xstate';
 import { taskLifecycle, type TaskStatus } from '../machines/taskLifecycle.js';
 import { resultHash } from '../actors/resultHash.js';
 import { TaskTable, type TaskChange, type TaskTransition } from '../actors/taskTable.js';
@@ -267,6 +267,56 @@ describe('createTestModel with no samples: payloads synthesized from what the ma
     const all = model.getPaths().map((p) => p.description).join('\n');
     expect(all).not.toContain('DECIDE {"verdict":"approve"}');
     expect(model.coverageOf().states.missing).toContain('review.scoring');
+  });
+});
+
+describe('createTestModel on actions that draw from Math.random, lists and parents', () => {
+  // A board shuffled by an action, and a move whose direction only the context's initial value gives away
+  // (the guard's source names no direction).
+  const DIRECTIONS = new Set(['Up', 'Down', 'Left', 'Right']);
+  const game = setup({
+    types: { context: {} as { dir: string; board: number[]; steps: number }, events: {} as { type: 'MOVE'; dir: string } | { type: 'SHUFFLE' } },
+  }).createMachine({
+    id: 'game',
+    initial: 'idle',
+    context: { dir: 'Right', board: [0, 1, 2, 3], steps: 0 },
+    states: {
+      idle: {
+        on: {
+          SHUFFLE: { actions: assign({ board: ({ context }) => [...context.board].sort(() => Math.random() - 0.5) }) },
+          MOVE: { guard: ({ event }) => DIRECTIONS.has(event.dir), target: 'moved' },
+        },
+      },
+      moved: { type: 'final' },
+    },
+  });
+
+  it('runs actions with a seeded Math.random (the same paths every time), restoring it after', () => {
+    const random = Math.random;
+    const boards = () => createTestModel(game).getPaths().flatMap((p) => p.steps.map((s) => JSON.stringify(s.state.context.board)));
+    expect(boards()).toEqual(boards());
+    expect(Math.random).toBe(random);
+  });
+
+  it("tries the strings the context's fields start with as payloads (an enumeration's first member)", () => {
+    const model = createTestModel(game);
+    expect(model.coverageOf().states.missing).toEqual([]);
+    expect(model.getPaths().map((p) => p.description).join('\n')).toContain('MOVE {"dir":"Right"}');
+  });
+
+  it('gives an output read as a list (`output.map`) an empty list, and resolves sendParent', () => {
+    const m = setup({ actors: { load: fromPromise(async () => [] as string[]) } }).createMachine({
+      id: 'lists',
+      initial: 'loading',
+      context: { names: [] as string[] },
+      states: {
+        loading: { invoke: { src: 'load', onDone: { target: 'done', actions: assign({ names: ({ event }) => event.output.map((n: string) => n.toUpperCase()) }) } } },
+        done: { entry: sendParent({ type: 'LOADED' }), type: 'final' },
+      },
+    });
+    const model = createTestModel(m);
+    expect(model.coverageOf().states.missing).toEqual([]);
+    expect(model.coverageOf().transitions.missing).toEqual([]);
   });
 });
 
