@@ -170,7 +170,35 @@ export class Kernel implements Clock {
     ev.fn = null;
     ev.arg = undefined;
     this.live--;
+    // Cancelled events stay in the heap until their time; when they are most of it, drop them.
+    if (this.heap.length > COMPACT_MIN_BUCKETS && this.heap.length > 4 * this.live) this.compact();
     return true;
+  }
+
+  /**
+   * Drops the buckets whose events were all cancelled and rebuilds the heap
+   * of the rest. Firing order is unchanged: it is the heap's order on
+   * (time, seq), which no bucket's removal changes. Timeouts that are
+   * cancelled long before they are due (a client's per-request timer, say)
+   * otherwise fill the heap: 96 % of its buckets in the 256-client
+   * benchmark, every push and pop sifting through them.
+   */
+  private compact(): void {
+    const kept: Bucket[] = [];
+    for (const b of this.heap) {
+      const events = b.events;
+      let live = false;
+      for (let i = b.head; i < events.length; i++) {
+        if (events[i].fn !== null) {
+          live = true;
+          break;
+        }
+      }
+      if (live) kept.push(b);
+      else if (this.buckets.get(b.time) === b) this.buckets.delete(b.time); // a later event at that instant opens a new bucket
+    }
+    this.heap = kept;
+    for (let i = (kept.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
   /** XState / DOM-style timer: see {@link Clock.setTimeout}. */
@@ -347,9 +375,16 @@ export class Kernel implements Clock {
   private popBucket(): void {
     const heap = this.heap;
     const last = heap.pop()!;
+    if (heap.length === 0) return;
+    heap[0] = last;
+    this.siftDown(0);
+  }
+
+  /** Moves the bucket at `i` down to its place. */
+  private siftDown(i: number): void {
+    const heap = this.heap;
     const size = heap.length;
-    if (size === 0) return;
-    let i = 0;
+    const last = heap[i];
     for (;;) {
       const l = 2 * i + 1;
       if (l >= size) break;
@@ -370,6 +405,9 @@ export class Kernel implements Clock {
     heap[i] = last;
   }
 }
+
+/** Below this many buckets the heap is never compacted (see `Kernel.compact`). */
+const COMPACT_MIN_BUCKETS = 4096;
 
 /** An RxJS action whose timers live on the kernel. */
 class KernelAction<T> extends Subscription implements SchedulerAction<T> {
