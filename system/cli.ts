@@ -89,6 +89,10 @@ usage:
   grey member remove <id> [--reason R] [--wait]
                                           take a node out of the configuration (or turn its join down);
                                           member changes need an operator certificate (else Unauthorized)
+  grey tenant list [--json]               the tenants and their quotas ('-': no limit)
+  grey tenant set <name> [--weight W] [--max-cpu N] [--max-memory 4GiB] [--max-storage 1GiB]
+       [--rate N] [--max-concurrent N]    register a tenant or change its quota (fields left out keep
+                                          their value); needs an operator certificate
   grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--api-port 8001] [--handlers ./handlers.js]
                                           a local cluster of processes, with fresh certificates, data and
                                           logs in --dir, each node's HTTP API on the ports from --api-port;
@@ -144,6 +148,8 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
         return await (await import('./clientCommands.js')).watchCommand(rest, io);
       case 'member':
         return await (await import('./memberCommand.js')).memberCommand(rest, io);
+      case 'tenant':
+        return await (await import('./tenantCommand.js')).tenantCommand(rest, io);
       case 'audit':
         return await (await import('./auditCommand.js')).auditCommand(rest, io);
       case 'proof':

@@ -156,6 +156,23 @@ describe('grey submit, watch and member against node processes', () => {
     n4.kill('SIGTERM');
   }, 28_000);
 
+  it('tenant set registers a tenant and sets its quota through the log; tenant list shows it; a client certificate is Unauthorized', async () => {
+    const set = await run(['tenant', 'set', 'acme', '--weight', '2', '--rate', '500', '--max-memory', '4GiB', '--dir', dir]);
+    expect(set.code, set.err.join('\n')).toBe(0);
+    expect(objects(set.out)[0]).toMatchObject({ tenant: 'acme', quota: { priorityWeight: 2, maxTasksPerSecond: 500, maxMemoryBytes: 4 * 2 ** 30 } });
+    // Fields left out keep their value.
+    const again = await run(['tenant', 'set', 'acme', '--max-concurrent', '3', '--dir', dir]);
+    expect(objects(again.out)[0]).toMatchObject({ quota: { priorityWeight: 2, maxTasksPerSecond: 500, maxConcurrentTasks: 3 } });
+    const listed = await run(['tenant', 'list', '--dir', dir]);
+    expect(listed.out[0].split(/\s+/)).toEqual(['tenant', 'weight', 'cpu', 'memory', 'storage', 'rate', 'concurrent', 'since']);
+    expect(listed.out.find((l) => l.startsWith('acme'))!.split(/\s+/).slice(0, 7)).toEqual(['acme', '2', '-', String(4 * 2 ** 30), '-', '500', '3']);
+    const json = await run(['tenant', 'list', '--json', '--dir', dir]);
+    expect((JSON.parse(json.out[0]) as Array<{ tenant: string }>).map((t) => t.tenant)).toEqual(expect.arrayContaining(['system', 'default', 'acme']));
+    const refused = await run(['tenant', 'set', 'other', '--weight', '1', '--endpoints', endpointsFlag(), '--tls', join(dir, 'tls', 'app')]);
+    expect(refused.code).toBe(1);
+    expect(refused.err[0]).toMatch(/Unauthorized/);
+  }, 20_000);
+
   it('refuses bad input with one line and a hint (exit 2)', async () => {
     for (const argv of [
       ['submit', '--dir', dir],
@@ -178,6 +195,12 @@ describe('grey submit, watch and member against node processes', () => {
       ['member', 'add', 'n5', '--address', '0.0.0.0:7005', '--dir', dir],
       ['member', 'list', 'n1', '--dir', dir],
       ['member', 'promote', 'n1', '--address', '127.0.0.1:1', '--dir', dir],
+      ['tenant', '--dir', dir],
+      ['tenant', 'set', '--dir', dir],
+      ['tenant', 'set', 'a', '--weight', '0', '--dir', dir],
+      ['tenant', 'set', 'a', '--max-memory', 'lots', '--dir', dir],
+      ['tenant', 'set', 'a', '--rate', 'fast', '--dir', dir],
+      ['tenant', 'list', '--weight', '2', '--dir', dir],
     ]) {
       const r = await run(argv);
       expect(r.code, argv.join(' ')).toBe(2);

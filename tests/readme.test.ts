@@ -156,7 +156,7 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const argv of commands) {
       const [command] = argv;
-      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node', 'diagram', 'submit', 'watch', 'member', 'audit']).toContain(command);
+      expect(['models', 'simulate', 'check', 'paths', 'help', 'cluster', 'status', 'certs', 'node', 'diagram', 'submit', 'watch', 'member', 'audit', 'tenant']).toContain(command);
       if (command === 'diagram') {
         // As written, with any --out under a scratch folder.
         const args = [...argv];
@@ -168,10 +168,10 @@ describe('README', () => {
         expect(out >= 0 || printed.join('\n').length > 0).toBe(true);
         continue;
       }
-      if (['cluster', 'status', 'certs', 'node', 'submit', 'watch', 'member', 'audit'].includes(command)) {
+      if (['cluster', 'status', 'certs', 'node', 'submit', 'watch', 'member', 'audit', 'tenant'].includes(command)) {
         // Real processes and sockets: tests/cluster_cli.test.ts and tests/processes.test.ts run these; here, the flags must parse.
-        const flags = argv.slice(command === 'cluster' || command === 'audit' ? 2 : 1);
-        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason', '--kind', '--expect-head', '--from', '--tenant'];
+        const flags = argv.slice(command === 'cluster' || command === 'audit' || command === 'tenant' ? 2 : 1);
+        const known = ['--nodes', '--dir', '--base-port', '--api-port', '--handlers', '--endpoints', '--tls', '--json', '--clients', '--operators', '--valid-days', '--hosts', '--id', '--listen', '--peers', '--data', '--log-level', '--heartbeat', '--election-timeout', '--api', '--ops', '--join', '--type', '--payload', '--priority', '--wait', '--limit', '--members', '--kv', '--prefix', '--address', '--reason', '--kind', '--expect-head', '--from', '--tenant', '--weight', '--rate', '--max-cpu', '--max-memory', '--max-storage', '--max-concurrent'];
         for (const f of flags) if (f.startsWith('--')) expect(known, `${argv.join(' ')}: ${f}`).toContain(f);
         continue;
       }
