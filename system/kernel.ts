@@ -273,7 +273,9 @@ export class Kernel implements Clock {
       this.fire(b.events[b.head++]);
       if (this.asyncPending) await this.drain(); // (an await per event costs a promise even when nothing waits)
     }
-    this.time = end;
+    // Another run may have gone past `end` while this one awaited (a test that
+    // drives a promise and runs the kernel at once): time never goes back.
+    if (end > this.time) this.time = end;
   }
 
   /**
@@ -293,7 +295,7 @@ export class Kernel implements Clock {
       await this.drain();
       if (predicate()) return this.time - start;
     }
-    this.time = end;
+    if (end > this.time) this.time = end; // (see run)
     throw new SimulationTimeoutError(options.description ?? 'condition', options.within, this.time, this.seed);
   }
 
