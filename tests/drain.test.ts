@@ -25,7 +25,15 @@ describe('draining a worker', () => {
     // On the node being drained 'long' runs until aborted; elsewhere it ends at once.
     const long: (id: string) => TaskHandler = (id) => (_p, ctx) =>
       id === victim ? new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) : Promise.resolve(`long on ${id}`);
-    const short: TaskHandler = (_p, ctx) => new Promise((resolve) => setTimeout(() => resolve(`short on ${ctx.worker}`), 150));
+    // 'short' on the node being drained waits for the drain to begin (so the test cannot miss it running, however slow
+    // the machine), then ends well within the drain window; elsewhere it takes 150 ms.
+    let drainBegun!: () => void;
+    const draining = new Promise<void>((resolve) => (drainBegun = resolve));
+    const short: TaskHandler = async (_p, ctx) => {
+      if (ctx.worker === victim) await draining;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return `short on ${ctx.worker}`;
+    };
     const nodes: GreyNode[] = await Promise.all(
       ids.map((id) => startNode({ id, peers: ids, network, dataDir: join(root, id), raft: { heartbeatMs: 20, electionTimeoutMin: 150, electionTimeoutMax: 300 }, tasks: { placement: 'spread' }, handlers: { long: long(id), short } })),
     );
@@ -44,7 +52,9 @@ describe('draining a worker', () => {
         return l.length > 0 && s.length > 0 && [l, s];
       }, 'a long and a short task running on the victim');
 
-      const drained = await target.drain(1_000);
+      const drain = target.drain(1_000);
+      drainBegun();
+      const drained = await drain;
       expect(drained.handedBack).toBeGreaterThanOrEqual(onVictim.length);
       expect(drained.finished).toBeGreaterThanOrEqual(1);
       // The short one finished where it ran, within the window.
