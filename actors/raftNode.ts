@@ -4,6 +4,7 @@ import { progressStepper } from '../machines/progressTable.js';
 import type { ProgressState } from '../machines/replicationProgress.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import { batchValue, EncodeOnce } from '../system/codec.js';
+import { decodeKept, keptEncoding } from '../system/keptEncodings.js';
 import type { RandomSource } from '../system/random.js';
 import { RaftLog } from './raftLog.js';
 import { inspectorFor, TableInspection, type ChartInspector } from './chartInspection.js';
@@ -22,6 +23,7 @@ import {
   type SnapshotRequest,
   type VoteRequest,
   type VoteResponse,
+  type WireEntry,
 } from './raftTypes.js';
 
 /** Tunables of a Raft node; defaults as etcd runs. */
@@ -105,6 +107,8 @@ export interface RaftObserver {
   recover?(state: { term: number; votedFor: string | null; lastIndex: number; snapshotIndex: number }): void;
   /** Storage could not make a write durable; the node has stopped. */
   storageFailed?(err: unknown): void;
+  /** A message from `from` held bytes that do not decode; it was dropped, as if lost. */
+  malformed?(from: string, type: string, err: unknown): void;
 }
 
 /** Everything a Raft node runs on: its seams to time, chance, network and disk. */
@@ -169,7 +173,7 @@ interface CachedBatch {
   first: number;
   last: number;
   lastTerm: number;
-  entries: EncodeOnce<LogEntry[]>;
+  entries: EncodeOnce<WireEntry[]>;
 }
 
 interface PendingRead {
@@ -667,7 +671,13 @@ export class RaftNode {
     let prevIndex = m.prevIndex;
     let prevTerm = m.prevTerm;
     // Decoded through a codec it is the plain array; without one, the leader's wrapper.
-    let entries = batchValue(m.entries);
+    let entries: LogEntry[];
+    try {
+      entries = fromWire(batchValue(m.entries));
+    } catch (err) {
+      this.observer.malformed?.(from, 'raft.append', err);
+      return; // bytes that do not decode: as if the message were lost (the leader sends again)
+    }
     const compacted = this.log.snapshotIndex;
     if (prevIndex < compacted) {
       // Our compacted prefix is committed, hence equal to the leader's: skip it.
@@ -1016,7 +1026,7 @@ export class RaftNode {
     const entries = batch === null ? [] : batch.value;
     if (entries.length > 0 && pr.state === 'replicate') {
       if (pr.inflight.length === 0) pr.progressAt = this.clock.now();
-      pr.next = entries[entries.length - 1].index + 1;
+      pr.next = prevIndex + entries.length + 1; // the batch holds the entries after prevIndex, in order
       pr.inflight.push(pr.next - 1);
     }
     return true;
@@ -1029,12 +1039,12 @@ export class RaftNode {
    * match: by Log Matching (§5.3) equal (index, term) of the last entry
    * means equal entries up to it, whatever happened to the log between.
    */
-  private batch(from: number, last: number): EncodeOnce<LogEntry[]> | null {
+  private batch(from: number, last: number): EncodeOnce<WireEntry[]> | null {
     const end = Math.min(last, this.log.lastIndex, from + this.options.maxBatch - 1);
     if (end < from) return null;
     const lastTerm = this.log.term(end)!;
     for (const b of this.batches) if (b.first === from && b.last === end && b.lastTerm === lastTerm) return b.entries;
-    const entries = new EncodeOnce(this.log.slice(from, end, this.options.maxBatch));
+    const entries = new EncodeOnce(toWire(this.log.slice(from, end, this.options.maxBatch)));
     // Keep maxInflight: a follower in step takes up to that many batches before the next follower asks for the first again.
     if (this.batches.length >= this.options.maxInflight) this.batches.shift();
     this.batches.push({ first: from, last: end, lastTerm, entries });
@@ -1325,4 +1335,32 @@ export class RaftNode {
     this.observer.storageFailed?.(err);
     this.stop();
   }
+}
+
+/** Entries as AppendEntries carries them: a large one whose encoding this node keeps (written to its disk) as those bytes. */
+function toWire(entries: LogEntry[]): WireEntry[] {
+  let out: WireEntry[] | null = null;
+  for (let i = 0; i < entries.length; i++) {
+    const bytes = keptEncoding(entries[i]);
+    if (bytes === undefined) continue;
+    out ??= entries.slice();
+    out[i] = bytes;
+  }
+  return out ?? entries;
+}
+
+/** The entries an AppendEntries carries, each sent as bytes decoded (and its bytes kept for this node's disk). */
+function fromWire(entries: WireEntry[]): LogEntry[] {
+  let out: LogEntry[] | null = null;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (!(e instanceof Uint8Array)) continue;
+    out ??= entries.slice() as LogEntry[];
+    const decoded = decodeKept(e) as Partial<LogEntry> | null;
+    if (typeof decoded !== 'object' || decoded === null || !Number.isSafeInteger(decoded.index) || !Number.isSafeInteger(decoded.term) || typeof decoded.payload !== 'object' || decoded.payload === null) {
+      throw new TypeError('an entry sent as bytes does not decode to a log entry');
+    }
+    out[i] = decoded as LogEntry;
+  }
+  return out ?? (entries as LogEntry[]);
 }

@@ -64,7 +64,12 @@ export interface AppendRequest {
   leader: string;
   prevIndex: number;
   prevTerm: number;
-  entries: LogEntry[];
+  /**
+   * The entries after `prevIndex`, in order. A large entry whose encoding
+   * the leader keeps (`system/keptEncodings.ts`) travels as those bytes,
+   * which the follower decodes and stores as they are.
+   */
+  entries: WireEntry[];
   commit: number;
   /** ReadIndex round this heartbeat confirms leadership for (0: none). */
   readRound: number;
@@ -99,7 +104,10 @@ export interface TimeoutNowRequest {
  * the batch it sends to every follower is encoded once; a codec delivers
  * the plain array. A transport without a codec hands the wrapper over.
  */
-export type EntryBatch = LogEntry[] | EncodeOnce<LogEntry[]>;
+export type EntryBatch = WireEntry[] | EncodeOnce<WireEntry[]>;
+
+/** A log entry as AppendEntries carries it: itself, or its kept standalone encoding. */
+export type WireEntry = LogEntry | Uint8Array;
 
 /** AppendEntries as a leader sends it, or as it arrives without a codec. */
 export interface AppendSend extends Omit<AppendRequest, 'entries'> {

@@ -4,6 +4,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { HardState, LogEntry, Snapshot } from '../actors/raftTypes.js';
 import type { DurableState, Storage } from '../actors/storage.js';
 import { msgpackCodec, type Codec } from './codec.js';
+import { encodeKept } from './keptEncodings.js';
 import { isProcessAlive } from './processAlive.js';
 
 /**
@@ -307,7 +308,8 @@ export class LmdbStorage implements Storage {
       case 'hard':
         return { kind: 'hard', bytes: this.codec.encode(op.state) };
       case 'append':
-        return { kind: 'append', entries: op.entries.map((e) => ({ index: e.index, term: e.term, bytes: this.codec.encode(e) })) };
+        // With Grey's codec, a large entry's bytes are kept: the leader sends them as they are, and a follower stores what it was sent.
+        return { kind: 'append', entries: op.entries.map((e) => ({ index: e.index, term: e.term, bytes: this.codec === msgpackCodec ? encodeKept(e) : this.codec.encode(e) })) };
       case 'truncate':
         return { kind: 'truncate', index: op.index };
       case 'snapshot':

@@ -176,6 +176,8 @@ export class World {
   readonly roles: RoleEvent[] = [];
   /** Nodes stopped because their storage refused a sync. */
   readonly storageFailures: Array<{ node: string; err: unknown }> = [];
+  /** Messages a node dropped because their bytes did not decode. */
+  readonly malformed: Array<{ node: string; from: string; type: string }> = [];
   /** Safety violations seen (reported by the next settle, which throws). */
   readonly violations: string[] = [];
   private seq = 0;
@@ -275,6 +277,7 @@ export class World {
       observer: {
         role: (role, term, leader) => this.onRole({ at: this.kernel.now(), node: id, inc, role, term, leader }),
         storageFailed: (err) => this.storageFailures.push({ node: id, err }),
+        malformed: (from, type) => this.malformed.push({ node: id, from, type }),
       },
     });
     n.up = true;

@@ -3,9 +3,11 @@
  * etcd's raft_paper_test.go.
  */
 import { describe, expect, it } from 'vitest';
-import type { LogEntry, RaftMessages } from '../../actors/raftTypes.js';
-import { EncodeOnce } from '../../system/codec.js';
-import { PLAIN, World, commandAt, entriesOf, entry, logOf, termsOf, world, type NodeSpec } from './harness.js';
+import type { LogEntry, RaftMessages, WireEntry } from '../../actors/raftTypes.js';
+import { MemoryStorage, type Storage } from '../../actors/storage.js';
+import { batchValue, EncodeOnce } from '../../system/codec.js';
+import { encodeKept, keptEncoding } from '../../system/keptEncodings.js';
+import { PLAIN, World, commandAt, entriesOf, entry, logOf, termsOf, world, type Msg, type MsgOf, type NodeSpec } from './harness.js';
 
 /** A world where only `n1` is real; its peers are phantoms. */
 function lone(n: number, spec: NodeSpec = {}): World {
@@ -29,7 +31,7 @@ function ok(term: number, match: number): RaftMessages['raft.appendResponse'] {
   return { term, success: true, match, conflictIndex: 0, conflictTerm: 0, lastIndex: match, readRound: 0 };
 }
 
-function append(term: number, prevIndex: number, prevTerm: number, entries: LogEntry[], commit = 0): RaftMessages['raft.append'] {
+function append(term: number, prevIndex: number, prevTerm: number, entries: WireEntry[], commit = 0): RaftMessages['raft.append'] {
   return { term, leader: 'n2', prevIndex, prevTerm, entries, commit, readRound: 0 };
 }
 
@@ -218,5 +220,72 @@ describe('§5.3 log replication', () => {
     expect(w.node(f2).commitIndex).toBe(index + 1);
     expect(w.sm(f2).commands).toEqual(['x', 'y']);
     expect(w.node(f1).commitIndex).toBe(index + 1);
+  });
+});
+
+describe('large entries travel as the encoding the disk kept', () => {
+  /** An entry of more than RECORDS_MIN_OBJECTS objects, as a batch of a hundred task changes is. */
+  const large = (index: number, term: number): LogEntry => entry(index, term, Array.from({ length: 200 }, (_, i) => ({ change: i, at: index })));
+
+  /** n1's storage keeps each entry's encoding as it is appended, as LmdbStorage does when it writes one. */
+  const keepingDisk = (id: string, memory: MemoryStorage): Storage =>
+    id !== 'n1'
+      ? memory
+      : {
+          load: () => memory.load(),
+          setHardState: (s) => memory.setHardState(s),
+          append: (entries) => {
+            for (const e of entries) encodeKept(e);
+            memory.append(entries);
+          },
+          truncateFrom: (i) => memory.truncateFrom(i),
+          saveSnapshot: (s) => memory.saveSnapshot(s),
+          sync: () => memory.sync(),
+        };
+
+  it('a leader whose disk kept a large entry’s encoding sends those bytes, and the follower applies the same entry and keeps the bytes for its own disk', () => {
+    const w = world(3, { options: PLAIN, storageFor: keepingDisk });
+    w.campaign('n1');
+    const n1 = w.node('n1');
+    const command = large(0, 0).payload;
+    const { index } = n1.propose((command as { command: unknown }).command);
+    const appends: Msg[] = [];
+    w.hold((m) => m.type === 'raft.append' && m.to === 'n2' && appends.push(m) > 0 && false);
+    w.settle();
+    const kept = keptEncoding(n1.log.entry(index)!);
+    expect(kept).toBeInstanceOf(Uint8Array);
+    const carried = appends.flatMap((m) => batchValue((m as MsgOf<'raft.append'>).payload.entries as WireEntry[] | EncodeOnce<WireEntry[]>)).filter((e) => e instanceof Uint8Array);
+    // The disk's bytes (through the world's codec: a copy of them), not the entry encoded again inside the batch.
+    expect(carried.map((b) => Buffer.from(b as Uint8Array).toString('hex'))).toContain(Buffer.from(kept!).toString('hex'));
+    const n2Entry = w.node('n2').log.entry(index)!;
+    expect(n2Entry).toEqual(n1.log.entry(index));
+    expect(n2Entry).not.toBe(n1.log.entry(index));
+    expect(keptEncoding(n2Entry)).toBeInstanceOf(Uint8Array);
+    expect(w.node('n2').commitIndex).toBeGreaterThanOrEqual(index - 1);
+  });
+
+  it('a small entry is never kept and travels as itself', () => {
+    const w = world(3, { options: PLAIN, storageFor: keepingDisk });
+    w.campaign('n1');
+    const n1 = w.node('n1');
+    const { index } = n1.propose('small');
+    w.settle();
+    expect(keptEncoding(n1.log.entry(index)!)).toBeUndefined();
+    expect(w.node('n2').log.entry(index)).toEqual(n1.log.entry(index));
+  });
+
+  it('a follower decodes an entry sent as bytes and keeps them; bytes that do not decode are dropped as if lost, and reported', () => {
+    const w = lone(3);
+    const n1 = w.node('n1');
+    const sent = large(1, 1);
+    const bytes = encodeKept(sent);
+    w.send('n2', 'n1', 'raft.append', append(1, 0, 0, [bytes], 0));
+    expect(n1.log.entry(1)).toEqual(sent);
+    expect(keptEncoding(n1.log.entry(1)!)).toBe(bytes);
+    w.take();
+    w.send('n2', 'n1', 'raft.append', append(1, 1, 1, [new Uint8Array([0xc1])], 0));
+    expect(n1.log.lastIndex).toBe(1);
+    expect(w.take({ type: 'raft.appendResponse' })).toHaveLength(0);
+    expect(w.malformed).toEqual([{ node: 'n1', from: 'n2', type: 'raft.append' }]);
   });
 });
