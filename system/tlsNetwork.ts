@@ -254,6 +254,12 @@ export class TlsNetwork {
       this.stats.dropped++;
       return;
     }
+    // Frames written in one tick leave as one TLS record and one system call (TLS encrypts a corked batch as one buffer):
+    // a leader's appends, answers and heartbeats of an instant cost one write, not one each.
+    if (socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
     socket.write(frame);
   }
 
@@ -448,11 +454,25 @@ export class TlsNetwork {
    */
   private readFrames(socket: TLSSocket, onFirst: (value: unknown) => { peer: string; node: boolean } | null): void {
     let buffer: Buffer = Buffer.alloc(0);
+    // The chunks of a frame not yet whole, joined once it is (joining at each chunk would copy a large frame over and over).
+    let partial: Buffer[] = [];
+    let partialBytes = 0;
+    let wanted = 0;
     let first = true;
     let peer: string | null = null;
     let peerIsNode = false;
     socket.on('data', (chunk: Buffer) => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      if (wanted > 0) {
+        partial.push(chunk);
+        partialBytes += chunk.length;
+        if (partialBytes < wanted) return;
+        buffer = Buffer.concat(partial, partialBytes);
+        partial = [];
+        partialBytes = 0;
+        wanted = 0;
+      } else {
+        buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      }
       while (buffer.length >= 4) {
         const n = buffer.readUInt32BE(0);
         if (n > this.maxFrame) {
@@ -460,7 +480,13 @@ export class TlsNetwork {
           socket.destroy();
           return;
         }
-        if (buffer.length < 4 + n) break;
+        if (buffer.length < 4 + n) {
+          wanted = 4 + n;
+          partial = [buffer];
+          partialBytes = buffer.length;
+          buffer = EMPTY;
+          break;
+        }
         const body = buffer.subarray(4, 4 + n);
         buffer = buffer.subarray(4 + n);
         let value: unknown;
@@ -503,6 +529,12 @@ export class TlsNetwork {
 export function certifiedName(id: string): string {
   const tag = id.indexOf('~');
   return tag > 0 ? id.slice(0, tag) : id;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+function uncork(socket: TLSSocket): void {
+  socket.uncork();
 }
 
 function frameOf(body: Uint8Array): Uint8Array {

@@ -165,4 +165,25 @@ describe('nodes over TCP with mutual TLS', () => {
       await n2?.close();
     }
   }, 20_000);
+
+  it('frames written in one tick leave corked together and arrive whole and in order, a frame of a megabyte across many TLS records included', async () => {
+    const port = await freePort();
+    const n2 = new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n2, listen: `127.0.0.1:${port}` });
+    const n1 = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers: { n2: `127.0.0.1:${port}` } });
+    try {
+      const got: unknown[] = [];
+      n2.inbox('n2').subscribe((e) => got.push(e.payload));
+      await n2.start();
+      n1.send('n1', 'n2', 'ping', 0);
+      await until(() => got.length === 1, 'the link is up');
+      const big = new Uint8Array(1 << 20).map((_, i) => i % 251);
+      for (let i = 1; i <= 50; i++) n1.send('n1', 'n2', 'ping', i === 25 ? { i, big } : { i });
+      await until(() => got.length === 51, 'every frame delivered');
+      expect(got.slice(1).map((p) => (p as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, k) => k + 1));
+      expect(Buffer.compare((got[25] as { big: Uint8Array }).big, big)).toBe(0);
+    } finally {
+      await n1.close();
+      await n2.close();
+    }
+  }, 20_000);
 });
