@@ -326,6 +326,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (!liveness) {
       // Settle what timed out: each answer is final (a request not applied
       // is fenced and can never apply), so the state must agree with it.
+      const answers: Array<{ key: string; value: number; applied: boolean }> = [];
       for (const d of doubts) {
         if (!d.client.inDoubt().includes(d.requestId)) continue; // forgotten: more in doubt than the client keeps
         let outcome: Awaited<ReturnType<ClusterClient['outcome']>>;
@@ -335,12 +336,19 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           if (err instanceof ClientError && err.outcome === 'unknown') continue; // the session was forgotten: nothing to hold it to
           throw err;
         }
-        const present = cluster.leader()?.state.get(d.key);
         if (outcome.applied) settled.applied++;
         else settled.fenced++;
-        if (outcome.applied ? present !== d.value : present !== undefined) settled.wrong++;
+        answers.push({ key: d.key, value: d.value, applied: outcome.applied });
       }
+      // Compare once every member has caught up with one leader: the answer
+      // may come just as its leader steps down (a late membership change
+      // demoting it), and a new leader may not have applied it yet.
       if (doubts.length > 0) await cluster.settle(convergeMs);
+      const holder = cluster.leader();
+      for (const a of answers) {
+        const present = holder?.state.get(a.key);
+        if (a.applied ? present !== a.value : present !== undefined) settled.wrong++;
+      }
       if (finalKv) {
         await finalKv();
         const t0 = performance.now();
@@ -349,7 +357,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         historyReport = { operations: ops.length, unknown: ops.filter((x) => !Number.isFinite(x.ret)).length, keys: new Set(ops.map((x) => x.op.key)).size, result, checkMs: performance.now() - t0 };
       }
     }
-    const leader = cluster.leader();
+    let leader = cluster.leader();
+    if (!leader && !liveness) {
+      // A late membership change can leave the cluster between leaders here; the final check needs one, so wait for it rather than skip the check.
+      try {
+        await cluster.runUntil(() => cluster.leader() !== undefined, { within: convergeMs, description: 'a leader for the final check' });
+      } catch (err) {
+        if (!(err instanceof SimulationTimeoutError)) throw err;
+        liveness = `no leader for the final check within ${convergeMs} ms`;
+      }
+      leader = cluster.leader();
+    }
     if (leader) {
       lost = acked.filter((k) => leader.state.get(k) === undefined).length + settled.wrong;
       if (tasksMode) {
