@@ -1035,15 +1035,25 @@ export class RaftNode {
   /**
    * The entries from `from` to `last` (at most maxBatch), or null for none;
    * wrapped so that sending the same batch to several followers encodes it
-   * once. A batch is reused when its first index, last index and last term
-   * match: by Log Matching (§5.3) equal (index, term) of the last entry
-   * means equal entries up to it, whatever happened to the log between.
+   * once. A batch sent before that starts at `from` is sent again, even if
+   * it ends before `last`: its entries are encoded already, and the rest
+   * goes in the next append. So followers a batch apart take the same
+   * batches and each entry is encoded once (a follower answering after
+   * more entries arrived would otherwise get a batch of its own, and every
+   * entry would be encoded about twice). By Log Matching (§5.3) equal
+   * (index, term) of its last entry means equal entries up to it, whatever
+   * happened to the log between; the caller advances the follower by what
+   * the batch holds, not by `last`.
    */
   private batch(from: number, last: number): EncodeOnce<WireEntry[]> | null {
     const end = Math.min(last, this.log.lastIndex, from + this.options.maxBatch - 1);
     if (end < from) return null;
+    let reuse: CachedBatch | null = null;
+    for (const b of this.batches) {
+      if (b.first === from && b.last <= end && (reuse === null || b.last > reuse.last) && this.log.term(b.last) === b.lastTerm) reuse = b;
+    }
+    if (reuse !== null) return reuse.entries;
     const lastTerm = this.log.term(end)!;
-    for (const b of this.batches) if (b.first === from && b.last === end && b.lastTerm === lastTerm) return b.entries;
     const entries = new EncodeOnce(toWire(this.log.slice(from, end, this.options.maxBatch)));
     // Keep maxInflight: a follower in step takes up to that many batches before the next follower asks for the first again.
     if (this.batches.length >= this.options.maxInflight) this.batches.shift();
