@@ -9,6 +9,7 @@ import type { JoinTrust, MemberIdentity } from './joinAuthenticator.js';
 import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQuota.js';
 import { TenantBook, type TenantBookSnapshot, type TenantCounters, type TenantDenial, type TenantRejection, type TenantUsage } from './tenantBook.js';
 import { dominantShare } from './drf.js';
+import { expandProofBatch, type ProofBatchSignature } from './proofSignature.js';
 
 export { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
 
@@ -98,8 +99,14 @@ export type ClusterCommand =
    * of another tenant refuses the whole request (`Unauthorized`).
    */
   | { op: 'submitTasks'; tasks: NewTask[]; tenant?: string }
-  /** Lifecycle changes. With `tenant`, every task changed must be that tenant's, or nothing applies (`Unauthorized`). */
-  | { op: 'taskChanges'; changes: TaskChange[]; tenant?: string }
+  /**
+   * Lifecycle changes. With `tenant`, every task changed must be that
+   * tenant's, or nothing applies (`Unauthorized`). With `proofBatch` (from
+   * the worker that ran the tasks), the completions' proofs come unsigned
+   * and one batch signature covers them all: each is stored with its
+   * signature and inclusion path, rebuilt here (see `ProofBatchSignature`).
+   */
+  | { op: 'taskChanges'; changes: TaskChange[]; tenant?: string; proofBatch?: ProofBatchSignature }
   | { op: 'pruneTasks'; before: number }
   /** A worker going away gracefully: no new tasks for it; what it runs finishes or is handed back. */
   | { op: 'drainWorker'; worker: string }
@@ -614,8 +621,14 @@ export class ClusterState {
             if (owner !== undefined && owner !== cmd.tenant) return this.crossTenant(index, cmd.tenant, 'taskChanges', `a request acting for tenant '${cmd.tenant}' asks to ${c.kind} task ${c.taskId} of another tenant`);
           }
         }
+        let changes = cmd.changes;
+        if (cmd.proofBatch !== undefined) {
+          const signed = withBatchProofs(changes, cmd.proofBatch);
+          if (signed === null) return { ok: false, code: 'InvalidCommand', message: 'taskChanges: the proof batch does not match its completions (one 32-byte leaf per completion, at least two)' };
+          changes = signed;
+        }
         const before = this.transitions.length;
-        this.taskTable.change(cmd.changes, index, this.transitions);
+        this.taskTable.change(changes, index, this.transitions);
         this.tenantBook.account(this.transitions, before);
         const refused = this.transitions.slice(before).filter((t) => t.rejected);
         if (cmd.changes.length === 1 && refused.length === 1) {
@@ -753,4 +766,18 @@ export class ClusterState {
     }
     if (expired.length > this.limits.maxSessions) expired.splice(0, expired.length - this.limits.maxSessions);
   }
+}
+
+/**
+ * The changes of a report whose completions were signed as one batch, each
+ * completion now carrying its signed proof: copies (the command is the log
+ * entry's, and stays as it was written). `null` when the batch does not fit.
+ */
+function withBatchProofs(changes: readonly TaskChange[], batch: ProofBatchSignature): TaskChange[] | null {
+  const completions: Array<Extract<TaskChange, { kind: 'complete' }>> = [];
+  for (const c of changes) if (c.kind === 'complete') completions.push(c);
+  const signed = expandProofBatch(completions.map((c) => c.proof), batch);
+  if (signed === null) return null;
+  let k = 0;
+  return changes.map((c) => (c.kind === 'complete' ? { ...c, proof: signed[k++] } : c));
 }

@@ -33,6 +33,7 @@ export function refusalOf(principal: Principal, from: string, request: SessionCo
   if (cmd.op === 'join' && cmd.identity !== undefined) return 'a join with an attested identity is proposed by the member that authenticated the node';
   if (OPERATOR.has(cmd.op)) return principal === 'operator' ? null : `'${cmd.op}' needs an operator certificate`;
   if (cmd.op === 'taskChanges') {
+    if (cmd.proofBatch !== undefined) return 'a proof batch comes from the node that ran the tasks; a client may only cancel';
     const other = cmd.changes.find((c) => c.kind !== 'cancel');
     return other ? `a '${other.kind}' task change comes from the node running the task; a client may only cancel` : null;
   }

@@ -7,8 +7,8 @@ import { toWellFormed } from './canonical.js';
 import { canonicalResult } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
-import { backoffDelay, type ProofArtifact, type Resources, type TaskChange, type TaskRecord } from './taskTable.js';
-import type { ProofSigner } from './proofSignature.js';
+import { backoffDelay, type Resources, type TaskChange, type TaskRecord } from './taskTable.js';
+import type { ProofBatchSignature, ProofSigner } from './proofSignature.js';
 
 /** Options of an {@link Executor}. */
 export interface ExecutorOptions {
@@ -413,8 +413,8 @@ export class Executor {
         this.flushHandle = undefined;
         const changes = this.outbox;
         this.outbox = [];
-        if (this.proofSigner) signCompletions(this.proofSigner, changes);
-        if (changes.length > 0) this.node.forward({ op: 'taskChanges', changes });
+        const proofBatch = this.proofSigner ? signCompletions(this.proofSigner, changes) : undefined;
+        if (changes.length > 0) this.node.forward(proofBatch ? { op: 'taskChanges', changes, proofBatch } : { op: 'taskChanges', changes });
       }, 0);
     }
   }
@@ -469,13 +469,15 @@ function cpuTimeOf(run: Run, now: number): { cpuTimeUs: number; cpuTimeSource: '
 /**
  * Signs the proofs of the completions in one report, in place (the changes
  * are this executor's own, not yet sent). Here, once per report, so that a
- * batch signer covers everything reported together with one signature, and
- * the cost stays on the worker, never on the replicas' apply path.
+ * batch signer covers everything reported together with one signature.
+ * Returns the batch signature the report carries beside its unsigned
+ * proofs, if the signer signed them as one batch (see `ProofBatchSignature`).
  */
-function signCompletions(signer: ProofSigner, changes: TaskChange[]): void {
+function signCompletions(signer: ProofSigner, changes: TaskChange[]): ProofBatchSignature | undefined {
   const completions: Array<Extract<TaskChange, { kind: 'complete' }>> = [];
   for (const c of changes) if (c.kind === 'complete') completions.push(c);
-  if (completions.length === 0) return;
-  const signed: ProofArtifact[] = signer.sign(completions.map((c) => c.proof));
-  for (let i = 0; i < completions.length; i++) completions[i].proof = signed[i];
+  if (completions.length === 0) return undefined;
+  const signed = signer.signReport(completions.map((c) => c.proof));
+  for (let i = 0; i < completions.length; i++) completions[i].proof = signed.proofs[i];
+  return signed.batch;
 }

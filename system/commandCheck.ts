@@ -78,6 +78,16 @@ const expectation: Check = (cmd) => {
   if (!hasRevision && e.value === undefined) throw new InvalidCommandError('$.expect.value', 'is required');
 };
 
+/** A report's batch signature, when given: two strings and the leaf hashes (32 bytes each). */
+const proofBatch: Check = (cmd) => {
+  const b = cmd.proofBatch as Record<string, unknown> | undefined;
+  if (b === undefined) return;
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new InvalidCommandError('$.proofBatch', 'must be an object when given');
+  if (typeof b.keyFingerprint !== 'string') throw new InvalidCommandError('$.proofBatch.keyFingerprint', 'must be a string');
+  if (typeof b.value !== 'string') throw new InvalidCommandError('$.proofBatch.value', 'must be a string');
+  if (!(b.leaves instanceof Uint8Array) || b.leaves.length === 0 || b.leaves.length % 32 !== 0) throw new InvalidCommandError('$.proofBatch.leaves', 'must be bytes, 32 per leaf');
+};
+
 /** Each op a client may send, and the fields it needs (beyond the value domain every field is checked against). */
 const OPS: Record<ClusterCommand['op'], Check[]> = {
   put: [name('key'), present('value')],
@@ -97,7 +107,7 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   registerWorker: [name('worker'), object('capacity')],
   drainWorker: [name('worker')],
   submitTasks: [array('tasks'), optionalName('tenant')],
-  taskChanges: [array('changes'), optionalName('tenant')],
+  taskChanges: [array('changes'), optionalName('tenant'), proofBatch],
   pruneTasks: [finite('before')],
   bootstrap: [array('voters')],
   fence: [name('client'), finite('seq')],

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { leafHash, merkleTree, rootFromPath } from '../actors/merkleTree.js';
-import { base64url, ProofSigner, proofBytes, signProof, signProofBatch, type ProofSigningMode } from '../actors/proofSignature.js';
+import { base64url, expandProofBatch, ProofSigner, proofBytes, signProof, signProofBatch, type ProofBatchSignature, type ProofSigningMode } from '../actors/proofSignature.js';
+import type { ProposeOutcome } from '../actors/clusterNode.js';
 import { verifyProof, type VerifyProofOptions } from '../actors/proofVerification.js';
 import { deriveIdentity } from '../actors/nodeIdentity.js';
 import { toPem } from '../actors/nodeCertificate.js';
@@ -81,6 +82,44 @@ describe('signed proof artifacts', () => {
     const [first] = batched;
     const sharing = batched.filter((d) => d.proof.signature!.value === first.proof.signature!.value);
     expect(sharing.length).toBe(first.proof.signature!.batch!.size);
+  });
+
+  it('a report carries its batch signature once, with a leaf hash per completion and no paths; replicas rebuild the proofs signProofBatch makes; a batch that does not fit is refused', async () => {
+    const { c, done } = await ranTasks(40);
+    await c.settle();
+    // In the log: reports with a proofBatch, their completions unsigned, one 32-byte leaf each.
+    const leader = c.leader()!;
+    let reports = 0;
+    for (let i = leader.raft.log.firstIndex; i <= leader.raft.log.lastIndex; i++) {
+      const payload = leader.raft.log.entry(i)?.payload as { kind: string; command?: { cmd?: { op?: string; changes?: Array<{ kind: string; proof?: ProofArtifact }>; proofBatch?: ProofBatchSignature } } };
+      const cmd = payload.command?.cmd;
+      if (cmd?.op !== 'taskChanges' || cmd.proofBatch === undefined) continue;
+      reports++;
+      const completions = cmd.changes!.filter((x) => x.kind === 'complete');
+      expect(completions.length).toBeGreaterThanOrEqual(2);
+      expect(completions.every((x) => x.proof!.signature === undefined)).toBe(true);
+      expect(cmd.proofBatch.leaves.length).toBe(32 * completions.length);
+      // What the replicas stored: the same proofs, each with its path, verifying.
+      for (const x of completions) expect(leader.state.task(x.proof!.taskId)!.proof!.signature!.value).toBe(cmd.proofBatch.value);
+    }
+    expect(reports).toBeGreaterThan(0);
+    expect(done.every(({ proof }) => verifyProof(proof, against(c, proof)).ok)).toBe(true);
+
+    // Unit: signReport's compact form expands to exactly signProofBatch's proofs.
+    const id = c.security!.identity('n1');
+    const proofs: ProofArtifact[] = Array.from({ length: 7 }, (_, i) => ({ taskId: `t${i}`, workerId: 'n1', attempt: 1, startedAt: i, completedAt: i + 1, cpuTimeUs: 5, cpuTimeSource: 'elapsed', resultHash: 'cd'.repeat(32) }));
+    const report = new ProofSigner(id, 'batch').signReport(proofs);
+    expect(report.batch!.leaves.length).toBe(7 * 32);
+    expect(expandProofBatch(report.proofs, report.batch!)).toEqual(signProofBatch(proofs, id));
+    expect(new ProofSigner(id, 'batch').signReport(proofs.slice(0, 1))).toEqual({ proofs: [signProof(proofs[0], id)] });
+    expect(expandProofBatch(report.proofs.slice(1), report.batch!)).toBeNull(); // a leaf too many
+    expect(expandProofBatch(report.proofs.slice(0, 1), { ...report.batch!, leaves: report.batch!.leaves.subarray(0, 32) })).toBeNull(); // a batch of one
+    expect(expandProofBatch(report.proofs, { ...report.batch!, value: 1 as never })).toBeNull();
+
+    // Through the log: a report whose batch does not fit its completions applies nothing and says why.
+    const bad = { op: 'taskChanges' as const, changes: done.slice(0, 2).map(({ proof }) => ({ kind: 'complete' as const, taskId: proof.taskId, worker: proof.workerId, attempt: proof.attempt, result: null, proof: { ...proof, signature: undefined }, at: 0 })), proofBatch: { ...report.batch!, leaves: new Uint8Array(32) } };
+    const outcome = await c.drive(new Promise<ProposeOutcome>((resolve) => leader.propose({ client: 'test', seq: 1, cmd: bad }, resolve)));
+    expect(outcome).toMatchObject({ ok: true, result: { ok: false, code: 'InvalidCommand' } });
   });
 
   it("'each' signs every proof alone; 'off' and a cluster without security leave proofs unsigned (Unsigned)", async () => {
