@@ -18,10 +18,10 @@
  *
  * Signing happens on the worker before it reports, and no replica verifies
  * signatures. A batch travels compactly: the report carries the signature
- * once with the leaf hashes ({@link ProofBatchSignature}), and each replica
- * rebuilds the inclusion paths when it applies the report (a tree over the
- * given leaves: about 2 µs a proof, against the 30 % of end-to-end task
- * throughput that replicating every proof's own path cost).
+ * once with the leaf hashes ({@link ProofBatchSignature}); applying it
+ * copies the proofs, and each replica builds the tree and a proof's
+ * inclusion path when that path is first read (replicating every proof's
+ * own path had cost 30 % of end-to-end task throughput).
  */
 import { canonicalJson, isWellFormed } from './canonical.js';
 import { lengthPrefixed } from './domainEncoding.js';
@@ -136,8 +136,8 @@ export function signProofBatch(proofs: readonly ProofArtifact[], identity: NodeI
  * A batch signature as a worker's report carries it: once for all the
  * completions of the report, with the leaf hashes in place of each proof's
  * inclusion path. Leaf `i` is the `i`-th completion of the report's
- * changes. Replicas rebuild each proof's path from the leaves when they
- * apply the report ({@link expandProofBatch}), so what is replicated and
+ * changes. Replicas rebuild each proof's path from the leaves
+ * ({@link expandProofBatch}, on first read), so what is replicated and
  * written to every log is about 32 bytes a proof instead of about 450 (the
  * signature, fingerprint and path strings repeated in each), while the
  * proofs stored and read are exactly those {@link signProofBatch} makes.
