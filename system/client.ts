@@ -7,7 +7,7 @@ import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
 import { resolveTaskSpec, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
 import { createActor, type Actor } from 'xstate';
-import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerEvent } from '../machines/circuitBreaker.js';
+import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerEvent, type BreakerInput } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
 import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type NodeStatus } from '../actors/clientProtocol.js';
@@ -52,12 +52,43 @@ export interface ClientOptions {
    */
   session?: string;
   /**
+   * The circuit breaker the client keeps towards each node (see
+   * `machines/circuitBreaker.ts`): fields left out keep the client's
+   * defaults (2 timeouts in a row open it for 1 000 ms, then one trial
+   * call). `false`: no breakers, every node is always tried. When every
+   * endpoint's breaker is open the client still tries them in turn, as
+   * load balancers do below their panic threshold: skipping them all
+   * would only add latency, and an answer closes that node's breaker.
+   */
+  breaker?: Partial<BreakerInput> | false;
+  /**
    * The tenant this client acts for (see {@link TenantClient}): its tasks
    * default to it, and its submissions, cancellations and task reads carry
    * it, so the cluster refuses (`Unauthorized`) any that reach into another
    * tenant's tasks.
    */
   tenant?: string;
+}
+
+/** The breaker each client keeps towards each node, unless {@link ClientOptions.breaker} says otherwise. */
+export const CLIENT_BREAKER: Readonly<BreakerInput> = Object.freeze({ failureThreshold: 2, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1 });
+
+const BREAKER_FIELDS: ReadonlySet<string> = new Set(['failureThreshold', 'failureRateThreshold', 'windowSize', 'minimumVolume', 'resetTimeoutMs', 'halfOpenMaxCalls', 'successThreshold']);
+
+/** The breaker configuration of {@link ClientOptions.breaker}, checked (a RangeError names the field at fault); null for none. */
+function breakerInputOf(option: ClientOptions['breaker']): BreakerInput | null {
+  if (option === false) return null;
+  if (option === undefined) return CLIENT_BREAKER;
+  if (option === null || typeof option !== 'object' || Array.isArray(option)) throw new RangeError(`client: breaker must be an object of breaker settings or false, got ${String(option)}`);
+  for (const [key, value] of Object.entries(option)) {
+    if (!BREAKER_FIELDS.has(key)) throw new RangeError(`client: unknown breaker setting '${key}' (known: ${[...BREAKER_FIELDS].join(', ')})`);
+    if (value === undefined) continue;
+    const bad =
+      typeof value !== 'number' || !Number.isFinite(value) ||
+      (key === 'failureRateThreshold' ? value <= 0 || value > 1 : key === 'resetTimeoutMs' ? value < 0 : !Number.isSafeInteger(value) || value < 1);
+    if (bad) throw new RangeError(`client: breaker.${key} must be ${key === 'failureRateThreshold' ? 'a number in (0, 1]' : key === 'resetTimeoutMs' ? 'a number of ms ≥ 0' : 'an integer ≥ 1'}, got ${String(value)}`);
+  }
+  return { ...CLIENT_BREAKER, ...option };
 }
 
 /** Size limits a client checks at its edge (a refused command is never sent). */
@@ -190,6 +221,8 @@ export class ClusterClient {
   private readonly taskIds: IdSource;
   /** One circuit breaker per node this client talks to: a node that keeps timing out is skipped. */
   private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
+  /** Configuration of each node's breaker; null: no breakers ({@link ClientOptions.breaker} `false`). */
+  private readonly breakerInput: BreakerInput | null;
   private readonly endpoints: readonly string[];
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
@@ -216,6 +249,7 @@ export class ClusterClient {
     this.retryMs = options.retryMs ?? 50;
     this.maxInDoubt = options.maxInDoubt ?? 256;
     this.limits = { ...COMMAND_LIMITS, maxPayloadBytes: TASK_LIMITS.maxPayloadBytes, ...options.limits };
+    this.breakerInput = breakerInputOf(options.breaker);
     this.endpoints = [...(options.endpoints ?? net.ids)];
     if (this.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
     this.taskIds = seededIds(net.kernel.random(`task-ids:${id}`));
@@ -533,25 +567,21 @@ export class ClusterClient {
     let tried = 0;
     while (kernel.now() < deadline) {
       const target = this.pickTarget(tried++);
-      const r = target === null ? null : await this.call(target, make(++this.rid), Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
-      if (r?.ok) {
+      const r = await this.call(target, make(++this.rid), Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
+      if (r.ok) {
         this.leaderGuess = target;
         return r;
       }
-      if (r) {
-        switch (r.code) {
-          case 'Backpressure':
-          case 'InvalidCommand':
-          case 'UnknownQuery':
-          case 'InvalidQuery':
-          case 'Unauthorized':
-            throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
-        }
-        lastError = `${r.code}: ${r.message}`;
-        this.leaderGuess = r.leaderHint === target ? null : r.leaderHint;
-      } else {
-        this.leaderGuess = null;
+      switch (r.code) {
+        case 'Backpressure':
+        case 'InvalidCommand':
+        case 'UnknownQuery':
+        case 'InvalidQuery':
+        case 'Unauthorized':
+          throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
       }
+      lastError = `${r.code}: ${r.message}`;
+      this.leaderGuess = r.leaderHint === target ? null : r.leaderHint;
       if (!this.leaderGuess) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
     }
     throw new ClientError('Timeout', `${what}: no answer within ${this.timeoutMs} ms (last: ${lastError}); it may or may not have taken effect`, 'unknown');
@@ -583,7 +613,8 @@ export class ClusterClient {
   private breakerFor(node: string): Actor<typeof circuitBreaker> {
     let b = this.breakers.get(node);
     if (!b) {
-      b = createActor(circuitBreaker, { clock: this.kernel, input: { failureThreshold: 2, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1 } }).start();
+      b = createActor(circuitBreaker, { clock: this.kernel, input: this.breakerInput ?? {} }).start();
+      if (this.breakerInput === null) b.send({ type: 'DISABLE' }); // admits everything, records nothing
       this.breakers.set(node, b);
     }
     return b;
@@ -595,12 +626,24 @@ export class ClusterClient {
     if (!breakerIgnores(b.getSnapshot(), event)) b.send(event);
   }
 
-  private pickTarget(attempt: number): string | null {
-    const admits = (id: string) => breakerAdmits(this.breakerFor(id).getSnapshot());
-    if (this.leaderGuess && admits(this.leaderGuess)) return this.leaderGuess;
+  private admits(node: string): boolean {
+    return breakerAdmits(this.breakerFor(node).getSnapshot());
+  }
+
+  private pickTarget(attempt: number): string {
+    const guess = this.leaderGuess;
+    if (guess !== null && this.admits(guess)) return guess;
     // Fail fast past nodes whose breaker is open; probe them again once it half-opens.
-    const candidates = this.endpoints.filter(admits);
-    return candidates.length === 0 ? null : candidates[attempt % candidates.length];
+    const endpoints = this.endpoints;
+    let admitted = 0;
+    for (const id of endpoints) if (this.admits(id)) admitted++;
+    // Every breaker open (panic, as load balancers call it): try each in turn
+    // anyway. Not trying cannot succeed, and with one endpoint it would idle
+    // out the whole reset timeout while that node may answer again.
+    if (admitted === 0) return endpoints[attempt % endpoints.length];
+    let k = attempt % admitted;
+    for (const id of endpoints) if (this.admits(id) && k-- === 0) return id;
+    throw new Error('unreachable: an admitted endpoint was counted');
   }
 
   /**
@@ -650,7 +693,9 @@ export class ClusterClient {
     if (p.resend !== undefined) this.kernel.cancel(p.resend);
     // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
     const answered = r.ok || r.code !== 'Unreachable';
-    this.toBreaker(p.target, { type: answered ? 'SUCCESS' : 'FAILURE' });
+    // An answer through an open breaker (a call made in panic) shows the node is back: close it.
+    const open = answered && this.breakerFor(p.target).getSnapshot().value === 'open';
+    this.toBreaker(p.target, open ? { type: 'RESET' } : { type: answered ? 'SUCCESS' : 'FAILURE' });
     // Karn's rule: a round trip with a retransmission in it measures nothing (which copy was answered?).
     if (answered && !p.retransmitted) this.sampleRtt(this.kernel.now() - p.sentAt);
     this.kernel.wake();

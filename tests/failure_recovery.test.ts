@@ -637,4 +637,49 @@ describe('client circuit breakers', () => {
     await c.drive(client.get('c'));
     expect(Object.values(client.breakerStates()).every((s) => s !== 'open')).toBe(true);
   });
+
+  /**
+   * The one node a client can talk to goes silent long enough to open the
+   * client's breaker towards it. (One node: in a larger cluster a leader
+   * hint would take the client to another node.)
+   */
+  async function silencedNode(options: Parameters<Cluster['client']>[0]) {
+    const c = createTestCluster(1, { seed: 122 });
+    const node = (await c.waitForLeader()).id;
+    const client = c.client({ attemptTimeoutMs: 100, timeoutMs: 250, retryMs: 10, ...options });
+    await c.drive(client.put('a', 1));
+    c.isolate(node);
+    for (const key of ['b', 'c']) await expect(c.drive(client.put(key, 2), 5_000)).rejects.toMatchObject({ code: 'Timeout' });
+    return { c, client, node };
+  }
+
+  it('with every breaker open the client still tries its endpoints (panic), and an answer closes the breaker', async () => {
+    const { c, client, node } = await silencedNode({});
+    expect(client.breakerStates()[node]).toBe('open');
+    c.heal();
+    // Well inside the breaker's 1 000 ms reset timeout: skipping the only endpoint would time out instead.
+    const t0 = c.kernel.now();
+    await c.drive(client.put('d', 4), 5_000);
+    expect(c.kernel.now() - t0).toBeLessThan(50);
+    expect(client.breakerStates()[node]).toBe('closed');
+  });
+
+  it('the client breaker is configurable: a higher threshold stays closed, false disables it', async () => {
+    const tolerant = await silencedNode({ breaker: { failureThreshold: 100 } });
+    expect(tolerant.client.breakerStates()[tolerant.node]).toBe('closed');
+    const none = await silencedNode({ breaker: false });
+    expect(none.client.breakerStates()[none.node]).toBe('disabled');
+    const quick = await silencedNode({ breaker: { resetTimeoutMs: 30 } });
+    await quick.c.run(40);
+    expect(quick.client.breakerStates()[quick.node]).toBe('halfOpen');
+  });
+
+  it('bad client breaker settings are a RangeError naming the setting', () => {
+    const c = createTestCluster(3, { seed: 123 });
+    expect(() => c.client({ breaker: { failureThreshold: 0 } })).toThrow(/breaker.failureThreshold must be an integer ≥ 1, got 0/);
+    expect(() => c.client({ breaker: { resetTimeoutMs: -1 } })).toThrow(/breaker.resetTimeoutMs/);
+    expect(() => c.client({ breaker: { failureRateThreshold: 2 } })).toThrow(/breaker.failureRateThreshold must be a number in \(0, 1\]/);
+    expect(() => c.client({ breaker: { threshold: 2 } as never })).toThrow(/unknown breaker setting 'threshold'/);
+    expect(() => c.client({ breaker: true as never })).toThrow(/breaker must be an object/);
+  });
 });
