@@ -3,7 +3,7 @@ import type { MemberStatus, MembershipContext, MembershipEvent } from '../machin
 import type { LogEntry } from './raftTypes.js';
 import type { TableInspection } from './chartInspection.js';
 import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
-import { DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
+import { completionsOf, DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 import { SessionAnswers } from './sessionAnswers.js';
 import type { JoinTrust, MemberIdentity } from './joinAuthenticator.js';
 import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQuota.js';
@@ -774,8 +774,7 @@ export class ClusterState {
  * entry's, and stays as it was written). `null` when the batch does not fit.
  */
 function withBatchProofs(changes: readonly TaskChange[], batch: ProofBatchSignature): TaskChange[] | null {
-  const completions: Array<Extract<TaskChange, { kind: 'complete' }>> = [];
-  for (const c of changes) if (c.kind === 'complete') completions.push(c);
+  const completions = completionsOf(changes);
   const signed = expandProofBatch(completions.map((c) => c.proof), batch);
   if (signed === null) return null;
   let k = 0;

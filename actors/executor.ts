@@ -7,7 +7,7 @@ import { toWellFormed } from './canonical.js';
 import { canonicalResult } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
-import { backoffDelay, type Resources, type TaskChange, type TaskRecord } from './taskTable.js';
+import { backoffDelay, completionsOf, type Resources, type TaskChange, type TaskRecord } from './taskTable.js';
 import type { ProofBatchSignature, ProofSigner } from './proofSignature.js';
 
 /** Options of an {@link Executor}. */
@@ -474,8 +474,7 @@ function cpuTimeOf(run: Run, now: number): { cpuTimeUs: number; cpuTimeSource: '
  * proofs, if the signer signed them as one batch (see `ProofBatchSignature`).
  */
 function signCompletions(signer: ProofSigner, changes: TaskChange[]): ProofBatchSignature | undefined {
-  const completions: Array<Extract<TaskChange, { kind: 'complete' }>> = [];
-  for (const c of changes) if (c.kind === 'complete') completions.push(c);
+  const completions = completionsOf(changes);
   if (completions.length === 0) return undefined;
   const signed = signer.signReport(completions.map((c) => c.proof));
   for (let i = 0; i < completions.length; i++) completions[i].proof = signed.proofs[i];

@@ -87,7 +87,7 @@ export interface ProofArtifact {
  * or null when it does. Pure (a hash of the entry's own data), so every
  * replica reaches the same verdict.
  */
-function proofMismatch(c: Extract<TaskChange, { kind: 'complete' }>): string | null {
+function proofMismatch(c: CompletionChange): string | null {
   const p = c.proof;
   if (p === null || typeof p !== 'object') return 'no proof';
   if (p.taskId !== c.taskId) return `for task ${p.taskId}, not ${c.taskId}`;
@@ -150,6 +150,16 @@ export interface TaskTransition {
   reason: string | null;
   rejected: boolean;
   change: TaskChange['kind'] | 'submit';
+}
+
+/** A completion: the change that reports an attempt's result and proof. */
+export type CompletionChange = Extract<TaskChange, { kind: 'complete' }>;
+
+/** The completions of a batch of changes, in order: the proofs a report signs together. */
+export function completionsOf(changes: readonly TaskChange[]): CompletionChange[] {
+  const out: CompletionChange[] = [];
+  for (const c of changes) if (c.kind === 'complete') out.push(c);
+  return out;
 }
 
 /** Limits of the table; every collection is bounded. */
