@@ -7,7 +7,7 @@ import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
 import { resolveTaskSpec, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
 import { createActor, type Actor } from 'xstate';
-import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerEvent, type BreakerInput } from '../machines/circuitBreaker.js';
+import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerConfig, type BreakerEvent, type BreakerInput } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
 import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type NodeStatus } from '../actors/clientProtocol.js';
@@ -53,14 +53,15 @@ export interface ClientOptions {
   session?: string;
   /**
    * The circuit breaker the client keeps towards each node (see
-   * `machines/circuitBreaker.ts`): fields left out keep the client's
-   * defaults (2 timeouts in a row open it for 1 000 ms, then one trial
-   * call). `false`: no breakers, every node is always tried. When every
-   * endpoint's breaker is open the client still tries them in turn, as
-   * load balancers do below their panic threshold: skipping them all
-   * would only add latency, and an answer closes that node's breaker.
+   * `machines/circuitBreaker.ts`): settings left out keep the client's
+   * ({@link CLIENT_BREAKER}: 2 timeouts in a row open it for 1 000 ms, then
+   * one trial call). `false`: no breakers, every node is always tried. When
+   * every endpoint's breaker is open the client still sends to them, one
+   * probe at a time, as load balancers do below their panic threshold:
+   * skipping them all would only add latency, and an answer to a probe
+   * closes that node's breaker.
    */
-  breaker?: Partial<BreakerInput> | false;
+  breaker?: BreakerInput | false;
   /**
    * The tenant this client acts for (see {@link TenantClient}): its tasks
    * default to it, and its submissions, cancellations and task reads carry
@@ -70,25 +71,51 @@ export interface ClientOptions {
   tenant?: string;
 }
 
-/** The breaker each client keeps towards each node, unless {@link ClientOptions.breaker} says otherwise. */
-export const CLIENT_BREAKER: Readonly<BreakerInput> = Object.freeze({ failureThreshold: 2, resetTimeoutMs: 1_000, halfOpenMaxCalls: 1, successThreshold: 1 });
+/**
+ * The breaker each client keeps towards each node, unless
+ * {@link ClientOptions.breaker} says otherwise: 2 timeouts in a row, or
+ * half of the last 20 calls once 10 were made, open it for 1 000 ms; then
+ * one trial call, whose success closes it.
+ */
+export const CLIENT_BREAKER: Readonly<BreakerConfig> = Object.freeze({
+  failureThreshold: 2,
+  failureRateThreshold: 0.5,
+  windowSize: 20,
+  minimumVolume: 10,
+  resetTimeoutMs: 1_000,
+  halfOpenMaxCalls: 1,
+  successThreshold: 1,
+});
 
-const BREAKER_FIELDS: ReadonlySet<string> = new Set(['failureThreshold', 'failureRateThreshold', 'windowSize', 'minimumVolume', 'resetTimeoutMs', 'halfOpenMaxCalls', 'successThreshold']);
-
-/** The breaker configuration of {@link ClientOptions.breaker}, checked (a RangeError names the field at fault); null for none. */
-function breakerInputOf(option: ClientOptions['breaker']): BreakerInput | null {
+/**
+ * The breaker configuration of {@link ClientOptions.breaker}, checked
+ * (a TypeError or RangeError names the setting at fault); null for none.
+ */
+export function clientBreakerConfig(option: ClientOptions['breaker']): BreakerConfig | null {
   if (option === false) return null;
   if (option === undefined) return CLIENT_BREAKER;
-  if (option === null || typeof option !== 'object' || Array.isArray(option)) throw new RangeError(`client: breaker must be an object of breaker settings or false, got ${String(option)}`);
+  if (option === null || typeof option !== 'object' || Array.isArray(option)) throw new TypeError(`client: breaker must be an object of breaker settings or false, got ${JSON.stringify(option)}`);
+  const config: BreakerConfig = { ...CLIENT_BREAKER };
   for (const [key, value] of Object.entries(option)) {
-    if (!BREAKER_FIELDS.has(key)) throw new RangeError(`client: unknown breaker setting '${key}' (known: ${[...BREAKER_FIELDS].join(', ')})`);
-    if (value === undefined) continue;
-    const bad =
-      typeof value !== 'number' || !Number.isFinite(value) ||
-      (key === 'failureRateThreshold' ? value <= 0 || value > 1 : key === 'resetTimeoutMs' ? value < 0 : !Number.isSafeInteger(value) || value < 1);
-    if (bad) throw new RangeError(`client: breaker.${key} must be ${key === 'failureRateThreshold' ? 'a number in (0, 1]' : key === 'resetTimeoutMs' ? 'a number of ms ≥ 0' : 'an integer ≥ 1'}, got ${String(value)}`);
+    if (!Object.hasOwn(CLIENT_BREAKER, key)) throw new RangeError(`client: unknown breaker setting '${key}' (known: ${Object.keys(CLIENT_BREAKER).join(', ')})`);
+    if (value === undefined) continue; // left out: the client's default
+    if (typeof value !== 'number') throw new TypeError(`client: breaker.${key} must be a number, got ${JSON.stringify(value)}`);
+    const ok = key === 'failureRateThreshold' ? value > 0 && value <= 1 : key === 'resetTimeoutMs' ? Number.isFinite(value) && value >= 0 : Number.isSafeInteger(value) && value >= 1;
+    if (!ok) throw new RangeError(`client: breaker.${key} must be ${key === 'failureRateThreshold' ? 'a number in (0, 1]' : key === 'resetTimeoutMs' ? 'a number of ms ≥ 0' : 'an integer ≥ 1'}, got ${value}`);
+    config[key as keyof BreakerConfig] = value;
   }
-  return { ...CLIENT_BREAKER, ...option };
+  if (config.minimumVolume > config.windowSize) throw new RangeError(`client: breaker.minimumVolume (${config.minimumVolume}) must not exceed breaker.windowSize (${config.windowSize})`);
+  return config;
+}
+
+/**
+ * Checks a client's options before anything is made of them (so a refused
+ * client leaves nothing behind); returns its breaker configuration.
+ */
+export function checkClientOptions(options: ClientOptions): BreakerConfig | null {
+  if (options.endpoints !== undefined && options.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
+  if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.length === 0)) throw new RangeError(`client: tenant must be a non-empty string, got ${String(options.tenant)}`);
+  return clientBreakerConfig(options.breaker);
 }
 
 /** Size limits a client checks at its edge (a refused command is never sent). */
@@ -183,6 +210,8 @@ interface Pending {
   /** Whether the request was sent more than once (its round trip then measures nothing). */
   retransmitted: boolean;
   resend: unknown;
+  /** Whether the node's breaker admitted the call; if not, it is a probe made in panic (see {@link ClientOptions.breaker}). */
+  admitted: boolean;
 }
 
 interface InDoubt {
@@ -222,7 +251,9 @@ export class ClusterClient {
   /** One circuit breaker per node this client talks to: a node that keeps timing out is skipped. */
   private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
   /** Configuration of each node's breaker; null: no breakers ({@link ClientOptions.breaker} `false`). */
-  private readonly breakerInput: BreakerInput | null;
+  private readonly breakerInput: BreakerConfig | null;
+  /** A probe made in panic is in flight: other requests wait for it rather than join it. */
+  private panicProbe = false;
   private readonly endpoints: readonly string[];
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
@@ -249,12 +280,11 @@ export class ClusterClient {
     this.retryMs = options.retryMs ?? 50;
     this.maxInDoubt = options.maxInDoubt ?? 256;
     this.limits = { ...COMMAND_LIMITS, maxPayloadBytes: TASK_LIMITS.maxPayloadBytes, ...options.limits };
-    this.breakerInput = breakerInputOf(options.breaker);
+    this.breakerInput = checkClientOptions(options);
     this.endpoints = [...(options.endpoints ?? net.ids)];
     if (this.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
     this.taskIds = seededIds(net.kernel.random(`task-ids:${id}`));
     this.session = this.baseSession = options.session ?? id;
-    if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.length === 0)) throw new RangeError(`client: tenant must be a non-empty string, got ${String(options.tenant)}`);
     this.tenant = options.tenant;
     net.bus.inbox<Reply>(id).subscribe((env) => {
       if (env.type === CLIENT_REPLY) this.onReply(env.from, env.payload);
@@ -567,6 +597,11 @@ export class ClusterClient {
     let tried = 0;
     while (kernel.now() < deadline) {
       const target = this.pickTarget(tried++);
+      if (target === null) {
+        // Every breaker shut and a probe already out: wait for it.
+        await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+        continue;
+      }
       const r = await this.call(target, make(++this.rid), Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
       if (r.ok) {
         this.leaderGuess = target;
@@ -630,20 +665,32 @@ export class ClusterClient {
     return breakerAdmits(this.breakerFor(node).getSnapshot());
   }
 
-  private pickTarget(attempt: number): string {
+  /**
+   * Where the next attempt goes: the leader guess, else the endpoints whose
+   * breaker admits a call, in turn. `null` when none admits one and a
+   * probe made in panic is already out (the caller waits for it).
+   */
+  private pickTarget(attempt: number): string | null {
     const guess = this.leaderGuess;
     if (guess !== null && this.admits(guess)) return guess;
     // Fail fast past nodes whose breaker is open; probe them again once it half-opens.
     const endpoints = this.endpoints;
     let admitted = 0;
     for (const id of endpoints) if (this.admits(id)) admitted++;
-    // Every breaker open (panic, as load balancers call it): try each in turn
-    // anyway. Not trying cannot succeed, and with one endpoint it would idle
-    // out the whole reset timeout while that node may answer again.
-    if (admitted === 0) return endpoints[attempt % endpoints.length];
-    let k = attempt % admitted;
-    for (const id of endpoints) if (this.admits(id) && k-- === 0) return id;
-    throw new Error('unreachable: an admitted endpoint was counted');
+    if (admitted > 0) {
+      let k = attempt % admitted;
+      for (const id of endpoints) if (this.admits(id) && k-- === 0) return id;
+    }
+    // Every breaker shut (panic, as load balancers call it): not sending
+    // cannot succeed, and a client with one endpoint would idle out the whole
+    // reset timeout while that node may answer again. So one probe at a time
+    // goes to an open breaker's node (never one an operator forced open, nor
+    // past a half-open breaker's trial in flight), the leader guess first.
+    if (this.panicProbe) return null;
+    const open = (id: string) => this.breakerFor(id).getSnapshot().value === 'open';
+    if (guess !== null && open(guess)) return guess;
+    const candidates = endpoints.filter(open);
+    return candidates.length === 0 ? null : candidates[attempt % candidates.length];
   }
 
   /**
@@ -655,11 +702,13 @@ export class ClusterClient {
    */
   private call(target: string, request: ClientRequest, timeout: number): Promise<Reply | Refusal> {
     const kernel = this.kernel;
-    this.toBreaker(target, { type: 'CALL' });
+    const admitted = this.admits(target);
+    if (admitted) this.toBreaker(target, { type: 'CALL' });
+    else this.panicProbe = true;
     return new Promise((resolve) => {
       const rid = request.rid;
       const timer = kernel.schedule(timeout, () => this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
-      const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined };
+      const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined, admitted };
       this.pending.set(rid, p);
       // A send the network drops is, to the client, an answer that never comes: the timers deal with it.
       this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
@@ -693,9 +742,14 @@ export class ClusterClient {
     if (p.resend !== undefined) this.kernel.cancel(p.resend);
     // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
     const answered = r.ok || r.code !== 'Unreachable';
-    // An answer through an open breaker (a call made in panic) shows the node is back: close it.
-    const open = answered && this.breakerFor(p.target).getSnapshot().value === 'open';
-    this.toBreaker(p.target, open ? { type: 'RESET' } : { type: answered ? 'SUCCESS' : 'FAILURE' });
+    if (p.admitted) this.toBreaker(p.target, { type: answered ? 'SUCCESS' : 'FAILURE' });
+    else {
+      // A probe made in panic: an answer shows the node is back (close its
+      // breaker, if still shut); silence tells the breaker nothing new.
+      this.panicProbe = false;
+      const state = this.breakerFor(p.target).getSnapshot().value;
+      if (answered && (state === 'open' || state === 'halfOpen')) this.toBreaker(p.target, { type: 'RESET' });
+    }
     // Karn's rule: a round trip with a retransmission in it measures nothing (which copy was answered?).
     if (answered && !p.retransmitted) this.sampleRtt(this.kernel.now() - p.sentAt);
     this.kernel.wake();

@@ -23,7 +23,7 @@ import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
 import { SimulatedDisk, type SyncLatency } from './simulatedDisk.js';
 import { Bus } from './bus.js';
-import { ClusterClient, type ClientOptions } from './client.js';
+import { checkClientOptions, ClusterClient, type ClientOptions } from './client.js';
 import { TenantClient } from './tenantClient.js';
 import { DigestChain } from './digest.js';
 import { Kernel, type RunUntilOptions } from './kernel.js';
@@ -529,6 +529,7 @@ export class Cluster {
     let id = options.id;
     if (id === undefined) while (this.bus.hasNode((id = `client${++this.clients}`)));
     if (this.bus.hasNode(id)) throw new RangeError(`a node or client '${id}' is already on the network`);
+    checkClientOptions(options); // before the client joins the network
     // A client bound to a tenant acts for it, as a real client with a tenant's certificate does.
     const bound = this.boundTenants.get(id);
     if (bound !== undefined && options.tenant !== undefined && options.tenant !== bound) throw new RangeError(`client '${id}' is bound to tenant '${bound}'; it cannot act for tenant '${options.tenant}'`);

@@ -665,13 +665,29 @@ describe('client circuit breakers', () => {
   });
 
   it('the client breaker is configurable: a higher threshold stays closed, false disables it', async () => {
-    const tolerant = await silencedNode({ breaker: { failureThreshold: 100 } });
+    const tolerant = await silencedNode({ breaker: { failureThreshold: 100, minimumVolume: 20 } });
     expect(tolerant.client.breakerStates()[tolerant.node]).toBe('closed');
     const none = await silencedNode({ breaker: false });
     expect(none.client.breakerStates()[none.node]).toBe('disabled');
     const quick = await silencedNode({ breaker: { resetTimeoutMs: 30 } });
     await quick.c.run(40);
     expect(quick.client.breakerStates()[quick.node]).toBe('halfOpen');
+    // A setting given as undefined keeps the client's default (2 timeouts open it).
+    const unset = await silencedNode({ breaker: { failureThreshold: undefined } });
+    expect(unset.client.breakerStates()[unset.node]).toBe('open');
+  });
+
+  it('with every breaker open, concurrent requests share one probe at a time instead of each sending', async () => {
+    const { c, client, node } = await silencedNode({});
+    expect(client.breakerStates()[node]).toBe('open');
+    const before = c.bus.linkStats(client.id, node).sent;
+    const puts = Array.from({ length: 8 }, (_, i) => client.put(`k${i}`, i).catch((e: unknown) => e));
+    const outcomes = await c.drive(Promise.all(puts), 5_000);
+    expect(outcomes.every((o) => o instanceof ClientError && o.code === 'Timeout')).toBe(true);
+    const sent = c.bus.linkStats(client.id, node).sent - before;
+    // One probe (and its retransmissions) at a time over the 250 ms each request waits: 8 messages here;
+    // the 8 requests each sending on their own made 64.
+    expect(sent).toBeLessThanOrEqual(12);
   });
 
   it('bad client breaker settings are a RangeError naming the setting', () => {
@@ -680,6 +696,11 @@ describe('client circuit breakers', () => {
     expect(() => c.client({ breaker: { resetTimeoutMs: -1 } })).toThrow(/breaker.resetTimeoutMs/);
     expect(() => c.client({ breaker: { failureRateThreshold: 2 } })).toThrow(/breaker.failureRateThreshold must be a number in \(0, 1\]/);
     expect(() => c.client({ breaker: { threshold: 2 } as never })).toThrow(/unknown breaker setting 'threshold'/);
-    expect(() => c.client({ breaker: true as never })).toThrow(/breaker must be an object/);
+    expect(() => c.client({ breaker: true as never })).toThrow(TypeError);
+    expect(() => c.client({ breaker: { resetTimeoutMs: '5' as never } })).toThrow(/breaker.resetTimeoutMs must be a number, got "5"/);
+    expect(() => c.client({ breaker: { windowSize: 5 } })).toThrow(/minimumVolume \(10\) must not exceed breaker.windowSize \(5\)/);
+    // A refused client leaves nothing behind: its id is free.
+    expect(() => c.client({ id: 'app', breaker: { failureThreshold: 0 } })).toThrow(RangeError);
+    expect(c.client({ id: 'app' }).id).toBe('app');
   });
 });
