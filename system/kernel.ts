@@ -75,17 +75,28 @@ export class LivelockError extends Error {
   }
 }
 
+// Captured at load, so a test that fakes timers afterwards cannot stall the kernel.
+const setImmediateFn = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+const setTimeoutFn = globalThis.setTimeout;
+
 /** Lets the event loop turn once (timers, I/O), after every microtask queued so far. */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (setImmediateFn !== undefined ? setImmediateFn(resolve) : setTimeoutFn(resolve, 0)));
 
 /**
  * Resolves once every microtask queued so far has run, and those they
- * queue, without turning the event loop: Node runs the `nextTick` queue
- * only when the microtask queue is empty. Where there is no `nextTick`
- * (a browser), the event loop turns instead.
+ * queue, without turning the event loop: Node runs its `nextTick` queue
+ * only once V8's microtask queue is empty, and the tick is queued from a
+ * microtask, so this holds whatever context the caller is in. Code that
+ * defers through `process.nextTick` itself (streams, some emitters) may
+ * finish after the next event; simulated handlers should use promises and
+ * `ctx.sleep`, as real I/O is not simulated anyway. Outside Node the event
+ * loop turns instead.
  */
-const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick;
-const drainMicrotasks: () => Promise<void> = nextTick ? () => new Promise((resolve) => nextTick(resolve)) : yieldToEventLoop;
+const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; nextTick?: (fn: () => void) => void } }).process;
+const nextTick = nodeProcess?.versions?.node !== undefined ? nodeProcess.nextTick : undefined;
+const drainMicrotasks: () => Promise<void> =
+  nextTick !== undefined ? () => new Promise((resolve) => queueMicrotask(() => nextTick(resolve))) : yieldToEventLoop;
 
 /** Drains between which the event loop turns once, so real I/O (trace files, test runners) is never starved by a long run. */
 const DRAINS_PER_TURN = 64;

@@ -78,6 +78,54 @@ describe('Kernel', () => {
     expect(log).toEqual(['x woke@10', 'x continued@10', 'y woke@10', 'y continued@10', 'event@10']);
   });
 
+  it('drains deep continuation chains before the next event, whatever context run() is called from', async () => {
+    // A chain of awaits several microtasks deep, woken by one event; a second event at the same instant.
+    const scenario = async (): Promise<string[]> => {
+      const k = new Kernel();
+      const log: string[] = [];
+      const deep = async (n: number): Promise<void> => {
+        if (n > 0) await deep(n - 1);
+        await null;
+        log.push(`step ${n}`);
+      };
+      // Async work already under way when run() starts, so its first drain happens in the caller's context.
+      void (async () => {
+        await deep(2);
+        log.push('early chain done');
+      })();
+      k.wake();
+      k.schedule(0, () => log.push('first event'));
+      void (async () => {
+        await k.sleep(5);
+        await deep(4);
+        log.push('chain done');
+      })();
+      k.schedule(5, () => log.push('next event'));
+      k.schedule(6, () => log.push('later event'));
+      await k.run(10);
+      return log;
+    };
+    const expected = ['step 0', 'step 1', 'step 2', 'early chain done', 'first event', 'step 0', 'step 1', 'step 2', 'step 3', 'step 4', 'chain done', 'next event', 'later event'];
+    expect(await scenario()).toEqual(expected);
+    // Started from a nextTick callback and from a macrotask, where Node runs ticks before microtasks.
+    expect(await new Promise<string[]>((resolve) => process.nextTick(() => void scenario().then(resolve)))).toEqual(expected);
+    expect(await new Promise<string[]>((resolve) => setImmediate(() => void scenario().then(resolve)))).toEqual(expected);
+  });
+
+  it('a long run lets the event loop turn (real I/O and timers are not starved)', async () => {
+    const k = new Kernel();
+    let turns = 0;
+    const spin = setInterval(() => turns++, 0);
+    try {
+      // Thousands of events that each resume async code, so each needs a drain.
+      for (let i = 1; i <= 5_000; i++) k.schedule(i, () => k.wake());
+      await k.run(5_001);
+    } finally {
+      clearInterval(spin);
+    }
+    expect(turns).toBeGreaterThan(0);
+  });
+
   it('runUntil returns the elapsed virtual time, or throws a typed timeout', async () => {
     const k = new Kernel({ seed: 9 });
     let done = false;
