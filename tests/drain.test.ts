@@ -40,6 +40,9 @@ describe('draining a worker', () => {
     const client = connect({ network, endpoints: ids, timeoutMs: 15_000 });
     try {
       await until(() => nodes.find((n) => n.status().role === 'leader'), 'a leader');
+      // Every worker registered before the tasks go out: one that registers late gets none of the long
+      // tasks (which end at once elsewhere), and the wait below would never see one on the victim.
+      await until(async () => (await client.query('workers', {})).length === ids.length, 'every worker registered');
       const leader = nodes.find((n) => n.status().role === 'leader')!;
       const target = nodes.find((n) => n !== leader)!;
       victim = target.id;
