@@ -616,8 +616,13 @@ export class Cluster {
 
   private slot(id: string): Slot {
     const s = this.slots.get(id);
-    if (!s) throw new RangeError(`no node '${id}' (nodes: ${this.ids.join(', ')})`);
-    return s;
+    if (s) return s;
+    if (typeof id !== 'string') {
+      // A common slip: passing the node that `leader()` returns, not its id.
+      const named = (id as { id?: unknown } | null)?.id;
+      throw new TypeError(`a node is named by its id, such as '${this.ids[0]}'; got ${typeof named === 'string' ? `a node object (use its .id, '${named}')` : id === null ? 'null' : typeof id}`);
+    }
+    throw new RangeError(`no node '${id}' (nodes: ${this.ids.join(', ')})`);
   }
 
   /** The authenticated links of node slot `s`'s incarnation `inc`, refusing peers that are blocked or not members. */

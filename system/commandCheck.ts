@@ -1,4 +1,5 @@
 import type { ClusterCommand } from '../actors/clusterState.js';
+import type { TaskChange } from '../actors/taskTable.js';
 import { checkValue, copyValue, ValueDomainError } from './valueDomain.js';
 import { ClientError } from './clientError.js';
 
@@ -88,6 +89,74 @@ const proofBatch: Check = (cmd) => {
   if (!(b.leaves instanceof Uint8Array) || b.leaves.length === 0 || b.leaves.length % 32 !== 0) throw new InvalidCommandError('$.proofBatch.leaves', 'must be bytes, 32 per leaf');
 };
 
+/** The fields each kind of task change carries beyond `kind`, `taskId` and `at` (as `TaskChange` in the task table declares them). */
+const CHANGE_FIELDS: Record<TaskChange['kind'], ReadonlyArray<'worker' | 'attempt' | 'progress' | 'proof' | 'error' | 'retryable' | 'retryAt' | 'reason?'>> = {
+  assign: ['worker'],
+  reassign: ['worker'],
+  start: ['worker', 'attempt'],
+  progress: ['worker', 'attempt', 'progress'],
+  complete: ['worker', 'attempt', 'proof'],
+  fail: ['worker', 'attempt', 'error', 'retryable', 'retryAt'],
+  timeout: ['worker', 'attempt', 'retryAt'],
+  retry: [],
+  // A cancel's reason is optional here: one written by hand without it is still a cancel.
+  cancel: ['reason?'],
+  lost: ['worker', 'reason?'],
+};
+
+/**
+ * The changes of a `taskChanges` command, each shaped as its kind needs:
+ * a bad one is refused here, naming it, instead of reaching every replica
+ * to be refused there as a transition of no known task.
+ */
+const taskChangeList: Check = (cmd) => {
+  const changes = cmd.changes as unknown[];
+  for (let i = 0; i < changes.length; i++) {
+    const at = `$.changes[${i}]`;
+    const c = changes[i] as Record<string, unknown> | null;
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new InvalidCommandError(at, 'must be an object');
+    const kind = c.kind;
+    if (typeof kind !== 'string' || !Object.hasOwn(CHANGE_FIELDS, kind)) {
+      throw new InvalidCommandError(`${at}.kind`, `must be one of ${Object.keys(CHANGE_FIELDS).join(', ')}; got ${typeof kind === 'string' ? `'${kind}'` : String(kind)}`);
+    }
+    const nameAt = (field: string) => {
+      const v = c[field];
+      if (typeof v !== 'string' || v.length === 0 || v.length > COMMAND_LIMITS.maxNameLength) throw new InvalidCommandError(`${at}.${field}`, `must be a string of 1–${COMMAND_LIMITS.maxNameLength} characters`);
+    };
+    const finiteAt = (field: string) => {
+      if (typeof c[field] !== 'number' || !Number.isFinite(c[field])) throw new InvalidCommandError(`${at}.${field}`, 'must be a finite number');
+    };
+    nameAt('taskId');
+    finiteAt('at');
+    for (const f of CHANGE_FIELDS[kind as TaskChange['kind']]) {
+      switch (f) {
+        case 'worker':
+          nameAt('worker');
+          break;
+        case 'attempt':
+          if (!Number.isSafeInteger(c.attempt) || (c.attempt as number) < 1) throw new InvalidCommandError(`${at}.attempt`, 'must be an integer ≥ 1');
+          break;
+        case 'progress':
+        case 'retryAt':
+          finiteAt(f);
+          break;
+        case 'proof':
+          if (c.proof === null || typeof c.proof !== 'object' || Array.isArray(c.proof)) throw new InvalidCommandError(`${at}.proof`, 'must be an object');
+          break;
+        case 'error':
+          if (typeof c.error !== 'string') throw new InvalidCommandError(`${at}.error`, 'must be a string');
+          break;
+        case 'retryable':
+          if (typeof c.retryable !== 'boolean') throw new InvalidCommandError(`${at}.retryable`, 'must be a boolean');
+          break;
+        case 'reason?':
+          if (c.reason !== undefined && typeof c.reason !== 'string') throw new InvalidCommandError(`${at}.reason`, 'must be a string when given');
+          break;
+      }
+    }
+  }
+};
+
 /** Each op a client may send, and the fields it needs (beyond the value domain every field is checked against). */
 const OPS: Record<ClusterCommand['op'], Check[]> = {
   put: [name('key'), present('value')],
@@ -107,7 +176,7 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   registerWorker: [name('worker'), object('capacity')],
   drainWorker: [name('worker')],
   submitTasks: [array('tasks'), optionalName('tenant')],
-  taskChanges: [array('changes'), optionalName('tenant'), proofBatch],
+  taskChanges: [array('changes'), taskChangeList, optionalName('tenant'), proofBatch],
   pruneTasks: [finite('before')],
   bootstrap: [array('voters')],
   fence: [name('client'), finite('seq')],

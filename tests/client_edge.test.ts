@@ -55,6 +55,44 @@ describe('the client edge: bad commands are refused with a typed error and leave
     expect(c.leader()!.state.get('k')).toBeUndefined();
   });
 
+  it('task changes are checked at the edge by kind: a malformed one is refused naming it, and nothing is proposed', async () => {
+    const c = createTestCluster(3, { seed: 63 });
+    await c.waitForLeader();
+    const client = c.client();
+    const ok = { taskId: 'task_x', at: 0 };
+    const cases: Array<[unknown, string]> = [
+      [42, '$.changes[0]'],
+      [{ ...ok, kind: 'bogus' }, '$.changes[0].kind'],
+      [{ at: 0, kind: 'cancel' }, '$.changes[0].taskId'],
+      [{ ...ok, kind: 'cancel', taskId: 7 }, '$.changes[0].taskId'],
+      [{ taskId: 'task_x', kind: 'retry' }, '$.changes[0].at'],
+      [{ ...ok, kind: 'assign', worker: 42 }, '$.changes[0].worker'],
+      [{ ...ok, kind: 'start', worker: 'n1', attempt: 'one' }, '$.changes[0].attempt'],
+      [{ ...ok, kind: 'start', worker: 'n1', attempt: 0 }, '$.changes[0].attempt'],
+      [{ ...ok, kind: 'progress', worker: 'n1', attempt: 1, progress: 'half' }, '$.changes[0].progress'],
+      [{ ...ok, kind: 'complete', worker: 'n1', attempt: 1, result: 1, proof: null }, '$.changes[0].proof'],
+      [{ ...ok, kind: 'fail', worker: 'n1', attempt: 1, error: { x: 1 }, retryable: true, retryAt: 0 }, '$.changes[0].error'],
+      [{ ...ok, kind: 'fail', worker: 'n1', attempt: 1, error: 'e', retryable: 'yes', retryAt: 0 }, '$.changes[0].retryable'],
+      [{ ...ok, kind: 'timeout', worker: 'n1', attempt: 1 }, '$.changes[0].retryAt'],
+      [{ ...ok, kind: 'cancel', reason: { why: 1 } }, '$.changes[0].reason'],
+      [{ ...ok, kind: 'lost', worker: null }, '$.changes[0].worker'],
+    ];
+    const before = c.leader()!.raft.log.lastIndex;
+    for (const [change, path] of cases) {
+      const err = await rejection(client.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', ...ok }, change] } as never));
+      const at = path.replace('[0]', '[1]');
+      expect(err, at).toBeInstanceOf(InvalidCommandError);
+      expect((err as InvalidCommandError).path).toBe(at);
+    }
+    // cancelTask checks its id the same way, before anything is sent.
+    const err = await rejection(client.cancelTask(undefined as never));
+    expect((err as InvalidCommandError).path).toBe('$.changes[0].taskId');
+    expect(c.leader()!.raft.log.lastIndex).toBe(before);
+    // A well-formed change of no known task still reaches the log, and is refused there by every replica.
+    const refused = await rejection(c.drive(client.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', ...ok }] })));
+    expect((refused as ClientError).code).toBe('TaskNotFound');
+  });
+
   it('a command past the size limit is refused before it is sent', async () => {
     const c = createTestCluster(3, { seed: 62 });
     await c.waitForLeader();
@@ -123,6 +161,17 @@ describe('createCluster', () => {
     expect(() => createTestCluster(3, { nodes: ['a', ''] })).toThrow(/non-empty string ids/);
     expect(() => createTestCluster(3, { seed: 1.5 })).toThrow(/seed must be an integer/);
     expect(() => createTestCluster(3)).not.toThrow();
+  });
+
+  it('fault injection names nodes by id: a node object (what leader() returns) is a TypeError saying so', async () => {
+    const c = createTestCluster(3, { seed: 64 });
+    await c.waitForLeader();
+    const leader = c.leader()!;
+    expect(() => c.crash(leader as never)).toThrow(new RegExp(`a node object \\(use its \\.id, '${leader.id}'\\)`));
+    expect(() => c.crash(leader as never)).toThrow(TypeError);
+    expect(() => c.restart(undefined as never)).toThrow(/named by its id, such as 'n1'; got undefined/);
+    expect(() => c.crash('n9')).toThrow(/no node 'n9' \(nodes: n1, n2, n3\)/);
+    expect(c.isUp(leader.id)).toBe(true);
   });
 });
 
