@@ -157,7 +157,7 @@ export { startHttpApi, type HttpApi, type HttpApiOptions } from './system/httpAp
 export { EventHistory, type EventsCompacted } from './system/eventHistory.js';
 export { TableInspection, type ChartInspector, type GreyInspectionEvent } from './actors/chartInspection.js';
 export type { NodeStatus } from './actors/clientProtocol.js';
-export { LocalNetwork } from './system/localNetwork.js';
+export { LocalNetwork, AddressInUseError } from './system/localNetwork.js';
 export { startOpsServer, type OpsServer } from './system/opsServer.js';
 export { NodeMetrics, type TransportStats } from './system/nodeMetrics.js';
 export { TlsNetwork, PROTOCOL_VERSION, parseAddress, type TlsNetworkOptions, type Refusal } from './system/tlsNetwork.js';

@@ -286,9 +286,21 @@ export class ClusterClient {
     this.taskIds = seededIds(net.kernel.random(`task-ids:${id}`));
     this.session = this.baseSession = options.session ?? id;
     this.tenant = options.tenant;
-    net.bus.inbox<Reply>(id).subscribe((env) => {
+    this.inboxSubscription = net.bus.inbox<Reply>(id).subscribe((env) => {
       if (env.type === CLIENT_REPLY) this.onReply(env.from, env.payload);
     });
+  }
+
+  /** The client's answers (ended by {@link ClusterClient.detach}). */
+  private readonly inboxSubscription: { unsubscribe(): void };
+
+  /**
+   * Stops receiving answers, so the client's address is free for another
+   * (real mode's `close()`). Requests still waiting time out.
+   * @internal
+   */
+  detach(): void {
+    this.inboxSubscription.unsubscribe();
   }
 
   // ---------------------------------------------------------------- tasks

@@ -90,7 +90,7 @@ const proofBatch: Check = (cmd) => {
 };
 
 /** The fields each kind of task change carries beyond `kind`, `taskId` and `at` (as `TaskChange` in the task table declares them). */
-const CHANGE_FIELDS: Record<TaskChange['kind'], ReadonlyArray<'worker' | 'attempt' | 'progress' | 'proof' | 'error' | 'retryable' | 'retryAt' | 'reason?'>> = {
+const CHANGE_FIELDS: Record<TaskChange['kind'], ReadonlyArray<'worker' | 'attempt' | 'progress' | 'proof' | 'error' | 'retryable' | 'retryAt' | 'reason' | 'reason?'>> = {
   assign: ['worker'],
   reassign: ['worker'],
   start: ['worker', 'attempt'],
@@ -99,8 +99,7 @@ const CHANGE_FIELDS: Record<TaskChange['kind'], ReadonlyArray<'worker' | 'attemp
   fail: ['worker', 'attempt', 'error', 'retryable', 'retryAt'],
   timeout: ['worker', 'attempt', 'retryAt'],
   retry: [],
-  // A cancel's reason is optional here: one written by hand without it is still a cancel.
-  cancel: ['reason?'],
+  cancel: ['reason'],
   lost: ['worker', 'reason?'],
 };
 
@@ -149,8 +148,9 @@ const taskChangeList: Check = (cmd) => {
         case 'retryable':
           if (typeof c.retryable !== 'boolean') throw new InvalidCommandError(`${at}.retryable`, 'must be a boolean');
           break;
+        case 'reason':
         case 'reason?':
-          if (c.reason !== undefined && typeof c.reason !== 'string') throw new InvalidCommandError(`${at}.reason`, 'must be a string when given');
+          if ((f === 'reason' || c.reason !== undefined) && typeof c.reason !== 'string') throw new InvalidCommandError(`${at}.reason`, f === 'reason' ? 'must be a string' : 'must be a string when given');
           break;
       }
     }

@@ -7,7 +7,7 @@ import type { TaskControllerOptions } from '../actors/taskController.js';
 import { ClusterClient, type ClientNetwork, type ClientOptions } from './client.js';
 import { eventsOfChanges, type GreyEvent } from './events.js';
 import { LmdbStorage } from './lmdbStorage.js';
-import type { LocalNetwork } from './localNetwork.js';
+import { AddressInUseError, type LocalNetwork } from './localNetwork.js';
 import { identitiesOf, tenantOf, type TlsIdentity } from './certificates.js';
 import { LmdbAuditStore } from './lmdbAuditStore.js';
 import { realNodeSecurity } from './realSecurity.js';
@@ -390,6 +390,7 @@ function checkStartOptions(o: StartNodeOptions): void {
   }
   if (!o.join && !o.peers.includes(o.id)) throw new RangeError(`startNode: peers must include the node itself ('${o.id}'); got ${o.peers.join(', ')}`);
   if (!o.network || typeof o.network.send !== 'function' || typeof o.network.inbox !== 'function') throw new TypeError('startNode: give network (a LocalNetwork), or listen and tls to run over TCP');
+  if (o.network.inUse?.(o.id)) throw new AddressInUseError(o.id);
 }
 
 /** The node's proof signer: its TLS key (the one its certificate binds), unless signing is off or it has none. */
@@ -466,6 +467,7 @@ export function connect(options: ConnectOptions): RealClient {
     if (!local || typeof local.send !== 'function') throw new TypeError('connect: give network (a LocalNetwork), or tls with addressed endpoints');
     network = local;
     id = givenId ?? `client-${Buffer.from(clock.random('id').bytes(6)).toString('hex')}`;
+    if (local.inUse?.(id)) throw new AddressInUseError(id);
   }
   let client: ClusterClient | null = null;
   const net: ClientNetwork = {
@@ -482,6 +484,7 @@ export function connect(options: ConnectOptions): RealClient {
   client = new ClusterClient(net, id, { ...clientOptions, session, endpoints: ids });
   const real = client as RealClient;
   real.close = async () => {
+    client!.detach(); // the id is free again on a LocalNetwork
     await tcp?.close();
   };
   return real;

@@ -143,7 +143,14 @@ export class LmdbStorage implements Storage {
    */
   static open(dir: string, options: LmdbStorageOptions = {}): LmdbStorage {
     const path = resolve(dir);
-    mkdirSync(path, { recursive: true });
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (err) {
+      // EEXIST: the path is a file; ENOTDIR: a folder on the way is one.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw new StorageFormatError(`${path} is not a directory: a data directory must be a folder (or not exist yet)`, path, null);
+      throw err;
+    }
     claim(path);
     let root: RootDatabase;
     try {

@@ -23,6 +23,15 @@ export class LocalNetwork {
 
   constructor(private readonly codec: Codec = msgpackCodec) {}
 
+  /**
+   * Whether a node or client receives at `id` now. Two at one address would
+   * each get the other's messages: a second node `n1` would answer for the
+   * first (with none of its log), so `startNode` and `connect` refuse one.
+   */
+  inUse(id: string): boolean {
+    return this.inboxes.get(id)?.observed === true;
+  }
+
   /** The messages delivered to `id`. */
   inbox<P = unknown>(id: string): Observable<Envelope<P>> {
     return this.subject(id).asObservable() as Observable<Envelope<P>>;
@@ -49,5 +58,14 @@ export class LocalNetwork {
     let s = this.inboxes.get(id);
     if (!s) this.inboxes.set(id, (s = new Subject<Envelope>()));
     return s;
+  }
+}
+
+/** Thrown by `startNode` or `connect` for an id some node or client of the same {@link LocalNetwork} already receives at. */
+export class AddressInUseError extends Error {
+  readonly code = 'AddressInUse';
+  constructor(readonly id: string) {
+    super(`'${id}' is in use on this LocalNetwork: a node or client already receives there (stop it first, or pick another id)`);
+    this.name = 'AddressInUseError';
   }
 }

@@ -59,13 +59,15 @@ describe('the client edge: bad commands are refused with a typed error and leave
     const c = createTestCluster(3, { seed: 63 });
     await c.waitForLeader();
     const client = c.client();
-    const ok = { taskId: 'task_x', at: 0 };
+    const ok = { taskId: 'task_x', at: 0, reason: 'r' };
     const cases: Array<[unknown, string]> = [
       [42, '$.changes[0]'],
       [{ ...ok, kind: 'bogus' }, '$.changes[0].kind'],
-      [{ at: 0, kind: 'cancel' }, '$.changes[0].taskId'],
+      [{ at: 0, kind: 'cancel', reason: 'r' }, '$.changes[0].taskId'],
+      [{ taskId: 'task_x', at: 0, kind: 'cancel' }, '$.changes[0].reason'],
       [{ ...ok, kind: 'cancel', taskId: 7 }, '$.changes[0].taskId'],
       [{ taskId: 'task_x', kind: 'retry' }, '$.changes[0].at'],
+      [{ ...ok, kind: 'lost', worker: 'n1', reason: 7 }, '$.changes[0].reason'],
       [{ ...ok, kind: 'assign', worker: 42 }, '$.changes[0].worker'],
       [{ ...ok, kind: 'start', worker: 'n1', attempt: 'one' }, '$.changes[0].attempt'],
       [{ ...ok, kind: 'start', worker: 'n1', attempt: 0 }, '$.changes[0].attempt'],

@@ -6,14 +6,14 @@
  * goes on; the node restarts from its data directory and catches up.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, startNode, type GreyNode, type StartNodeOptions } from '../system/embeddedNode.js';
-import { LocalNetwork } from '../system/localNetwork.js';
+import { AddressInUseError, LocalNetwork } from '../system/localNetwork.js';
 import { StorageFormatError } from '../system/lmdbStorage.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-embedded-'));
@@ -85,6 +85,7 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
       // second's put would be answered as the first's retry and never applied.
       const once = connect({ network, endpoints: IDS, id: 'app', timeoutMs: 10_000 });
       await once.put('who', 'first');
+      await once.close(); // the process ends: its id is free
       const restarted = connect({ network, endpoints: IDS, id: 'app', timeoutMs: 10_000 });
       await restarted.put('who', 'second');
       expect(await client.get('who')).toMatchObject({ found: true, value: 'second' });
@@ -133,5 +134,33 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
     db.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary' }).putSync('format', msgpackCodec.encode({ name: 'grey-raft-log', version: 99 }));
     await db.close();
     await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: dir })).rejects.toThrow(StorageFormatError);
+    // A data directory that is a file, or below one.
+    writeFileSync(join(root, 'afile'), 'x');
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'afile') })).rejects.toThrow(/afile is not a directory/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'afile', 'n1') })).rejects.toThrow(StorageFormatError);
+  });
+
+  it('refuses a second node or client at an id the LocalNetwork already delivers to, touching nothing', async () => {
+    const network = new LocalNetwork();
+    const first = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'owner'), raft: FAST });
+    try {
+      // Another n1 would receive n1's messages and answer for it with an empty log.
+      const err = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'impostor'), raft: FAST }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AddressInUseError);
+      expect((err as AddressInUseError).code).toBe('AddressInUse');
+      expect(existsSync(join(root, 'impostor'))).toBe(false); // refused before its storage was opened
+      expect(() => connect({ network, endpoints: ['n1'], id: 'n1' })).toThrow(AddressInUseError);
+      const client = connect({ network, endpoints: ['n1'], id: 'app' });
+      expect(() => connect({ network, endpoints: ['n1'], id: 'app' })).toThrow(/'app' is in use/);
+      await client.put('k', 1);
+      expect(await client.get('k')).toMatchObject({ found: true, value: 1 });
+      await client.close();
+      connect({ network, endpoints: ['n1'], id: 'app' }).close(); // closed, its id is free
+    } finally {
+      await first.stop();
+    }
+    // Once stopped, the id is free again: the node restarts from its directory.
+    const again = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'owner'), raft: FAST });
+    await again.stop();
   });
 });
