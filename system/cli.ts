@@ -46,7 +46,7 @@ usage:
                                           exits 1 on any violation, error, lost write, divergence, task
                                           completed twice or left unfinished, history not shown
                                           linearizable (--workload kv), or missed convergence
-  grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
+  grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \\
             --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
             [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001] [--api 127.0.0.1:8001]
             [--drain-timeout 10s] [--proof-signing batch|each|off]
