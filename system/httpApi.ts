@@ -62,6 +62,15 @@ const EVENT_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /** An API error: an HTTP status and a stable code. */
+/** A path segment, percent-decoded; a malformed escape (`%ZZ`) is the caller's error, not the server's. */
+function pathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError(400, 'BadRequest', `the path segment '${raw.slice(0, 100)}' is not valid percent-encoding`);
+  }
+}
+
 class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -137,7 +146,7 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://api');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = url.pathname.split('/').filter(Boolean).map(pathSegment);
     if (parts[0] !== 'v1') throw new ApiError(404, 'NotFound', `no ${url.pathname}; the API is under /v1`);
     const method = req.method ?? 'GET';
     const caller = callerOf(req);

@@ -118,6 +118,8 @@ describe('HTTP API (in-process nodes, plain HTTP on loopback)', () => {
     expect(await json(`${base(n)}/tasks`, { method: 'POST', body: JSON.stringify({ type: 'echo', priority: 'high' }) })).toMatchObject({ status: 400, body: { error: 'InvalidTask', field: 'priority' } });
     expect(await json(`${base(n)}/tasks`, { method: 'POST', body: JSON.stringify({ tasks: [] }) })).toMatchObject({ status: 400, body: { error: 'InvalidTask' } });
     expect(await json(`${base(n)}/tasks/no-such-task`)).toMatchObject({ status: 404, body: { error: 'TaskNotFound' } });
+    // A malformed percent escape in the path is the caller's error (it was a 500).
+    expect(await json(`${base(n)}/tasks/%ZZ`)).toMatchObject({ status: 400, body: { error: 'BadRequest', message: expect.stringContaining("'%ZZ' is not valid percent-encoding") } });
     expect(await json(`${base(n)}/tasks/no-such-task/cancel`, { method: 'POST' })).toMatchObject({ status: 404, body: { error: 'TaskNotFound' } });
     expect(await json(`${base(n)}/query/everything`)).toMatchObject({ status: 404, body: { error: 'UnknownQuery' } });
     expect(await json(`${base(n)}/query/get?args=${encodeURIComponent('{"key":5}')}`)).toMatchObject({ status: 400, body: { error: 'InvalidQuery' } });
