@@ -102,13 +102,16 @@ function leavesOf(use: Use, path: string[], literals: readonly Literal[], out: L
 
 function valuesFor(use: Use, literals: readonly Literal[]): unknown[] {
   const strings = literals.filter((l): l is string => typeof l === 'string');
-  const numbers = literals.filter((l): l is number => typeof l === 'number');
+  // Each number with its neighbours, as boundary-value testing picks them: a
+  // guard `x < n - 1` or `x > n` is passed by neither n nor the literal alone.
+  const widened = literals.flatMap((l): Literal[] => (typeof l === 'number' ? [l, l + 1, l - 1] : [l]));
+  const numbers = unique(widened.filter((l): l is number => typeof l === 'number'));
   // An array method called on it (`output.map(...)`), none a string has too: a list, empty or of one item.
   const list = [...use.children.keys()].some((k) => ARRAY_METHODS.has(k) && !STRING_METHODS.has(k));
   if (list) return [[], [literals[0] ?? 'a']];
   if (use.string) return unique([...strings, 'a', '']);
   if (use.number) return unique([...numbers, 0, 1]);
-  return unique([...literals, 'a', 1]);
+  return unique([...widened, 'a', 1]);
 }
 
 function unique<T>(values: T[]): T[] {

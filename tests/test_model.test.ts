@@ -262,6 +262,25 @@ describe('createTestModel with no samples: payloads synthesized from what the ma
     expect(() => createTestModel(review, { synthesize: 'yes' as never })).toThrow(/synthesize must be true or false/);
   });
 
+  it('numbers are tried with their neighbours: a guard that needs more than its literal (n - 1 < x) is passed', () => {
+    const player = setup({
+      actors: { load: fromPromise(async () => ({ tracks: 3 })) },
+      guards: { hasNext: ({ context }) => context.track < context.tracks - 1 },
+    }).createMachine({
+      id: 'player',
+      context: { track: 0, tracks: 0 },
+      initial: 'loading',
+      states: {
+        loading: { invoke: { src: 'load', onDone: { target: 'ready', actions: assign({ tracks: ({ event }) => (event.output as { tracks: number }).tracks }) } } },
+        ready: { on: { NEXT: { guard: 'hasNext', actions: assign({ track: ({ context }) => context.track + 1 }) } } },
+      },
+    });
+    // Only 1 appears in the guard; a track list of 1 has no next track, one of 2 has.
+    const model = createTestModel(player);
+    expect(model.coverageOf().transitions.missing).toEqual([]);
+    expect(model.getPaths().map((p) => p.description).join('\n')).toContain('done(load) {"output":{"tracks":2}} → NEXT');
+  });
+
   it('samples given for an event or actor replace what would be synthesized', () => {
     const model = createTestModel(review, { events: { DECIDE: [{ verdict: 'reject' }] } });
     const all = model.getPaths().map((p) => p.description).join('\n');
