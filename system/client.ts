@@ -687,12 +687,8 @@ export class ClusterClient {
     if (guess !== null && this.admits(guess)) return guess;
     // Fail fast past nodes whose breaker is open; probe them again once it half-opens.
     const endpoints = this.endpoints;
-    let admitted = 0;
-    for (const id of endpoints) if (this.admits(id)) admitted++;
-    if (admitted > 0) {
-      let k = attempt % admitted;
-      for (const id of endpoints) if (this.admits(id) && k-- === 0) return id;
-    }
+    const admitted = endpoints.filter((id) => this.admits(id));
+    if (admitted.length > 0) return admitted[attempt % admitted.length];
     // Every breaker shut (panic, as load balancers call it): not sending
     // cannot succeed, and a client with one endpoint would idle out the whole
     // reset timeout while that node may answer again. So one probe at a time
