@@ -391,8 +391,11 @@ export class ClusterClient {
 
   /**
    * The changes to `key` (with `prefix: true`, to every key starting with
-   * it) from revision `fromRevision` on, then new ones as they commit. It
-   * polls with linearizable reads every `pollMs` of (virtual) time. Errors
+   * it) from revision `fromRevision` on, then new ones as they commit.
+   * Without `fromRevision`, from past the store's revision when the first
+   * poll is served (changes committed between the call and then are not
+   * seen: pass a revision to miss nothing). It polls with linearizable
+   * reads every `pollMs` of (virtual) time. Errors
    * with a {@link ClientError} `Compacted` when `fromRevision` is older than
    * what the store keeps ({@link KvLimits.maxChanges}), or with the read's
    * error when no node answers in time; unsubscribing stops it.
