@@ -21,6 +21,11 @@ async function main(dir: string): Promise<void> {
   let last = durable.entries.length > 0 ? durable.entries[durable.entries.length - 1].index : (durable.snapshot?.index ?? 0);
   let term = Math.max(durable.hardState.term, 1);
   let snapshotAt = durable.snapshot?.index ?? 0;
+  // The term of each entry after the last snapshot: a snapshot names the
+  // term of the entry it ends at, as a node's own does. (Naming the current
+  // term instead made the storage, rightly, drop a tail it could not match.)
+  const termOf = new Map<number, number>();
+  for (const e of durable.entries) termOf.set(e.index, e.term);
   const MAX_IN_FLIGHT = 8;
   let inFlight = 0;
   let wake: (() => void) | null = null;
@@ -32,11 +37,13 @@ async function main(dir: string): Promise<void> {
     const n = 1 + (round % 17);
     const entries: LogEntry[] = Array.from({ length: n }, (_, i) => ({ index: last + 1 + i, term, payload: { kind: 'command', command: commandOf(last + 1 + i) } }));
     storage.append(entries);
+    for (const e of entries) termOf.set(e.index, e.term);
     last += n;
     if (last - snapshotAt > 3_000) {
-      // Compact as a node does: a snapshot at an entry it holds, the tail kept.
+      // Compact as a node does: a snapshot at an entry it holds, in that entry's term, the tail kept.
       const at = last - 100;
-      storage.saveSnapshot({ index: at, term, config: { voters: ['n1'], learners: [] }, data: { upTo: at } });
+      storage.saveSnapshot({ index: at, term: termOf.get(at)!, config: { voters: ['n1'], learners: [] }, data: { upTo: at } });
+      for (let i = snapshotAt + 1; i <= at; i++) termOf.delete(i);
       snapshotAt = at;
     }
     const covered = last;
