@@ -61,7 +61,6 @@ const EVENT_TYPES: ReadonlySet<string> = new Set([
   'task.cancelled', 'task.requeued', 'task.rejected', 'node.joined', 'node.left', 'member.changed', 'leader.elected', 'role', 'commit',
 ]);
 
-/** An API error: an HTTP status and a stable code. */
 /** A path segment, percent-decoded; a malformed escape (`%ZZ`) is the caller's error, not the server's. */
 function pathSegment(raw: string): string {
   try {
@@ -71,6 +70,7 @@ function pathSegment(raw: string): string {
   }
 }
 
+/** An API error: an HTTP status and a stable code. */
 class ApiError extends Error {
   constructor(
     readonly status: number,
