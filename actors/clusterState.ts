@@ -10,6 +10,7 @@ import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQu
 import { TenantBook, type TenantBookSnapshot, type TenantCounters, type TenantDenial, type TenantRejection, type TenantUsage } from './tenantBook.js';
 import { dominantShare } from './drf.js';
 import { expandProofBatch, type ProofBatchSignature } from './proofSignature.js';
+import { commandShapeProblem } from '../system/commandCheck.js';
 
 export { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
 
@@ -510,6 +511,8 @@ export class ClusterState {
   }
 
   private applyCommand(cmd: ClusterCommand, index: number): ApplyResult {
+    const problem = commandShapeProblem(cmd);
+    if (problem !== null) return { ok: false, code: 'InvalidCommand', message: problem };
     switch (cmd.op) {
       case 'noop':
         return { ok: true };

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 import { rejection } from './helpers/rejection.js';
+import { resolveTaskSpec } from '../system/taskSpec.js';
+import { checkCommand } from '../system/commandCheck.js';
 
 /** A value nested `depth` objects deep: { a: { a: … 1 } }. */
 function nested(depth: number): unknown {
@@ -93,6 +95,68 @@ describe('the client edge: bad commands are refused with a typed error and leave
     // A well-formed change of no known task still reaches the log, and is refused there by every replica.
     const refused = await rejection(c.drive(client.submit({ op: 'taskChanges', changes: [{ kind: 'cancel', ...ok }] })));
     expect((refused as ClientError).code).toBe('TaskNotFound');
+  });
+
+  it('submitted tasks are checked at the edge, each with a fully resolved spec: a malformed one is refused naming it, and nothing is proposed', async () => {
+    const c = createTestCluster(3, { seed: 65 });
+    await c.waitForLeader();
+    const client = c.client();
+    const spec = resolveTaskSpec({ type: 'noop' });
+    const task = { id: 'task_a', spec, submittedAt: 0 };
+    const { backoff: _backoff, ...noBackoff } = spec;
+    const cases: Array<[unknown[], string]> = [
+      [[], '$.tasks'],
+      [[1], '$.tasks[0]'],
+      [[{}], '$.tasks[0].id'],
+      [[{ ...task, id: 7 }], '$.tasks[0].id'],
+      [[{ ...task, submittedAt: 'now' }], '$.tasks[0].submittedAt'],
+      [[{ ...task, extra: 1 }], '$.tasks[0].extra'],
+      [[{ ...task, resubmitOf: 3 }], '$.tasks[0].resubmitOf'],
+      [[{ id: 'task_a', submittedAt: 0 }], '$.tasks[0].spec'],
+      [[{ ...task, spec: noBackoff }], '$.tasks[0].spec.backoff'],
+      [[{ ...task, spec: { ...spec, resources: { cpu: 1 } } }], '$.tasks[0].spec.resources.memoryBytes'],
+      [[{ ...task, spec: { ...spec, priority: 1000 } }], '$.tasks[0].spec.priority'],
+      [[{ ...task, spec: { ...spec, tenant: '' } }], '$.tasks[0].spec.tenant'],
+      [[task, { ...task, id: 'task_b', spec: { ...spec, color: 'red' } }], '$.tasks[1].spec.color'],
+    ];
+    const before = c.leader()!.raft.log.lastIndex;
+    for (const [tasks, path] of cases) {
+      const err = await rejection(client.submit({ op: 'submitTasks', tasks } as never));
+      expect(err, path).toBeInstanceOf(InvalidCommandError);
+      expect((err as InvalidCommandError).path, path).toBe(path);
+    }
+    expect(c.leader()!.raft.log.lastIndex).toBe(before);
+    // The same tasks well formed are accepted.
+    const ok = await c.drive(client.submit({ op: 'submitTasks', tasks: [task] }));
+    expect(ok.value).toEqual(['task_a']);
+  });
+
+  it('the name length limit passed in is the one checked (not the default)', () => {
+    const limits = { maxCommandBytes: 1e6, maxNameLength: 4 };
+    expect(() => checkCommand({ op: 'put', key: 'abcdefghij', value: 1 }, limits)).toThrow(/\$\.key must be a string of 1–4 characters/);
+    expect(() => checkCommand({ op: 'taskChanges', changes: [{ kind: 'cancel', taskId: 'task_long', reason: 'r', at: 0 }] }, limits)).toThrow(/\$\.changes\[0\]\.taskId must be a string of 1–4 characters/);
+    expect(checkCommand({ op: 'put', key: 'abcd', value: 1 }, limits)).toEqual({ op: 'put', key: 'abcd', value: 1 });
+  });
+
+  it('a malformed command that reached the log anyway is refused by every replica, and a restart that replays it comes up', async () => {
+    const c = createTestCluster(3, { seed: 66 });
+    await c.waitForLeader();
+    const leader = c.leader()!;
+    // A node's own commands skip the client edge: one that a buggy or older node wrote.
+    for (const cmd of [{ op: 'submitTasks', tasks: [1] }, { op: 'submitTasks', tasks: [{}] }, { op: 'put' }, { op: 'bogus' }]) leader.forward(cmd as never);
+    await c.run(200);
+    for (const n of c.upNodes()) expect(n.state.tasks().length, n.id).toBe(0);
+    const indexes = c.upNodes().map((n) => n.raft.lastApplied);
+    expect(Math.min(...indexes)).toBeGreaterThanOrEqual(leader.raft.log.lastIndex);
+    // Replaying the log from storage applies (refuses) them again without a crash.
+    const follower = c.upNodes().find((n) => n.id !== leader.id)!.id;
+    c.crash(follower);
+    c.restart(follower);
+    await c.run(500);
+    const client = c.client();
+    await c.drive(client.put('after', 1));
+    await c.run(100);
+    expect(c.node(follower).state.get('after')).toBe(1);
   });
 
   it('a command past the size limit is refused before it is sent', async () => {
