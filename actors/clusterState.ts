@@ -443,6 +443,18 @@ export class ClusterState {
     return this.applySession(command as SessionCommand, entry.index);
   }
 
+  /**
+   * Whether the cluster already decided request `seq` of session `client`:
+   * its answer is kept, it was answered and forgotten, or the session was
+   * forgotten. Proposing such a request again applies nothing new (the
+   * session answers it), so a leader shedding load must let it through.
+   */
+  decided(client: string, seq: number): boolean {
+    const session = this.s.sessions.get(client);
+    if (!session) return (this.s.expired ?? []).includes(client);
+    return seq < session.forgottenBelow || session.answers.get(seq) !== undefined;
+  }
+
   private applySession(sc: SessionCommand, index: number): ApplyResult {
     if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${index} has no command` };
     if (sc.client !== undefined && sc.seq !== undefined) {

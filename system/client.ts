@@ -514,7 +514,7 @@ export class ClusterClient {
     try {
       return await this.propose(seq, session, cmd);
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'Timeout') {
+      if (err instanceof ClientError && err.outcome === 'unknown' && err.code !== 'SessionExpired') {
         doubt = true;
         this.keepInDoubt({ session, seq, cmd });
       }
@@ -610,6 +610,8 @@ export class ClusterClient {
     const deadline = kernel.now() + this.timeoutMs;
     let lastError = 'no attempt';
     let tried = 0;
+    // An attempt that went unanswered may have reached a node, whose copy may yet take effect.
+    let unanswered = false;
     while (kernel.now() < deadline) {
       const target = this.pickTarget(tried++);
       if (target === null) {
@@ -622,8 +624,12 @@ export class ClusterClient {
         this.leaderGuess = target;
         return r;
       }
+      if (r.code === 'Unreachable') unanswered = true;
       switch (r.code) {
         case 'Backpressure':
+          // This copy was refused; an earlier one that went unanswered may still have been accepted.
+          if (unanswered) throw new ClientError(r.code, `${r.message} (an earlier attempt went unanswered and may yet take effect)`, 'unknown', r.leaderHint);
+          throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
         case 'InvalidCommand':
         case 'UnknownQuery':
         case 'InvalidQuery':
