@@ -9,7 +9,8 @@ import { resolveTaskSpec, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerConfig, type BreakerEvent, type BreakerInput } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
-import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
+import { checkCommand, COMMAND_LIMITS, InvalidCommandError, type CommandLimits } from './commandCheck.js';
+import { checkValue } from './valueDomain.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type NodeStatus } from '../actors/clientProtocol.js';
 import type { Queries, QueryName } from '../actors/queries.js';
 import type { Observable as Stream } from 'rxjs';
@@ -306,7 +307,8 @@ export class ClusterClient {
   // ---------------------------------------------------------------- tasks
 
   /**
-   * Submits a task. Throws {@link InvalidTaskError} at once for a bad spec;
+   * Submits a task. Throws {@link InvalidTaskError} at once for a bad spec,
+   * and {@link InvalidCommandError} for tasks past the command size limit;
    * everything after is in the handle.
    */
   submitTask(spec: TaskSpec): TaskHandle {
@@ -324,7 +326,11 @@ export class ClusterClient {
       submittedAt: now,
       ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}),
     }));
-    const applied = this.submitChecked(scope === undefined ? { op: 'submitTasks', tasks } : { op: 'submitTasks', tasks, tenant: scope });
+    const cmd: ClusterCommand = scope === undefined ? { op: 'submitTasks', tasks } : { op: 'submitTasks', tasks, tenant: scope };
+    // Each payload is within its limit; the batch must be within the command's, as the node counts it.
+    const bytes = checkValue(cmd);
+    if (bytes > this.limits.maxCommandBytes) throw new InvalidCommandError('$', `is about ${bytes} bytes, the limit is ${this.limits.maxCommandBytes}: submit fewer tasks at once`);
+    const applied = this.submitChecked(cmd);
     applied.catch(() => {}); // observed through each handle
     return tasks.map((t, i) => new SubmittedTask(t.id, i, applied, this.net));
   }

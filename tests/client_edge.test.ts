@@ -167,6 +167,20 @@ describe('the client edge: bad commands are refused with a typed error and leave
     expect((err as Error).message).toMatch(/bytes, the limit is/);
   });
 
+  it('tasks past the command size limit are refused at once, before anything is sent (each payload within its own limit)', async () => {
+    const c = createTestCluster(3, { seed: 67 });
+    await c.waitForLeader();
+    const before = c.leader()!.raft.log.lastIndex;
+    const small = c.client({ limits: { maxCommandBytes: 1_000 } });
+    expect(() => small.submitTask({ type: 'noop', payload: 'x'.repeat(5_000) })).toThrow(/\$ is about \d+ bytes, the limit is 1000: submit fewer tasks at once/);
+    // The default limit (1 MiB) holds a batch whose payloads are each within 64 KiB.
+    const client = c.client();
+    expect(() => client.submitTasks(Array.from({ length: 40 }, () => ({ type: 'noop', payload: 'x'.repeat(30_000) })))).toThrow(InvalidCommandError);
+    expect(c.leader()!.raft.log.lastIndex).toBe(before);
+    const ok = client.submitTasks(Array.from({ length: 10 }, () => ({ type: 'noop', payload: 'x'.repeat(30_000) })));
+    expect((await c.drive(ok[9].accepted)).taskId).toBe(ok[9].id);
+  });
+
   it('no replica shares an object with a client: changing a submitted value or a read result changes nothing', async () => {
     const c = createTestCluster(3, { seed: 63 });
     c.registerHandler('echo', (payload) => payload);
