@@ -10,7 +10,7 @@ import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerConfig, type BreakerEvent, type BreakerInput } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
 import { checkCommand, COMMAND_LIMITS, InvalidCommandError, type CommandLimits } from './commandCheck.js';
-import { checkValue } from './valueDomain.js';
+import { checkValue, ValueDomainError } from './valueDomain.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type NodeStatus } from '../actors/clientProtocol.js';
 import type { Queries, QueryName } from '../actors/queries.js';
 import type { Observable as Stream } from 'rxjs';
@@ -588,6 +588,13 @@ export class ClusterClient {
 
   /** {@link ClusterClient.query}, with the log index the read was served at (every change up to it is in the answer). */
   async queryAt<N extends QueryName>(name: N, args: Queries[N]['args']): Promise<{ index: number; value: Queries[N]['result'] }> {
+    if (typeof name !== 'string') throw new ClientError('UnknownQuery', `a query is named by a string, got ${typeof name}`, 'failed');
+    try {
+      checkValue(args, '$.args');
+    } catch (err) {
+      if (!(err instanceof ValueDomainError)) throw err;
+      throw new ClientError('InvalidQuery', `query ${name}: ${err.path} ${err.detail}`, 'failed');
+    }
     const reply = (await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`)) as Extract<Reply, { kind: 'query' }>;
     return { index: reply.index, value: reply.value as Queries[N]['result'] };
   }
@@ -644,7 +651,10 @@ export class ClusterClient {
       }
       lastError = `${r.code}: ${r.message}`;
       this.leaderGuess = r.leaderHint === target ? null : r.leaderHint;
-      if (!this.leaderGuess) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+      // Straight to the hinted leader, unless its breaker would send this
+      // elsewhere (to a node that would only hint again): then pause, as
+      // without a hint, rather than bounce between followers.
+      if (!this.leaderGuess || !this.admits(this.leaderGuess)) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
     }
     throw new ClientError('Timeout', `${what}: no answer within ${this.timeoutMs} ms (last: ${lastError}); it may or may not have taken effect`, 'unknown');
   }
@@ -726,15 +736,23 @@ export class ClusterClient {
   private call(target: string, request: ClientRequest, timeout: number): Promise<Reply | Refusal> {
     const kernel = this.kernel;
     const admitted = this.admits(target);
-    if (admitted) this.toBreaker(target, { type: 'CALL' });
-    else this.panicProbe = true;
     return new Promise((resolve) => {
       const rid = request.rid;
       const timer = kernel.schedule(timeout, () => this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
       const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined, admitted };
       this.pending.set(rid, p);
-      // A send the network drops is, to the client, an answer that never comes: the timers deal with it.
-      this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
+      // A send the network drops is, to the client, an answer that never
+      // comes: the timers deal with it. One that throws (a value the wire
+      // cannot carry) went nowhere: the breaker hears nothing of it.
+      try {
+        this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
+      } catch (err) {
+        this.pending.delete(rid);
+        kernel.cancel(timer);
+        throw err;
+      }
+      if (admitted) this.toBreaker(target, { type: 'CALL' });
+      else this.panicProbe = true;
       const first = this.retransmitWait();
       let wait = first;
       const resend = () => {

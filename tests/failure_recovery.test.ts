@@ -6,6 +6,7 @@ import { accrualPhi, PhiAccrualDetector } from '../actors/phiAccrualDetector.js'
 import { quorumOf } from '../machines/raftRole.js';
 import { ClientError, type TaskHandle } from '../system/client.js';
 import { createTestCluster, type Cluster } from '../system/cluster.js';
+import { rejection } from './helpers/rejection.js';
 import type { GreyEvent } from '../system/events.js';
 
 /*
@@ -663,6 +664,40 @@ describe('load shedding and retries', () => {
 });
 
 describe('client circuit breakers', () => {
+  it('a leader hint whose breaker is open does not make the client bounce between followers without a pause', async () => {
+    const c = createTestCluster(3, { seed: 5 });
+    const leader = await c.waitForLeader();
+    await c.settle();
+    const client = c.client({ attemptTimeoutMs: 100, timeoutMs: 5_000 });
+    await c.drive(client.put('a', 1));
+    const followers = c.upNodes().filter((n) => n.id !== leader.id).map((n) => n.id);
+    const sentToFollowers = () => followers.reduce((n, f) => n + c.bus.linkStats(client.id, f).sent, 0);
+    const before = sentToFollowers();
+    c.setLink(leader.id, client.id, { loss: 1 }, false); // the client cannot hear the leader
+    const p = client.put('b', 2);
+    await c.run(1_000);
+    const toFollowers = sentToFollowers() - before;
+    // One request each retry pause (50 ms) at most, not one per round trip (about 170 before).
+    expect(toFollowers).toBeLessThanOrEqual(25);
+    c.setLink(leader.id, client.id, { loss: 0 }, false);
+    expect((await c.drive(p)).revision).toBeGreaterThan(0);
+  });
+
+  it('a query whose arguments are not values is refused at once as InvalidQuery, and no breaker hears of it', async () => {
+    const c = createTestCluster(3, { seed: 6 });
+    await c.waitForLeader();
+    const client = c.client();
+    for (let i = 0; i < 5; i++) {
+      const err = await rejection(client.query('get', { key: 1n } as never));
+      expect(err).toBeInstanceOf(ClientError);
+      expect(err).toMatchObject({ code: 'InvalidQuery', outcome: 'failed' });
+      expect((err as Error).message).toMatch(/\$\.args\.key is a bigint/);
+    }
+    await c.run(2_000);
+    expect(Object.values(client.breakerStates()).every((s) => s === 'closed')).toBe(true);
+    expect((await c.drive(client.get('nothing'))).found).toBe(false);
+  });
+
   it('test_circuit_breaker_activation (client side): a node that keeps timing out is skipped fast, then probed again', async () => {
     const c = createTestCluster(3, { seed: 121, network: { latency: { base: 2, jitter: 1, distribution: 'uniform' } } });
     const leader = await c.waitForLeader();
