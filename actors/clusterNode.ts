@@ -773,6 +773,13 @@ export class ClusterNode {
           throw new InvalidCommandError('firstUnanswered', 'must be an integer no greater than seq');
         }
         const checked = checkCommandSized(sc.cmd, COMMAND_LIMITS, false); // decoded: already a private copy
+        if (checked.cmd.op === 'submitTasks') {
+          // The cluster's time, not the client's: a client's clock may be
+          // off (or started at another time), and rate limits and queue
+          // waits are computed from these times on every replica.
+          const now = this.clock.now();
+          for (const t of checked.cmd.tasks) t.submittedAt = now;
+        }
         command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checked.cmd };
         bytes = checked.bytes;
         if (principal !== null) {

@@ -19,6 +19,12 @@ import type { Envelope } from './envelope.js';
 import type { RandomSource } from './random.js';
 import type { Trace } from './trace.js';
 
+/** The fields of {@link ClientOptions}: any other is refused (a typo would otherwise be ignored). */
+const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set(['id', 'endpoints', 'timeoutMs', 'attemptTimeoutMs', 'minRetransmitMs', 'retryMs', 'maxInDoubt', 'limits', 'session', 'breaker', 'tenant']);
+
+/** The fields of {@link ClientLimits}. */
+const CLIENT_LIMIT_KEYS: readonly string[] = ['maxCommandBytes', 'maxNameLength', 'maxPayloadBytes'];
+
 /** Options of a {@link ClusterClient}. */
 export interface ClientOptions {
   /** Session id, and the client's address on the network (default `clientN`). */
@@ -114,6 +120,28 @@ export function clientBreakerConfig(option: ClientOptions['breaker']): BreakerCo
  * client leaves nothing behind); returns its breaker configuration.
  */
 export function checkClientOptions(options: ClientOptions): BreakerConfig | null {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`client: options must be an object, got ${JSON.stringify(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!CLIENT_OPTION_KEYS.has(key)) throw new RangeError(`client: unknown option '${key}' (known: ${[...CLIENT_OPTION_KEYS].join(', ')})`);
+  }
+  for (const key of ['timeoutMs', 'attemptTimeoutMs', 'minRetransmitMs', 'retryMs'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new RangeError(`client: ${key} must be a number of ms > 0, got ${JSON.stringify(v)}`);
+  }
+  if (options.maxInDoubt !== undefined && !(Number.isSafeInteger(options.maxInDoubt) && options.maxInDoubt >= 0)) throw new RangeError(`client: maxInDoubt must be an integer ≥ 0, got ${JSON.stringify(options.maxInDoubt)}`);
+  if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) throw new TypeError(`client: id must be a non-empty string, got ${JSON.stringify(options.id)}`);
+  if (options.session !== undefined && (typeof options.session !== 'string' || options.session.length === 0)) throw new TypeError(`client: session must be a non-empty string, got ${JSON.stringify(options.session)}`);
+  const limits = options.limits;
+  if (limits !== undefined) {
+    if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) throw new TypeError(`client: limits must be an object, got ${JSON.stringify(limits)}`);
+    for (const [key, v] of Object.entries(limits)) {
+      if (!CLIENT_LIMIT_KEYS.includes(key)) throw new RangeError(`client: unknown limit '${key}' (known: ${CLIENT_LIMIT_KEYS.join(', ')})`);
+      if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) > 0)) throw new RangeError(`client: limits.${key} must be an integer > 0, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (options.endpoints !== undefined && (!Array.isArray(options.endpoints) || options.endpoints.some((e) => typeof e !== 'string' || e.length === 0))) {
+    throw new TypeError(`client: endpoints must be an array of node ids, got ${JSON.stringify(options.endpoints)}`);
+  }
   if (options.endpoints !== undefined && options.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
   if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.length === 0)) throw new RangeError(`client: tenant must be a non-empty string, got ${String(options.tenant)}`);
   return clientBreakerConfig(options.breaker);
@@ -295,13 +323,27 @@ export class ClusterClient {
   /** The client's answers (ended by {@link ClusterClient.detach}). */
   private readonly inboxSubscription: { unsubscribe(): void };
 
+  /** Set by {@link ClusterClient.detach}: nothing more is sent. */
+  private closed = false;
+
   /**
    * Stops receiving answers, so the client's address is free for another
-   * (real mode's `close()`). Requests still waiting time out.
+   * (real mode's `close()`). A request waiting for an answer ends at once
+   * with `Closed` (outcome unknown: it was sent); a later one is refused
+   * with `Closed` before anything is sent; a `watch` ends with the same
+   * error.
    * @internal
    */
   detach(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.inboxSubscription.unsubscribe();
+    for (const rid of [...this.pending.keys()]) this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: 'the client was closed' });
+    for (const b of this.breakers.values()) b.stop();
+  }
+
+  private refuseIfClosed(what: string): void {
+    if (this.closed) throw new ClientError('Closed', `${what}: this client was closed; nothing was sent`, 'failed');
   }
 
   // ---------------------------------------------------------------- tasks
@@ -619,13 +661,16 @@ export class ClusterClient {
    * answer came in time.
    */
   private async exchange(make: (rid: number) => ClientRequest, what: string): Promise<Extract<Reply, { ok: true }>> {
+    this.refuseIfClosed(what);
     const kernel = this.kernel;
     const deadline = kernel.now() + this.timeoutMs;
     let lastError = 'no attempt';
     let tried = 0;
     // An attempt that went unanswered may have reached a node, whose copy may yet take effect.
     let unanswered = false;
+    let sent = false;
     while (kernel.now() < deadline) {
+      if (this.closed) throw new ClientError('Closed', `${what}: the client was closed before an answer came${sent ? '; it may or may not have taken effect' : ''}`, sent ? 'unknown' : 'failed');
       const target = this.pickTarget(tried++);
       if (target === null) {
         // Every breaker shut and a probe already out: wait for it.
@@ -633,6 +678,8 @@ export class ClusterClient {
         continue;
       }
       const r = await this.call(target, make(++this.rid), Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
+      sent = true;
+      if (this.closed && !r.ok) continue;
       if (r.ok) {
         this.leaderGuess = target;
         return r;

@@ -526,10 +526,10 @@ export class Cluster {
    * every group).
    */
   client(options: ClientOptions = {}): ClusterClient {
+    checkClientOptions(options); // before the client takes an id and joins the network
     let id = options.id;
     if (id === undefined) while (this.bus.hasNode((id = `client${++this.clients}`)));
     if (this.bus.hasNode(id)) throw new RangeError(`a node or client '${id}' is already on the network`);
-    checkClientOptions(options); // before the client joins the network
     // A client bound to a tenant acts for it, as a real client with a tenant's certificate does.
     const bound = this.boundTenants.get(id);
     if (bound !== undefined && options.tenant !== undefined && options.tenant !== bound) throw new RangeError(`client '${id}' is bound to tenant '${bound}'; it cannot act for tenant '${options.tenant}'`);

@@ -189,31 +189,41 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   const events = new Subject<GreyEvent>();
   const traffic = { sent: 0, delivered: 0 };
   const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();
-  node = new ClusterNode({
-    id,
-    clock,
-    random,
-    transport: {
-      send: (to, type, payload) => {
-        traffic.sent++;
-        network.send(id, to, type, payload);
+  try {
+    node = makeNode();
+  } catch (err) {
+    // A bad option the node refused (raft timing, say): leave nothing open, so a corrected start can take the directory.
+    await tcp?.close();
+    await storage.close();
+    throw err;
+  }
+  function makeNode(): ClusterNode {
+    return new ClusterNode({
+      id,
+      clock,
+      random,
+      transport: {
+        send: (to, type, payload) => {
+          traffic.sent++;
+          network.send(id, to, type, payload);
+        },
       },
-    },
-    storage,
-    // A joining node knows no configuration: it learns it from the leader's log once it is added.
-    bootstrap: options.join ? undefined : { voters, learners: [] },
-    raft: { ...REAL_RAFT, ...options.raft },
-    handlers: registry,
-    executor: { proofSigner },
-    tasks: options.tasks,
-    limits: options.limits,
-    auditStore: LmdbAuditStore.of(storage),
-    auditClock: { now: () => Date.now() }, // records dated on the calendar, readable after the process is gone
-    ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
-    observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
-    ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from), tenantOf: (from: string) => tcp.tenantOf(from) } : {}),
-  });
+      storage,
+      // A joining node knows no configuration: it learns it from the leader's log once it is added.
+      bootstrap: options.join ? undefined : { voters, learners: [] },
+      raft: { ...REAL_RAFT, ...options.raft },
+      handlers: registry,
+      executor: { proofSigner },
+      tasks: options.tasks,
+      limits: options.limits,
+      auditStore: LmdbAuditStore.of(storage),
+      auditClock: { now: () => Date.now() }, // records dated on the calendar, readable after the process is gone
+      ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
+      observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from), tenantOf: (from: string) => tcp.tenantOf(from) } : {}),
+    });
+  }
   // A peer's connections all closed: Raft may fail over at once if it was the leader.
   const disconnects = tcp ? tcp.disconnects$.subscribe((peer) => node!.peerDisconnected(peer)) : null;
   let dropsAudited = new Map<string, number>();
@@ -290,7 +300,11 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
         { listen: options.api.listen, ...(options.tls ? { tls: options.tls } : {}) },
       );
     } catch (err) {
+      // Undo the start: the node's address on the network is free again, its storage closed.
       node.stop();
+      inbox.unsubscribe();
+      disconnects?.unsubscribe();
+      gateway?.close();
       await tcp?.close();
       await storage.close();
       throw err;

@@ -131,6 +131,25 @@ describe('the client edge: bad commands are refused with a typed error and leave
     expect(ok.value).toEqual(['task_a']);
   });
 
+  it('a submission is stamped with the leader\'s time, not the client\'s: a client clock far ahead cannot move a tenant\'s rate bucket', async () => {
+    const c = createTestCluster(3, { seed: 68 });
+    await c.waitForLeader();
+    const client = c.client();
+    await c.drive(client.submit({ op: 'registerTenant', tenant: 't', quota: { maxTasksPerSecond: 2 } }));
+    const spec = resolveTaskSpec({ type: 'noop', tenant: 't' });
+    const future = 1e12;
+    await c.drive(client.submit({ op: 'submitTasks', tasks: [{ id: 'task_future', spec, submittedAt: future }] }));
+    await c.run(100); // every replica has applied it
+    const leader = c.leader()!;
+    const at = leader.state.task('task_future')!.submittedAt;
+    expect(at).toBeLessThan(c.kernel.now() + 1_000);
+    for (const n of c.upNodes()) expect(n.state.task('task_future')!.submittedAt).toBe(at);
+    // A second later the bucket has refilled as usual: an honest client is admitted.
+    await c.run(1_000);
+    const h = client.submitTasks([{ type: 'noop', tenant: 't' }, { type: 'noop', tenant: 't' }]);
+    await c.drive(Promise.all(h.map((t) => t.accepted)));
+  });
+
   it('the name length limit passed in is the one checked (not the default)', () => {
     const limits = { maxCommandBytes: 1e6, maxNameLength: 4 };
     expect(() => checkCommand({ op: 'put', key: 'abcdefghij', value: 1 }, limits)).toThrow(/\$\.key must be a string of 1–4 characters/);
@@ -228,6 +247,29 @@ describe('handler results', () => {
     expect(c.checker!.violation ?? null).toBeNull();
     const { taskId } = await handles[0].accepted;
     for (const n of c.upNodes()) expect(n.state.task(taskId)?.result).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 });
+  });
+});
+
+describe('client options', () => {
+  it('a typo, a bad number or a bad limit is refused when the client is made, naming it', async () => {
+    const c = createTestCluster(3, { seed: 69 });
+    await c.waitForLeader();
+    const cases: Array<[unknown, RegExp]> = [
+      [{ idd: 'x' }, /unknown option 'idd' \(known: id, endpoints/],
+      [{ timeoutMs: -1 }, /timeoutMs must be a number of ms > 0, got -1/],
+      [{ timeoutMs: 0 }, /timeoutMs must be a number of ms > 0, got 0/],
+      [{ attemptTimeoutMs: Number.NaN }, /attemptTimeoutMs must be a number of ms > 0, got null/],
+      [{ retryMs: '5' }, /retryMs must be a number of ms > 0, got "5"/],
+      [{ maxInDoubt: 1.5 }, /maxInDoubt must be an integer ≥ 0/],
+      [{ limits: { maxCommandBytes: -1 } }, /limits\.maxCommandBytes must be an integer > 0, got -1/],
+      [{ limits: { maxPayloadBytes: 'big' } }, /limits\.maxPayloadBytes must be an integer > 0, got "big"/],
+      [{ limits: { bogus: 1 } }, /unknown limit 'bogus'/],
+      [{ endpoints: 'n1' }, /endpoints must be an array of node ids/],
+      [{ session: '' }, /session must be a non-empty string/],
+    ];
+    for (const [options, message] of cases) expect(() => c.client(options as never), message.source).toThrow(message);
+    // None of them joined the network: a well-formed client still gets the first free id.
+    expect(c.client().id).toBe('client1');
   });
 });
 

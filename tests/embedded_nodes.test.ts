@@ -140,6 +140,40 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
     await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'afile', 'n1') })).rejects.toThrow(StorageFormatError);
   });
 
+  it('a start that fails on a bad option leaves nothing behind: the same directory and id start at once with the option corrected', async () => {
+    const network = new LocalNetwork();
+    const dataDir = join(root, 'retry');
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: { electionTimeoutMin: 500, electionTimeoutMax: 100 } })).rejects.toThrow(RangeError);
+    // An API address this machine does not have: the node had started, and is undone.
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST, api: { listen: '203.0.113.7:0' } })).rejects.toThrow();
+    expect(network.inUse('n1')).toBe(false);
+    const node = await startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST });
+    await node.stop();
+  });
+
+  it('a closed client refuses at once with Closed: a request after close was never sent (failed), one waiting at close may have taken effect (unknown)', async () => {
+    const network = new LocalNetwork();
+    const node = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'closed'), raft: FAST });
+    try {
+      const ok = connect({ network, endpoints: ['n1'], id: 'ok' });
+      await ok.put('k', 1);
+      await ok.close();
+      // n9 is no node: a request sent there waits for an answer that never comes.
+      const client = connect({ network, endpoints: ['n9'], id: 'shut', attemptTimeoutMs: 60_000, timeoutMs: 60_000 });
+      const inFlight = client.put('k', 2).catch((e: unknown) => e);
+      const t0 = performance.now();
+      await client.close();
+      expect(await inFlight).toMatchObject({ name: 'ClientError', code: 'Closed', outcome: 'unknown' });
+      const after = await client.put('k', 3).catch((e: unknown) => e);
+      expect(after).toMatchObject({ name: 'ClientError', code: 'Closed', outcome: 'failed' });
+      expect((after as Error).message).toMatch(/this client was closed; nothing was sent/);
+      await expect(ok.submitTask({ type: 'noop' }).accepted).rejects.toMatchObject({ code: 'Closed', outcome: 'failed' });
+      expect(performance.now() - t0).toBeLessThan(5_000); // at once, not after a timeout
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('refuses a second node or client at an id the LocalNetwork already delivers to, touching nothing', async () => {
     const network = new LocalNetwork();
     const first = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'owner'), raft: FAST });
