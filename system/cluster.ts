@@ -33,6 +33,7 @@ import { DriftingClock } from './driftingClock.js';
 import { InvariantChecker } from './invariants.js';
 import { isConverged } from './convergence.js';
 import { Trace, writeTraceFile } from './trace.js';
+import { checkStateLimits, checkTaskOptions } from './nodeOptionsCheck.js';
 
 /** Options of {@link createCluster}. */
 export interface ClusterOptions {
@@ -126,7 +127,8 @@ const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
 
 /**
  * Refuses options a cluster cannot honour, naming the option: unknown keys
- * (top level and `raft`), a node count that is not a positive integer, ids
+ * (top level, `raft`, `tasks`, `limits`), values out of range in `tasks`
+ * and `limits`, a node count that is not a positive integer, ids
  * that are not non-empty strings, a seed that is not a safe integer.
  */
 function checkClusterOptions(options: ClusterOptions): void {
@@ -144,6 +146,8 @@ function checkClusterOptions(options: ClusterOptions): void {
     throw new TypeError('createCluster: nodes must be a positive integer or a list of non-empty string ids');
   }
   if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new RangeError(`createCluster: seed must be an integer, got ${options.seed}`);
+  checkTaskOptions('createCluster', options.tasks);
+  checkStateLimits('createCluster', options.limits);
   const d = options.clockDrift;
   if (d !== undefined && !(typeof d === 'number' && d >= 0 && d < 1)) throw new RangeError(`createCluster: clockDrift must be a number in [0, 1), got ${d}`);
   const l = options.syncLatency;

@@ -285,6 +285,27 @@ describe('createCluster', () => {
     expect(() => createTestCluster(3)).not.toThrow();
   });
 
+  it('tasks, limits and raft values out of range are refused, naming the option (not a livelock or a stall later)', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ tasks: { tickMs: 0 } }, /tasks\.tickMs must be a number of ms > 0, got 0/],
+      [{ tasks: { tickMs: -10 } }, /tasks\.tickMs must be a number of ms > 0/],
+      [{ tasks: { maxAssignPerEntry: 0 } }, /tasks\.maxAssignPerEntry must be an integer ≥ 1/],
+      [{ tasks: { maxPendingTasks: -1 } }, /tasks\.maxPendingTasks must be an integer ≥ 1/],
+      [{ tasks: { retentionMs: -5 } }, /tasks\.retentionMs must be a number of ms ≥ 0/],
+      [{ tasks: { placement: 'random' } }, /tasks\.placement must be 'binpack' or 'spread'/],
+      [{ tasks: { fairShare: 'yes' } }, /tasks\.fairShare must be a boolean/],
+      [{ tasks: { bogus: 1 } }, /unknown option 'tasks\.bogus'/],
+      [{ limits: { bogus: 1 } }, /unknown option 'limits\.bogus'/],
+      [{ limits: { maxSessions: -5 } }, /limits\.maxSessions must be an integer ≥ 1, got -5/],
+      [{ limits: { tasks: { maxDeadLetters: 1.5 } } }, /limits\.tasks\.maxDeadLetters must be an integer ≥ 0/],
+      [{ limits: { kv: { maxRange: 0 } } }, /limits\.kv\.maxRange must be an integer ≥ 1/],
+      [{ raft: { heartbeatMs: -5 } }, /heartbeatMs must be > 0/],
+      [{ raft: { snapshotThreshold: -1 } }, /snapshotThreshold and snapshotKeep must be integers ≥ 0/],
+    ];
+    for (const [options, message] of cases) expect(() => createTestCluster(3, { seed: 1, ...options } as never), message.source).toThrow(message);
+    expect(() => createTestCluster(3, { seed: 1, tasks: { agingMs: Infinity, placement: 'spread' }, limits: { maxSessions: 5, kv: { maxChanges: 10, maxRange: 10 } } })).not.toThrow();
+  });
+
   it('fault injection names nodes by id: a node object (what leader() returns) is a TypeError saying so', async () => {
     const c = createTestCluster(3, { seed: 64 });
     await c.waitForLeader();

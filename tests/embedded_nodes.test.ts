@@ -144,6 +144,11 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
     const network = new LocalNetwork();
     const dataDir = join(root, 'retry');
     await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: { electionTimeoutMin: 500, electionTimeoutMax: 100 } })).rejects.toThrow(RangeError);
+    // Typos and values out of range are refused before anything opens.
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, bogus: 1 } as never)).rejects.toThrow(/startNode: unknown option 'bogus'/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: { heartbeat: 5 } } as never)).rejects.toThrow(/unknown option 'raft\.heartbeat'/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, tasks: { maxPendingTasks: -1 } })).rejects.toThrow(/startNode: tasks\.maxPendingTasks must be an integer ≥ 1/);
+    expect(() => connect({ network, endpoints: ['n1'], bogus: 1 } as never)).toThrow(/unknown option 'bogus'/);
     // An API address this machine does not have: the node had started, and is undone.
     await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST, api: { listen: '203.0.113.7:0' } })).rejects.toThrow();
     expect(network.inUse('n1')).toBe(false);
