@@ -118,6 +118,13 @@ export interface ClusterOptions {
   security?: SimulatedSecurityOptions | boolean;
 }
 
+/**
+ * Nodes a simulated cluster may have, at most: every node keeps a link to
+ * every other, so the cost grows with the square of the count (a million
+ * nodes ran out of memory after a minute instead of saying no).
+ */
+export const MAX_CLUSTER_NODES = 256;
+
 /** Every option {@link createCluster} knows; anything else is a typo worth an error. */
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'crashClosesConnections', 'check', 'onTrace',
@@ -145,6 +152,8 @@ function checkClusterOptions(options: ClusterOptions): void {
   } else if (!Array.isArray(n) || n.some((id) => typeof id !== 'string' || id.length === 0)) {
     throw new TypeError('createCluster: nodes must be a positive integer or a list of non-empty string ids');
   }
+  const count = typeof n === 'number' ? n : n.length;
+  if (count > MAX_CLUSTER_NODES) throw new RangeError(`createCluster: at most ${MAX_CLUSTER_NODES} nodes, got ${count}`);
   if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new RangeError(`createCluster: seed must be an integer, got ${options.seed}`);
   checkTaskOptions('createCluster', options.tasks);
   checkStateLimits('createCluster', options.limits);

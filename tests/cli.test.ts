@@ -35,6 +35,8 @@ describe('grey CLI', () => {
       ['simulate', '--election-timeout', '10-20'],
       ['simulate', '--trace', '/no/such/folder/out.jsonl'],
       ['simulate', '--nodes', '0'],
+      ['simulate', '--nodes', '100000', '--duration', '1s'],
+      ['simulate', '--rate', '1e9', '--duration', '1s'],
       ['check'],
     ];
     for (const argv of bad) {

@@ -280,6 +280,7 @@ describe('createCluster', () => {
     expect(() => createTestCluster(2.5)).toThrow(/nodes must be a positive integer/);
     expect(() => createTestCluster(0)).toThrow(/nodes must be a positive integer/);
     expect(() => createTestCluster(Number.NaN)).toThrow(/nodes must be a positive integer/);
+    expect(() => createTestCluster(1e6)).toThrow(/at most 256 nodes, got 1000000/);
     expect(() => createTestCluster(3, { nodes: ['a', ''] })).toThrow(/non-empty string ids/);
     expect(() => createTestCluster(3, { seed: 1.5 })).toThrow(/seed must be an integer/);
     expect(() => createTestCluster(3)).not.toThrow();
