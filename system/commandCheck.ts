@@ -58,6 +58,17 @@ function checkFinite(record: Record<string, unknown>, field: string, at: string)
 }
 
 const finite = (field: string): Check => (cmd) => checkFinite(cmd, field, '$');
+const positiveInteger = (field: string): Check => (cmd) => {
+  if (!Number.isSafeInteger(cmd[field]) || (cmd[field] as number) < 1) throw new InvalidCommandError(`$.${field}`, 'must be an integer ≥ 1');
+};
+/** Each element of the array `cmd[field]` is a name. */
+const nameList = (field: string): Check => (cmd, limits) => {
+  const list = cmd[field] as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'string' || v.length === 0 || v.length > limits.maxNameLength) throw new InvalidCommandError(`$.${field}[${i}]`, `must be a string of 1–${limits.maxNameLength} characters`);
+  }
+};
 const object = (field: string, optional = false): Check => (cmd) => {
   const v = cmd[field];
   if (optional && v === undefined) return;
@@ -206,8 +217,8 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   submitTasks: [array('tasks'), taskList, optionalName('tenant')],
   taskChanges: [array('changes'), taskChangeList, optionalName('tenant'), proofBatch],
   pruneTasks: [finite('before')],
-  bootstrap: [array('voters')],
-  fence: [name('client'), finite('seq')],
+  bootstrap: [array('voters'), nameList('voters')],
+  fence: [name('client'), positiveInteger('seq')],
 };
 
 /** No length limits: what every replica checks again must not depend on a node's configuration. */

@@ -150,6 +150,12 @@ describe('the client edge: bad commands are refused with a typed error and leave
     await c.drive(Promise.all(h.map((t) => t.accepted)));
   });
 
+  it('a fence names a whole request number, and a bootstrap lists node ids', () => {
+    expect(() => checkCommand({ op: 'fence', client: 'app', seq: 1.5 })).toThrow(/\$\.seq must be an integer ≥ 1/);
+    expect(() => checkCommand({ op: 'bootstrap', voters: [1, null] } as never)).toThrow(/\$\.voters\[0\] must be a string/);
+    expect(checkCommand({ op: 'fence', client: 'app', seq: 2 })).toEqual({ op: 'fence', client: 'app', seq: 2 });
+  });
+
   it('the name length limit passed in is the one checked (not the default)', () => {
     const limits = { maxCommandBytes: 1e6, maxNameLength: 4 };
     expect(() => checkCommand({ op: 'put', key: 'abcdefghij', value: 1 }, limits)).toThrow(/\$\.key must be a string of 1–4 characters/);
@@ -349,10 +355,10 @@ describe('timeouts', () => {
 });
 
 describe('the client edge admits only what the wire carries faithfully', () => {
-  it('a value as deep as the edge allows is replicated intact to every node', async () => {
+  it('a value as deep as the edge allows is replicated intact to every node, its digest computed inside its wrappers', async () => {
     const c = createTestCluster(3, { seed: 63 });
     await c.waitForLeader();
-    const value = nested(500);
+    const value = nested(510); // the deepest the edge takes inside a put (511 levels with the command)
     await c.drive(c.client().submit({ op: 'put', key: 'deep', value }));
     await c.settle();
     expect(c.checker!.violation ?? null).toBeNull();
