@@ -508,6 +508,7 @@ export class Cluster {
    * returns its value or throws its error.
    */
   async drive<T>(promise: Promise<T>, within = 60_000): Promise<T> {
+    if (typeof within !== 'number') throw new TypeError(`drive(promise, within): within is a number of virtual ms (runUntil takes { within }), got ${JSON.stringify(within)}`);
     let settled = false;
     promise.then(
       () => (settled = true),

@@ -313,6 +313,12 @@ describe('createCluster', () => {
     expect(() => createTestCluster(3, { seed: 1, tasks: { agingMs: Infinity, placement: 'spread' }, limits: { maxSessions: 5, kv: { maxChanges: 10, maxRange: 10 } } })).not.toThrow();
   });
 
+  it('drive takes its time limit as a number, and says so when given runUntil\'s options', async () => {
+    const c = createTestCluster(3, { seed: 70 });
+    await expect(c.drive(Promise.resolve(1), { within: 10_000 } as never)).rejects.toThrow(/within is a number of virtual ms \(runUntil takes \{ within \}\), got \{"within":10000\}/);
+    expect(await c.drive(Promise.resolve(1), 10_000)).toBe(1);
+  });
+
   it('fault injection names nodes by id: a node object (what leader() returns) is a TypeError saying so', async () => {
     const c = createTestCluster(3, { seed: 64 });
     await c.waitForLeader();
