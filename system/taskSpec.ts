@@ -82,6 +82,23 @@ const TASK_FIELDS: ReadonlySet<string> = new Set(['type', 'payload', 'tenant', '
  * its own, see `ClientOptions.limits`).
  */
 export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_LIMITS.maxPayloadBytes): ResolvedTaskSpec {
+  return resolveTaskSpecSized(spec, maxPayloadBytes).spec;
+}
+
+/**
+ * Bytes a submitted task takes in its command (as the command size limit
+ * counts them), at most, beyond its payload and its strings: the field
+ * names, numbers and object framing of a task and its resolved spec.
+ */
+const TASK_FRAME_BYTES = 512;
+
+/**
+ * {@link resolveTaskSpec}, also returning an upper bound of the bytes the
+ * task adds to its command with id `id` (so a client need not walk a batch
+ * again to know it is within the command limit).
+ * @internal
+ */
+export function resolveTaskSpecSized(spec: TaskSpec, maxPayloadBytes: number, id = ''): { spec: ResolvedTaskSpec; bytesAtMost: number } {
   if (spec === null || typeof spec !== 'object') throw new InvalidTaskError('spec', 'must be an object');
   for (const k of Object.keys(spec)) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field');
   if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
@@ -112,7 +129,9 @@ export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_L
   };
   if (spec.idempotencyKey !== undefined) resolved.idempotencyKey = spec.idempotencyKey;
   checkResolvedFields(resolved);
-  return resolved;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit of well-formed text.
+  const strings = id.length + resolved.type.length + resolved.tenant.length + (resolved.idempotencyKey?.length ?? 0);
+  return { spec: resolved, bytesAtMost: payloadBytes + TASK_FRAME_BYTES + 3 * strings };
 }
 
 /** The fields of a resolved spec, each required but the idempotency key. */

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 import { rejection } from './helpers/rejection.js';
-import { resolveTaskSpec } from '../system/taskSpec.js';
+import { resolveTaskSpec, resolveTaskSpecSized, type TaskSpec } from '../system/taskSpec.js';
+import { checkValue } from '../system/valueDomain.js';
 import { checkCommand } from '../system/commandCheck.js';
 
 /** A value nested `depth` objects deep: { a: { a: … 1 } }. */
@@ -190,6 +191,20 @@ describe('the client edge: bad commands are refused with a typed error and leave
     const err = await rejection(c.client().submit({ op: 'put', key: 'big', value: 'x'.repeat(2 * 1024 * 1024) }));
     expect(err).toBeInstanceOf(InvalidCommandError);
     expect((err as Error).message).toMatch(/bytes, the limit is/);
+  });
+
+  it('the size bound a client computes for submitted tasks is never below the size the node measures', () => {
+    const specs: TaskSpec[] = [
+      { type: 'noop' },
+      { type: 't'.repeat(128), tenant: 'é'.repeat(300), idempotencyKey: '😀'.repeat(128), payload: { a: [1, 'two', null, true], b: 'x'.repeat(1000) }, priority: -100, maxRetries: 100, timeoutMs: 1.5, resources: { cpu: 0.125, memoryBytes: 2 ** 40 }, backoff: { initialMs: 1.25, factor: 3.5, maxMs: 1e9, jitter: 0.33 } },
+      { type: 'x', payload: new Uint8Array(4096) },
+    ];
+    for (const spec of specs) {
+      const id = 'task_' + 'Z'.repeat(21);
+      const sized = resolveTaskSpecSized(spec, 1e9, id);
+      const measured = checkValue({ op: 'submitTasks', tasks: [{ id, spec: sized.spec, submittedAt: 123456.789, resubmitOf: 'task_' + 'Y'.repeat(21) }] });
+      expect(measured, spec.type).toBeLessThanOrEqual(64 + sized.bytesAtMost + 3 * 26);
+    }
   });
 
   it('tasks past the command size limit are refused at once, before anything is sent (each payload within its own limit)', async () => {
