@@ -523,7 +523,17 @@ export class ClusterClient {
       this.unanswered.delete(doubt.seq);
       throw new ClientError('SessionExpired', `request ${requestId} belongs to a session the cluster forgot; ask its outcome instead`, 'unknown', null, requestId);
     }
-    return this.run(doubt.seq, doubt.cmd);
+    try {
+      return await this.run(doubt.seq, doubt.cmd);
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'Backpressure' && err.outcome === 'failed') {
+        // This copy was shed; the first one may still take effect: the request stays in doubt.
+        this.unanswered.set(doubt.seq, doubt.session);
+        this.keepInDoubt(doubt);
+        throw new ClientError('Backpressure', `${err.message} (the first attempt's outcome is still unknown)`, 'unknown', err.leaderHint, requestId);
+      }
+      throw err;
+    }
   }
 
   /**

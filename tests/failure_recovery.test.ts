@@ -659,7 +659,12 @@ describe('load shedding and retries', () => {
     expect(err).toMatchObject({ code: 'Backpressure', outcome: 'unknown' });
     expect((err as ClientError).requestId).toBeDefined();
     // In doubt: its outcome can be asked, and a retry under its own number is allowed.
-    await expect(c.drive(client.retry((err as ClientError).requestId!))).rejects.toMatchObject({ code: 'Backpressure' });
+    const requestId = (err as ClientError).requestId!;
+    // A retry shed again settles nothing: still unknown, still in doubt.
+    await expect(c.drive(client.retry(requestId))).rejects.toMatchObject({ code: 'Backpressure', outcome: 'unknown', requestId });
+    expect(client.inDoubt()).toContain(requestId);
+    // Its outcome settles it for good: never applied, and now it never will be.
+    expect(await c.drive(client.outcome(requestId))).toEqual({ applied: false });
   });
 });
 
