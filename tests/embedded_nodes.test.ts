@@ -195,6 +195,10 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
       expect(await client.get('k')).toMatchObject({ found: true, value: 1 });
       await client.close();
       connect({ network, endpoints: ['n1'], id: 'app' }).close(); // closed, its id is free
+      // Clients that come and go under fresh ids leave no address behind.
+      const before = network.addresses;
+      for (let i = 0; i < 50; i++) await connect({ network, endpoints: ['n1'] }).close();
+      expect(network.addresses).toBe(before);
     } finally {
       await first.stop();
     }
