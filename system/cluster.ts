@@ -16,8 +16,9 @@ import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
 import type { PeerHealthOptions } from '../actors/peerHealth.js';
 import type { RecoveryOptions } from '../actors/recoveryManager.js';
-import type { Resources } from '../actors/taskTable.js';
-import { eventsOfChanges, isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './events.js';
+import type { Resources, TaskTransition } from '../actors/taskTable.js';
+import { FINAL_TASK_STATUSES } from '../machines/taskLifecycle.js';
+import { eventsOfChanges, isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } from './events.js';
 import { DEFAULT_RAFT_OPTIONS, type RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
@@ -340,10 +341,21 @@ export class Cluster {
    */
   watchTask(taskId: string, fromIndex = 0): Observable<TaskStreamEvent> {
     return new Observable<TaskStreamEvent>((sub) => {
-      for (const e of this.taskHistory.get(taskId) ?? []) {
+      const kept = this.taskHistory.get(taskId);
+      for (const e of kept ?? []) {
         if (e.index < fromIndex) continue;
         sub.next(e);
         if (isFinalTaskEvent(e)) {
+          sub.complete();
+          return;
+        }
+      }
+      if (kept === undefined) {
+        // Its events left the history (eventHistory bounds it): a task that
+        // has ended ends its stream with what its record says.
+        const final = this.finalEventOf(taskId, fromIndex);
+        if (final !== null) {
+          sub.next(final);
           sub.complete();
           return;
         }
@@ -361,6 +373,16 @@ export class Cluster {
         if (set!.size === 0) this.taskWatchers.delete(taskId);
       };
     });
+  }
+
+  /** The final event of an ended task as a node's replicated table has it (null: unknown here, or not ended). */
+  private finalEventOf(taskId: string, index: number): TaskStreamEvent | null {
+    const node = this.leader() ?? this.upNodes()[0];
+    const record = node?.state.task(taskId) ?? node?.state.taskTable.deadLetters().find((t) => t.id === taskId);
+    if (!record || !FINAL_TASK_STATUSES.has(record.status)) return null;
+    const transition: TaskTransition = { index, taskId, from: null, to: record.status, attempt: record.attempt, worker: record.worker, reason: null, rejected: false, change: 'complete' };
+    const e = taskEventOf(transition, record);
+    return e !== null && isFinalTaskEvent(e) ? e : null;
   }
 
   private publish(e: GreyEvent): void {
