@@ -320,7 +320,7 @@ export class Executor {
     try {
       canonical = canonicalResult(result);
     } catch (err) {
-      this.failed(run, record, new NonRetryableError(`result is not JSON data: ${(err as Error).message}`), true);
+      this.failed(run, record, new NonRetryableError(`result is not a value (JSON data or Uint8Array): ${(err as Error).message}`), true);
       return;
     }
     this.emit({

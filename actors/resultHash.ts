@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import { canonicalJson } from './canonical.js';
+import { copyValue, ValueDomainError } from '../system/valueDomain.js';
 
 /** Hex SHA-256 of a result's canonical JSON: the `resultHash` of a proof artifact. */
 export function resultHash(result: unknown): string {
@@ -7,14 +8,23 @@ export function resultHash(result: unknown): string {
 }
 
 /**
- * A handler's result as the cluster keeps it: a copy through its canonical
- * JSON (a `Date` becomes its ISO string, undefined properties go), which is
- * what crosses the wire to every replica unchanged, with its hash.
- * TypeError when the result is not JSON data.
+ * A handler's result as the cluster keeps it: a copy in Grey's value domain
+ * (JSON data and `Uint8Array`; a `Date` becomes its ISO string, undefined
+ * properties go), which is what crosses the wire to every replica
+ * unchanged, with the hash of its canonical JSON. TypeError naming the
+ * path when the result is not a value.
  */
 export function canonicalResult(result: unknown): { value: unknown; hash: string } {
-  const json = canonicalJson(result === undefined ? null : result);
-  return { value: JSON.parse(json), hash: hashOf(json) };
+  let value: unknown = null;
+  if (result !== undefined) {
+    try {
+      value = copyValue(result, '$').value;
+    } catch (err) {
+      if (err instanceof ValueDomainError) throw new TypeError(`${err.path} ${err.detail}`);
+      throw err;
+    }
+  }
+  return { value, hash: hashOf(canonicalJson(value)) };
 }
 
 // One-shot `crypto.hash` (Node ≥ 20.12) is 3× faster than a Hash object for
