@@ -14,18 +14,26 @@ export function resultHash(result: unknown): string {
  * unchanged, with the hash of its canonical JSON. TypeError naming the
  * path when the result is not a value.
  */
-export function canonicalResult(result: unknown): { value: unknown; hash: string } {
+export function canonicalResult(result: unknown): { value: unknown; hash: string; bytes: number } {
   let value: unknown = null;
+  let bytes = 1;
   if (result !== undefined) {
     try {
-      value = copyValue(result, '$').value;
+      ({ value, bytes } = copyValue(result, '$'));
     } catch (err) {
       if (err instanceof ValueDomainError) throw new TypeError(`${err.path} ${err.detail}`);
       throw err;
     }
   }
-  return { value, hash: hashOf(canonicalJson(value)) };
+  return { value, hash: hashOf(canonicalJson(value)), bytes };
 }
+
+/**
+ * Bytes a task's result may take (as the value domain counts them): it
+ * travels in the worker's report and stays in the log and on every
+ * replica, so it is held to what a client command may carry.
+ */
+export const MAX_RESULT_BYTES = 1024 * 1024;
 
 // One-shot `crypto.hash` (Node ≥ 20.12) is 3× faster than a Hash object for
 // a short string, and every completion is hashed on the worker and on each replica.

@@ -1,6 +1,7 @@
 import type { BackoffPolicy, ResolvedTaskSpec, Resources } from '../actors/taskTable.js';
 import { isWellFormed } from '../actors/canonical.js';
 import { copyValue, ValueDomainError } from './valueDomain.js';
+import { MAX_RESULT_BYTES } from '../actors/resultHash.js';
 
 /** What a user submits. Everything but `type` has a default. */
 export interface TaskSpec {
@@ -34,6 +35,8 @@ export const TASK_DEFAULTS = Object.freeze({
 /** Limits on what a task may ask for (explicit, as TigerBeetle keeps them). */
 export const TASK_LIMITS = Object.freeze({
   maxPayloadBytes: 64 * 1024,
+  /** A task's result, at most (a larger one fails the task, not retried). */
+  maxResultBytes: MAX_RESULT_BYTES,
   maxRetries: 100,
   maxTimeoutMs: 24 * 3_600_000,
   maxTypeLength: 128,

@@ -211,6 +211,21 @@ describe('results are values', () => {
     expect(err).toBeInstanceOf(ClientError);
     expect((err as Error).message).toMatch(/result is not a value \(JSON data or Uint8Array\): \$\.table is a Map/);
   });
+
+  it('a result past the size limit fails the task at once (not retried), and nothing of it reaches the log', async () => {
+    const c = createTestCluster(3, { seed: 95, network: fast });
+    let attempts = 0;
+    c.registerHandler('huge', () => {
+      attempts++;
+      return 'x'.repeat(2 * 1024 * 1024);
+    });
+    await c.waitForLeader();
+    const h = c.client().submitTask({ type: 'huge' });
+    const err = await c.drive(h.result).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/result is about \d+ bytes, the limit is 1048576/);
+    expect(attempts).toBe(1);
+    expect(c.leader()!.state.task(h.id)?.result ?? null).toBeNull();
+  });
 });
 
 describe('Task execution pipeline workflow: stealing', () => {
