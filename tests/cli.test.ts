@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { main } from '../system/cli.js';
 
 function capture() {
@@ -45,6 +48,20 @@ describe('grey CLI', () => {
       expect(c.err).toHaveLength(2);
       expect(c.err[0]).toMatch(/^grey: \S/);
       expect(c.err[1]).toBe("(run 'grey help' for usage)");
+    }
+  });
+
+  it('cluster up keeps a directory\'s founding nodes: another --nodes is refused before anything starts (it would change the voters outside the log)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
+    try {
+      const nodes = Object.fromEntries(['n1', 'n2', 'n3'].map((id, i) => [id, { address: `127.0.0.1:${17001 + i}`, log: join(dir, 'logs', `${id}.log`) }]));
+      writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ nodes: { ...nodes, n9: { address: '127.0.0.1:17009' } }, tls: join(dir, 'tls'), client: 'admin' }));
+      const c = capture();
+      expect(await main(['cluster', 'up', '--nodes', '5', '--dir', dir], c.io)).toBe(2);
+      expect(c.err[0]).toMatch(/was made with 3 nodes; start it again with --nodes 3, and add a node through 'grey member add'/);
+      expect(existsSync(join(dir, 'tls'))).toBe(false); // refused before certificates or processes
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
