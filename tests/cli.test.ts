@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../system/cli.js';
@@ -61,6 +62,25 @@ describe('grey CLI', () => {
       expect(c.err[0]).toMatch(/was made with 3 nodes; start it again with --nodes 3, and add a node through 'grey member add'/);
       expect(existsSync(join(dir, 'tls'))).toBe(false); // refused before certificates or processes
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node that cannot start (its port is taken) says why in one line and exits 1, without a stack', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      expect(await main(['certs', '--dir', join(dir, 'tls'), '--nodes', 'n1'], capture().io)).toBe(0);
+      const c = capture();
+      const code = await main(['node', '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--peers', `n1=127.0.0.1:${port}`, '--data', join(dir, 'data'), '--tls', join(dir, 'tls', 'n1'), '--log-level', 'error'], c.io);
+      expect(code).toBe(1);
+      expect(c.err).toHaveLength(2);
+      expect(c.err[0]).toMatch(/^grey: .*EADDRINUSE/);
+      expect(c.err.join('\n')).not.toMatch(/\n\s+at /);
+    } finally {
+      busy.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
