@@ -137,9 +137,6 @@ export function resolveTaskSpecSized(spec: TaskSpec, maxPayloadBytes: number, id
   return { spec: resolved, bytesAtMost: payloadBytes + TASK_FRAME_BYTES + 3 * strings };
 }
 
-/** The fields of a resolved spec, each required but the idempotency key. */
-const RESOLVED_FIELDS: ReadonlySet<string> = new Set(['type', 'payload', 'tenant', 'priority', 'resources', 'maxRetries', 'backoff', 'timeoutMs', 'idempotencyKey']);
-
 /**
  * Checks a spec as a submission carries it, already resolved (every
  * default filled in): what a node receives from a client, and what each
@@ -151,7 +148,7 @@ const RESOLVED_FIELDS: ReadonlySet<string> = new Set(['type', 'payload', 'tenant
 export function checkResolvedTaskSpec(spec: unknown): asserts spec is ResolvedTaskSpec {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new InvalidTaskError('spec', 'must be an object');
   const s = spec as Record<string, unknown>;
-  for (const k in s) if (!RESOLVED_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field');
+  for (const k in s) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field'); // a resolved spec has a task's fields, each required but the key
   if (!('payload' in s)) throw new InvalidTaskError('payload', 'is required in a resolved spec (null when there is none)');
   exactFields('resources', s.resources, TASK_DEFAULTS.resources);
   exactFields('backoff', s.backoff, TASK_DEFAULTS.backoff);
