@@ -16,6 +16,13 @@ export function toWellFormed(s: string): string {
 export const MAX_NESTING = 512;
 
 /**
+ * Nesting canonical JSON accepts: a value of the deepest nesting allowed
+ * still hashes inside what wraps it (a command in its session, a batch, a
+ * log digest's entry).
+ */
+const CANONICAL_MAX_NESTING = MAX_NESTING + 16;
+
+/**
  * Canonical JSON: one byte sequence per value, so that hashes of it (log
  * digests, request fingerprints) agree across nodes, runs and platforms.
  *
@@ -65,7 +72,7 @@ function encode(value: unknown, path: string, stack: object[]): string {
     return `b"${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64')}"`;
   }
   if (stack.includes(obj)) throw new TypeError(`canonicalJson: cycle at ${path}`);
-  if (stack.length >= MAX_NESTING) throw new TypeError(`canonicalJson: nesting deeper than ${MAX_NESTING} levels at ${path}`);
+  if (stack.length >= CANONICAL_MAX_NESTING) throw new TypeError(`canonicalJson: nesting deeper than ${CANONICAL_MAX_NESTING} levels at ${path}`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
     return encode((obj as { toJSON(key: string): unknown }).toJSON(''), path, stack);
   }

@@ -773,6 +773,13 @@ export class ClusterNode {
           throw new InvalidCommandError('firstUnanswered', 'must be an integer no greater than seq');
         }
         const checked = checkCommandSized(sc.cmd, COMMAND_LIMITS, false); // decoded: already a private copy
+        if (checked.cmd.op === 'submitTasks') {
+          // The cluster's time, not the client's: a client's clock may be
+          // off (or started at another time), and rate limits and queue
+          // waits are computed from these times on every replica.
+          const now = this.clock.now();
+          for (const t of checked.cmd.tasks) t.submittedAt = now;
+        }
         command = { client: sc.client, seq: sc.seq, firstUnanswered: sc.firstUnanswered, cmd: checked.cmd };
         bytes = checked.bytes;
         if (principal !== null) {
@@ -905,11 +912,6 @@ export class ClusterNode {
    */
   propose(command: SessionCommand, done: (outcome: ProposeOutcome) => void, bytes = 0): void {
     const cmd = command.cmd;
-    if (cmd?.op === 'submitTasks' && this.raft.isLeader && this.tasks.wouldOverload(this.batchTasks + cmd.tasks.length)) {
-      // Shed load before the leader is overloaded: refuse now, nothing was accepted.
-      done({ ok: false, code: 'Backpressure', leaderHint: this.id, message: `the cluster has too many tasks waiting; ${cmd.tasks.length} more refused, retry later` });
-      return;
-    }
     // A client that heard nothing sends its request again: while the first
     // copy awaits its commit here, answer both from it instead of proposing twice.
     const key = command.client !== undefined && command.seq !== undefined ? `${command.client}#${command.seq}` : null;
@@ -917,6 +919,16 @@ export class ClusterNode {
     if (waiting && waiting.term === this.raft.currentTerm && this.raft.isLeader) {
       waiting.done.push(done);
       return;
+    }
+    if (cmd?.op === 'submitTasks' && this.raft.isLeader && this.tasks.wouldOverload(this.batchTasks + cmd.tasks.length)) {
+      // Shed load before the leader is overloaded: refuse now, nothing was
+      // accepted. Not a retry of a request the cluster already decided,
+      // whose first copy may have been accepted: it goes on, and its session
+      // answers it as the first time (it adds no task).
+      if (!(command.client !== undefined && command.seq !== undefined && this.state.decided(command.client, command.seq))) {
+        done({ ok: false, code: 'Backpressure', leaderHint: this.id, message: `the cluster has too many tasks waiting; ${cmd.tasks.length} more refused, retry later` });
+        return;
+      }
     }
     const refusal = this.raft.proposalRefusal();
     if (refusal !== null) {

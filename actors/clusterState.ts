@@ -10,6 +10,7 @@ import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQu
 import { TenantBook, type TenantBookSnapshot, type TenantCounters, type TenantDenial, type TenantRejection, type TenantUsage } from './tenantBook.js';
 import { dominantShare } from './drf.js';
 import { expandProofBatch, type ProofBatchSignature } from './proofSignature.js';
+import { commandShapeProblem } from '../system/commandCheck.js';
 
 export { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
 
@@ -442,6 +443,18 @@ export class ClusterState {
     return this.applySession(command as SessionCommand, entry.index);
   }
 
+  /**
+   * Whether the cluster already decided request `seq` of session `client`:
+   * its answer is kept, it was answered and forgotten, or the session was
+   * forgotten. Proposing such a request again applies nothing new (the
+   * session answers it), so a leader shedding load must let it through.
+   */
+  decided(client: string, seq: number): boolean {
+    const session = this.s.sessions.get(client);
+    if (!session) return (this.s.expired ?? []).includes(client);
+    return seq < session.forgottenBelow || session.answers.get(seq) !== undefined;
+  }
+
   private applySession(sc: SessionCommand, index: number): ApplyResult {
     if (!sc || typeof sc !== 'object' || !sc.cmd) return { ok: false, code: 'InvalidCommand', message: `entry ${index} has no command` };
     if (sc.client !== undefined && sc.seq !== undefined) {
@@ -510,6 +523,8 @@ export class ClusterState {
   }
 
   private applyCommand(cmd: ClusterCommand, index: number): ApplyResult {
+    const problem = commandShapeProblem(cmd);
+    if (problem !== null) return { ok: false, code: 'InvalidCommand', message: problem };
     switch (cmd.op) {
       case 'noop':
         return { ok: true };

@@ -4,7 +4,7 @@ import { taskLifecycle } from '../machines/taskLifecycle.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
 import type { RandomSource } from '../system/random.js';
 import { toWellFormed } from './canonical.js';
-import { canonicalResult } from './resultHash.js';
+import { canonicalResult, MAX_RESULT_BYTES } from './resultHash.js';
 import type { AppliedChanges, ClusterNode } from './clusterNode.js';
 import { NonRetryableError, type HandlerContext, type HandlerRegistry } from './taskHandlers.js';
 import { backoffDelay, completionsOf, type Resources, type TaskChange, type TaskRecord } from './taskTable.js';
@@ -316,11 +316,15 @@ export class Executor {
     // Proposed as its canonical copy: the handler's own objects (a Date, a
     // class instance with toJSON) would not cross the wire, nor should the
     // handler keep a reference into the log.
-    let canonical: { value: unknown; hash: string };
+    let canonical: { value: unknown; hash: string; bytes: number };
     try {
       canonical = canonicalResult(result);
     } catch (err) {
-      this.failed(run, record, new NonRetryableError(`result is not JSON data: ${(err as Error).message}`), true);
+      this.failed(run, record, new NonRetryableError(`result is not a value (JSON data or Uint8Array): ${(err as Error).message}`), true);
+      return;
+    }
+    if (canonical.bytes > MAX_RESULT_BYTES) {
+      this.failed(run, record, new NonRetryableError(`result is about ${canonical.bytes} bytes, the limit is ${MAX_RESULT_BYTES} (store large outputs elsewhere and return a reference)`), true);
       return;
     }
     this.emit({

@@ -283,6 +283,10 @@ export class RaftNode {
     this.progressInspection = deps.inspect ? new TableInspection(deps.id, 'replicationProgress', deps.inspect) : null;
     this.options = { ...DEFAULT_RAFT_OPTIONS, ...deps.options };
     const o = this.options;
+    if (!(o.heartbeatMs > 0 && Number.isFinite(o.electionTimeoutMax))) throw new RangeError(`raft timing: heartbeatMs must be > 0 and the election timeouts finite, got ${o.heartbeatMs}, ${o.electionTimeoutMin}-${o.electionTimeoutMax}`);
+    if (!(Number.isSafeInteger(o.snapshotThreshold) && o.snapshotThreshold >= 0 && Number.isSafeInteger(o.snapshotKeep) && o.snapshotKeep >= 0)) {
+      throw new RangeError(`raft: snapshotThreshold and snapshotKeep must be integers ≥ 0, got ${o.snapshotThreshold}, ${o.snapshotKeep}`);
+    }
     if (!(o.electionTimeoutMin > o.heartbeatMs && o.electionTimeoutMax >= o.electionTimeoutMin)) {
       throw new RangeError(`raft timing: need heartbeatMs < electionTimeoutMin <= electionTimeoutMax, got ${o.heartbeatMs}, ${o.electionTimeoutMin}-${o.electionTimeoutMax}`);
     }

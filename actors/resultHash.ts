@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import { canonicalJson } from './canonical.js';
+import { copyValue, ValueDomainError } from '../system/valueDomain.js';
 
 /** Hex SHA-256 of a result's canonical JSON: the `resultHash` of a proof artifact. */
 export function resultHash(result: unknown): string {
@@ -7,15 +8,32 @@ export function resultHash(result: unknown): string {
 }
 
 /**
- * A handler's result as the cluster keeps it: a copy through its canonical
- * JSON (a `Date` becomes its ISO string, undefined properties go), which is
- * what crosses the wire to every replica unchanged, with its hash.
- * TypeError when the result is not JSON data.
+ * A handler's result as the cluster keeps it: a copy in Grey's value domain
+ * (JSON data and `Uint8Array`; a `Date` becomes its ISO string, undefined
+ * properties go), which is what crosses the wire to every replica
+ * unchanged, with the hash of its canonical JSON. TypeError naming the
+ * path when the result is not a value.
  */
-export function canonicalResult(result: unknown): { value: unknown; hash: string } {
-  const json = canonicalJson(result === undefined ? null : result);
-  return { value: JSON.parse(json), hash: hashOf(json) };
+export function canonicalResult(result: unknown): { value: unknown; hash: string; bytes: number } {
+  let value: unknown = null;
+  let bytes = 1;
+  if (result !== undefined) {
+    try {
+      ({ value, bytes } = copyValue(result, '$'));
+    } catch (err) {
+      if (err instanceof ValueDomainError) throw new TypeError(`${err.path} ${err.detail}`);
+      throw err;
+    }
+  }
+  return { value, hash: hashOf(canonicalJson(value)), bytes };
 }
+
+/**
+ * Bytes a task's result may take (as the value domain counts them): it
+ * travels in the worker's report and stays in the log and on every
+ * replica, so it is held to what a client command may carry.
+ */
+export const MAX_RESULT_BYTES = 1024 * 1024;
 
 // One-shot `crypto.hash` (Node ≥ 20.12) is 3× faster than a Hash object for
 // a short string, and every completion is hashed on the worker and on each replica.

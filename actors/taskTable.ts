@@ -265,7 +265,7 @@ export class TaskTable {
   submit(tasks: readonly NewTask[], index: number, out: TaskTransition[]): string[] {
     const ids: string[] = [];
     for (const t of tasks) {
-      const key = t.spec.idempotencyKey;
+      const key = t.spec.idempotencyKey === undefined ? undefined : scopedKey(t.spec.tenant, t.spec.idempotencyKey);
       const known = key === undefined ? undefined : this.d.keys.get(key);
       if (known !== undefined) {
         ids.push(known);
@@ -296,7 +296,11 @@ export class TaskTable {
       this.inspection?.created(t.id, record.status, record);
       stamp(record, this.owner);
       if (key !== undefined) this.rememberKey(key, t.id);
-      if (t.resubmitOf !== undefined) this.d.deadLetters.delete(t.resubmitOf);
+      if (t.resubmitOf !== undefined) {
+        const dead = this.d.deadLetters.get(t.resubmitOf);
+        this.d.deadLetters.delete(t.resubmitOf);
+        if (dead) this.forgetKey(dead);
+      }
       out.push({ index, taskId: t.id, from: null, to: record.status, attempt: 0, worker: null, reason: null, rejected: false, change: 'submit' });
       ids.push(t.id);
     }
@@ -314,6 +318,7 @@ export class TaskTable {
     for (const [id, t] of this.d.tasks) {
       if (t.finishedAt !== null && t.finishedAt < before && FINAL_TASK_STATUSES.has(t.status)) {
         this.d.tasks.delete(id);
+        this.forgetKey(t);
         n++;
       }
     }
@@ -440,6 +445,29 @@ export class TaskTable {
   private rememberKey(key: string, id: string): void {
     this.d.keys.set(key, id); // the oldest goes past the limit
   }
+
+  /**
+   * A task gone from the table (pruned, or a dead letter resubmitted) frees
+   * its idempotency key, as a queue that removes a job frees its id: a later
+   * submission with the key runs, rather than resolving to a task nobody
+   * can read any more.
+   */
+  private forgetKey(t: Readonly<TaskRecord>): void {
+    const key = t.spec.idempotencyKey;
+    if (key === undefined) return;
+    const scoped = scopedKey(t.spec.tenant, key);
+    if (this.d.keys.get(scoped) === t.id) this.d.keys.delete(scoped);
+  }
+}
+
+/**
+ * An idempotency key as the table remembers it: within its tenant, so that
+ * one tenant's key never resolves another tenant's submission to its task
+ * (which would hand the second tenant the first one's result). The
+ * tenant's length first, so no tenant and key can spell another pair.
+ */
+function scopedKey(tenant: string, key: string): string {
+  return `${tenant.length}:${tenant}:${key}`;
 }
 
 const OWNER = Symbol('taskTable.owner');

@@ -169,6 +169,14 @@ export async function main(argv: string[], io: CliIO = { out: console.log, err: 
       io.err(`(run 'grey help' for usage)`);
       return 2;
     }
+    // An operator reads one line saying what failed (a port in use, a data
+    // directory another node holds, a certificate for another node), not a
+    // stack; GREY_DEBUG=1 shows the stack.
+    if (err instanceof Error && process.env.GREY_DEBUG !== '1') {
+      io.err(`grey: ${err.message}`);
+      io.err('(GREY_DEBUG=1 shows where it failed)');
+      return 1;
+    }
     throw err;
   }
 }

@@ -5,11 +5,12 @@ import type { ClusterCommand, FenceAnswer, MemberRecord, SessionCommand } from '
 import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
 import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
-import { resolveTaskSpec, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
+import { resolveTaskSpecSized, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, breakerIgnores, circuitBreaker, type BreakerConfig, type BreakerEvent, type BreakerInput } from '../machines/circuitBreaker.js';
 import { ClientError } from './clientError.js';
-import { checkCommand, COMMAND_LIMITS, type CommandLimits } from './commandCheck.js';
+import { checkCommand, COMMAND_LIMITS, InvalidCommandError, type CommandLimits } from './commandCheck.js';
+import { checkValue, ValueDomainError } from './valueDomain.js';
 import { CLIENT_REPLY, CLIENT_REQUEST, type ClientReply, type ClientRequest, type NodeStatus } from '../actors/clientProtocol.js';
 import type { Queries, QueryName } from '../actors/queries.js';
 import type { Observable as Stream } from 'rxjs';
@@ -17,6 +18,15 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { Envelope } from './envelope.js';
 import type { RandomSource } from './random.js';
 import type { Trace } from './trace.js';
+
+/** Bytes of a `submitTasks` command beyond its tasks and tenant, at most (its op, framing, the tenant's key). */
+const COMMAND_FRAME_BYTES = 64;
+
+/** The fields of {@link ClientOptions}: any other is refused (a typo would otherwise be ignored). */
+const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set(['id', 'endpoints', 'timeoutMs', 'attemptTimeoutMs', 'minRetransmitMs', 'retryMs', 'maxInDoubt', 'limits', 'session', 'breaker', 'tenant']);
+
+/** The fields of {@link ClientLimits}. */
+const CLIENT_LIMIT_KEYS: readonly string[] = ['maxCommandBytes', 'maxNameLength', 'maxPayloadBytes'];
 
 /** Options of a {@link ClusterClient}. */
 export interface ClientOptions {
@@ -113,6 +123,28 @@ export function clientBreakerConfig(option: ClientOptions['breaker']): BreakerCo
  * client leaves nothing behind); returns its breaker configuration.
  */
 export function checkClientOptions(options: ClientOptions): BreakerConfig | null {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`client: options must be an object, got ${JSON.stringify(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!CLIENT_OPTION_KEYS.has(key)) throw new RangeError(`client: unknown option '${key}' (known: ${[...CLIENT_OPTION_KEYS].join(', ')})`);
+  }
+  for (const key of ['timeoutMs', 'attemptTimeoutMs', 'minRetransmitMs', 'retryMs'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new RangeError(`client: ${key} must be a number of ms > 0, got ${JSON.stringify(v)}`);
+  }
+  if (options.maxInDoubt !== undefined && !(Number.isSafeInteger(options.maxInDoubt) && options.maxInDoubt >= 0)) throw new RangeError(`client: maxInDoubt must be an integer ≥ 0, got ${JSON.stringify(options.maxInDoubt)}`);
+  if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) throw new TypeError(`client: id must be a non-empty string, got ${JSON.stringify(options.id)}`);
+  if (options.session !== undefined && (typeof options.session !== 'string' || options.session.length === 0)) throw new TypeError(`client: session must be a non-empty string, got ${JSON.stringify(options.session)}`);
+  const limits = options.limits;
+  if (limits !== undefined) {
+    if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) throw new TypeError(`client: limits must be an object, got ${JSON.stringify(limits)}`);
+    for (const [key, v] of Object.entries(limits)) {
+      if (!CLIENT_LIMIT_KEYS.includes(key)) throw new RangeError(`client: unknown limit '${key}' (known: ${CLIENT_LIMIT_KEYS.join(', ')})`);
+      if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) > 0)) throw new RangeError(`client: limits.${key} must be an integer > 0, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (options.endpoints !== undefined && (!Array.isArray(options.endpoints) || options.endpoints.some((e) => typeof e !== 'string' || e.length === 0))) {
+    throw new TypeError(`client: endpoints must be an array of node ids, got ${JSON.stringify(options.endpoints)}`);
+  }
   if (options.endpoints !== undefined && options.endpoints.length === 0) throw new RangeError('a client needs at least one endpoint');
   if (options.tenant !== undefined && (typeof options.tenant !== 'string' || options.tenant.length === 0)) throw new RangeError(`client: tenant must be a non-empty string, got ${String(options.tenant)}`);
   return clientBreakerConfig(options.breaker);
@@ -294,19 +326,34 @@ export class ClusterClient {
   /** The client's answers (ended by {@link ClusterClient.detach}). */
   private readonly inboxSubscription: { unsubscribe(): void };
 
+  /** Set by {@link ClusterClient.detach}: nothing more is sent. */
+  private closed = false;
+
   /**
    * Stops receiving answers, so the client's address is free for another
-   * (real mode's `close()`). Requests still waiting time out.
+   * (real mode's `close()`). A request waiting for an answer ends at once
+   * with `Closed` (outcome unknown: it was sent); a later one is refused
+   * with `Closed` before anything is sent; a `watch` ends with the same
+   * error.
    * @internal
    */
   detach(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.inboxSubscription.unsubscribe();
+    for (const rid of [...this.pending.keys()]) this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: 'the client was closed' });
+    for (const b of this.breakers.values()) b.stop();
+  }
+
+  private refuseIfClosed(what: string): void {
+    if (this.closed) throw new ClientError('Closed', `${what}: this client was closed; nothing was sent`, 'failed');
   }
 
   // ---------------------------------------------------------------- tasks
 
   /**
-   * Submits a task. Throws {@link InvalidTaskError} at once for a bad spec;
+   * Submits a task. Throws {@link InvalidTaskError} at once for a bad spec,
+   * and {@link InvalidCommandError} for tasks past the command size limit;
    * everything after is in the handle.
    */
   submitTask(spec: TaskSpec): TaskHandle {
@@ -318,13 +365,21 @@ export class ClusterClient {
     if (specs.length === 0) throw new RangeError('submitTasks needs at least one task');
     const now = this.kernel.now();
     const scope = this.tenant;
-    const tasks: NewTask[] = specs.map((spec, i) => ({
-      id: this.taskIds.next('task'),
-      spec: resolveTaskSpec(scope !== undefined && spec?.tenant === undefined ? { ...spec, tenant: scope } : spec, this.limits.maxPayloadBytes),
-      submittedAt: now,
-      ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}),
-    }));
-    const applied = this.submitChecked(scope === undefined ? { op: 'submitTasks', tasks } : { op: 'submitTasks', tasks, tenant: scope });
+    let bytesAtMost = COMMAND_FRAME_BYTES + 3 * (scope?.length ?? 0);
+    const tasks: NewTask[] = specs.map((spec, i) => {
+      const id = this.taskIds.next('task');
+      const resolved = resolveTaskSpecSized(scope !== undefined && spec?.tenant === undefined ? { ...spec, tenant: scope } : spec, this.limits.maxPayloadBytes, id);
+      bytesAtMost += resolved.bytesAtMost + 3 * (resubmitOf?.[i]?.length ?? 0);
+      return { id, spec: resolved.spec, submittedAt: now, ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}) };
+    });
+    const cmd: ClusterCommand = scope === undefined ? { op: 'submitTasks', tasks } : { op: 'submitTasks', tasks, tenant: scope };
+    // Each payload is within its limit; the batch must be within the command's,
+    // as the node counts it (measured only when the bound says it may not be).
+    if (bytesAtMost > this.limits.maxCommandBytes) {
+      const bytes = checkValue(cmd);
+      if (bytes > this.limits.maxCommandBytes) throw new InvalidCommandError('$', `is about ${bytes} bytes, the limit is ${this.limits.maxCommandBytes}: submit fewer tasks at once`);
+    }
+    const applied = this.submitChecked(cmd);
     applied.catch(() => {}); // observed through each handle
     return tasks.map((t, i) => new SubmittedTask(t.id, i, applied, this.net));
   }
@@ -468,7 +523,17 @@ export class ClusterClient {
       this.unanswered.delete(doubt.seq);
       throw new ClientError('SessionExpired', `request ${requestId} belongs to a session the cluster forgot; ask its outcome instead`, 'unknown', null, requestId);
     }
-    return this.run(doubt.seq, doubt.cmd);
+    try {
+      return await this.run(doubt.seq, doubt.cmd);
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'Backpressure' && err.outcome === 'failed') {
+        // This copy was shed; the first one may still take effect: the request stays in doubt.
+        this.unanswered.set(doubt.seq, doubt.session);
+        this.keepInDoubt(doubt);
+        throw new ClientError('Backpressure', `${err.message} (the first attempt's outcome is still unknown)`, 'unknown', err.leaderHint, requestId);
+      }
+      throw err;
+    }
   }
 
   /**
@@ -514,7 +579,7 @@ export class ClusterClient {
     try {
       return await this.propose(seq, session, cmd);
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'Timeout') {
+      if (err instanceof ClientError && err.outcome === 'unknown' && err.code !== 'SessionExpired') {
         doubt = true;
         this.keepInDoubt({ session, seq, cmd });
       }
@@ -582,6 +647,13 @@ export class ClusterClient {
 
   /** {@link ClusterClient.query}, with the log index the read was served at (every change up to it is in the answer). */
   async queryAt<N extends QueryName>(name: N, args: Queries[N]['args']): Promise<{ index: number; value: Queries[N]['result'] }> {
+    if (typeof name !== 'string') throw new ClientError('UnknownQuery', `a query is named by a string, got ${typeof name}`, 'failed');
+    try {
+      checkValue(args, '$.args');
+    } catch (err) {
+      if (!(err instanceof ValueDomainError)) throw err;
+      throw new ClientError('InvalidQuery', `query ${name}: ${err.path} ${err.detail}`, 'failed');
+    }
     const reply = (await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`)) as Extract<Reply, { kind: 'query' }>;
     return { index: reply.index, value: reply.value as Queries[N]['result'] };
   }
@@ -606,11 +678,16 @@ export class ClusterClient {
    * answer came in time.
    */
   private async exchange(make: (rid: number) => ClientRequest, what: string): Promise<Extract<Reply, { ok: true }>> {
+    this.refuseIfClosed(what);
     const kernel = this.kernel;
     const deadline = kernel.now() + this.timeoutMs;
     let lastError = 'no attempt';
     let tried = 0;
+    // An attempt that went unanswered may have reached a node, whose copy may yet take effect.
+    let unanswered = false;
+    let sent = false;
     while (kernel.now() < deadline) {
+      if (this.closed) throw new ClientError('Closed', `${what}: the client was closed before an answer came${sent ? '; it may or may not have taken effect' : ''}`, sent ? 'unknown' : 'failed');
       const target = this.pickTarget(tried++);
       if (target === null) {
         // Every breaker shut and a probe already out: wait for it.
@@ -618,12 +695,18 @@ export class ClusterClient {
         continue;
       }
       const r = await this.call(target, make(++this.rid), Math.min(this.attemptTimeoutMs, deadline - kernel.now()));
+      sent = true;
+      if (this.closed && !r.ok) continue;
       if (r.ok) {
         this.leaderGuess = target;
         return r;
       }
+      if (r.code === 'Unreachable') unanswered = true;
       switch (r.code) {
         case 'Backpressure':
+          // This copy was refused; an earlier one that went unanswered may still have been accepted.
+          if (unanswered) throw new ClientError(r.code, `${r.message} (an earlier attempt went unanswered and may yet take effect)`, 'unknown', r.leaderHint);
+          throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
         case 'InvalidCommand':
         case 'UnknownQuery':
         case 'InvalidQuery':
@@ -632,7 +715,10 @@ export class ClusterClient {
       }
       lastError = `${r.code}: ${r.message}`;
       this.leaderGuess = r.leaderHint === target ? null : r.leaderHint;
-      if (!this.leaderGuess) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
+      // Straight to the hinted leader, unless its breaker would send this
+      // elsewhere (to a node that would only hint again): then pause, as
+      // without a hint, rather than bounce between followers.
+      if (!this.leaderGuess || !this.admits(this.leaderGuess)) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
     }
     throw new ClientError('Timeout', `${what}: no answer within ${this.timeoutMs} ms (last: ${lastError}); it may or may not have taken effect`, 'unknown');
   }
@@ -714,15 +800,23 @@ export class ClusterClient {
   private call(target: string, request: ClientRequest, timeout: number): Promise<Reply | Refusal> {
     const kernel = this.kernel;
     const admitted = this.admits(target);
-    if (admitted) this.toBreaker(target, { type: 'CALL' });
-    else this.panicProbe = true;
     return new Promise((resolve) => {
       const rid = request.rid;
       const timer = kernel.schedule(timeout, () => this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
       const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined, admitted };
       this.pending.set(rid, p);
-      // A send the network drops is, to the client, an answer that never comes: the timers deal with it.
-      this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
+      // A send the network drops is, to the client, an answer that never
+      // comes: the timers deal with it. One that throws (a value the wire
+      // cannot carry) went nowhere: the breaker hears nothing of it.
+      try {
+        this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
+      } catch (err) {
+        this.pending.delete(rid);
+        kernel.cancel(timer);
+        throw err;
+      }
+      if (admitted) this.toBreaker(target, { type: 'CALL' });
+      else this.panicProbe = true;
       const first = this.retransmitWait();
       let wait = first;
       const resend = () => {

@@ -1,7 +1,7 @@
 import type { ApplyErrorCode } from '../actors/clusterState.js';
 
 /** Stable codes of client errors. */
-export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Backpressure' | 'TaskFailed' | 'TaskCancelled' | 'UnknownQuery' | 'InvalidQuery' | 'Compacted' | 'Unauthorized' | ApplyErrorCode;
+export type ClientErrorCode = 'NotLeader' | 'Timeout' | 'Closed' | 'Backpressure' | 'TaskFailed' | 'TaskCancelled' | 'UnknownQuery' | 'InvalidQuery' | 'Compacted' | 'Unauthorized' | ApplyErrorCode;
 
 /**
  * A request that did not succeed. `outcome` says what the caller may assume:

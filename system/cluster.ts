@@ -16,8 +16,9 @@ import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
 import type { PeerHealthOptions } from '../actors/peerHealth.js';
 import type { RecoveryOptions } from '../actors/recoveryManager.js';
-import type { Resources } from '../actors/taskTable.js';
-import { eventsOfChanges, isFinalTaskEvent, type GreyEvent, type TaskStreamEvent } from './events.js';
+import type { Resources, TaskTransition } from '../actors/taskTable.js';
+import { FINAL_TASK_STATUSES } from '../machines/taskLifecycle.js';
+import { eventsOfChanges, isFinalTaskEvent, taskEventOf, type GreyEvent, type TaskStreamEvent } from './events.js';
 import { DEFAULT_RAFT_OPTIONS, type RaftOptions } from '../actors/raftNode.js';
 import type { RaftStatus } from '../actors/raftNode.js';
 import { MemoryStorage, type CrashLoss } from '../actors/storage.js';
@@ -33,6 +34,7 @@ import { DriftingClock } from './driftingClock.js';
 import { InvariantChecker } from './invariants.js';
 import { isConverged } from './convergence.js';
 import { Trace, writeTraceFile } from './trace.js';
+import { checkStateLimits, checkTaskOptions } from './nodeOptionsCheck.js';
 
 /** Options of {@link createCluster}. */
 export interface ClusterOptions {
@@ -117,6 +119,13 @@ export interface ClusterOptions {
   security?: SimulatedSecurityOptions | boolean;
 }
 
+/**
+ * Nodes a simulated cluster may have, at most: every node keeps a link to
+ * every other, so the cost grows with the square of the count (a million
+ * nodes ran out of memory after a minute instead of saying no).
+ */
+export const MAX_CLUSTER_NODES = 256;
+
 /** Every option {@link createCluster} knows; anything else is a typo worth an error. */
 const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'nodes', 'seed', 'network', 'raft', 'bootstrap', 'tracePath', 'keepTrace', 'crashLoss', 'crashClosesConnections', 'check', 'onTrace',
@@ -126,7 +135,8 @@ const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
 
 /**
  * Refuses options a cluster cannot honour, naming the option: unknown keys
- * (top level and `raft`), a node count that is not a positive integer, ids
+ * (top level, `raft`, `tasks`, `limits`), values out of range in `tasks`
+ * and `limits`, a node count that is not a positive integer, ids
  * that are not non-empty strings, a seed that is not a safe integer.
  */
 function checkClusterOptions(options: ClusterOptions): void {
@@ -143,7 +153,11 @@ function checkClusterOptions(options: ClusterOptions): void {
   } else if (!Array.isArray(n) || n.some((id) => typeof id !== 'string' || id.length === 0)) {
     throw new TypeError('createCluster: nodes must be a positive integer or a list of non-empty string ids');
   }
+  const count = typeof n === 'number' ? n : n.length;
+  if (count > MAX_CLUSTER_NODES) throw new RangeError(`createCluster: at most ${MAX_CLUSTER_NODES} nodes, got ${count}`);
   if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new RangeError(`createCluster: seed must be an integer, got ${options.seed}`);
+  checkTaskOptions('createCluster', options.tasks);
+  checkStateLimits('createCluster', options.limits);
   const d = options.clockDrift;
   if (d !== undefined && !(typeof d === 'number' && d >= 0 && d < 1)) throw new RangeError(`createCluster: clockDrift must be a number in [0, 1), got ${d}`);
   const l = options.syncLatency;
@@ -327,10 +341,21 @@ export class Cluster {
    */
   watchTask(taskId: string, fromIndex = 0): Observable<TaskStreamEvent> {
     return new Observable<TaskStreamEvent>((sub) => {
-      for (const e of this.taskHistory.get(taskId) ?? []) {
+      const kept = this.taskHistory.get(taskId);
+      for (const e of kept ?? []) {
         if (e.index < fromIndex) continue;
         sub.next(e);
         if (isFinalTaskEvent(e)) {
+          sub.complete();
+          return;
+        }
+      }
+      if (kept === undefined) {
+        // Its events left the history (eventHistory bounds it): a task that
+        // has ended ends its stream with what its record says.
+        const final = this.finalEventOf(taskId, fromIndex);
+        if (final !== null) {
+          sub.next(final);
           sub.complete();
           return;
         }
@@ -348,6 +373,16 @@ export class Cluster {
         if (set!.size === 0) this.taskWatchers.delete(taskId);
       };
     });
+  }
+
+  /** The final event of an ended task as a node's replicated table has it (null: unknown here, or not ended). */
+  private finalEventOf(taskId: string, index: number): TaskStreamEvent | null {
+    const node = this.leader() ?? this.upNodes()[0];
+    const record = node?.state.task(taskId) ?? node?.state.taskTable.deadLetters().find((t) => t.id === taskId);
+    if (!record || !FINAL_TASK_STATUSES.has(record.status)) return null;
+    const transition: TaskTransition = { index, taskId, from: null, to: record.status, attempt: record.attempt, worker: record.worker, reason: null, rejected: false, change: 'complete' };
+    const e = taskEventOf(transition, record);
+    return e !== null && isFinalTaskEvent(e) ? e : null;
   }
 
   private publish(e: GreyEvent): void {
@@ -495,6 +530,7 @@ export class Cluster {
    * returns its value or throws its error.
    */
   async drive<T>(promise: Promise<T>, within = 60_000): Promise<T> {
+    if (typeof within !== 'number') throw new TypeError(`drive(promise, within): within is a number of virtual ms (runUntil takes { within }), got ${JSON.stringify(within)}`);
     let settled = false;
     promise.then(
       () => (settled = true),
@@ -526,10 +562,10 @@ export class Cluster {
    * every group).
    */
   client(options: ClientOptions = {}): ClusterClient {
+    checkClientOptions(options); // before the client takes an id and joins the network
     let id = options.id;
     if (id === undefined) while (this.bus.hasNode((id = `client${++this.clients}`)));
     if (this.bus.hasNode(id)) throw new RangeError(`a node or client '${id}' is already on the network`);
-    checkClientOptions(options); // before the client joins the network
     // A client bound to a tenant acts for it, as a real client with a tenant's certificate does.
     const bound = this.boundTenants.get(id);
     if (bound !== undefined && options.tenant !== undefined && options.tenant !== bound) throw new RangeError(`client '${id}' is bound to tenant '${bound}'; it cannot act for tenant '${options.tenant}'`);

@@ -2,6 +2,7 @@ import type { ClusterCommand } from '../actors/clusterState.js';
 import type { TaskChange } from '../actors/taskTable.js';
 import { checkValue, copyValue, ValueDomainError } from './valueDomain.js';
 import { ClientError } from './clientError.js';
+import { checkResolvedTaskSpec, InvalidTaskError } from './taskSpec.js';
 
 /** Limits on what one client command may carry (explicit, as TigerBeetle keeps them). */
 export interface CommandLimits {
@@ -32,16 +33,17 @@ export class InvalidCommandError extends ClientError {
   }
 }
 
-type Check = (cmd: Record<string, unknown>) => void;
+type Check = (cmd: Record<string, unknown>, limits: CommandLimits) => void;
 
-const name = (field: string): Check => (cmd) => {
-  const v = cmd[field];
-  if (typeof v !== 'string' || v.length === 0 || v.length > COMMAND_LIMITS.maxNameLength) {
-    throw new InvalidCommandError(`$.${field}`, `must be a string of 1–${COMMAND_LIMITS.maxNameLength} characters`);
-  }
-};
-const optionalName = (field: string): Check => (cmd) => {
-  if (cmd[field] !== undefined) name(field)(cmd);
+/** `record[field]` is a name: a string of 1 to `max` characters (`at` is the record's path). */
+function checkName(record: Record<string, unknown>, field: string, at: string, max: number): void {
+  const v = record[field];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new InvalidCommandError(`${at}.${field}`, `must be a string of 1–${max} characters`);
+}
+
+const name = (field: string): Check => (cmd, limits) => checkName(cmd, field, '$', limits.maxNameLength);
+const optionalName = (field: string): Check => (cmd, limits) => {
+  if (cmd[field] !== undefined) checkName(cmd, field, '$', limits.maxNameLength);
 };
 const optionalString = (field: string): Check => (cmd) => {
   if (cmd[field] !== undefined && typeof cmd[field] !== 'string') throw new InvalidCommandError(`$.${field}`, 'must be a string when given');
@@ -49,8 +51,23 @@ const optionalString = (field: string): Check => (cmd) => {
 const array = (field: string): Check => (cmd) => {
   if (!Array.isArray(cmd[field])) throw new InvalidCommandError(`$.${field}`, 'must be an array');
 };
-const finite = (field: string): Check => (cmd) => {
-  if (typeof cmd[field] !== 'number' || !Number.isFinite(cmd[field])) throw new InvalidCommandError(`$.${field}`, 'must be a finite number');
+/** `record[field]` is a finite number (`at` is the record's path). */
+function checkFinite(record: Record<string, unknown>, field: string, at: string): void {
+  const v = record[field];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidCommandError(`${at}.${field}`, 'must be a finite number');
+}
+
+const finite = (field: string): Check => (cmd) => checkFinite(cmd, field, '$');
+const positiveInteger = (field: string): Check => (cmd) => {
+  if (!Number.isSafeInteger(cmd[field]) || (cmd[field] as number) < 1) throw new InvalidCommandError(`$.${field}`, 'must be an integer ≥ 1');
+};
+/** Each element of the array `cmd[field]` is a name. */
+const nameList = (field: string): Check => (cmd, limits) => {
+  const list = cmd[field] as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'string' || v.length === 0 || v.length > limits.maxNameLength) throw new InvalidCommandError(`$.${field}[${i}]`, `must be a string of 1–${limits.maxNameLength} characters`);
+  }
 };
 const object = (field: string, optional = false): Check => (cmd) => {
   const v = cmd[field];
@@ -108,7 +125,7 @@ const CHANGE_FIELDS: Record<TaskChange['kind'], ReadonlyArray<'worker' | 'attemp
  * a bad one is refused here, naming it, instead of reaching every replica
  * to be refused there as a transition of no known task.
  */
-const taskChangeList: Check = (cmd) => {
+const taskChangeList: Check = (cmd, limits) => {
   const changes = cmd.changes as unknown[];
   for (let i = 0; i < changes.length; i++) {
     const at = `$.changes[${i}]`;
@@ -118,26 +135,19 @@ const taskChangeList: Check = (cmd) => {
     if (typeof kind !== 'string' || !Object.hasOwn(CHANGE_FIELDS, kind)) {
       throw new InvalidCommandError(`${at}.kind`, `must be one of ${Object.keys(CHANGE_FIELDS).join(', ')}; got ${typeof kind === 'string' ? `'${kind}'` : String(kind)}`);
     }
-    const nameAt = (field: string) => {
-      const v = c[field];
-      if (typeof v !== 'string' || v.length === 0 || v.length > COMMAND_LIMITS.maxNameLength) throw new InvalidCommandError(`${at}.${field}`, `must be a string of 1–${COMMAND_LIMITS.maxNameLength} characters`);
-    };
-    const finiteAt = (field: string) => {
-      if (typeof c[field] !== 'number' || !Number.isFinite(c[field])) throw new InvalidCommandError(`${at}.${field}`, 'must be a finite number');
-    };
-    nameAt('taskId');
-    finiteAt('at');
+    checkName(c, 'taskId', at, limits.maxNameLength);
+    checkFinite(c, 'at', at);
     for (const f of CHANGE_FIELDS[kind as TaskChange['kind']]) {
       switch (f) {
         case 'worker':
-          nameAt('worker');
+          checkName(c, 'worker', at, limits.maxNameLength);
           break;
         case 'attempt':
           if (!Number.isSafeInteger(c.attempt) || (c.attempt as number) < 1) throw new InvalidCommandError(`${at}.attempt`, 'must be an integer ≥ 1');
           break;
         case 'progress':
         case 'retryAt':
-          finiteAt(f);
+          checkFinite(c, f, at);
           break;
         case 'proof':
           if (c.proof === null || typeof c.proof !== 'object' || Array.isArray(c.proof)) throw new InvalidCommandError(`${at}.proof`, 'must be an object');
@@ -153,6 +163,35 @@ const taskChangeList: Check = (cmd) => {
           if ((f === 'reason' || c.reason !== undefined) && typeof c.reason !== 'string') throw new InvalidCommandError(`${at}.reason`, f === 'reason' ? 'must be a string' : 'must be a string when given');
           break;
       }
+    }
+  }
+};
+
+/** The fields of one submitted task (`NewTask` in the task table). */
+const NEW_TASK_FIELDS: ReadonlySet<string> = new Set(['id', 'spec', 'submittedAt', 'resubmitOf']);
+
+/**
+ * The tasks of a `submitTasks` command: at least one, each with an id, a
+ * submission time and a fully resolved spec (the client fills in the
+ * defaults, so every replica stores the same spec whatever its version's
+ * defaults). A malformed task is refused here, naming it.
+ */
+const taskList: Check = (cmd, limits) => {
+  const tasks = cmd.tasks as unknown[];
+  if (tasks.length === 0) throw new InvalidCommandError('$.tasks', 'must hold at least one task');
+  for (let i = 0; i < tasks.length; i++) {
+    const at = `$.tasks[${i}]`;
+    const t = tasks[i] as Record<string, unknown> | null;
+    if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new InvalidCommandError(at, 'must be an object { id, spec, submittedAt }');
+    for (const k in t) if (!NEW_TASK_FIELDS.has(k)) throw new InvalidCommandError(`${at}.${k}`, 'is not a field of a submitted task');
+    checkName(t, 'id', at, limits.maxNameLength);
+    checkFinite(t, 'submittedAt', at);
+    if (t.resubmitOf !== undefined) checkName(t, 'resubmitOf', at, limits.maxNameLength);
+    try {
+      checkResolvedTaskSpec(t.spec);
+    } catch (err) {
+      if (!(err instanceof InvalidTaskError)) throw err;
+      throw new InvalidCommandError(err.field === 'spec' ? `${at}.spec` : `${at}.spec.${err.field}`, err.detail);
     }
   }
 };
@@ -175,12 +214,39 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   registerTenant: [name('tenant'), object('quota', true)],
   registerWorker: [name('worker'), object('capacity')],
   drainWorker: [name('worker')],
-  submitTasks: [array('tasks'), optionalName('tenant')],
+  submitTasks: [array('tasks'), taskList, optionalName('tenant')],
   taskChanges: [array('changes'), taskChangeList, optionalName('tenant'), proofBatch],
   pruneTasks: [finite('before')],
-  bootstrap: [array('voters')],
-  fence: [name('client'), finite('seq')],
+  bootstrap: [array('voters'), nameList('voters')],
+  fence: [name('client'), positiveInteger('seq')],
 };
+
+/** No length limits: what every replica checks again must not depend on a node's configuration. */
+const APPLY_LIMITS: Readonly<CommandLimits> = Object.freeze({ maxCommandBytes: Number.POSITIVE_INFINITY, maxNameLength: Number.MAX_SAFE_INTEGER });
+
+/**
+ * Why a committed command cannot be applied, or null: its op and the
+ * shape of its fields, as {@link checkCommand} checks them at the edge but
+ * without the configurable limits or the value walk. Each replica asks
+ * before applying, so a malformed command that reached the log (from an
+ * older version, or a node that skipped the edge check) is refused the
+ * same way everywhere instead of crashing every replica, and every
+ * restart that replays it. A task change list is checked change by change
+ * by the task table, which refuses a bad change alone.
+ */
+export function commandShapeProblem(cmd: unknown): string | null {
+  if (cmd === null || typeof cmd !== 'object' || Array.isArray(cmd)) return 'the command is not an object';
+  const record = cmd as Record<string, unknown>;
+  const op = record.op;
+  if (typeof op !== 'string' || !Object.hasOwn(OPS, op)) return `unknown op '${String(op)}'`;
+  try {
+    for (const check of OPS[op as ClusterCommand['op']]) if (check !== taskChangeList) check(record, APPLY_LIMITS);
+  } catch (err) {
+    if (err instanceof InvalidCommandError) return err.message;
+    throw err;
+  }
+  return null;
+}
 
 /**
  * Checks a command at the client edge and returns a copy of it that shares
@@ -205,7 +271,7 @@ export function checkCommandSized(cmd: unknown, limits: CommandLimits = COMMAND_
   if (typeof op !== 'string' || !Object.hasOwn(OPS, op)) {
     throw new InvalidCommandError('$.op', `must be one of ${Object.keys(OPS).join(', ')}; got ${typeof op === 'string' ? `'${op}'` : String(op)}`);
   }
-  for (const check of OPS[op as ClusterCommand['op']]) check(record);
+  for (const check of OPS[op as ClusterCommand['op']]) check(record, limits);
   let checked: { value: unknown; bytes: number };
   try {
     checked = copy ? copyValue(cmd) : { value: cmd, bytes: checkValue(cmd) };

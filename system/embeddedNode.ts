@@ -1,7 +1,7 @@
 import { Subject, type Observable } from 'rxjs';
 import { ClusterNode } from '../actors/clusterNode.js';
 import type { ClusterStateLimits } from '../actors/clusterState.js';
-import type { RaftOptions, RaftStatus } from '../actors/raftNode.js';
+import { DEFAULT_RAFT_OPTIONS, type RaftOptions, type RaftStatus } from '../actors/raftNode.js';
 import { HandlerRegistry, type TaskHandler } from '../actors/taskHandlers.js';
 import type { TaskControllerOptions } from '../actors/taskController.js';
 import { ClusterClient, type ClientNetwork, type ClientOptions } from './client.js';
@@ -24,6 +24,7 @@ import { startHttpApi, type HttpApi } from './httpApi.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
 import { identityFromPrivateKey } from '../actors/nodeIdentity.js';
 import { PROOF_SIGNING_MODES, ProofSigner, type ProofSigningMode } from '../actors/proofSignature.js';
+import { checkStateLimits, checkTaskOptions } from './nodeOptionsCheck.js';
 
 /** Options of {@link startNode}. */
 export interface StartNodeOptions {
@@ -189,31 +190,41 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   const events = new Subject<GreyEvent>();
   const traffic = { sent: 0, delivered: 0 };
   const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();
-  node = new ClusterNode({
-    id,
-    clock,
-    random,
-    transport: {
-      send: (to, type, payload) => {
-        traffic.sent++;
-        network.send(id, to, type, payload);
+  try {
+    node = makeNode();
+  } catch (err) {
+    // A bad option the node refused (raft timing, say): leave nothing open, so a corrected start can take the directory.
+    await tcp?.close();
+    await storage.close();
+    throw err;
+  }
+  function makeNode(): ClusterNode {
+    return new ClusterNode({
+      id,
+      clock,
+      random,
+      transport: {
+        send: (to, type, payload) => {
+          traffic.sent++;
+          network.send(id, to, type, payload);
+        },
       },
-    },
-    storage,
-    // A joining node knows no configuration: it learns it from the leader's log once it is added.
-    bootstrap: options.join ? undefined : { voters, learners: [] },
-    raft: { ...REAL_RAFT, ...options.raft },
-    handlers: registry,
-    executor: { proofSigner },
-    tasks: options.tasks,
-    limits: options.limits,
-    auditStore: LmdbAuditStore.of(storage),
-    auditClock: { now: () => Date.now() }, // records dated on the calendar, readable after the process is gone
-    ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
-    observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
-    ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from), tenantOf: (from: string) => tcp.tenantOf(from) } : {}),
-  });
+      storage,
+      // A joining node knows no configuration: it learns it from the leader's log once it is added.
+      bootstrap: options.join ? undefined : { voters, learners: [] },
+      raft: { ...REAL_RAFT, ...options.raft },
+      handlers: registry,
+      executor: { proofSigner },
+      tasks: options.tasks,
+      limits: options.limits,
+      auditStore: LmdbAuditStore.of(storage),
+      auditClock: { now: () => Date.now() }, // records dated on the calendar, readable after the process is gone
+      ...(options.tls ? { security: realNodeSecurity(id, options.tls) } : {}),
+      observer: { role: (role, term, leader) => roleListeners.forEach((l) => l(role, term, leader)) },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(tcp ? { principalOf: (from: string) => tcp.roleOf(from), tenantOf: (from: string) => tcp.tenantOf(from) } : {}),
+    });
+  }
   // A peer's connections all closed: Raft may fail over at once if it was the leader.
   const disconnects = tcp ? tcp.disconnects$.subscribe((peer) => node!.peerDisconnected(peer)) : null;
   let dropsAudited = new Map<string, number>();
@@ -290,7 +301,11 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
         { listen: options.api.listen, ...(options.tls ? { tls: options.tls } : {}) },
       );
     } catch (err) {
+      // Undo the start: the node's address on the network is free again, its storage closed.
       node.stop();
+      inbox.unsubscribe();
+      disconnects?.unsubscribe();
+      gateway?.close();
       await tcp?.close();
       await storage.close();
       throw err;
@@ -371,11 +386,18 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   };
 }
 
+/** Every option {@link startNode} knows; anything else is a typo worth an error. */
+const START_OPTION_KEYS: ReadonlySet<string> = new Set<keyof StartNodeOptions>(['id', 'peers', 'join', 'network', 'listen', 'tls', 'dataDir', 'handlers', 'workerCapacity', 'raft', 'tasks', 'limits', 'api', 'inspect', 'proofSigning']);
+
 function checkStartOptions(o: StartNodeOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('startNode: options must be an object');
   if (typeof o.id !== 'string' || o.id.length === 0) throw new TypeError('startNode: id must be a non-empty string');
   if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new TypeError('startNode: dataDir must be a path');
   if (o.join !== undefined && typeof o.join !== 'boolean') throw new TypeError('startNode: join must be a boolean');
+  for (const key of Object.keys(o)) if (!START_OPTION_KEYS.has(key)) throw new TypeError(`startNode: unknown option '${key}'; known: ${[...START_OPTION_KEYS].join(', ')}`);
+  for (const key of Object.keys(o.raft ?? {})) if (!Object.hasOwn(DEFAULT_RAFT_OPTIONS, key)) throw new TypeError(`startNode: unknown option 'raft.${key}'; known: ${Object.keys(DEFAULT_RAFT_OPTIONS).join(', ')}`);
+  checkTaskOptions('startNode', o.tasks);
+  checkStateLimits('startNode', o.limits);
   if (o.proofSigning !== undefined && !PROOF_SIGNING_MODES.includes(o.proofSigning)) throw new TypeError(`startNode: proofSigning must be 'each', 'batch' or 'off', got ${String(o.proofSigning)}`);
   if (o.listen !== undefined) {
     if (o.network !== undefined) throw new TypeError('startNode: give network (in-process) or listen and tls (TCP), not both');

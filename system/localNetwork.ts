@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { Observable, Subject, type Subscriber } from 'rxjs';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
 
@@ -32,9 +32,21 @@ export class LocalNetwork {
     return this.inboxes.get(id)?.observed === true;
   }
 
-  /** The messages delivered to `id`. */
+  /** The messages delivered to `id`. Once its last subscriber leaves, the address is forgotten (clients come and go under fresh ids). */
   inbox<P = unknown>(id: string): Observable<Envelope<P>> {
-    return this.subject(id).asObservable() as Observable<Envelope<P>>;
+    return new Observable<Envelope<P>>((subscriber) => {
+      const s = this.subject(id);
+      const inner = s.subscribe(subscriber as unknown as Subscriber<Envelope>);
+      return () => {
+        inner.unsubscribe();
+        if (!s.observed && this.inboxes.get(id) === s) this.inboxes.delete(id);
+      };
+    });
+  }
+
+  /** Addresses some node or client receives at now. */
+  get addresses(): number {
+    return this.inboxes.size;
   }
 
   /** Sends `payload` from `from` to `to`; throws a TypeError at once for a payload outside the wire's domain. */

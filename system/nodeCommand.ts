@@ -355,8 +355,12 @@ export async function clusterCommand(args: string[], io: CliIO): Promise<number>
 
 async function clusterUp(args: string[], io: CliIO): Promise<number> {
   const f = parseFlags(args, { nodes: 'value', dir: 'value', 'base-port': 'value', 'api-port': 'value', handlers: 'value' });
-  const n = typeof f.nodes === 'string' ? parsePositiveInt(f.nodes, 'nodes') : 3;
   const dir = resolve(typeof f.dir === 'string' ? f.dir : '.grey');
+  const file = join(dir, CLUSTER_FILE);
+  const old = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterFile) : null;
+  // The nodes this directory's cluster was made with (those added later through `grey member add` have no log here).
+  const founders = old === null ? null : Object.values(old.nodes).filter((x) => x.log !== undefined).length;
+  const n = typeof f.nodes === 'string' ? parsePositiveInt(f.nodes, 'nodes') : (founders ?? 3);
   const basePort = typeof f['base-port'] === 'string' ? parsePositiveInt(f['base-port'], 'base-port') : 7001;
   if (basePort + n - 1 > 65_535) throw new UsageError('--base-port: the ports run past 65535');
   // Each node's HTTP API, on the ports after --api-port (default: 1000 above the node's).
@@ -364,11 +368,14 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   if (apiPort + n - 1 > 65_535) throw new UsageError('--api-port: the ports run past 65535');
   const handlers = typeof f.handlers === 'string' ? resolve(f.handlers) : null;
   if (handlers && !existsSync(handlers)) throw new UsageError(`--handlers: ${handlers} does not exist`);
-  const file = join(dir, CLUSTER_FILE);
-  if (existsSync(file)) {
-    const old = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
+  if (old !== null) {
     const alive = Object.values(old.nodes).filter((x) => x.pid !== undefined && isProcessAlive(x.pid));
     if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map((x) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
+    // Its nodes keep their founding voters: a different count here would hand
+    // the new nodes a voter set the others never agreed to.
+    if (founders !== n) {
+      throw new UsageError(`the cluster in ${dir} was made with ${founders} nodes; start it again with --nodes ${founders}, and add a node through 'grey member add' (voters change only through the log)`);
+    }
   }
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const tlsDir = join(dir, 'tls');

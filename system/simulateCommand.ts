@@ -4,6 +4,10 @@ import { parseFaults } from './nemesis.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONVERGE_MS, DEFAULT_SIMULATION, runSimulation, seedFailed, type SimulationOptions, type SimulationResult } from './simulation.js';
+import { MAX_CLUSTER_NODES } from './cluster.js';
+
+/** The workload's rate, at most (operations per virtual second): past it one simulated second would take hours. */
+const MAX_RATE = 100_000;
 
 const FLAGS = {
   seed: 'value',
@@ -49,7 +53,8 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     leaseReads: f['lease-reads'] === true,
     ...(get('sync-latency') !== undefined ? { syncLatency: parseSyncLatency(get('sync-latency')!) } : {}),
   };
-  if (!(base.rate >= 0)) throw new UsageError('--rate must be a number >= 0');
+  if (!(base.rate >= 0 && base.rate <= MAX_RATE)) throw new UsageError(`--rate must be a number of operations per second in [0, ${MAX_RATE}]`);
+  if (base.nodes > MAX_CLUSTER_NODES) throw new UsageError(`--nodes must be at most ${MAX_CLUSTER_NODES}`);
   const heartbeat = base.heartbeatMs ?? 50;
   if (!(base.electionTimeout[0] > heartbeat)) {
     throw new UsageError(`--election-timeout: the minimum (${base.electionTimeout[0]} ms) must be above the heartbeat interval (${heartbeat} ms), or no follower would ever hear its leader in time`);

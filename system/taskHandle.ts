@@ -29,7 +29,8 @@ export class SubmittedTask implements TaskHandle {
 
   get status$(): Observable<TaskStreamEvent> {
     return (this.status ??= defer(() => from(this.committed())).pipe(
-      switchMap(({ taskId, index }) => this.net.watchTask(taskId, index)),
+      // A submission an idempotency key resolved to an earlier task: that task's events are older than this entry.
+      switchMap(({ taskId, index }) => this.net.watchTask(taskId, taskId === this.id ? index : 0)),
       shareReplay(),
     ));
   }

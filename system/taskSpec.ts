@@ -1,6 +1,7 @@
 import type { BackoffPolicy, ResolvedTaskSpec, Resources } from '../actors/taskTable.js';
 import { isWellFormed } from '../actors/canonical.js';
 import { copyValue, ValueDomainError } from './valueDomain.js';
+import { MAX_RESULT_BYTES } from '../actors/resultHash.js';
 
 /** What a user submits. Everything but `type` has a default. */
 export interface TaskSpec {
@@ -34,6 +35,8 @@ export const TASK_DEFAULTS = Object.freeze({
 /** Limits on what a task may ask for (explicit, as TigerBeetle keeps them). */
 export const TASK_LIMITS = Object.freeze({
   maxPayloadBytes: 64 * 1024,
+  /** A task's result, at most (a larger one fails the task, not retried). */
+  maxResultBytes: MAX_RESULT_BYTES,
   maxRetries: 100,
   maxTimeoutMs: 24 * 3_600_000,
   maxTypeLength: 128,
@@ -45,7 +48,8 @@ export class InvalidTaskError extends Error {
   readonly code = 'InvalidTask';
   constructor(
     readonly field: string,
-    detail: string,
+    /** What is wrong with it. */
+    readonly detail: string,
   ) {
     super(`invalid task: ${field} ${detail}`);
     this.name = 'InvalidTaskError';
@@ -81,6 +85,23 @@ const TASK_FIELDS: ReadonlySet<string> = new Set(['type', 'payload', 'tenant', '
  * its own, see `ClientOptions.limits`).
  */
 export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_LIMITS.maxPayloadBytes): ResolvedTaskSpec {
+  return resolveTaskSpecSized(spec, maxPayloadBytes).spec;
+}
+
+/**
+ * Bytes a submitted task takes in its command (as the command size limit
+ * counts them), at most, beyond its payload and its strings: the field
+ * names, numbers and object framing of a task and its resolved spec.
+ */
+const TASK_FRAME_BYTES = 512;
+
+/**
+ * {@link resolveTaskSpec}, also returning an upper bound of the bytes the
+ * task adds to its command with id `id` (so a client need not walk a batch
+ * again to know it is within the command limit).
+ * @internal
+ */
+export function resolveTaskSpecSized(spec: TaskSpec, maxPayloadBytes: number, id = ''): { spec: ResolvedTaskSpec; bytesAtMost: number } {
   if (spec === null || typeof spec !== 'object') throw new InvalidTaskError('spec', 'must be an object');
   for (const k of Object.keys(spec)) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field');
   if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
@@ -99,30 +120,70 @@ export function resolveTaskSpec(spec: TaskSpec, maxPayloadBytes: number = TASK_L
     }
   }
   if (payloadBytes > maxPayloadBytes) throw new InvalidTaskError('payload', `is about ${payloadBytes} bytes, the limit is ${maxPayloadBytes}`);
-  const tenant = spec.tenant ?? TASK_DEFAULTS.tenant;
+  const resolved: ResolvedTaskSpec = {
+    type: spec.type,
+    payload,
+    tenant: spec.tenant ?? TASK_DEFAULTS.tenant,
+    priority: spec.priority ?? TASK_DEFAULTS.priority,
+    resources: fieldsOf('resources', spec.resources, TASK_DEFAULTS.resources),
+    maxRetries: spec.maxRetries ?? TASK_DEFAULTS.maxRetries,
+    backoff: fieldsOf('backoff', spec.backoff, TASK_DEFAULTS.backoff),
+    timeoutMs: spec.timeoutMs ?? TASK_DEFAULTS.timeoutMs,
+  };
+  if (spec.idempotencyKey !== undefined) resolved.idempotencyKey = spec.idempotencyKey;
+  checkResolvedFields(resolved);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit of well-formed text.
+  const strings = id.length + resolved.type.length + resolved.tenant.length + (resolved.idempotencyKey?.length ?? 0);
+  return { spec: resolved, bytesAtMost: payloadBytes + TASK_FRAME_BYTES + 3 * strings };
+}
+
+/**
+ * Checks a spec as a submission carries it, already resolved (every
+ * default filled in): what a node receives from a client, and what each
+ * replica checks again before applying, so a malformed spec is refused
+ * rather than crashing every replica that reads it. Throws
+ * {@link InvalidTaskError} naming the first field at fault. The payload
+ * is not walked here: the command it rides in is checked as a value.
+ */
+export function checkResolvedTaskSpec(spec: unknown): asserts spec is ResolvedTaskSpec {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new InvalidTaskError('spec', 'must be an object');
+  const s = spec as Record<string, unknown>;
+  for (const k in s) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field'); // a resolved spec has a task's fields, each required but the key
+  if (!('payload' in s)) throw new InvalidTaskError('payload', 'is required in a resolved spec (null when there is none)');
+  exactFields('resources', s.resources, TASK_DEFAULTS.resources);
+  exactFields('backoff', s.backoff, TASK_DEFAULTS.backoff);
+  checkResolvedFields(s as unknown as ResolvedTaskSpec);
+}
+
+/** `given` is an object with exactly the fields of `defaults`. */
+function exactFields(field: string, given: unknown, defaults: object): void {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new InvalidTaskError(field, 'must be an object');
+  for (const k in given) if (!Object.hasOwn(defaults, k)) throw new InvalidTaskError(`${field}.${k}`, `is not a ${field} field`);
+}
+
+/** The value checks of every field of a resolved spec (its shape is known). */
+function checkResolvedFields(spec: ResolvedTaskSpec): void {
+  if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
+    throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
+  }
+  checkText('type', spec.type);
+  const { tenant, priority, resources, maxRetries, backoff, timeoutMs } = spec;
   if (typeof tenant !== 'string' || tenant.length === 0) throw new InvalidTaskError('tenant', 'must be a non-empty string');
   checkText('tenant', tenant);
-  const priority = spec.priority ?? TASK_DEFAULTS.priority;
   if (!isInt(priority) || priority < -100 || priority > 100) throw new InvalidTaskError('priority', 'must be an integer in [-100, 100]');
-  const resources: Resources = fieldsOf('resources', spec.resources, TASK_DEFAULTS.resources);
   if (!isNum(resources.cpu) || resources.cpu <= 0) throw new InvalidTaskError('resources.cpu', 'must be a positive number');
   if (!isInt(resources.memoryBytes) || resources.memoryBytes <= 0) throw new InvalidTaskError('resources.memoryBytes', 'must be a positive integer');
-  const maxRetries = spec.maxRetries ?? TASK_DEFAULTS.maxRetries;
   if (!isInt(maxRetries) || maxRetries < 0 || maxRetries > TASK_LIMITS.maxRetries) throw new InvalidTaskError('maxRetries', `must be an integer in [0, ${TASK_LIMITS.maxRetries}]`);
-  const backoff: BackoffPolicy = fieldsOf('backoff', spec.backoff, TASK_DEFAULTS.backoff);
   if (!isNum(backoff.initialMs) || backoff.initialMs < 0) throw new InvalidTaskError('backoff.initialMs', 'must be a number >= 0');
   if (!isNum(backoff.factor) || backoff.factor < 1) throw new InvalidTaskError('backoff.factor', 'must be a number >= 1');
   if (!isNum(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidTaskError('backoff.maxMs', 'must be a number >= backoff.initialMs');
   if (!isNum(backoff.jitter) || backoff.jitter < 0 || backoff.jitter > 1) throw new InvalidTaskError('backoff.jitter', 'must be a fraction in [0, 1]');
-  const timeoutMs = spec.timeoutMs ?? TASK_DEFAULTS.timeoutMs;
   if (!isNum(timeoutMs) || timeoutMs <= 0 || timeoutMs > TASK_LIMITS.maxTimeoutMs) throw new InvalidTaskError('timeoutMs', `must be in (0, ${TASK_LIMITS.maxTimeoutMs}] ms`);
-  if (spec.idempotencyKey !== undefined && (typeof spec.idempotencyKey !== 'string' || spec.idempotencyKey.length === 0 || spec.idempotencyKey.length > TASK_LIMITS.maxKeyLength)) {
-    throw new InvalidTaskError('idempotencyKey', `must be a string of 1–${TASK_LIMITS.maxKeyLength} characters`);
+  const key = spec.idempotencyKey;
+  if (key !== undefined) {
+    if (typeof key !== 'string' || key.length === 0 || key.length > TASK_LIMITS.maxKeyLength) throw new InvalidTaskError('idempotencyKey', `must be a string of 1–${TASK_LIMITS.maxKeyLength} characters`);
+    checkText('idempotencyKey', key);
   }
-  if (spec.idempotencyKey !== undefined) checkText('idempotencyKey', spec.idempotencyKey);
-  const resolved: ResolvedTaskSpec = { type: spec.type, payload, tenant, priority, resources, maxRetries, backoff, timeoutMs };
-  if (spec.idempotencyKey !== undefined) resolved.idempotencyKey = spec.idempotencyKey;
-  return resolved;
 }
 
 export { backoffDelay } from '../actors/taskTable.js';

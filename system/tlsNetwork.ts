@@ -43,6 +43,8 @@ export interface TlsNetworkOptions {
   maxBufferedBytes?: number;
   /** Largest frame accepted (default 64 MiB): a larger one closes the connection. */
   maxFrameBytes?: number;
+  /** An accepted connection that has not completed its TLS handshake within this long is closed (default 5 000 ms). */
+  handshakeTimeoutMs?: number;
   /**
    * The circuit breaker of each link this process dials (Grey's breaker
    * chart): failed dials and handshakes trip it, and while it is open
@@ -174,8 +176,14 @@ export class TlsNetwork {
   async start(): Promise<{ host: string; port: number } | null> {
     if (!this.options.listen) return null;
     const { host, port } = parseAddress(this.options.listen, 'listen');
-    const server = tls.createServer({ ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true }, (socket) => this.onAccepted(socket));
-    server.on('tlsClientError', (err) => this.refuse(null, `TLS handshake: ${err.message}`));
+    // A connection that has not finished its handshake within the timeout is
+    // closed: Node reports it (tlsClientError) but leaves the socket open, and
+    // idle unauthenticated connections would hold file descriptors for good.
+    const server = tls.createServer({ ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS }, (socket) => this.onAccepted(socket));
+    server.on('tlsClientError', (err, socket) => {
+      this.refuse(null, `TLS handshake: ${err.message}`);
+      socket.destroy();
+    });
     this.server = server;
     return listenOn(server, host, port);
   }

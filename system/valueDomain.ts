@@ -126,7 +126,11 @@ function walk(value: unknown, w: Walk): unknown {
   if (stack.includes(obj)) w.fail('is a cycle (refers to a value that contains it)');
   if (stack.length >= MAX_NESTING) w.fail(`is nested deeper than ${MAX_NESTING} levels`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+    // On the stack while what it stands for is walked: a toJSON that returns
+    // its own object is a cycle, and a chain of them is bounded like nesting.
+    stack.push(obj);
     const stood = walk((obj as { toJSON(key: string): unknown }).toJSON(''), w);
+    stack.pop();
     if (stood === undefined) w.fail('has a toJSON that returns undefined');
     return stood;
   }

@@ -7,10 +7,16 @@ import type { RandomSource } from './random.js';
  * the simulation kernel, so actors cannot tell the two apart.
  */
 export class WallClock implements Clock {
-  private readonly origin = performance.now();
-
+  /**
+   * Milliseconds since the Unix epoch, counted on the monotonic clock from
+   * the process's start (so it never steps back when the system clock is
+   * set). Every process reads the same time base: the times a client, a
+   * leader and a worker write into one task (submitted, started, finished)
+   * and the rate limits computed from them compare across processes, to
+   * within the machines' clock sync.
+   */
   now(): number {
-    return performance.now() - this.origin;
+    return performance.timeOrigin + performance.now();
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { main } from '../system/cli.js';
 
 function capture() {
@@ -35,6 +39,8 @@ describe('grey CLI', () => {
       ['simulate', '--election-timeout', '10-20'],
       ['simulate', '--trace', '/no/such/folder/out.jsonl'],
       ['simulate', '--nodes', '0'],
+      ['simulate', '--nodes', '100000', '--duration', '1s'],
+      ['simulate', '--rate', '1e9', '--duration', '1s'],
       ['check'],
     ];
     for (const argv of bad) {
@@ -43,6 +49,39 @@ describe('grey CLI', () => {
       expect(c.err).toHaveLength(2);
       expect(c.err[0]).toMatch(/^grey: \S/);
       expect(c.err[1]).toBe("(run 'grey help' for usage)");
+    }
+  });
+
+  it('cluster up keeps a directory\'s founding nodes: another --nodes is refused before anything starts (it would change the voters outside the log)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
+    try {
+      const nodes = Object.fromEntries(['n1', 'n2', 'n3'].map((id, i) => [id, { address: `127.0.0.1:${17001 + i}`, log: join(dir, 'logs', `${id}.log`) }]));
+      writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ nodes: { ...nodes, n9: { address: '127.0.0.1:17009' } }, tls: join(dir, 'tls'), client: 'admin' }));
+      const c = capture();
+      expect(await main(['cluster', 'up', '--nodes', '5', '--dir', dir], c.io)).toBe(2);
+      expect(c.err[0]).toMatch(/was made with 3 nodes; start it again with --nodes 3, and add a node through 'grey member add'/);
+      expect(existsSync(join(dir, 'tls'))).toBe(false); // refused before certificates or processes
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node that cannot start (its port is taken) says why in one line and exits 1, without a stack', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      expect(await main(['certs', '--dir', join(dir, 'tls'), '--nodes', 'n1'], capture().io)).toBe(0);
+      const c = capture();
+      const code = await main(['node', '--id', 'n1', '--listen', `127.0.0.1:${port}`, '--peers', `n1=127.0.0.1:${port}`, '--data', join(dir, 'data'), '--tls', join(dir, 'tls', 'n1'), '--log-level', 'error'], c.io);
+      expect(code).toBe(1);
+      expect(c.err).toHaveLength(2);
+      expect(c.err[0]).toMatch(/^grey: .*EADDRINUSE/);
+      expect(c.err.join('\n')).not.toMatch(/\n\s+at /);
+    } finally {
+      busy.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

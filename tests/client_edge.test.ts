@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 import { rejection } from './helpers/rejection.js';
+import { resolveTaskSpec, resolveTaskSpecSized, type TaskSpec } from '../system/taskSpec.js';
+import { checkValue } from '../system/valueDomain.js';
+import { checkCommand } from '../system/commandCheck.js';
 
 /** A value nested `depth` objects deep: { a: { a: … 1 } }. */
 function nested(depth: number): unknown {
@@ -95,12 +98,127 @@ describe('the client edge: bad commands are refused with a typed error and leave
     expect((refused as ClientError).code).toBe('TaskNotFound');
   });
 
+  it('submitted tasks are checked at the edge, each with a fully resolved spec: a malformed one is refused naming it, and nothing is proposed', async () => {
+    const c = createTestCluster(3, { seed: 65 });
+    await c.waitForLeader();
+    const client = c.client();
+    const spec = resolveTaskSpec({ type: 'noop' });
+    const task = { id: 'task_a', spec, submittedAt: 0 };
+    const { backoff: _backoff, ...noBackoff } = spec;
+    const cases: Array<[unknown[], string]> = [
+      [[], '$.tasks'],
+      [[1], '$.tasks[0]'],
+      [[{}], '$.tasks[0].id'],
+      [[{ ...task, id: 7 }], '$.tasks[0].id'],
+      [[{ ...task, submittedAt: 'now' }], '$.tasks[0].submittedAt'],
+      [[{ ...task, extra: 1 }], '$.tasks[0].extra'],
+      [[{ ...task, resubmitOf: 3 }], '$.tasks[0].resubmitOf'],
+      [[{ id: 'task_a', submittedAt: 0 }], '$.tasks[0].spec'],
+      [[{ ...task, spec: noBackoff }], '$.tasks[0].spec.backoff'],
+      [[{ ...task, spec: { ...spec, resources: { cpu: 1 } } }], '$.tasks[0].spec.resources.memoryBytes'],
+      [[{ ...task, spec: { ...spec, priority: 1000 } }], '$.tasks[0].spec.priority'],
+      [[{ ...task, spec: { ...spec, tenant: '' } }], '$.tasks[0].spec.tenant'],
+      [[task, { ...task, id: 'task_b', spec: { ...spec, color: 'red' } }], '$.tasks[1].spec.color'],
+    ];
+    const before = c.leader()!.raft.log.lastIndex;
+    for (const [tasks, path] of cases) {
+      const err = await rejection(client.submit({ op: 'submitTasks', tasks } as never));
+      expect(err, path).toBeInstanceOf(InvalidCommandError);
+      expect((err as InvalidCommandError).path, path).toBe(path);
+    }
+    expect(c.leader()!.raft.log.lastIndex).toBe(before);
+    // The same tasks well formed are accepted.
+    const ok = await c.drive(client.submit({ op: 'submitTasks', tasks: [task] }));
+    expect(ok.value).toEqual(['task_a']);
+  });
+
+  it('a submission is stamped with the leader\'s time, not the client\'s: a client clock far ahead cannot move a tenant\'s rate bucket', async () => {
+    const c = createTestCluster(3, { seed: 68 });
+    await c.waitForLeader();
+    const client = c.client();
+    await c.drive(client.submit({ op: 'registerTenant', tenant: 't', quota: { maxTasksPerSecond: 2 } }));
+    const spec = resolveTaskSpec({ type: 'noop', tenant: 't' });
+    const future = 1e12;
+    await c.drive(client.submit({ op: 'submitTasks', tasks: [{ id: 'task_future', spec, submittedAt: future }] }));
+    await c.run(100); // every replica has applied it
+    const leader = c.leader()!;
+    const at = leader.state.task('task_future')!.submittedAt;
+    expect(at).toBeLessThan(c.kernel.now() + 1_000);
+    for (const n of c.upNodes()) expect(n.state.task('task_future')!.submittedAt).toBe(at);
+    // A second later the bucket has refilled as usual: an honest client is admitted.
+    await c.run(1_000);
+    const h = client.submitTasks([{ type: 'noop', tenant: 't' }, { type: 'noop', tenant: 't' }]);
+    await c.drive(Promise.all(h.map((t) => t.accepted)));
+  });
+
+  it('a fence names a whole request number, and a bootstrap lists node ids', () => {
+    expect(() => checkCommand({ op: 'fence', client: 'app', seq: 1.5 })).toThrow(/\$\.seq must be an integer ≥ 1/);
+    expect(() => checkCommand({ op: 'bootstrap', voters: [1, null] } as never)).toThrow(/\$\.voters\[0\] must be a string/);
+    expect(checkCommand({ op: 'fence', client: 'app', seq: 2 })).toEqual({ op: 'fence', client: 'app', seq: 2 });
+  });
+
+  it('the name length limit passed in is the one checked (not the default)', () => {
+    const limits = { maxCommandBytes: 1e6, maxNameLength: 4 };
+    expect(() => checkCommand({ op: 'put', key: 'abcdefghij', value: 1 }, limits)).toThrow(/\$\.key must be a string of 1–4 characters/);
+    expect(() => checkCommand({ op: 'taskChanges', changes: [{ kind: 'cancel', taskId: 'task_long', reason: 'r', at: 0 }] }, limits)).toThrow(/\$\.changes\[0\]\.taskId must be a string of 1–4 characters/);
+    expect(checkCommand({ op: 'put', key: 'abcd', value: 1 }, limits)).toEqual({ op: 'put', key: 'abcd', value: 1 });
+  });
+
+  it('a malformed command that reached the log anyway is refused by every replica, and a restart that replays it comes up', async () => {
+    const c = createTestCluster(3, { seed: 66 });
+    await c.waitForLeader();
+    const leader = c.leader()!;
+    // A node's own commands skip the client edge: one that a buggy or older node wrote.
+    for (const cmd of [{ op: 'submitTasks', tasks: [1] }, { op: 'submitTasks', tasks: [{}] }, { op: 'put' }, { op: 'bogus' }]) leader.forward(cmd as never);
+    await c.run(200);
+    for (const n of c.upNodes()) expect(n.state.tasks().length, n.id).toBe(0);
+    const indexes = c.upNodes().map((n) => n.raft.lastApplied);
+    expect(Math.min(...indexes)).toBeGreaterThanOrEqual(leader.raft.log.lastIndex);
+    // Replaying the log from storage applies (refuses) them again without a crash.
+    const follower = c.upNodes().find((n) => n.id !== leader.id)!.id;
+    c.crash(follower);
+    c.restart(follower);
+    await c.run(500);
+    const client = c.client();
+    await c.drive(client.put('after', 1));
+    await c.run(100);
+    expect(c.node(follower).state.get('after')).toBe(1);
+  });
+
   it('a command past the size limit is refused before it is sent', async () => {
     const c = createTestCluster(3, { seed: 62 });
     await c.waitForLeader();
     const err = await rejection(c.client().submit({ op: 'put', key: 'big', value: 'x'.repeat(2 * 1024 * 1024) }));
     expect(err).toBeInstanceOf(InvalidCommandError);
     expect((err as Error).message).toMatch(/bytes, the limit is/);
+  });
+
+  it('the size bound a client computes for submitted tasks is never below the size the node measures', () => {
+    const specs: TaskSpec[] = [
+      { type: 'noop' },
+      { type: 't'.repeat(128), tenant: 'é'.repeat(300), idempotencyKey: '😀'.repeat(128), payload: { a: [1, 'two', null, true], b: 'x'.repeat(1000) }, priority: -100, maxRetries: 100, timeoutMs: 1.5, resources: { cpu: 0.125, memoryBytes: 2 ** 40 }, backoff: { initialMs: 1.25, factor: 3.5, maxMs: 1e9, jitter: 0.33 } },
+      { type: 'x', payload: new Uint8Array(4096) },
+    ];
+    for (const spec of specs) {
+      const id = 'task_' + 'Z'.repeat(21);
+      const sized = resolveTaskSpecSized(spec, 1e9, id);
+      const measured = checkValue({ op: 'submitTasks', tasks: [{ id, spec: sized.spec, submittedAt: 123456.789, resubmitOf: 'task_' + 'Y'.repeat(21) }] });
+      expect(measured, spec.type).toBeLessThanOrEqual(64 + sized.bytesAtMost + 3 * 26);
+    }
+  });
+
+  it('tasks past the command size limit are refused at once, before anything is sent (each payload within its own limit)', async () => {
+    const c = createTestCluster(3, { seed: 67 });
+    await c.waitForLeader();
+    const before = c.leader()!.raft.log.lastIndex;
+    const small = c.client({ limits: { maxCommandBytes: 1_000 } });
+    expect(() => small.submitTask({ type: 'noop', payload: 'x'.repeat(5_000) })).toThrow(/\$ is about \d+ bytes, the limit is 1000: submit fewer tasks at once/);
+    // The default limit (1 MiB) holds a batch whose payloads are each within 64 KiB.
+    const client = c.client();
+    expect(() => client.submitTasks(Array.from({ length: 40 }, () => ({ type: 'noop', payload: 'x'.repeat(30_000) })))).toThrow(InvalidCommandError);
+    expect(c.leader()!.raft.log.lastIndex).toBe(before);
+    const ok = client.submitTasks(Array.from({ length: 10 }, () => ({ type: 'noop', payload: 'x'.repeat(30_000) })));
+    expect((await c.drive(ok[9].accepted)).taskId).toBe(ok[9].id);
   });
 
   it('no replica shares an object with a client: changing a submitted value or a read result changes nothing', async () => {
@@ -153,6 +271,29 @@ describe('handler results', () => {
   });
 });
 
+describe('client options', () => {
+  it('a typo, a bad number or a bad limit is refused when the client is made, naming it', async () => {
+    const c = createTestCluster(3, { seed: 69 });
+    await c.waitForLeader();
+    const cases: Array<[unknown, RegExp]> = [
+      [{ idd: 'x' }, /unknown option 'idd' \(known: id, endpoints/],
+      [{ timeoutMs: -1 }, /timeoutMs must be a number of ms > 0, got -1/],
+      [{ timeoutMs: 0 }, /timeoutMs must be a number of ms > 0, got 0/],
+      [{ attemptTimeoutMs: Number.NaN }, /attemptTimeoutMs must be a number of ms > 0, got null/],
+      [{ retryMs: '5' }, /retryMs must be a number of ms > 0, got "5"/],
+      [{ maxInDoubt: 1.5 }, /maxInDoubt must be an integer ≥ 0/],
+      [{ limits: { maxCommandBytes: -1 } }, /limits\.maxCommandBytes must be an integer > 0, got -1/],
+      [{ limits: { maxPayloadBytes: 'big' } }, /limits\.maxPayloadBytes must be an integer > 0, got "big"/],
+      [{ limits: { bogus: 1 } }, /unknown limit 'bogus'/],
+      [{ endpoints: 'n1' }, /endpoints must be an array of node ids/],
+      [{ session: '' }, /session must be a non-empty string/],
+    ];
+    for (const [options, message] of cases) expect(() => c.client(options as never), message.source).toThrow(message);
+    // None of them joined the network: a well-formed client still gets the first free id.
+    expect(c.client().id).toBe('client1');
+  });
+});
+
 describe('createCluster', () => {
   it('refuses unknown options, unknown raft options and node counts that are not positive integers', () => {
     expect(() => createTestCluster(3, { nodez: 3 } as never)).toThrow(/unknown option 'nodez'/);
@@ -160,9 +301,37 @@ describe('createCluster', () => {
     expect(() => createTestCluster(2.5)).toThrow(/nodes must be a positive integer/);
     expect(() => createTestCluster(0)).toThrow(/nodes must be a positive integer/);
     expect(() => createTestCluster(Number.NaN)).toThrow(/nodes must be a positive integer/);
+    expect(() => createTestCluster(1e6)).toThrow(/at most 256 nodes, got 1000000/);
     expect(() => createTestCluster(3, { nodes: ['a', ''] })).toThrow(/non-empty string ids/);
     expect(() => createTestCluster(3, { seed: 1.5 })).toThrow(/seed must be an integer/);
     expect(() => createTestCluster(3)).not.toThrow();
+  });
+
+  it('tasks, limits and raft values out of range are refused, naming the option (not a livelock or a stall later)', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ tasks: { tickMs: 0 } }, /tasks\.tickMs must be a number of ms > 0, got 0/],
+      [{ tasks: { tickMs: -10 } }, /tasks\.tickMs must be a number of ms > 0/],
+      [{ tasks: { maxAssignPerEntry: 0 } }, /tasks\.maxAssignPerEntry must be an integer ≥ 1/],
+      [{ tasks: { maxPendingTasks: -1 } }, /tasks\.maxPendingTasks must be an integer ≥ 1/],
+      [{ tasks: { retentionMs: -5 } }, /tasks\.retentionMs must be a number of ms ≥ 0/],
+      [{ tasks: { placement: 'random' } }, /tasks\.placement must be 'binpack' or 'spread'/],
+      [{ tasks: { fairShare: 'yes' } }, /tasks\.fairShare must be a boolean/],
+      [{ tasks: { bogus: 1 } }, /unknown option 'tasks\.bogus'/],
+      [{ limits: { bogus: 1 } }, /unknown option 'limits\.bogus'/],
+      [{ limits: { maxSessions: -5 } }, /limits\.maxSessions must be an integer ≥ 1, got -5/],
+      [{ limits: { tasks: { maxDeadLetters: 1.5 } } }, /limits\.tasks\.maxDeadLetters must be an integer ≥ 0/],
+      [{ limits: { kv: { maxRange: 0 } } }, /limits\.kv\.maxRange must be an integer ≥ 1/],
+      [{ raft: { heartbeatMs: -5 } }, /heartbeatMs must be > 0/],
+      [{ raft: { snapshotThreshold: -1 } }, /snapshotThreshold and snapshotKeep must be integers ≥ 0/],
+    ];
+    for (const [options, message] of cases) expect(() => createTestCluster(3, { seed: 1, ...options } as never), message.source).toThrow(message);
+    expect(() => createTestCluster(3, { seed: 1, tasks: { agingMs: Infinity, placement: 'spread' }, limits: { maxSessions: 5, kv: { maxChanges: 10, maxRange: 10 } } })).not.toThrow();
+  });
+
+  it('drive takes its time limit as a number, and says so when given runUntil\'s options', async () => {
+    const c = createTestCluster(3, { seed: 70 });
+    await expect(c.drive(Promise.resolve(1), { within: 10_000 } as never)).rejects.toThrow(/within is a number of virtual ms \(runUntil takes \{ within \}\), got \{"within":10000\}/);
+    expect(await c.drive(Promise.resolve(1), 10_000)).toBe(1);
   });
 
   it('fault injection names nodes by id: a node object (what leader() returns) is a TypeError saying so', async () => {
@@ -207,10 +376,10 @@ describe('timeouts', () => {
 });
 
 describe('the client edge admits only what the wire carries faithfully', () => {
-  it('a value as deep as the edge allows is replicated intact to every node', async () => {
+  it('a value as deep as the edge allows is replicated intact to every node, its digest computed inside its wrappers', async () => {
     const c = createTestCluster(3, { seed: 63 });
     await c.waitForLeader();
-    const value = nested(500);
+    const value = nested(510); // the deepest the edge takes inside a put (511 levels with the command)
     await c.drive(c.client().submit({ op: 'put', key: 'deep', value }));
     await c.settle();
     expect(c.checker!.violation ?? null).toBeNull();

@@ -12,6 +12,14 @@ let index = 0;
 const entry = (command: SessionCommand): LogEntry & { payload: { kind: 'command' } } => ({ index: ++index, term: 1, payload: { kind: 'command', command } });
 
 describe('real-mode clock and randomness', () => {
+  it('WallClocks made at different times, as in different processes, read one time base (epoch ms), so task times and rate limits compare across them', async () => {
+    const early = new WallClock();
+    await new Promise<void>((r) => setTimeout(r, 20)); // the second is made later, as a client that connects later
+    const late = new WallClock();
+    expect(Math.abs(early.now() - late.now())).toBeLessThan(1);
+    expect(Math.abs(late.now() - Date.now())).toBeLessThan(1_000);
+  });
+
   it('WallClock measures elapsed time and runs timers; CryptoRandom draws in range', async () => {
     const clock = new WallClock();
     const t0 = clock.now();

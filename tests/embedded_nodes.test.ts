@@ -140,6 +140,45 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
     await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'afile', 'n1') })).rejects.toThrow(StorageFormatError);
   });
 
+  it('a start that fails on a bad option leaves nothing behind: the same directory and id start at once with the option corrected', async () => {
+    const network = new LocalNetwork();
+    const dataDir = join(root, 'retry');
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: { electionTimeoutMin: 500, electionTimeoutMax: 100 } })).rejects.toThrow(RangeError);
+    // Typos and values out of range are refused before anything opens.
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, bogus: 1 } as never)).rejects.toThrow(/startNode: unknown option 'bogus'/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: { heartbeat: 5 } } as never)).rejects.toThrow(/unknown option 'raft\.heartbeat'/);
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, tasks: { maxPendingTasks: -1 } })).rejects.toThrow(/startNode: tasks\.maxPendingTasks must be an integer ≥ 1/);
+    expect(() => connect({ network, endpoints: ['n1'], bogus: 1 } as never)).toThrow(/unknown option 'bogus'/);
+    // An API address this machine does not have: the node had started, and is undone.
+    await expect(startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST, api: { listen: '203.0.113.7:0' } })).rejects.toThrow();
+    expect(network.inUse('n1')).toBe(false);
+    const node = await startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST });
+    await node.stop();
+  });
+
+  it('a closed client refuses at once with Closed: a request after close was never sent (failed), one waiting at close may have taken effect (unknown)', async () => {
+    const network = new LocalNetwork();
+    const node = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'closed'), raft: FAST });
+    try {
+      const ok = connect({ network, endpoints: ['n1'], id: 'ok' });
+      await ok.put('k', 1);
+      await ok.close();
+      // n9 is no node: a request sent there waits for an answer that never comes.
+      const client = connect({ network, endpoints: ['n9'], id: 'shut', attemptTimeoutMs: 60_000, timeoutMs: 60_000 });
+      const inFlight = client.put('k', 2).catch((e: unknown) => e);
+      const t0 = performance.now();
+      await client.close();
+      expect(await inFlight).toMatchObject({ name: 'ClientError', code: 'Closed', outcome: 'unknown' });
+      const after = await client.put('k', 3).catch((e: unknown) => e);
+      expect(after).toMatchObject({ name: 'ClientError', code: 'Closed', outcome: 'failed' });
+      expect((after as Error).message).toMatch(/this client was closed; nothing was sent/);
+      await expect(ok.submitTask({ type: 'noop' }).accepted).rejects.toMatchObject({ code: 'Closed', outcome: 'failed' });
+      expect(performance.now() - t0).toBeLessThan(5_000); // at once, not after a timeout
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('refuses a second node or client at an id the LocalNetwork already delivers to, touching nothing', async () => {
     const network = new LocalNetwork();
     const first = await startNode({ id: 'n1', peers: ['n1'], network, dataDir: join(root, 'owner'), raft: FAST });
@@ -156,6 +195,10 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
       expect(await client.get('k')).toMatchObject({ found: true, value: 1 });
       await client.close();
       connect({ network, endpoints: ['n1'], id: 'app' }).close(); // closed, its id is free
+      // Clients that come and go under fresh ids leave no address behind.
+      const before = network.addresses;
+      for (let i = 0; i < 50; i++) await connect({ network, endpoints: ['n1'] }).close();
+      expect(network.addresses).toBe(before);
     } finally {
       await first.stop();
     }

@@ -6,6 +6,7 @@ import { accrualPhi, PhiAccrualDetector } from '../actors/phiAccrualDetector.js'
 import { quorumOf } from '../machines/raftRole.js';
 import { ClientError, type TaskHandle } from '../system/client.js';
 import { createTestCluster, type Cluster } from '../system/cluster.js';
+import { rejection } from './helpers/rejection.js';
 import type { GreyEvent } from '../system/events.js';
 
 /*
@@ -618,7 +619,90 @@ describe('Failure & Recovery workflow', () => {
   });
 });
 
+describe('load shedding and retries', () => {
+  it('a retry of an accepted submission whose answer was lost is answered as accepted, not refused with Backpressure; the task exists once', async () => {
+    const max = 20;
+    const c = createTestCluster(3, { seed: 112, network: { latency: { base: 1, jitter: 0, distribution: 'uniform' } }, workerCapacity: null, tasks: { maxPendingTasks: max } });
+    c.registerHandler('noop', (p) => p);
+    const leader = await c.waitForLeader();
+    await c.settle();
+    const client = c.client({ attemptTimeoutMs: 200, endpoints: [leader.id] });
+    const first = client.submitTasks(Array.from({ length: max - 1 }, (_, i) => ({ type: 'noop', payload: i })));
+    await c.drive(Promise.all(first.map((h) => h.accepted)));
+    // The leader's answers to this client are lost for a while: the last
+    // free slot goes to X, and every retransmission of X arrives after it.
+    c.setLink(leader.id, client.id, { loss: 1 }, false);
+    const x = client.submitTask({ type: 'noop', payload: 'X' });
+    await c.run(150);
+    c.setLink(leader.id, client.id, { loss: 0 }, false);
+    const accepted = await c.drive(x.accepted);
+    expect(accepted.taskId).toBe(x.id);
+    expect(leader.state.tasks().filter((t) => t.spec.payload === 'X').map((t) => t.id)).toEqual([x.id]);
+    // A new submission is still shed: the table is full.
+    await expect(c.drive(client.submitTask({ type: 'noop', payload: 'Y' }).accepted)).rejects.toMatchObject({ code: 'Backpressure', outcome: 'failed' });
+  });
+
+  it('Backpressure after an attempt that went unanswered is outcome unknown, and the request is kept in doubt', async () => {
+    const max = 20;
+    const c = createTestCluster(3, { seed: 113, network: { latency: { base: 1, jitter: 0, distribution: 'uniform' } }, workerCapacity: null, tasks: { maxPendingTasks: max } });
+    c.registerHandler('noop', (p) => p);
+    const leader = await c.waitForLeader();
+    await c.settle();
+    const follower = c.upNodes().find((n) => n.id !== leader.id)!;
+    // The first attempt goes to a follower that never answers; the next reaches the leader, whose table is full.
+    const client = c.client({ attemptTimeoutMs: 50, endpoints: [follower.id, leader.id] });
+    const filler = c.client();
+    await c.drive(Promise.all(filler.submitTasks(Array.from({ length: max }, (_, i) => ({ type: 'noop', payload: i }))).map((h) => h.accepted)));
+    c.setLink(client.id, follower.id, { loss: 1 }, false);
+    const err = await c.drive(client.submitTask({ type: 'noop', payload: 'X' }).accepted).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err).toMatchObject({ code: 'Backpressure', outcome: 'unknown' });
+    expect((err as ClientError).requestId).toBeDefined();
+    // In doubt: its outcome can be asked, and a retry under its own number is allowed.
+    const requestId = (err as ClientError).requestId!;
+    // A retry shed again settles nothing: still unknown, still in doubt.
+    await expect(c.drive(client.retry(requestId))).rejects.toMatchObject({ code: 'Backpressure', outcome: 'unknown', requestId });
+    expect(client.inDoubt()).toContain(requestId);
+    // Its outcome settles it for good: never applied, and now it never will be.
+    expect(await c.drive(client.outcome(requestId))).toEqual({ applied: false });
+  });
+});
+
 describe('client circuit breakers', () => {
+  it('a leader hint whose breaker is open does not make the client bounce between followers without a pause', async () => {
+    const c = createTestCluster(3, { seed: 5 });
+    const leader = await c.waitForLeader();
+    await c.settle();
+    const client = c.client({ attemptTimeoutMs: 100, timeoutMs: 5_000 });
+    await c.drive(client.put('a', 1));
+    const followers = c.upNodes().filter((n) => n.id !== leader.id).map((n) => n.id);
+    const sentToFollowers = () => followers.reduce((n, f) => n + c.bus.linkStats(client.id, f).sent, 0);
+    const before = sentToFollowers();
+    c.setLink(leader.id, client.id, { loss: 1 }, false); // the client cannot hear the leader
+    const p = client.put('b', 2);
+    await c.run(1_000);
+    const toFollowers = sentToFollowers() - before;
+    // One request each retry pause (50 ms) at most, not one per round trip (about 170 before).
+    expect(toFollowers).toBeLessThanOrEqual(25);
+    c.setLink(leader.id, client.id, { loss: 0 }, false);
+    expect((await c.drive(p)).revision).toBeGreaterThan(0);
+  });
+
+  it('a query whose arguments are not values is refused at once as InvalidQuery, and no breaker hears of it', async () => {
+    const c = createTestCluster(3, { seed: 6 });
+    await c.waitForLeader();
+    const client = c.client();
+    for (let i = 0; i < 5; i++) {
+      const err = await rejection(client.query('get', { key: 1n } as never));
+      expect(err).toBeInstanceOf(ClientError);
+      expect(err).toMatchObject({ code: 'InvalidQuery', outcome: 'failed' });
+      expect((err as Error).message).toMatch(/\$\.args\.key is a bigint/);
+    }
+    await c.run(2_000);
+    expect(Object.values(client.breakerStates()).every((s) => s === 'closed')).toBe(true);
+    expect((await c.drive(client.get('nothing'))).found).toBe(false);
+  });
+
   it('test_circuit_breaker_activation (client side): a node that keeps timing out is skipped fast, then probed again', async () => {
     const c = createTestCluster(3, { seed: 121, network: { latency: { base: 2, jitter: 1, distribution: 'uniform' } } });
     const leader = await c.waitForLeader();

@@ -319,3 +319,48 @@ describe('Multi-tenant isolation workflow', () => {
     expect(capped.split('\n').find((l) => l.startsWith('grey_tenant_tasks_completed_total{tenant="other"'))).toMatch(/ 5$/);
   });
 });
+
+describe('idempotency keys', () => {
+  it('are kept per tenant: the same key in two tenants makes two tasks, each with its own result', async () => {
+    const c = createTestCluster(3, { seed: 91, network: fast });
+    c.registerHandler('echo', (p) => p);
+    await c.waitForLeader();
+    await register(c, { a: {}, b: {} });
+    const a = c.tenant('a').submitTask({ type: 'echo', payload: 'A-secret', idempotencyKey: 'order-1' });
+    await c.drive(a.accepted);
+    const b = c.tenant('b').submitTask({ type: 'echo', payload: 'B-data', idempotencyKey: 'order-1' });
+    const accepted = await c.drive(b.accepted);
+    expect(accepted.taskId).toBe(b.id);
+    expect(accepted.taskId).not.toBe(a.id);
+    expect((await c.drive(b.result)).result).toBe('B-data');
+    expect((await c.drive(a.result)).result).toBe('A-secret');
+  });
+
+  it('a second submission with the key of a task that has ended settles with that task\'s result; once the task is pruned, the key runs anew', async () => {
+    const c = createTestCluster(3, { seed: 92, network: fast, tasks: { retentionMs: 1_000, tickMs: 50 } });
+    c.registerHandler('echo', (p) => p);
+    await c.waitForLeader();
+    const client = c.client();
+    const first = client.submitTask({ type: 'echo', payload: 3, idempotencyKey: 'k2' });
+    expect((await c.drive(first.result)).result).toBe(3);
+    const again = client.submitTask({ type: 'echo', payload: 4, idempotencyKey: 'k2' });
+    expect((await c.drive(again.accepted)).taskId).toBe(first.id);
+    expect(await c.drive(again.result, 5_000)).toMatchObject({ taskId: first.id, result: 3 });
+    // Past its retention the first task is pruned, and its key with it.
+    await c.run(3_000);
+    expect(await c.drive(client.task(first.id))).toBeUndefined();
+    const later = client.submitTask({ type: 'echo', payload: 5, idempotencyKey: 'k2' });
+    expect((await c.drive(later.accepted)).taskId).toBe(later.id);
+    expect((await c.drive(later.result)).result).toBe(5);
+  });
+
+  it('a handle awaited after its task\'s events left the event history still settles from the task\'s record', async () => {
+    const c = createTestCluster(3, { seed: 93, network: fast, eventHistory: 5 });
+    c.registerHandler('echo', (p) => p);
+    await c.waitForLeader();
+    const client = c.client();
+    const hs = Array.from({ length: 20 }, (_, i) => client.submitTask({ type: 'echo', payload: i }));
+    await c.drive(Promise.all(hs.slice(1).map((h) => h.result)));
+    expect(await c.drive(hs[0].result, 5_000)).toMatchObject({ taskId: hs[0].id, result: 0 });
+  });
+});

@@ -151,6 +151,14 @@ describe('README', () => {
     }
   });
 
+  it('its `grey models` table is what grey models prints today', async () => {
+    const block = /`grey models` today:\n\n```\n([\s\S]*?)```/.exec(readme);
+    expect(block, 'the README shows a grey models table').not.toBeNull();
+    const out: string[] = [];
+    expect(await main(['models'], { out: (l) => out.push(l), err: () => {} })).toBe(0);
+    expect(block![1].trimEnd(), "out of date: paste the output of 'npx grey models'").toBe(out.join('\n').trimEnd());
+  });
+
   it('every grey command it shows is accepted by the CLI', async () => {
     const commands = greyCommands();
     expect(commands.length).toBeGreaterThanOrEqual(6);

@@ -190,6 +190,44 @@ describe('Task execution pipeline workflow', () => {
   });
 });
 
+describe('results are values', () => {
+  it('a handler may return binary data (Uint8Array), which every replica keeps and the proof hashes; a result that is no value fails the task naming the path', async () => {
+    const c = createTestCluster(3, { seed: 94, network: fast });
+    c.registerHandler('bytes', (p) => ({ data: new Uint8Array([1, 2, 3]), echo: p }));
+    c.registerHandler('map', () => ({ ok: 1, table: new Map() }));
+    await c.waitForLeader();
+    const client = c.client();
+    const h = client.submitTask({ type: 'bytes', payload: new Uint8Array([9]) });
+    const r = await c.drive(h.result);
+    expect(r.result).toEqual({ data: new Uint8Array([1, 2, 3]), echo: new Uint8Array([9]) });
+    await c.run(100);
+    for (const n of c.upNodes()) {
+      const t = n.state.task(h.id)!;
+      expect(t.status, n.id).toBe('completed');
+      expect((t.result as { data: Uint8Array }).data).toBeInstanceOf(Uint8Array);
+    }
+    const bad = client.submitTask({ type: 'map' });
+    const err = await c.drive(bad.result).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as Error).message).toMatch(/result is not a value \(JSON data or Uint8Array\): \$\.table is a Map/);
+  });
+
+  it('a result past the size limit fails the task at once (not retried), and nothing of it reaches the log', async () => {
+    const c = createTestCluster(3, { seed: 95, network: fast });
+    let attempts = 0;
+    c.registerHandler('huge', () => {
+      attempts++;
+      return 'x'.repeat(2 * 1024 * 1024);
+    });
+    await c.waitForLeader();
+    const h = c.client().submitTask({ type: 'huge' });
+    const err = await c.drive(h.result).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/result is about \d+ bytes, the limit is 1048576/);
+    expect(attempts).toBe(1);
+    expect(c.leader()!.state.task(h.id)?.result ?? null).toBeNull();
+  });
+});
+
 describe('Task execution pipeline workflow: stealing', () => {
   it('test_work_stealing: an idle worker takes tasks queued for a busy one', async () => {
     // One attempt at a time per worker; binpack piles assignments onto the fullest worker.

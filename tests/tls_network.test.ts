@@ -6,6 +6,7 @@
  * speaking another protocol version are all refused.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,21 @@ describe('nodes over TCP with mutual TLS', () => {
       expect(received).toEqual(['app:client.request']);
       expect(net.refusals.some((r) => r.peer === 'app' && /raft.append message from a client/.test(r.reason))).toBe(true);
       await client.close();
+    } finally {
+      await net.close();
+    }
+  }, 20_000);
+
+  it('closes a connection that never completes its TLS handshake (an idle one would hold a file descriptor for good)', async () => {
+    const net = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, listen: '127.0.0.1:0', handshakeTimeoutMs: 200 });
+    const { port } = (await net.start())!;
+    try {
+      const raw = createConnection({ host: '127.0.0.1', port });
+      let closed = false;
+      raw.on('close', () => (closed = true));
+      raw.on('error', () => {});
+      await until(() => closed, 'the silent connection closed');
+      expect(net.refusals.some((r) => /TLS handshake/.test(r.reason))).toBe(true);
     } finally {
       await net.close();
     }

@@ -54,6 +54,17 @@ describe('the value domain: JSON data plus Uint8Array', () => {
     for (let i = 0; i < 600; i++) deep = [deep];
     expect(refusal(deep).detail).toMatch(/nested deeper than 512/);
   });
+
+  it('a toJSON that returns its own object is a cycle, and a long chain of toJSON is bounded like nesting (no stack overflow)', () => {
+    const self = { toJSON(): unknown { return this; } };
+    expect(refusal({ v: self })).toMatchObject({ path: '$.v' });
+    expect(refusal({ v: self }).detail).toMatch(/cycle/);
+    let chain: unknown = 1;
+    for (let i = 0; i < 20_000; i++) { const next = chain; chain = { toJSON: () => next }; }
+    expect(refusal(chain).detail).toMatch(/nested deeper than 512/);
+    // One toJSON (a Date) still stands for its value.
+    expect(copyValue({ d: new Date(0) }).value).toEqual({ d: '1970-01-01T00:00:00.000Z' });
+  });
 });
 
 describe('named queries', () => {
