@@ -855,17 +855,26 @@ export class ClusterNode {
    * One of this node's commands is in the log and applied here (as new, or
    * answered from the session): it is done. Dropped at once, so the
    * session's lowest unanswered request moves on and the cluster forgets
-   * the answers below it; before, a leader's own proposals waited for the
-   * retry timer, and its session kept hundreds of answers. Only for what
-   * the leader proposed itself: a follower's forward is settled by the
-   * leader's reply, which also ends the call its breaker counts.
+   * the answers below it. On a follower this is also the answer to the
+   * forward: the leader got it, even if its reply was lost, so the open call
+   * ends as a success. Otherwise a lost reply counted as a failure of a
+   * working link, and with 5 % loss each way the retries of one lossy
+   * stretch could open the breaker to a healthy leader, which then let one
+   * trial through per reset timeout (seed 64 of the task sweep held a
+   * worker's report back past the convergence window that way).
    */
   private forwardApplied(entry: LogEntry): void {
     if (this.forwarding.size === 0 || entry.payload.kind !== 'command') return;
     for (const sc of sessionCommandsOf(entry.payload.command)) {
       if (sc?.client !== this.session || sc.seq === undefined) continue;
       const f = this.forwarding.get(sc.seq);
-      if (f !== undefined && f.to === null && this.raft.isLeader) this.forwarding.delete(f.id);
+      if (f === undefined) continue;
+      if (f.to !== null) {
+        const b = this.breakers.get(f.to);
+        if (b && !breakerIgnores(b.getSnapshot(), { type: 'SUCCESS' })) b.send({ type: 'SUCCESS' });
+        f.to = null;
+      }
+      this.forwarding.delete(f.id);
     }
   }
 

@@ -266,12 +266,18 @@ describe('Failure & Recovery workflow', () => {
     await c.runUntil(() => breaker() === 'open', { within: 2 * FORWARD_RETRY_MS, description: 'failed trial reopens' });
     expect(forwards).toBe(BREAKER.failureThreshold + 1);
 
-    // The answers come back: the next trial succeeds and closes the breaker; the command is applied.
+    // The link comes back. The leader's appends reach the follower again, and
+    // the follower sees its command applied: that settles it, reply or not.
     c.bus.restore(leader.id, f);
-    await c.runUntil(() => breaker() === 'closed', { within: BREAKER.resetTimeoutMs + 2 * FORWARD_RETRY_MS, description: 'breaker closed' });
-    expect(forwards).toBe(BREAKER.failureThreshold + 2);
     await c.runUntil(() => follower.forwardsPending === 0, { within: 1_000, description: 'forward applied' });
     expect(follower.state.get('via-follower')).toBe('ok');
+    expect(breaker()).toBe('open'); // settling through the log is no trial call
+    // The next command is the trial: answered, it closes the breaker.
+    follower.forward({ op: 'put', key: 'after', value: 'ok' });
+    await c.runUntil(() => breaker() === 'closed', { within: BREAKER.resetTimeoutMs + 2 * FORWARD_RETRY_MS, description: 'breaker closed' });
+    expect(forwards).toBe(BREAKER.failureThreshold + 2);
+    await c.runUntil(() => follower.forwardsPending === 0, { within: 1_000, description: 'trial applied' });
+    expect(follower.state.get('after')).toBe('ok');
 
     const seq = ['closed→open', 'open→halfOpen', 'halfOpen→open', 'open→halfOpen', 'halfOpen→closed'];
     expect(changes.map((b) => `${b.from}→${b.to}`)).toEqual(seq);

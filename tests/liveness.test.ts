@@ -162,6 +162,26 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     expect(breaker()).toBe('closed');
   });
 
+  it('a forwarded command whose answer is lost is settled when the follower sees it applied, and lost answers never open the breaker', async () => {
+    const c = createTestCluster(3, { seed: 56 });
+    const L = (await c.waitForLeader()).id;
+    await c.settle();
+    const a = c.ids.find((id) => id !== L)!;
+    const node = c.node(a);
+    // Every answer from L to a's forwards is lost; L's appends still arrive.
+    deafen(c, a, (from, type) => from === L && type === 'grey.forwarded');
+    let reached = 0;
+    c.bus.inbox(L).subscribe((env) => env.from === a && env.type === 'grey.forward' && reached++);
+    const calls = 3 * DEFAULT_FORWARD_BREAKER.failureThreshold!;
+    for (let i = 0; i < calls; i++) node.forward({ op: 'put', key: `k${i}`, value: i });
+    await c.runUntil(() => node.forwardsPending === 0, { within: 2_000, description: 'every forward settled' });
+    for (let i = 0; i < calls; i++) expect(node.state.get(`k${i}`)).toBe(i);
+    expect(reached).toBe(calls); // settled before any retry: each sent once
+    await c.run(5 * 300); // five retry periods (forwardRetryMs defaults to 300 ms)
+    expect(node.breakerStates()[`forward:${L}`]).toBe('closed');
+    expect(reached).toBe(calls);
+  });
+
   it('a worker that learns of its assignment only through an installed snapshot still runs it', async () => {
     const c = createTestCluster(3, {
       seed: 55,
