@@ -162,7 +162,8 @@ export { startOpsServer, type OpsServer } from './system/opsServer.js';
 export { NodeMetrics, type TransportStats } from './system/nodeMetrics.js';
 export { TlsNetwork, PROTOCOL_VERSION, parseAddress, type TlsNetworkOptions, type Refusal } from './system/tlsNetwork.js';
 export { createClusterCa, issueCertificate, identitiesOf, identityUri, type ClusterCa, type TlsIdentity, type CertificateRole, type IssueOptions } from './system/certificates.js';
-export { LmdbStorage, StorageFormatError, StorageInUseError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions } from './system/lmdbStorage.js';
+export { LmdbStorage, StorageFormatError, StorageInUseError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions, type FoundingRecord } from './system/lmdbStorage.js';
+export { FoundingVotersError } from './system/foundingVoters.js';
 export { WorkerPool, ResourceLimitExceededError, memoryTierMb, heapLimitsOfTier, MIN_THREAD_HEAP_MB, type WorkerPoolOptions } from './system/workerPool.js';
 export { pollTask, type TaskReader, type TaskPollOptions } from './system/taskPolling.js';
 

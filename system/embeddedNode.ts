@@ -7,6 +7,8 @@ import type { TaskControllerOptions } from '../actors/taskController.js';
 import { ClusterClient, type ClientNetwork, type ClientOptions } from './client.js';
 import { eventsOfChanges, type GreyEvent } from './events.js';
 import { LmdbStorage } from './lmdbStorage.js';
+import { foundingConfig } from './foundingVoters.js';
+import type { RaftConfig } from '../actors/raftTypes.js';
 import { AddressInUseError, type LocalNetwork } from './localNetwork.js';
 import { identitiesOf, tenantOf, type TlsIdentity } from './certificates.js';
 import { LmdbAuditStore } from './lmdbAuditStore.js';
@@ -149,6 +151,7 @@ const REAL_RAFT: Partial<RaftOptions> = { heartbeatMs: 100, electionTimeoutMin: 
  * what the node had synced.
  *
  * @throws StorageFormatError when `dataDir` holds data of another format version.
+ * @throws FoundingVotersError when `dataDir` belongs to a node founded with other voters than `peers` names (they are fixed at its first start).
  */
 export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
   checkStartOptions(options);
@@ -187,6 +190,15 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     await tcp?.close();
     throw err;
   }
+  // Founding voters come from the directory's first start, not from this one's peers.
+  let bootstrap: RaftConfig | undefined;
+  try {
+    bootstrap = foundingConfig(storage, options.join ? { joined: true } : { voters });
+  } catch (err) {
+    await tcp?.close();
+    await storage.close();
+    throw err;
+  }
   const events = new Subject<GreyEvent>();
   const traffic = { sent: 0, delivered: 0 };
   const roleListeners = new Set<(role: string, term: number, leader: string | null) => void>();
@@ -211,7 +223,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
       },
       storage,
       // A joining node knows no configuration: it learns it from the leader's log once it is added.
-      bootstrap: options.join ? undefined : { voters, learners: [] },
+      bootstrap,
       raft: { ...REAL_RAFT, ...options.raft },
       handlers: registry,
       executor: { proofSigner },

@@ -89,6 +89,14 @@ type Op =
 const META_FORMAT = 'format';
 const META_HARD = 'hardState';
 const META_SNAPSHOT = 'snapshot';
+const META_FOUNDING = 'founding';
+
+/**
+ * How a data directory's node came into its cluster, recorded at its first
+ * start: as one of the founding voters (their names), or by joining a
+ * running cluster (it learnt its configuration from the leader's log).
+ */
+export type FoundingRecord = { voters: string[] } | { joined: true };
 
 /**
  * Raft's durable state in LMDB (through lmdb-js): the log, the hard state
@@ -105,7 +113,8 @@ const META_SNAPSHOT = 'snapshot';
  *
  * Layout: database `log` maps an entry's index (an ordered number key) to
  * the entry, encoded with the codec; database `meta` holds the format
- * (`{ name, version }`), the hard state and the snapshot. One node at a
+ * (`{ name, version }`), the hard state, the snapshot and how the node
+ * came into its cluster (its founding voters, or that it joined). One node at a
  * time opens a data directory (`grey.lock`).
  */
 export class LmdbStorage implements Storage {
@@ -228,6 +237,29 @@ export class LmdbStorage implements Storage {
     this.first = entries.length > 0 ? entries[0].index : this.snapshotIndex + 1;
     this.last = entries.length > 0 ? entries[entries.length - 1].index : this.snapshotIndex;
     return { hardState, snapshot, entries };
+  }
+
+  /** How this directory's node came into its cluster, or null when no start recorded it (a new directory, or one from before the record). */
+  founding(): FoundingRecord | null {
+    this.assertOpen();
+    const raw = this.meta.get(META_FOUNDING);
+    return raw === undefined ? null : (this.codec.decode(raw) as FoundingRecord);
+  }
+
+  /** Whether the node has written nothing yet: no term, no vote, no entry, no snapshot (a first start that failed leaves it so). */
+  isBlank(): boolean {
+    this.assertOpen();
+    if (this.last > 0 || this.snapshotIndex > 0) return false;
+    const hardRaw = this.meta.get(META_HARD);
+    if (hardRaw === undefined) return true;
+    const hard = this.codec.decode(hardRaw) as HardState;
+    return hard.term === 0 && hard.votedFor === null;
+  }
+
+  /** Records how this directory's node came into its cluster (durable before it returns). */
+  recordFounding(record: FoundingRecord): void {
+    this.assertOpen();
+    this.meta.putSync(META_FOUNDING, this.codec.encode(record));
   }
 
   setHardState(state: HardState): void {

@@ -14,7 +14,8 @@ import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, startNode, type GreyNode, type StartNodeOptions } from '../system/embeddedNode.js';
 import { AddressInUseError, LocalNetwork } from '../system/localNetwork.js';
-import { StorageFormatError } from '../system/lmdbStorage.js';
+import { LmdbStorage, StorageFormatError } from '../system/lmdbStorage.js';
+import { FoundingVotersError, foundingConfig } from '../system/foundingVoters.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-embedded-'));
 let server: Server;
@@ -154,6 +155,44 @@ describe('embedded nodes on the wall clock (startNode, connect)', () => {
     expect(network.inUse('n1')).toBe(false);
     const node = await startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST });
     await node.stop();
+  });
+
+  it('a node keeps the founding voters of its first start: a restart naming others is refused, a node that joined never takes peers as voters', async () => {
+    const network = new LocalNetwork();
+    const dataDir = join(root, 'founded');
+    const first = await startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST });
+    await leaderOf([first]);
+    await first.stop();
+    // Restarted with five peers, n1 would count five voters nobody agreed to (and never reach a quorum alone).
+    const err = await startNode({ id: 'n1', peers: ['n1', 'n2', 'n3', 'n4', 'n5'], network, dataDir, raft: FAST }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FoundingVotersError);
+    expect(err).toMatchObject({ code: 'FoundingVoters', recorded: ['n1'], given: ['n1', 'n2', 'n3', 'n4', 'n5'] });
+    expect((err as Error).message).toMatch(/founded with voters n1, but peers now name n1, n2, n3, n4, n5.*grey member add/);
+    expect(network.inUse('n1')).toBe(false); // refused, nothing left open
+    // The same peers, in any order, start it: it leads alone again, its data intact.
+    const again = await startNode({ id: 'n1', peers: ['n1'], network, dataDir, raft: FAST });
+    await leaderOf([again]);
+    const client = connect({ network, endpoints: ['n1'] });
+    await client.put('kept', 1);
+    await client.close();
+    await again.stop();
+
+    // What is recorded: a node that joined learns its voters from the log, so
+    // restarted with peers and no join it still founds no cluster of its own.
+    const storage = LmdbStorage.open(join(root, 'joined'));
+    try {
+      expect(foundingConfig(storage, { joined: true })).toBeUndefined();
+      // Nothing written yet: a first start that failed may be corrected with other options.
+      expect(foundingConfig(storage, { voters: ['j1', 'n1'] })).toEqual({ voters: ['j1', 'n1'], learners: [] });
+      storage.recordFounding({ joined: true });
+      storage.setHardState({ term: 3, votedFor: null });
+      await storage.sync();
+      expect(storage.isBlank()).toBe(false);
+      expect(foundingConfig(storage, { voters: ['j1'] })).toBeUndefined();
+      expect(storage.founding()).toEqual({ joined: true });
+    } finally {
+      await storage.close();
+    }
   });
 
   it('a closed client refuses at once with Closed: a request after close was never sent (failed), one waiting at close may have taken effect (unknown)', async () => {
