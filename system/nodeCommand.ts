@@ -12,6 +12,7 @@ import type { NodeStatus } from '../actors/clientProtocol.js';
 import { parseAddress } from './tlsNetwork.js';
 import { startOpsServer } from './opsServer.js';
 import { isProcessAlive } from './processAlive.js';
+import { dataDirHolder } from './dataDirHolder.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
@@ -426,6 +427,11 @@ async function clusterDown(args: string[], io: CliIO): Promise<number> {
   const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
   const started = Object.entries(cluster.nodes).flatMap(([id, x]) => (x.pid === undefined ? [] : [{ id, pid: x.pid }]));
   const running = started.filter((x) => isProcessAlive(x.pid));
+  // A node restarted by hand runs under a pid this file never saw; its data directory's lock names it.
+  for (const { id } of started) {
+    const holder = dataDirHolder(join(dir, 'data', id));
+    if (holder !== null && !running.some((x) => x.pid === holder)) running.push({ id, pid: holder });
+  }
   for (const x of running) process.kill(x.pid, 'SIGTERM');
   const deadline = Date.now() + 15_000;
   while (running.some((x) => isProcessAlive(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -3,13 +3,15 @@
  * processes with fresh certificates, `grey status` shows it, `grey cluster
  * down` drains and stops it; usage errors are one line and a hint.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../system/cli.js';
 import { freePort } from './helpers/realTime.js';
+import { isProcessAlive } from '../system/processAlive.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'grey-cli-')), '.grey');
 afterAll(async () => {
@@ -65,11 +67,22 @@ describe('grey cluster up, status, down', () => {
     expect(submitted).toMatchObject({ status: 201, body: { taskId: expect.any(String) } });
     expect(await api(apiBase + 2, 'GET', `/v1/tasks/${submitted.body.taskId as string}`)).toMatchObject({ status: 200, body: { id: submitted.body.taskId, status: expect.any(String) } });
 
+    // n1 dies and an operator starts it again by hand, with the same command: a pid cluster.json never saw.
+    const argv = readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0);
+    process.kill(pids[0], 'SIGKILL');
+    while (isProcessAlive(pids[0])) await new Promise((r) => setTimeout(r, 20));
+    const byHand = spawn(argv[0], argv.slice(1), { detached: true, stdio: 'ignore', cwd: process.cwd() });
+    byHand.unref();
+    const lock = join(dir, 'data', 'n1', 'grey.lock');
+    const holds = () => existsSync(lock) && Number(readFileSync(lock, 'utf8').trim()) === byHand.pid;
+    for (const t0 = Date.now(); !holds() && Date.now() - t0 < 20_000; ) await new Promise((r) => setTimeout(r, 50));
+    expect(holds()).toBe(true);
+
     const down = await run(['cluster', 'down', '--dir', dir]);
     expect(down.code).toBe(0);
     expect(down.out[0]).toMatch(/stopped 3 nodes/);
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
-    const log = readFileSync(join(dir, 'logs', 'n1.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    for (const pid of [...pids, byHand.pid!]) expect(isProcessAlive(pid)).toBe(false);
+    const log = readFileSync(join(dir, 'logs', 'n2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
     expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'drained', 'stopped']));
   }, 60_000);
 
