@@ -385,6 +385,8 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${basePort + i}`).join(',');
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const cluster: ClusterFile = { nodes: {}, tls: tlsDir, client: 'admin' };
+  // Nodes whose process ended while the cluster came up (a port in use, say).
+  const exited: Array<{ id: string; how: string; log: string }> = [];
   for (const [i, id] of ids.entries()) {
     const log = join(dir, 'logs', `${id}.log`);
     const out = openSync(log, 'a');
@@ -393,19 +395,19 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
       stdio: ['ignore', out, out],
     });
     child.unref();
+    child.once('exit', (code, signal) => exited.push({ id, how: signal ?? `code ${code}`, log }));
     closeSync(out);
     cluster.nodes[id] = { address: `127.0.0.1:${basePort + i}`, api: `https://127.0.0.1:${apiPort + i}`, pid: child.pid!, log };
   }
   writeFileSync(file, JSON.stringify(cluster, null, 2));
-  io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
-  io.out(`HTTP API: ${Object.values(cluster.nodes).map((x) => x.api).join(', ')} (client certificate: ${join(tlsDir, 'admin')})`);
-  // Wait for a leader, then show the cluster.
+  // Wait for a leader, then show the cluster; a node that exits on the way fails the command.
   const endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
   const client = connect({ endpoints, tls: readTlsDir(join(tlsDir, 'admin')), timeoutMs: 2_000, attemptTimeoutMs: 500 });
   try {
     const deadline = Date.now() + 20_000;
     for (;;) {
       const roles = await Promise.all(ids.map((id) => client.nodeStatus(id).then((s) => s.role, () => 'down')));
+      if (exited.length > 0) return failedStart(exited, dir, io);
       if (roles.includes('leader')) break;
       if (Date.now() > deadline) {
         io.err(`grey: no leader within 20 s; see the logs in ${join(dir, 'logs')}`);
@@ -416,7 +418,27 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   } finally {
     await client.close();
   }
-  return statusCommand(['--dir', dir], io);
+  io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
+  io.out(`HTTP API: ${Object.values(cluster.nodes).map((x) => x.api).join(', ')} (client certificate: ${join(tlsDir, 'admin')})`);
+  const shown = await statusCommand(['--dir', dir], io);
+  return exited.length > 0 ? failedStart(exited, dir, io) : shown;
+}
+
+/** Says which nodes ended while the cluster came up, with the last line each logged; exit status 1. */
+function failedStart(exited: ReadonlyArray<{ id: string; how: string; log: string }>, dir: string, io: CliIO): number {
+  for (const x of exited) {
+    let last = '';
+    try {
+      // Its error line, not the hint after it.
+      const lines = readFileSync(x.log, 'utf8').trim().split('\n');
+      last = (lines.findLast((l) => l.startsWith('grey:')) ?? lines.at(-1) ?? '').replace(/^grey: /, '');
+    } catch {
+      // no log: nothing to quote
+    }
+    io.err(`grey: ${x.id} exited at start (${x.how})${last ? `: ${last}` : ''}`);
+  }
+  io.err(`(the others run on: 'grey cluster down --dir ${dir}' stops them)`);
+  return 1;
 }
 
 async function clusterDown(args: string[], io: CliIO): Promise<number> {

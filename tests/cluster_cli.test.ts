@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,25 @@ describe('grey cluster up, status, down', () => {
     for (const pid of [...pids, byHand.pid!]) expect(isProcessAlive(pid)).toBe(false);
     const log = readFileSync(join(dir, 'logs', 'n2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
     expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'drained', 'stopped']));
+  }, 60_000);
+
+  it('fails when a node exits while the cluster comes up, names it with the line it logged, and cluster down stops the rest', async () => {
+    const base = Math.min(await freePort(), 65_000);
+    const other = join(dir, '..', 'busy');
+    // Something else holds n2's port.
+    const squatter = createServer((socket) => socket.destroy()); // (n1 and n3 dial it: hang up, or close() would wait on them)
+    await new Promise<void>((r) => squatter.listen(base + 1, '127.0.0.1', r));
+    try {
+      const up = await run(['cluster', 'up', '--nodes', '3', '--dir', other, '--base-port', String(base), '--api-port', String(base + 3)]);
+      expect(up.code).toBe(1);
+      expect(up.out.join('\n')).not.toMatch(/^started/m);
+      expect(up.err[0]).toMatch(/^grey: n2 exited at start \(code 1\): .*in use/);
+      expect(up.err.at(-1)).toMatch(/grey cluster down --dir/);
+      const down = await run(['cluster', 'down', '--dir', other]);
+      expect(down.out[0]).toMatch(/stopped 2 nodes/);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
   }, 60_000);
 
   it('refuses bad input with one line and a hint', async () => {
