@@ -96,6 +96,21 @@ export async function issueCertificate(ca: ClusterCa, role: CertificateRole, nam
   }
 }
 
+/**
+ * Why a certificate cannot be used at time `now` (epoch ms): expired, or
+ * not valid yet (a clock behind the issuer's); null when it can. Peers
+ * refuse such a certificate in the handshake with a bare TLS alert, so a
+ * process checks its own before it starts and says so plainly.
+ */
+export function certificateValidityProblem(cert: X509Certificate | string, now: number = Date.now()): string | null {
+  const c = typeof cert === 'string' ? new X509Certificate(cert) : cert;
+  const from = Date.parse(c.validFrom);
+  const to = Date.parse(c.validTo);
+  if (now > to) return `expired on ${new Date(to).toISOString()}`;
+  if (now < from) return `not valid until ${new Date(from).toISOString()} (is this machine's clock behind?)`;
+  return null;
+}
+
 /** The identities a certificate binds (its `grey://` URIs), parsed: synchronous, with node:crypto. */
 export function identitiesOf(cert: X509Certificate | string): Array<{ role: CertificateRole; name: string }> {
   const c = typeof cert === 'string' ? new X509Certificate(cert) : cert;

@@ -178,6 +178,8 @@ export interface ClientClock extends Clock {
 export interface ClientBus {
   inbox<P = unknown>(id: string): Stream<Envelope<P>>;
   send<P>(from: string, to: string, type: string, payload: P): unknown;
+  /** Why `to` cannot be reached, when the transport knows (a failed dial's error); added to a timeout's message. */
+  whyUnreachable?(to: string): string | null;
 }
 
 export interface ClientNetwork {
@@ -802,7 +804,10 @@ export class ClusterClient {
     const admitted = this.admits(target);
     return new Promise((resolve) => {
       const rid = request.rid;
-      const timer = kernel.schedule(timeout, () => this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms` }));
+      const timer = kernel.schedule(timeout, () => {
+        const why = this.net.bus.whyUnreachable?.(target) ?? null;
+        this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms${why === null ? '' : ` (connecting: ${why})`}` });
+      });
       const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined, admitted };
       this.pending.set(rid, p);
       // A send the network drops is, to the client, an answer that never

@@ -4,7 +4,7 @@ import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker, type BreakerInput, type BreakerState } from '../machines/circuitBreaker.js';
 import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
-import { identitiesOf, tenantOf, type CertificateRole, type TlsIdentity } from './certificates.js';
+import { certificateValidityProblem, identitiesOf, tenantOf, type CertificateRole, type TlsIdentity } from './certificates.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { listenOn } from './listen.js';
@@ -113,6 +113,8 @@ export class TlsNetwork {
   private readonly tenants = new Map<string, string>();
   /** Refused connections, newest last (at most 100). */
   readonly refusals: Refusal[] = [];
+  /** Why the last dial to each peer failed, until one succeeds (see {@link TlsNetwork.whyUnreachable}). */
+  private readonly dialErrors = new Map<string, string>();
   readonly stats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0 };
 
   constructor(private readonly options: TlsNetworkOptions) {
@@ -123,11 +125,27 @@ export class TlsNetwork {
     if (!own.some((i) => i.role === options.role && i.name === name)) {
       throw new RangeError(`TlsNetwork: the certificate binds ${own.map((i) => `${i.role}:${i.name}`).join(', ') || 'no Grey identity'}, not ${options.role}:${options.id}`);
     }
+    // An expired certificate (or CA) would only show as handshakes failing with a bare alert: refuse it here, plainly.
+    const ownProblem = certificateValidityProblem(options.tls.cert);
+    if (ownProblem !== null) throw new RangeError(`TlsNetwork: the certificate for ${options.role}:${name} is ${ownProblem}; issue a new one ('grey certs')`);
+    const caProblem = certificateValidityProblem(options.tls.ca);
+    if (caProblem !== null) throw new RangeError(`TlsNetwork: the cluster CA certificate is ${caProblem}; every certificate it issued fails with it`);
     this.codec = options.codec ?? msgpackCodec;
     this.peers = new Map(Object.entries(options.peers ?? {}).map(([id, addr]) => [id, parseAddress(addr, `peer ${id}`)]));
     this.maxQueued = options.maxQueuedMessages ?? 10_000;
     this.maxBuffered = options.maxBufferedBytes ?? 16 * 2 ** 20;
     this.maxFrame = options.maxFrameBytes ?? 64 * 2 ** 20;
+  }
+
+  /**
+   * Why this process cannot reach `peer`, as far as it knows: the error of
+   * its last failed dial (a refused connection, a certificate the peer
+   * rejected), or null once a dial succeeds or none failed. Clients add it
+   * to a timeout's message, so a certificate problem does not read as a
+   * node that is down.
+   */
+  whyUnreachable(peer: string): string | null {
+    return this.dialErrors.get(peer) ?? null;
   }
 
   /** The state of each dialed link's circuit breaker (`closed`, `open`, `halfOpen`), by peer. */
@@ -296,6 +314,7 @@ export class TlsNetwork {
       if (settled) return;
       settled = true;
       dial.active = false;
+      this.dialErrors.set(peer, reason);
       breaker.send({ type: 'FAILURE' });
       this.retry(peer, reason);
     };
@@ -321,6 +340,7 @@ export class TlsNetwork {
         settled = true;
         dial.active = false;
         dial.backoff = BACKOFF_MIN_MS;
+        this.dialErrors.delete(peer);
         breaker.send({ type: 'SUCCESS' });
         this.roles.set(peer, 'node');
         this.attach(peer, socket);

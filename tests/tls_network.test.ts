@@ -10,7 +10,10 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
+import { certificateValidityProblem, createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
+import { createCertificateAuthority, issueNodeCertificate, loadCertificateAuthority } from '../actors/nodeCertificate.js';
+import { privateKeyPem } from '../actors/nodeIdentity.js';
+import { generateIdentity } from '../system/nodeIdentityFiles.js';
 import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
 import { ClientError } from '../system/clientError.js';
 import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
@@ -52,6 +55,36 @@ describe('certificates', () => {
     expect(x.checkHost('elsewhere.internal')).toBeUndefined();
     expect(identitiesOf(x)).toEqual([{ role: 'node', name: 'n9' }]);
     await expect(issueCertificate(ca, 'node', 'n9', { hosts: [''] })).rejects.toThrow(TypeError);
+  });
+});
+
+describe('certificates that cannot be used, and peers that cannot be reached, say why', () => {
+  it('an expired or not-yet-valid certificate, or CA, is refused before anything opens, naming the date', () => {
+    const authority = loadCertificateAuthority(ca.cert, ca.key);
+    const issue = (notBefore: number, notAfter: number): TlsIdentity => {
+      const identity = generateIdentity('n1');
+      return { cert: issueNodeCertificate(authority, { role: 'node', name: 'n1', publicKey: identity.publicKey, notBefore, notAfter, serial: 'a1' }).pem, key: privateKeyPem(identity), ca: ca.cert };
+    };
+    const day = 86_400_000;
+    const expired = issue(Date.now() - 10 * day, Date.now() - day);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: expired })).toThrow(/certificate for node:n1 is expired on \d{4}-.*issue a new one/);
+    const early = issue(Date.now() + day, Date.now() + 10 * day);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: early })).toThrow(/is not valid until .*clock behind/);
+    const oldCa = createCertificateAuthority(generateIdentity('old CA'), { name: 'old CA', notBefore: Date.now() - 10 * day, notAfter: Date.now() - day, serial: '01' });
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: oldCa.pem } })).toThrow(/cluster CA certificate is expired/);
+    expect(certificateValidityProblem(certs.n1.cert)).toBeNull();
+  });
+
+  it('a client that cannot connect says why in its timeout, not only that the node did not answer', async () => {
+    const port = await freePort(); // nothing listens there
+    const client = connect({ endpoints: { n1: `127.0.0.1:${port}` }, tls: certs.admin, timeoutMs: 1_500, attemptTimeoutMs: 500 });
+    try {
+      const err = await client.nodeStatus('n1').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as Error).message).toMatch(/n1 did not answer in 500 ms \(connecting: connect ECONNREFUSED 127\.0\.0\.1:\d+\)/);
+    } finally {
+      await client.close();
+    }
   });
 });
 
