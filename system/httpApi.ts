@@ -337,26 +337,66 @@ function allow(method: string, methods: readonly string[], pathOk: boolean): voi
   if (!methods.includes(method)) throw new ApiError(405, 'MethodNotAllowed', `${method} is not allowed here; use ${methods.join(' or ')}`, { allow: methods.join(', ') });
 }
 
-async function jsonBody(req: IncomingMessage, max: number, optional = false): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    // Past the limit, read on and drop (so the caller gets the answer, not a reset), up to a point.
-    if (size > 16 * max) req.destroy();
-    else if (size <= max) chunks.push(chunk as Buffer);
-  }
-  if (size > max) throw new ApiError(413, 'PayloadTooLarge', `the body is over ${max} bytes`);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') {
-    if (optional) return null;
-    throw new ApiError(400, 'BadRequest', 'a JSON body is needed');
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new ApiError(400, 'BadRequest', `the body is not JSON: ${(err as Error).message}`);
-  }
+/** How long, and how much more, a refused upload is read and dropped before its connection is closed (nginx's lingering close). */
+const LINGER_MS = 5_000;
+const LINGER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The request's JSON body. One over `max` bytes is refused with 413 as soon
+ * as it is known to be (from its Content-Length, or once that much has
+ * streamed in), and the rest of it is read and dropped for a while: a
+ * client still sending then reads the answer rather than a reset.
+ */
+function jsonBody(req: IncomingMessage, max: number, optional = false): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = (what: string) => {
+      req.removeAllListeners('data');
+      req.removeAllListeners('end');
+      linger(req);
+      reject(new ApiError(413, 'PayloadTooLarge', `the body is ${what}; at most ${max} bytes`, { closeConnection: true }));
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) return tooLarge(`${declared} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) tooLarge(`over ${max} bytes`);
+      else chunks.push(chunk);
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') {
+        if (optional) resolve(null);
+        else reject(new ApiError(400, 'BadRequest', 'a JSON body is needed'));
+        return;
+      }
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch (err) {
+        reject(new ApiError(400, 'BadRequest', `the body is not JSON: ${(err as Error).message}`));
+      }
+    });
+  });
+}
+
+/** Reads and drops the rest of a refused upload, up to {@link LINGER_BYTES} or {@link LINGER_MS}; then closes its connection. */
+function linger(req: IncomingMessage): void {
+  let more = 0;
+  const close = () => req.socket.destroy();
+  const timer = setTimeout(close, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    more += chunk.length;
+    if (more > LINGER_BYTES) {
+      clearTimeout(timer);
+      close();
+    }
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function errorOf(err: unknown): ApiError {
@@ -388,6 +428,11 @@ function reply(res: ServerResponse, statusOrError: number | ApiError, body?: unk
     // Retry-After is in whole seconds: rounded up, so a client that waits it is allowed.
     if (typeof statusOrError.extra.retryAfterMs === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(statusOrError.extra.retryAfterMs / 1000)));
     if (status === 405) headers.allow = String(statusOrError.extra.allow);
+    // A refused upload may still be coming in: this connection ends with the answer.
+    if (statusOrError.extra.closeConnection === true) {
+      headers.connection = 'close';
+      delete (body as Record<string, unknown>).closeConnection;
+    }
   } else status = statusOrError;
   res.writeHead(status, headers);
   res.end(JSON.stringify(body));

@@ -6,6 +6,7 @@
  * cluster CA identify callers and anything else is refused.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,46 @@ describe('HTTP API (in-process nodes, plain HTTP on loopback)', () => {
     expect(await json(`http://127.0.0.1:${n.api!.port}/v2/tasks`)).toMatchObject({ status: 404, body: { error: 'NotFound' } });
     expect(await json(`${base(n)}/events?from=0`)).toMatchObject({ status: 400, body: { error: 'BadRequest' } });
     expect(await json(`${base(n)}/events?types=task.exploded`)).toMatchObject({ status: 400, body: { error: 'BadRequest' } });
+  });
+
+  it('an upload over the body limit gets 413 while it is still being sent, declared or streamed, never a reset', async () => {
+    const n = nodes[0];
+    const url = new URL(`${base(n)}/kv/k`);
+    // 40 MiB, sent 1 MiB at a time; the answer is read as soon as it comes.
+    const upload = (headers: Record<string, string>) =>
+      new Promise<{ status: number; connection: string | undefined; body: string; sentBefore: number }>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers: { 'content-type': 'application/json', ...headers } });
+        let sent = 0;
+        let answered = false;
+        req.on('response', (res) => {
+          answered = true;
+          const sentBefore = sent;
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body, sentBefore }));
+        });
+        req.on('error', (err) => (answered ? undefined : reject(err)));
+        const chunk = Buffer.alloc(1024 * 1024, 0x20);
+        const more = () => {
+          while (!answered && sent < 40) {
+            sent++;
+            if (!req.write(chunk)) return void req.once('drain', more);
+          }
+          if (!answered) req.end();
+        };
+        more();
+      });
+    const declared = await upload({ 'content-length': String(40 * 1024 * 1024) });
+    expect(declared).toMatchObject({ status: 413, connection: 'close' });
+    expect(JSON.parse(declared.body)).toMatchObject({ error: 'PayloadTooLarge', message: expect.stringContaining('41943040 bytes; at most 2097152') });
+    expect(JSON.parse(declared.body)).not.toHaveProperty('closeConnection');
+    expect(declared.sentBefore).toBeLessThan(40); // refused from its header, before it was all sent
+    const streamed = await upload({ 'transfer-encoding': 'chunked' });
+    expect(streamed).toMatchObject({ status: 413, connection: 'close' });
+    expect(JSON.parse(streamed.body)).toMatchObject({ error: 'PayloadTooLarge' });
+    expect(streamed.sentBefore).toBeLessThan(40);
+    // The node serves on.
+    expect((await json(`${base(n)}/status`)).status).toBe(200);
   });
 
   it('server-sent events: committed events from an index, resumed after a Last-Event-ID, Compacted past the kept window', async () => {
