@@ -1,6 +1,6 @@
 import { FINAL_TASK_STATUSES, type TaskStatus } from '../machines/taskLifecycle.js';
-import type { NewTask, TaskTable, TaskTransition } from './taskTable.js';
-import type { TenantQuota } from './tenantQuota.js';
+import type { NewTask, TaskChange, TaskTable, TaskTransition } from './taskTable.js';
+import { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
 import { fullBucket, take, tokensAt, type TokenBucketState } from './tokenBucket.js';
 import { valueBytes } from './valueSize.js';
 import type { AuditEvent } from './auditLog.js';
@@ -243,6 +243,39 @@ export class TenantBook {
   private refusal(code: 'QuotaExceeded' | 'RateLimited', tenant: string, message: string, retryAfterMs?: number): Admission {
     if (this.admitted.size > 0) this.admitted.clear();
     return retryAfterMs === undefined ? { ok: false, code, tenant, message } : { ok: false, code, tenant, message, retryAfterMs };
+  }
+
+  /**
+   * `changes` with each completion whose result would take its tenant past
+   * its storage quota turned into a failure that stores nothing, not
+   * retried (the same handler would return the same result): a quota
+   * holds for results as it does for payloads, rather than being found
+   * exceeded after the fact. `refused` hears of each (tenant, reason).
+   * Returns `changes` itself when nothing is over, the common case; a
+   * tenant without a storage quota costs no size computation here.
+   */
+  capResults(changes: readonly TaskChange[], quotaOf: (tenant: string) => Readonly<TenantQuota> | undefined, refused: (tenant: string, reason: string) => void): readonly TaskChange[] {
+    let out: TaskChange[] | null = null;
+    let batch: Map<string, number> | null = null; // bytes this batch's earlier completions add, by tenant
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i];
+      if (c.kind !== 'complete' || c.result === null || c.result === undefined) continue;
+      const tenant = this.table.get(c.taskId)?.spec.tenant;
+      if (tenant === undefined) continue;
+      const quota = quotaOf(tenant);
+      if (quota === undefined || quota.maxStorageBytes >= DEFAULT_TENANT_QUOTA.maxStorageBytes) continue;
+      const bytes = storedBytes(c.result);
+      const stored = (this.usage.get(tenant)?.storedBytes ?? 0) + (batch?.get(tenant) ?? 0);
+      if (stored + bytes <= quota.maxStorageBytes) {
+        (batch ??= new Map()).set(tenant, (batch.get(tenant) ?? 0) + bytes);
+        continue;
+      }
+      const reason = `task ${c.taskId}: a result of ${bytes} bytes would take tenant '${tenant}' past its storage quota of ${quota.maxStorageBytes} (it stores ${stored})`;
+      out ??= changes.slice();
+      out[i] = { kind: 'fail', taskId: c.taskId, worker: c.worker, attempt: c.attempt, error: reason, retryable: false, retryAt: c.at, at: c.at };
+      refused(tenant, reason);
+    }
+    return out ?? changes;
   }
 
   /** Counts a refusal against `tenant` (a registered one: unknown names would grow the books without bound). */

@@ -320,6 +320,31 @@ describe('Multi-tenant isolation workflow', () => {
   });
 });
 
+describe('storage quota and results', () => {
+  it('a result that would take its tenant past its storage quota fails the task (not retried) and stores nothing; results within it are kept', async () => {
+    const c = createTestCluster(3, { seed: 64 });
+    c.registerHandler('make', (p) => 'x'.repeat(p as number));
+    await c.waitForLeader();
+    await register(c, { small: { maxStorageBytes: 1_000 } });
+    const t = c.tenant('small', { id: 'tenant-small' });
+    const fits = await c.drive(t.submitTask({ type: 'make', payload: 500, maxRetries: 3 }).result);
+    expect(fits.result).toHaveLength(500);
+    const over = t.submitTask({ type: 'make', payload: 600, maxRetries: 3 });
+    const err = await c.drive(over.result.then(() => null, (e: unknown) => e));
+    expect(err).toMatchObject({ code: 'TaskFailed', message: expect.stringMatching(/a result of 602 bytes would take tenant 'small' past its storage quota of 1000 \(it stores \d+\)/) });
+    await settle(c);
+    for (const n of c.upNodes()) {
+      const record = n.state.task(over.id)!;
+      expect(record.status).toBe('failed');
+      expect(record.attempt).toBe(1); // not retried: the same handler returns the same result
+      expect(record.result ?? null).toBeNull();
+    }
+    const m = await c.drive(t.metrics());
+    expect(m.storedBytes).toBeLessThanOrEqual(1_000);
+    expect(m.rejected.QuotaExceeded).toBe(1);
+  });
+});
+
 describe('idempotency keys', () => {
   it('are kept per tenant: the same key in two tenants makes two tasks, each with its own result', async () => {
     const c = createTestCluster(3, { seed: 91, network: fast });
