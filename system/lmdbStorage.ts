@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { HardState, LogEntry, Snapshot } from '../actors/raftTypes.js';
@@ -161,6 +161,14 @@ export class LmdbStorage implements Storage {
       throw err;
     }
     claim(path);
+    // LMDB makes data.mdb and lock.mdb together. A lock.mdb without its data
+    // (deleted, or truncated to nothing) is a node's log lost, not a new node:
+    // starting afresh would forget its vote and what it acknowledged.
+    const data = join(path, 'data.mdb');
+    if (existsSync(join(path, 'lock.mdb')) && (!existsSync(data) || statSync(data).size === 0)) {
+      release(path);
+      throw new StorageFormatError(`${path} held a Grey node's data (lock.mdb is there) but data.mdb is ${existsSync(data) ? 'empty' : 'gone'}: its log is lost. Restore it from a backup; or remove the node from its cluster ('grey member remove'), empty the directory and add it again as a new member`, path, null);
+    }
     let root: RootDatabase;
     try {
       root = open({ path, maxDbs: 4 });

@@ -4,7 +4,7 @@
  * of a disk) on every sequence of writes; data of another format version
  * is refused with a clear error.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -150,6 +150,24 @@ describe('LmdbStorage', () => {
     await root.close();
     expect(() => LmdbStorage.open(dir)).toThrow(StorageFormatError);
     expect(() => LmdbStorage.open(dir)).toThrow(/no Grey format mark/);
+  });
+
+  it('refuses a directory whose data.mdb was emptied or deleted beside its lock.mdb: a lost log, not a new node', async () => {
+    const dir = tempDir();
+    const s = LmdbStorage.open(dir);
+    s.setHardState({ term: 7, votedFor: 'n2' });
+    await s.sync();
+    await s.close();
+    truncateSync(join(dir, 'data.mdb'), 0);
+    expect(() => LmdbStorage.open(dir)).toThrow(/data\.mdb is empty: its log is lost/);
+    unlinkSync(join(dir, 'data.mdb'));
+    expect(() => LmdbStorage.open(dir)).toThrow(StorageFormatError);
+    expect(() => LmdbStorage.open(dir)).toThrow(/data\.mdb is gone/);
+    // Refused without taking the directory: emptied, it opens as a new node's.
+    unlinkSync(join(dir, 'lock.mdb'));
+    const fresh = LmdbStorage.open(dir);
+    expect(fresh.load().hardState).toEqual({ term: 0, votedFor: null });
+    await fresh.close();
   });
 
   it('one owner at a time: a directory open here or in a live process is refused; a dead owner\'s lock is taken over', async () => {
