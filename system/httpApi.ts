@@ -345,7 +345,10 @@ const LINGER_BYTES = 64 * 1024 * 1024;
  * The request's JSON body. One over `max` bytes is refused with 413 as soon
  * as it is known to be (from its Content-Length, or once that much has
  * streamed in), and the rest of it is read and dropped for a while: a
- * client still sending then reads the answer rather than a reset.
+ * client still sending then reads the answer rather than a reset. (Not
+ * `Connection: close`: Node's server then closes the socket as soon as
+ * the answer is written, with the upload still arriving, and the client's
+ * system discards the unread answer on the reset that follows.)
  */
 function jsonBody(req: IncomingMessage, max: number, optional = false): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -353,7 +356,7 @@ function jsonBody(req: IncomingMessage, max: number, optional = false): Promise<
       req.removeAllListeners('data');
       req.removeAllListeners('end');
       linger(req);
-      reject(new ApiError(413, 'PayloadTooLarge', `the body is ${what}; at most ${max} bytes`, { closeConnection: true }));
+      reject(new ApiError(413, 'PayloadTooLarge', `the body is ${what}; at most ${max} bytes`));
     };
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > max) return tooLarge(`${declared} bytes`);
@@ -428,11 +431,6 @@ function reply(res: ServerResponse, statusOrError: number | ApiError, body?: unk
     // Retry-After is in whole seconds: rounded up, so a client that waits it is allowed.
     if (typeof statusOrError.extra.retryAfterMs === 'number') headers['retry-after'] = String(Math.max(1, Math.ceil(statusOrError.extra.retryAfterMs / 1000)));
     if (status === 405) headers.allow = String(statusOrError.extra.allow);
-    // A refused upload may still be coming in: this connection ends with the answer.
-    if (statusOrError.extra.closeConnection === true) {
-      headers.connection = 'close';
-      delete (body as Record<string, unknown>).closeConnection;
-    }
   } else status = statusOrError;
   res.writeHead(status, headers);
   res.end(JSON.stringify(body));
