@@ -636,15 +636,19 @@ export class ClusterState {
             if (owner !== undefined && owner !== cmd.tenant) return this.crossTenant(index, cmd.tenant, 'taskChanges', `a request acting for tenant '${cmd.tenant}' asks to ${c.kind} task ${c.taskId} of another tenant`);
           }
         }
-        let changes: readonly TaskChange[] = cmd.changes;
+        let changes = cmd.changes;
         if (cmd.proofBatch !== undefined) {
           const signed = withBatchProofs(changes, cmd.proofBatch);
           if (signed === null) return { ok: false, code: 'InvalidCommand', message: 'taskChanges: the proof batch does not match its completions (one 32-byte leaf per completion, at least two)' };
           changes = signed;
         }
-        changes = this.tenantBook.capResults(changes, this.quotaOf, (tenant, reason) => this.deny({ index, tenant, code: 'QuotaExceeded', reason, client: this.applying, op: 'taskChanges' }));
         const before = this.transitions.length;
-        this.taskTable.change(changes, index, this.transitions);
+        this.tenantBook.beginResults();
+        this.taskTable.change(changes, index, this.transitions, (task, result) => {
+          const refused = this.tenantBook.admitResult(task, result, this.quotaOf(task.spec.tenant));
+          if (refused !== null) this.deny({ index, tenant: task.spec.tenant, code: 'QuotaExceeded', reason: `task ${task.id}: ${refused}`, client: this.applying, op: 'taskChanges' });
+          return refused;
+        });
         this.tenantBook.account(this.transitions, before);
         const refused = this.transitions.slice(before).filter((t) => t.rejected);
         if (cmd.changes.length === 1 && refused.length === 1) {

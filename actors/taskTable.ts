@@ -139,6 +139,9 @@ export type TaskChange =
   | { kind: 'cancel'; taskId: string; reason: string; at: number }
   | { kind: 'lost'; taskId: string; worker: string; at: number; reason?: string };
 
+/** Whether a completion's result may be stored: null, or why not (the completion then fails, not retried). */
+export type ResultAdmission = (task: Readonly<TaskRecord>, result: unknown) => string | null;
+
 /** A status change a node applied, or refused (`rejected`): the trace's `task` event. */
 export interface TaskTransition {
   index: number;
@@ -307,9 +310,15 @@ export class TaskTable {
     return ids;
   }
 
-  /** Applies a batch of lifecycle changes; each applied or refused one is reported in `out`. */
-  change(changes: readonly TaskChange[], index: number, out: TaskTransition[]): void {
-    for (const c of changes) this.applyChange(c, index, out);
+  /**
+   * Applies a batch of lifecycle changes; each applied or refused one is
+   * reported in `out`. `admitResult`, when given, is asked about each
+   * completion that would apply (its execution, proof and step all valid):
+   * a reason makes it a failure, not retried, that stores nothing (a
+   * tenant's storage quota, say).
+   */
+  change(changes: readonly TaskChange[], index: number, out: TaskTransition[], admitResult?: ResultAdmission): void {
+    for (const c of changes) this.applyChange(c, index, out, admitResult);
   }
 
   /** Drops finished tasks (not dead letters) finished before `before` (proposer time). Returns how many. */
@@ -360,7 +369,8 @@ export class TaskTable {
     out.push({ index, taskId: c.taskId, from: t?.status ?? null, to: t?.status ?? 'pending', attempt: t?.attempt ?? 0, worker: t?.worker ?? null, reason, rejected: true, change: c.kind });
   }
 
-  private applyChange(c: TaskChange, index: number, out: TaskTransition[]): void {
+  private applyChange(change: TaskChange, index: number, out: TaskTransition[], admitResult?: ResultAdmission): void {
+    let c = change;
     const current = this.d.tasks.get(c.taskId);
     if (current === undefined) return this.refuse(out, index, c, undefined, 'unknown task');
     const t = this.writable(current);
@@ -385,11 +395,20 @@ export class TaskTable {
       }
     }
     const from = t.status;
-    const event = toEvent(c);
-    const next = taskStepper.step(from, t, event);
+    let event = toEvent(c);
+    let next = taskStepper.step(from, t, event);
     if (next === null) {
       this.refuse(out, index, c, t, `${event.type} not allowed in ${from}`);
       return;
+    }
+    if (c.kind === 'complete' && admitResult !== undefined) {
+      const refused = admitResult(t, c.result);
+      if (refused !== null) {
+        c = { kind: 'fail', taskId: c.taskId, worker: c.worker, attempt: c.attempt, error: refused, retryable: false, retryAt: c.at, at: c.at };
+        event = toEvent(c);
+        next = taskStepper.step(from, t, event);
+        if (next === null) throw new Error(`task table: a failure must be possible wherever a completion is (${from})`);
+      }
     }
     if (t !== current) this.d.tasks.set(t.id, t); // (a copy, when the old record is shared with a snapshot)
     t.status = next as TaskStatus;

@@ -1,5 +1,5 @@
 import { FINAL_TASK_STATUSES, type TaskStatus } from '../machines/taskLifecycle.js';
-import type { NewTask, TaskChange, TaskTable, TaskTransition } from './taskTable.js';
+import type { NewTask, TaskRecord, TaskTable, TaskTransition } from './taskTable.js';
 import { DEFAULT_TENANT_QUOTA, type TenantQuota } from './tenantQuota.js';
 import { fullBucket, take, tokensAt, type TokenBucketState } from './tokenBucket.js';
 import { valueBytes } from './valueSize.js';
@@ -158,6 +158,8 @@ export class TenantBook {
   private dead = new Map<string, Stored>();
   /** Payload sizes measured at admission, for the submissions about to be applied (those with a payload). */
   private readonly admitted = new Map<string, number>();
+  /** Bytes of the results admitted in the batch being applied, by tenant (see {@link TenantBook.admitResult}). */
+  private readonly batchResults = new Map<string, number>();
   // The records of the tenant looked up last (cleared whenever the maps are replaced).
   private lastUsageTenant: string | null = null;
   private lastUsage: TenantUsage | null = null;
@@ -245,37 +247,29 @@ export class TenantBook {
     return retryAfterMs === undefined ? { ok: false, code, tenant, message } : { ok: false, code, tenant, message, retryAfterMs };
   }
 
+  /** Starts a batch of task changes: results admitted in it count toward their tenants until it is accounted. */
+  beginResults(): void {
+    if (this.batchResults.size > 0) this.batchResults.clear();
+  }
+
   /**
-   * `changes` with each completion whose result would take its tenant past
-   * its storage quota turned into a failure that stores nothing, not
-   * retried (the same handler would return the same result): a quota
-   * holds for results as it does for payloads, rather than being found
-   * exceeded after the fact. `refused` hears of each (tenant, reason).
-   * Returns `changes` itself when nothing is over, the common case; a
-   * tenant without a storage quota costs no size computation here.
+   * Why `task`'s result may not be stored, or null: a quota holds for
+   * results as it does for payloads, rather than being found exceeded after
+   * the fact. Asked only for completions that apply (see
+   * {@link TaskTable.change}); one admitted counts toward its tenant for
+   * the rest of the batch. A tenant without a storage quota costs no size
+   * computation here.
    */
-  capResults(changes: readonly TaskChange[], quotaOf: (tenant: string) => Readonly<TenantQuota> | undefined, refused: (tenant: string, reason: string) => void): readonly TaskChange[] {
-    let out: TaskChange[] | null = null;
-    let batch: Map<string, number> | null = null; // bytes this batch's earlier completions add, by tenant
-    for (let i = 0; i < changes.length; i++) {
-      const c = changes[i];
-      if (c.kind !== 'complete' || c.result === null || c.result === undefined) continue;
-      const tenant = this.table.get(c.taskId)?.spec.tenant;
-      if (tenant === undefined) continue;
-      const quota = quotaOf(tenant);
-      if (quota === undefined || quota.maxStorageBytes >= DEFAULT_TENANT_QUOTA.maxStorageBytes) continue;
-      const bytes = storedBytes(c.result);
-      const stored = (this.usage.get(tenant)?.storedBytes ?? 0) + (batch?.get(tenant) ?? 0);
-      if (stored + bytes <= quota.maxStorageBytes) {
-        (batch ??= new Map()).set(tenant, (batch.get(tenant) ?? 0) + bytes);
-        continue;
-      }
-      const reason = `task ${c.taskId}: a result of ${bytes} bytes would take tenant '${tenant}' past its storage quota of ${quota.maxStorageBytes} (it stores ${stored})`;
-      out ??= changes.slice();
-      out[i] = { kind: 'fail', taskId: c.taskId, worker: c.worker, attempt: c.attempt, error: reason, retryable: false, retryAt: c.at, at: c.at };
-      refused(tenant, reason);
+  admitResult(task: Readonly<TaskRecord>, result: unknown, quota: Readonly<TenantQuota> | undefined): string | null {
+    if (result === null || result === undefined || quota === undefined || quota.maxStorageBytes >= DEFAULT_TENANT_QUOTA.maxStorageBytes) return null;
+    const tenant = task.spec.tenant;
+    const bytes = storedBytes(result);
+    const stored = (this.usage.get(tenant)?.storedBytes ?? 0) + (this.batchResults.get(tenant) ?? 0);
+    if (stored + bytes > quota.maxStorageBytes) {
+      return `a result of ${bytes} bytes would take tenant '${tenant}' past its storage quota of ${quota.maxStorageBytes} (it stores ${stored})`;
     }
-    return out ?? changes;
+    this.batchResults.set(tenant, (this.batchResults.get(tenant) ?? 0) + bytes);
+    return null;
   }
 
   /** Counts a refusal against `tenant` (a registered one: unknown names would grow the books without bound). */

@@ -113,4 +113,35 @@ describe('tenant admission at apply', () => {
     expect(s.tenantStats('t')!.queueWaitMs.count).toBe(1);
     expect(s.tenantStats('t')!.runTimeMs).toMatchObject({ count: 1, sumMs: 40 });
   });
+
+  it('judges a result against the storage quota only when its completion applies: a stale one in the same batch neither counts nor is recorded', () => {
+    const { s, denials } = stateWith({ maxStorageBytes: 1_000 });
+    const [a, b, c] = [task(0), task(0), task(0)];
+    expect(submit(s, [a, b, c])).toMatchObject({ ok: true });
+    const at = 10;
+    s.apply(entry({ cmd: { op: 'taskChanges', changes: [a, b, c].flatMap((t) => [{ kind: 'assign' as const, taskId: t.id, worker: 'w', at }, { kind: 'start' as const, taskId: t.id, worker: 'w', attempt: 1, at }]) } }));
+    const proof = (id: string, attempt: number, result: unknown): ProofArtifact => ({ taskId: id, workerId: 'w', attempt, startedAt: at, completedAt: at, cpuTimeUs: 0, resultHash: resultHash(result) });
+    const big = 'x'.repeat(598); // 600 bytes as JSON
+    // a's completion is for an attempt that is not the current one (stale): refused by the table, not judged for storage.
+    const batch = [
+      { kind: 'complete' as const, taskId: a.id, worker: 'w', attempt: 2, result: big, proof: proof(a.id, 2, big), at: at + 5 },
+      { kind: 'complete' as const, taskId: b.id, worker: 'w', attempt: 1, result: big, proof: proof(b.id, 1, big), at: at + 5 },
+      { kind: 'complete' as const, taskId: c.id, worker: 'w', attempt: 1, result: big, proof: proof(c.id, 1, big), at: at + 5 },
+    ];
+    s.apply(entry({ cmd: { op: 'taskChanges', changes: batch } }));
+    expect(s.task(a.id)?.status).toBe('running');
+    expect(s.task(b.id)?.status).toBe('completed'); // 600 of 1 000
+    // c would make 1 200 with b's result, counted within the batch: it fails, not retried, storing nothing.
+    const failed = s.task(c.id); // (a dead letter now)
+    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/a result of 600 bytes would take tenant 't' past its storage quota of 1000 \(it stores 600\)/) });
+    expect(denials.map((d) => [d.code, d.op])).toEqual([['QuotaExceeded', 'taskChanges']]);
+    expect(s.tenantStats('t')).toMatchObject({ completed: 1, failed: 1, rejected: { QuotaExceeded: 1 } });
+    // A completion whose proof does not match is refused as before, never turned into a failure.
+    const [d] = [task(0)];
+    submit(s, [d]);
+    s.apply(entry({ cmd: { op: 'taskChanges', changes: [{ kind: 'assign', taskId: d.id, worker: 'w', at }, { kind: 'start', taskId: d.id, worker: 'w', attempt: 1, at }] } }));
+    s.apply(entry({ cmd: { op: 'taskChanges', changes: [{ kind: 'complete', taskId: d.id, worker: 'w', attempt: 1, result: big, proof: proof(d.id, 1, 'other'), at: at + 5 }] } }));
+    expect(s.task(d.id)?.status).toBe('running');
+    expect(denials).toHaveLength(1);
+  });
 });
