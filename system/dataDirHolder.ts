@@ -12,14 +12,23 @@ import { isProcessAlive } from './processAlive.js';
  * the pids it recorded.
  */
 export function dataDirHolder(dataDir: string): number | null {
-  const dir = resolve(dataDir);
   let pid: number;
   try {
-    pid = Number(readFileSync(join(dir, 'grey.lock'), 'utf8').trim());
+    pid = Number(readFileSync(join(resolve(dataDir), 'grey.lock'), 'utf8').trim());
   } catch {
     return null; // no lock: nobody holds it
   }
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || !isProcessAlive(pid)) return null;
+  return isNodeOf(pid, dataDir) ? pid : null;
+}
+
+/**
+ * Whether `pid` is a live process running a node on `dataDir`: where the
+ * system shows a process's arguments (Linux's `/proc`), a `grey node` with
+ * `--data` on that directory; elsewhere, any live process (the caller's
+ * record taken at its word).
+ */
+export function isNodeOf(pid: number, dataDir: string): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || !isProcessAlive(pid)) return false;
   let args: string[];
   let cwd: string;
   try {
@@ -27,11 +36,15 @@ export function dataDirHolder(dataDir: string): number | null {
     cwd = readlinkSync(`/proc/${pid}/cwd`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // No /proc on this system: the lock's word. A process of another user (EACCES): not ours to stop.
-    return code === 'ENOENT' && !procMounted() ? pid : null;
+    // No /proc on this system: the record's word. A process of another user (EACCES): not ours to stop.
+    return code === 'ENOENT' && !procMounted();
   }
-  const at = args.indexOf('--data');
-  return at >= 0 && at + 1 < args.length && resolve(cwd, args[at + 1]) === dir ? pid : null;
+  const dir = resolve(dataDir);
+  for (let i = 0; i < args.length; i++) {
+    const given = args[i] === '--data' ? args[i + 1] : args[i].startsWith('--data=') ? args[i].slice('--data='.length) : undefined;
+    if (given !== undefined && resolve(cwd, given) === dir) return true;
+  }
+  return false;
 }
 
 function procMounted(): boolean {

@@ -12,7 +12,7 @@ import type { NodeStatus } from '../actors/clientProtocol.js';
 import { parseAddress } from './tlsNetwork.js';
 import { startOpsServer } from './opsServer.js';
 import { isProcessAlive } from './processAlive.js';
-import { dataDirHolder } from './dataDirHolder.js';
+import { dataDirHolder, isNodeOf } from './dataDirHolder.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
@@ -370,8 +370,8 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   const handlers = typeof f.handlers === 'string' ? resolve(f.handlers) : null;
   if (handlers && !existsSync(handlers)) throw new UsageError(`--handlers: ${handlers} does not exist`);
   if (old !== null) {
-    const alive = Object.values(old.nodes).filter((x) => x.pid !== undefined && isProcessAlive(x.pid));
-    if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map((x) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
+    const alive = Object.entries(old.nodes).filter(([id, x]) => x.pid !== undefined && isNodeOf(x.pid, join(dir, 'data', id)));
+    if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map(([, x]) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
     // Its nodes keep their founding voters: a different count here would hand
     // the new nodes a voter set the others never agreed to.
     if (founders !== n) {
@@ -448,7 +448,8 @@ async function clusterDown(args: string[], io: CliIO): Promise<number> {
   if (!existsSync(file)) throw new UsageError(`no cluster in ${dir} (no ${CLUSTER_FILE}); 'grey cluster up' starts one`);
   const cluster = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
   const started = Object.entries(cluster.nodes).flatMap(([id, x]) => (x.pid === undefined ? [] : [{ id, pid: x.pid }]));
-  const running = started.filter((x) => isProcessAlive(x.pid));
+  // Checked, not only alive: a recorded pid whose node died may belong to another program by now.
+  const running = started.filter((x) => isNodeOf(x.pid, join(dir, 'data', x.id)));
   // A node restarted by hand runs under a pid this file never saw; its data directory's lock names it.
   for (const { id } of started) {
     const holder = dataDirHolder(join(dir, 'data', id));

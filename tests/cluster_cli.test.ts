@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../system/cli.js';
 import { freePort } from './helpers/realTime.js';
 import { isProcessAlive } from '../system/processAlive.js';
+import { isNodeOf } from '../system/dataDirHolder.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'grey-cli-')), '.grey');
 afterAll(async () => {
@@ -105,6 +106,33 @@ describe('grey cluster up, status, down', () => {
       await new Promise((r) => squatter.close(r));
     }
   }, 60_000);
+
+  it('takes a pid for a node of a data directory only if that process runs with --data on it (a stale pid may be another program)', async () => {
+    const spawnWith = (...args: string[]) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', '--', ...args], { stdio: 'ignore' });
+    const spaced = spawnWith('node', '--data', 'somewhere/n1');
+    const joined = spawnWith('node', '--data=/elsewhere/n2');
+    const other = spawnWith('unrelated');
+    const shows = (pid: number, arg: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(arg);
+      } catch {
+        return false;
+      }
+    };
+    try {
+      // /proc shows a child's arguments once it has exec'd node: wait for that.
+      const ready = () => shows(spaced.pid!, 'somewhere/n1') && shows(joined.pid!, '--data=/elsewhere/n2') && shows(other.pid!, 'unrelated');
+      for (const t0 = Date.now(); !ready() && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 10));
+      expect(ready()).toBe(true);
+      expect(isNodeOf(spaced.pid!, join(process.cwd(), 'somewhere', 'n1'))).toBe(true); // relative to the process's folder
+      expect(isNodeOf(spaced.pid!, '/somewhere/n1')).toBe(false);
+      expect(isNodeOf(joined.pid!, '/elsewhere/n2')).toBe(true);
+      expect(isNodeOf(other.pid!, '/elsewhere/n2')).toBe(false);
+      expect(isNodeOf(process.pid, '/anything')).toBe(false);
+    } finally {
+      for (const p of [spaced, joined, other]) p.kill();
+    }
+  });
 
   it('refuses bad input with one line and a hint', async () => {
     for (const argv of [
