@@ -90,6 +90,8 @@ const META_FORMAT = 'format';
 const META_HARD = 'hardState';
 const META_SNAPSHOT = 'snapshot';
 const META_FOUNDING = 'founding';
+/** A file beside LMDB's own, written once a directory has opened: its data.mdb missing later means a lost log. */
+const OPENED_MARK = 'grey.opened';
 
 /**
  * How a data directory's node came into its cluster, recorded at its first
@@ -161,13 +163,14 @@ export class LmdbStorage implements Storage {
       throw err;
     }
     claim(path);
-    // LMDB makes data.mdb and lock.mdb together. A lock.mdb without its data
-    // (deleted, or truncated to nothing) is a node's log lost, not a new node:
-    // starting afresh would forget its vote and what it acknowledged.
+    // A directory Grey has opened (the mark below) whose data.mdb is gone or
+    // empty is a node's log lost, not a new node: starting afresh would
+    // forget its vote and what it acknowledged. (Without the mark, a first
+    // start died before LMDB had written anything: nothing is lost.)
     const data = join(path, 'data.mdb');
-    if (existsSync(join(path, 'lock.mdb')) && (!existsSync(data) || statSync(data).size === 0)) {
+    if (existsSync(join(path, OPENED_MARK)) && (!existsSync(data) || statSync(data).size === 0)) {
       release(path);
-      throw new StorageFormatError(`${path} held a Grey node's data (lock.mdb is there) but data.mdb is ${existsSync(data) ? 'empty' : 'gone'}: its log is lost. Restore it from a backup; or remove the node from its cluster ('grey member remove'), empty the directory and add it again as a new member`, path, null);
+      throw new StorageFormatError(`${path} held a Grey node's data (${OPENED_MARK} is there) but data.mdb is ${existsSync(data) ? 'empty' : 'gone'}: its log is lost. Restore it from a backup; or remove the node from its cluster ('grey member remove'), empty the directory and add it again as a new member`, path, null);
     }
     let root: RootDatabase;
     try {
@@ -182,6 +185,7 @@ export class LmdbStorage implements Storage {
     try {
       storage.checkFormat();
       storage.readBounds();
+      if (!existsSync(join(path, OPENED_MARK))) writeFileSync(join(path, OPENED_MARK), 'this directory holds a Grey node\'s log (data.mdb); see LmdbStorage.open\n');
     } catch (err) {
       void root.close();
       release(path);

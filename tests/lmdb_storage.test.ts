@@ -152,7 +152,7 @@ describe('LmdbStorage', () => {
     expect(() => LmdbStorage.open(dir)).toThrow(/no Grey format mark/);
   });
 
-  it('refuses a directory whose data.mdb was emptied or deleted beside its lock.mdb: a lost log, not a new node', async () => {
+  it('refuses a directory whose data.mdb was emptied or deleted after it had opened: a lost log, not a new node', async () => {
     const dir = tempDir();
     const s = LmdbStorage.open(dir);
     s.setHardState({ term: 7, votedFor: 'n2' });
@@ -165,9 +165,16 @@ describe('LmdbStorage', () => {
     expect(() => LmdbStorage.open(dir)).toThrow(/data\.mdb is gone/);
     // Refused without taking the directory: emptied, it opens as a new node's.
     unlinkSync(join(dir, 'lock.mdb'));
+    unlinkSync(join(dir, 'grey.opened'));
     const fresh = LmdbStorage.open(dir);
     expect(fresh.load().hardState).toEqual({ term: 0, votedFor: null });
     await fresh.close();
+    // A first start that died before LMDB wrote anything (lock.mdb and an empty data.mdb, no mark) lost nothing: it starts.
+    const died = tempDir();
+    writeFileSync(join(died, 'lock.mdb'), '');
+    writeFileSync(join(died, 'data.mdb'), '');
+    const first = LmdbStorage.open(died);
+    await first.close();
   });
 
   it('one owner at a time: a directory open here or in a live process is refused; a dead owner\'s lock is taken over', async () => {
