@@ -46,6 +46,8 @@ interface ForwardRequest {
 /** The leader's answer: where it proposed the command, or why it could not. */
 interface ForwardReply {
   id: number;
+  /** The session the answered request was sent in: a late answer to a send from a forgotten session is not this one's. */
+  client?: string;
   ok: boolean;
   index: number;
   term: number;
@@ -829,17 +831,20 @@ export class ClusterNode {
     let reply: ForwardReply;
     try {
       const at = this.raft.propose(req.command);
-      reply = { id: req.id, ok: true, index: at.index, term: at.term, leaderHint: this.id };
+      reply = { id: req.id, client: req.command.client, ok: true, index: at.index, term: at.term, leaderHint: this.id };
     } catch (err) {
       if (!(err instanceof RaftError)) throw err;
-      reply = { id: req.id, ok: false, index: 0, term: 0, leaderHint: err.leaderHint };
+      reply = { id: req.id, client: req.command.client, ok: false, index: 0, term: 0, leaderHint: err.leaderHint };
     }
     this.transport.send(from, 'grey.forwarded', reply);
   }
 
   private onForwarded(reply: ForwardReply): void {
     const f = this.forwarding.get(reply.id);
-    if (!f) return;
+    // A late answer to a send made before the cluster forgot this node's
+    // session points at the entry that expired: taking it would settle the
+    // command renumbered since, which may never have arrived.
+    if (!f || (reply.client !== undefined && reply.client !== f.command.client)) return;
     if (f.to !== null) {
       const b = this.breakers.get(f.to);
       if (b && !breakerIgnores(b.getSnapshot(), { type: 'SUCCESS' })) b.send({ type: 'SUCCESS' });

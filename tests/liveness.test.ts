@@ -182,6 +182,29 @@ describe('liveness: nothing stays stuck after the message it waits for is lost',
     expect(reached).toBe(calls);
   });
 
+  it('a late answer to a send from a session the cluster has since forgotten does not settle the command sent again under the new one', async () => {
+    const c = createTestCluster(3, { seed: 57 });
+    const L = (await c.waitForLeader()).id;
+    await c.settle();
+    const a = c.ids.find((id) => id !== L)!;
+    const node = c.node(a);
+    // Nothing a forwards reaches L for now.
+    const deaf = deafen(c, L, (from, type) => from === a && type === 'grey.forward');
+    const sent: number[] = [];
+    const sub = c.bus.inbox<{ id: number }>(L).subscribe((env) => env.from === a && env.type === 'grey.forward' && sent.push(env.payload.id));
+    node.forward({ op: 'put', key: 'renumbered', value: 1 });
+    await c.runUntil(() => sent.length > 0, { within: 100, description: 'the forward on the wire' });
+    sub.unsubscribe();
+    expect(node.forwardsPending).toBe(1);
+    // An answer from L to the same request number, but sent in an older session of a's, pointing at an entry that is applied here.
+    const applied = node.raft.lastApplied;
+    node.handle(L, 'grey.forwarded', { id: sent[0], client: `${node.sessionId}-before`, ok: true, index: applied, term: node.raft.log.term(applied) ?? 0, leaderHint: L });
+    expect(node.forwardsPending).toBe(1); // not this session's answer: the command is still to be delivered
+    deaf.restore();
+    await c.runUntil(() => node.state.get('renumbered') === 1, { within: 2_000, description: 'the command applied' });
+    expect(node.forwardsPending).toBe(0);
+  });
+
   it('a worker that learns of its assignment only through an installed snapshot still runs it', async () => {
     const c = createTestCluster(3, {
       seed: 55,
