@@ -3,7 +3,7 @@ import type { MemberStatus, MembershipContext, MembershipEvent } from '../machin
 import type { LogEntry } from './raftTypes.js';
 import type { TableInspection } from './chartInspection.js';
 import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
-import { completionsOf, DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
+import { completionsOf, DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type ResultAdmission, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 import { SessionAnswers } from './sessionAnswers.js';
 import type { JoinTrust, MemberIdentity } from './joinAuthenticator.js';
 import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQuota.js';
@@ -296,6 +296,15 @@ export class ClusterState {
   private readonly denialListeners: Array<(denial: TenantDenial) => void> = [];
   /** A registered tenant's quota (one function for every admission, not a closure per request). */
   private readonly quotaOf = (tenant: string): Readonly<TenantQuota> | undefined => this.s.tenants[tenant]?.quota;
+  /** The log index of the `taskChanges` entry being applied (read by {@link ClusterState.admitResult}). */
+  private changeIndex = 0;
+  /** Whether a completion's result fits its tenant's storage quota (one function for every entry: the hot path makes no closure). */
+  private readonly admitResult: ResultAdmission = (task, result) => {
+    if (result === null || result === undefined) return null; // (stores nothing: no quota to look up)
+    const refused = this.tenantBook.admitResult(task, result, this.quotaOf(task.spec.tenant));
+    if (refused !== null) this.deny({ index: this.changeIndex, tenant: task.spec.tenant, code: 'QuotaExceeded', reason: `task ${task.id}: ${refused}`, client: this.applying, op: 'taskChanges' });
+    return refused;
+  };
   /** The session of the request being applied, for whom a refusal names. */
   private applying: string | null = null;
 
@@ -644,11 +653,8 @@ export class ClusterState {
         }
         const before = this.transitions.length;
         this.tenantBook.beginResults();
-        this.taskTable.change(changes, index, this.transitions, (task, result) => {
-          const refused = this.tenantBook.admitResult(task, result, this.quotaOf(task.spec.tenant));
-          if (refused !== null) this.deny({ index, tenant: task.spec.tenant, code: 'QuotaExceeded', reason: `task ${task.id}: ${refused}`, client: this.applying, op: 'taskChanges' });
-          return refused;
-        });
+        this.changeIndex = index;
+        this.taskTable.change(changes, index, this.transitions, this.admitResult);
         this.tenantBook.account(this.transitions, before);
         const refused = this.transitions.slice(before).filter((t) => t.rejected);
         if (cmd.changes.length === 1 && refused.length === 1) {
