@@ -234,16 +234,29 @@ export interface TaskHandle {
 }
 
 type Reply = ClientReply;
+const CALL: BreakerEvent = { type: 'CALL' };
+const SUCCESS: BreakerEvent = { type: 'SUCCESS' };
+const FAILURE: BreakerEvent = { type: 'FAILURE' };
 type Refusal = Extract<Reply, { ok: false }> | { ok: false; code: 'Unreachable'; leaderHint: null; message: string };
 
 interface Pending {
+  rid: number;
+  request: ClientRequest;
   resolve: (r: Reply | Refusal) => void;
-  timer: unknown;
+  /** The attempt's one timer: the next retransmission, or its end (see {@link ClusterClient.call}). */
+  timer: TimerHandle | undefined;
   target: string;
   sentAt: number;
+  /** When the attempt gives up, and how long after sending that is. */
+  deadline: number;
+  timeout: number;
+  /** The first wait for an answer, and the current one. */
+  first: number;
+  wait: number;
+  /** Whether the timer set is the attempt's end (not a retransmission). */
+  ending: boolean;
   /** Whether the request was sent more than once (its round trip then measures nothing). */
   retransmitted: boolean;
-  resend: unknown;
   /** Whether the node's breaker admitted the call; if not, it is a probe made in panic (see {@link ClientOptions.breaker}). */
   admitted: boolean;
 }
@@ -284,6 +297,8 @@ export class ClusterClient {
   private readonly taskIds: IdSource;
   /** One circuit breaker per node this client talks to: a node that keeps timing out is skipped. */
   private readonly breakers = new Map<string, Actor<typeof circuitBreaker>>();
+  /** Nodes whose breaker is closed with a window of successes only (see {@link ClusterClient.toBreaker}). */
+  private readonly steadyBreakers = new Set<string>();
   /** Configuration of each node's breaker; null: no breakers ({@link ClientOptions.breaker} `false`). */
   private readonly breakerInput: BreakerConfig | null;
   /** A probe made in panic is in flight: other requests wait for it rather than join it. */
@@ -606,8 +621,9 @@ export class ClusterClient {
     for (const [s, sess] of this.unanswered) if (sess === session && s < lowest) lowest = s;
     const command: SessionCommand = { client: session, seq, firstUnanswered: lowest, cmd };
     const trace = this.net.trace;
-    const req = String(seq);
-    const taskId = cmd.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : undefined;
+    // (Only a traced run pays for what the trace names.)
+    const req = trace === undefined ? '' : String(seq);
+    const taskId = trace !== undefined && cmd.op === 'submitTasks' && cmd.tasks.length === 1 ? cmd.tasks[0].id : undefined;
     const tag = taskId ? { taskId } : {};
     trace?.emit({ type: 'client', client: this.id, req, op: cmd.op, phase: 'invoke', ...tag });
     let reply: Extract<Reply, { ok: true; kind: 'propose' }>;
@@ -758,14 +774,27 @@ export class ClusterClient {
     return b;
   }
 
-  /** Sends an event to a node's breaker, unless it would change nothing (the common case on the hot path costs no actor send). */
+  /**
+   * Sends an event to a node's breaker, unless it would change nothing (the
+   * common case on the hot path costs no actor send). A breaker that has
+   * just ignored a success is closed with nothing but successes in its
+   * window: it stays so until this client sends it an event (only this
+   * client does, and a closed breaker has no timer), so until then calls
+   * and successes skip even the look at its snapshot.
+   */
   private toBreaker(node: string, event: BreakerEvent): void {
+    if ((event.type === 'CALL' || event.type === 'SUCCESS') && this.steadyBreakers.has(node)) return;
     const b = this.breakerFor(node);
-    if (!breakerIgnores(b.getSnapshot(), event)) b.send(event);
+    if (breakerIgnores(b.getSnapshot(), event)) {
+      if (event.type === 'SUCCESS') this.steadyBreakers.add(node);
+      return;
+    }
+    this.steadyBreakers.delete(node);
+    b.send(event);
   }
 
   private admits(node: string): boolean {
-    return breakerAdmits(this.breakerFor(node).getSnapshot());
+    return this.steadyBreakers.has(node) || breakerAdmits(this.breakerFor(node).getSnapshot());
   }
 
   /**
@@ -804,11 +833,13 @@ export class ClusterClient {
     const admitted = this.admits(target);
     return new Promise((resolve) => {
       const rid = request.rid;
-      const timer = kernel.schedule(timeout, () => {
-        const why = this.net.bus.whyUnreachable?.(target) ?? null;
-        this.settle(rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${target} did not answer in ${timeout} ms${why === null ? '' : ` (connecting: ${why})`}` });
-      });
-      const p: Pending = { resolve, timer, target, sentAt: kernel.now(), retransmitted: false, resend: undefined, admitted };
+      const now = kernel.now();
+      const first = this.retransmitWait();
+      // One timer per attempt, through a shared function (no closure per
+      // request): each retransmission sets the next, the last one the end.
+      const ending = first >= timeout;
+      const p: Pending = { rid, request, resolve, timer: undefined, target, sentAt: now, deadline: now + timeout, timeout, first, wait: first, ending, retransmitted: false, admitted };
+      p.timer = kernel.schedule(ending ? timeout : first, this.onAttemptTimer, p);
       this.pending.set(rid, p);
       // A send the network drops is, to the client, an answer that never
       // comes: the timers deal with it. One that throws (a value the wire
@@ -817,25 +848,31 @@ export class ClusterClient {
         this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
       } catch (err) {
         this.pending.delete(rid);
-        kernel.cancel(timer);
+        kernel.cancel(p.timer);
         throw err;
       }
-      if (admitted) this.toBreaker(target, { type: 'CALL' });
+      if (admitted) this.toBreaker(target, CALL);
       else this.panicProbe = true;
-      const first = this.retransmitWait();
-      let wait = first;
-      const resend = () => {
-        if (this.pending.get(rid) !== p) return;
-        p.retransmitted = true;
-        this.net.bus.send(this.id, target, CLIENT_REQUEST, request);
-        // Back off once, then keep the pace: a lost message says little about
-        // congestion here, and a long backoff only adds latency under loss.
-        wait = Math.min(wait * 2, first * 2);
-        p.resend = kernel.schedule(wait, resend);
-      };
-      if (wait < timeout) p.resend = kernel.schedule(wait, resend);
     });
   }
+
+  /** An attempt's timer: send the request again, or give up once its time is out. */
+  private readonly onAttemptTimer = (p: Pending): void => {
+    if (this.pending.get(p.rid) !== p) return;
+    if (p.ending) {
+      const why = this.net.bus.whyUnreachable?.(p.target) ?? null;
+      this.settle(p.rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${p.target} did not answer in ${p.timeout} ms${why === null ? '' : ` (connecting: ${why})`}` });
+      return;
+    }
+    p.retransmitted = true;
+    this.net.bus.send(this.id, p.target, CLIENT_REQUEST, p.request);
+    // Back off once, then keep the pace: a lost message says little about
+    // congestion here, and a long backoff only adds latency under loss.
+    p.wait = Math.min(p.wait * 2, p.first * 2);
+    const left = Math.max(0, p.deadline - this.kernel.now()); // (a wall-clock timer may fire late)
+    p.ending = p.wait >= left;
+    p.timer = this.kernel.schedule(p.ending ? left : p.wait, this.onAttemptTimer, p);
+  };
 
   private onReply(from: string, reply: Reply): void {
     const p = this.pending.get(reply?.rid);
@@ -849,10 +886,9 @@ export class ClusterClient {
     if (!p) return;
     this.pending.delete(rid);
     this.kernel.cancel(p.timer);
-    if (p.resend !== undefined) this.kernel.cancel(p.resend);
     // Any answer (even NotLeader) shows the node is responsive; silence is a failure.
     const answered = r.ok || r.code !== 'Unreachable';
-    if (p.admitted) this.toBreaker(p.target, { type: answered ? 'SUCCESS' : 'FAILURE' });
+    if (p.admitted) this.toBreaker(p.target, answered ? SUCCESS : FAILURE);
     else {
       // A probe made in panic: an answer shows the node is back (close its
       // breaker, if still shut); silence tells the breaker nothing new.

@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClusterState, type ClusterCommand, type SessionCommand } from '../actors/clusterState.js';
 import type { ProposeOutcome } from '../actors/clusterNode.js';
-import { ClientError, type ClusterClient } from '../system/client.js';
+import { EMPTY, Subject } from 'rxjs';
+import { ClientError, ClusterClient as ClusterClientClass, type ClusterClient } from '../system/client.js';
 import { createTestCluster, type Cluster } from '../system/cluster.js';
 import { rejection } from './helpers/rejection.js';
 
@@ -247,5 +248,67 @@ describe('clients live on the network', () => {
     await c.run(100);
     expect(replies.map((r) => [r.rid, r.ok, r.code])).toEqual(bad.map((r) => [r.rid, false, 'InvalidCommand']));
     expect(leader.raft.log.lastIndex).toBe(lastIndex);
+  });
+});
+
+describe('an attempt on a clock whose timers fire late', () => {
+  it('a retransmission timer that fires past the attempt deadline ends the attempt: one timer at a time, never a negative delay', async () => {
+    // A wall clock fires a timer when it can, maybe after the attempt's time is out.
+    let now = 0;
+    const timers: Array<{ at: number; fn: (arg: unknown) => void; arg: unknown; live: boolean }> = [];
+    const clock = {
+      now: () => now,
+      setTimeout: () => 0,
+      clearTimeout: () => {},
+      sleep: (ms: number) => new Promise<void>((resolve) => void timers.push({ at: now + ms, fn: () => resolve(), arg: undefined, live: true })),
+      schedule<A>(delay: number, fn: (arg: A) => void, arg?: A) {
+        if (!(delay >= 0)) throw new RangeError(`delay must be a non-negative number, got ${delay}`);
+        const t = { at: now + delay, fn: fn as (arg: unknown) => void, arg, live: true };
+        timers.push(t);
+        return t;
+      },
+      cancel(handle: unknown) {
+        (handle as { live: boolean }).live = false;
+        return true;
+      },
+      wake() {},
+      random: () => ({ next: () => 0.5, int: (n: number) => Math.floor(n / 2) }),
+    };
+    const sent: number[] = [];
+    const net = {
+      kernel: clock,
+      bus: { inbox: () => new Subject<never>(), send: (_f: string, _t: string, _type: string, p: { rid: number }) => void sent.push(p.rid) },
+      trace: undefined,
+      ids: ['n1'],
+      watchTask: () => EMPTY,
+    };
+    const client = new ClusterClientClass(net as never, 'late', { timeoutMs: 10_000, attemptTimeoutMs: 300, minRetransmitMs: 20, breaker: false });
+    const answer = client.get('k').catch((e: unknown) => e);
+    expect(sent).toEqual([1]);
+    const live = () => timers.filter((t) => t.live);
+    // One timer per attempt: the first retransmission (no separate deadline timer).
+    expect(live()).toHaveLength(1);
+    const first = live()[0];
+    // It fires 500 ms late, past the attempt's 300 ms: the request goes again, and the timer left is the attempt's end, due now.
+    first.live = false;
+    now = first.at + 500;
+    first.fn(first.arg);
+    expect(sent).toEqual([1, 1]);
+    expect(live()).toHaveLength(1);
+    const end = live()[0];
+    expect(end.at).toBe(now);
+    end.live = false;
+    end.fn(end.arg);
+    // The attempt ended: the client pauses before its next one (a sleep), nothing else is pending.
+    await vi.waitFor(() => expect(live()).toHaveLength(1));
+    expect(live()[0].at).toBe(now + 50);
+    client.detach();
+    const pause = live()[0];
+    pause.live = false;
+    pause.fn(pause.arg);
+    const err = (await answer) as ClientError;
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err.code).toBe('Closed');
+    expect(sent).toEqual([1, 1]);
   });
 });
