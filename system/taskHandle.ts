@@ -24,7 +24,7 @@ export class SubmittedTask implements TaskHandle {
   ) {}
 
   get accepted(): Promise<{ taskId: string; index: number }> {
-    return (this.acceptedPromise ??= wake(this.net.kernel, this.committed()));
+    return (this.acceptedPromise ??= quiet(this.committed()));
   }
 
   get status$(): Observable<TaskStreamEvent> {
@@ -56,4 +56,10 @@ function wake<T>(kernel: ClientClock, p: Promise<T>): Promise<T> {
   const woken = p.finally(() => kernel.wake());
   woken.catch(() => {});
   return woken;
+}
+
+/** `p`, whose rejection reaches whoever awaits it, not the unhandled-rejection hook. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
