@@ -111,6 +111,35 @@ export function certificateValidityProblem(cert: X509Certificate | string, now: 
   return null;
 }
 
+/**
+ * The certificates of a PEM text, each as its own PEM block, in order (a CA
+ * bundle holds several during a rotation).
+ * @throws RangeError when the text holds none.
+ */
+export function pemCertificates(pem: string): string[] {
+  const blocks = typeof pem === 'string' ? (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) : [];
+  if (blocks.length === 0) throw new RangeError('the CA bundle holds no PEM certificate');
+  return blocks;
+}
+
+/**
+ * Why no certificate of a CA bundle (one PEM or several, concatenated)
+ * can be used now, or null when at least one can. During a rotation a
+ * bundle holds the old CA beside the new one, and the old one may have
+ * expired: the bundle is still good while another CA in it is.
+ * @throws RangeError when the text holds no certificate.
+ */
+export function caBundleProblem(pem: string, now: number = Date.now()): string | null {
+  const blocks = pemCertificates(pem);
+  const problems: string[] = [];
+  for (const block of blocks) {
+    const problem = certificateValidityProblem(block, now);
+    if (problem === null) return null;
+    problems.push(problem);
+  }
+  return problems.length === 1 ? problems[0] : `${problems[0]}, and so is every other certificate in its bundle (${problems.slice(1).join('; ')})`;
+}
+
 /** The identities a certificate binds (its `grey://` URIs), parsed: synchronous, with node:crypto. */
 export function identitiesOf(cert: X509Certificate | string): Array<{ role: CertificateRole; name: string }> {
   const c = typeof cert === 'string' ? new X509Certificate(cert) : cert;

@@ -1,3 +1,4 @@
+import { pemCertificates } from './certificates.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resultHash } from '../actors/resultHash.js';
@@ -67,7 +68,13 @@ export async function proofCommand(args: string[], io: CliIO): Promise<number> {
     io.err(`grey: ${task !== undefined ? `task ${task}` : positional[0]} has no proof (not completed?)`);
     return 1;
   }
-  const verdict = verifyProof(proof, { certificate: certPem, trusted: [caPem], now });
+  let trusted: string[];
+  try {
+    trusted = pemCertificates(caPem); // each CA of a bundle (a rotation holds the old and the new)
+  } catch (err) {
+    return fail(io, `CA certificate: ${(err as Error).message}`);
+  }
+  const verdict = verifyProof(proof, { certificate: certPem, trusted, now });
   if (!verdict.ok) {
     io.err(`grey: proof not verified: ${verdict.code}: ${verdict.reason}`);
     return 1;

@@ -7,7 +7,7 @@ import type { NodeSecurity } from '../actors/clusterNode.js';
 import { parseCertificate, validateCertificate, type ParsedCertificate } from '../actors/nodeCertificate.js';
 import { identityFromPrivateKey, signBytes, verifySignature } from '../actors/nodeIdentity.js';
 import { lengthPrefixed } from '../actors/domainEncoding.js';
-import type { TlsIdentity } from './certificates.js';
+import { pemCertificates, type TlsIdentity } from './certificates.js';
 
 /** Options of a real-mode node's security beyond its TLS identity. */
 export interface RealSecurityOptions {
@@ -64,7 +64,8 @@ function der(pem: string): Uint8Array {
  * operator can still add a node by hand (`grey member add`).
  */
 export function realNodeSecurity(name: string, tls: TlsIdentity, options: RealSecurityOptions = {}): NodeSecurity {
-  const ca: ParsedCertificate = parseCertificate(tls.ca);
+  // Every CA of the bundle is trusted: during a rotation it holds the old CA beside the new one.
+  const trusted: ParsedCertificate[] = pemCertificates(tls.ca).map((pem) => parseCertificate(pem));
   const identity = identityFromPrivateKey(name, tls.key);
   const measurement = codeMeasurement();
   const verifier = new DcapStyleVerifier({ vendorRoots: options.vendorRoots ?? [], measurements: [measurement, ...(options.allowMeasurements ?? [])] });
@@ -72,7 +73,7 @@ export function realNodeSecurity(name: string, tls: TlsIdentity, options: RealSe
   return {
     // Certificates are dated on the calendar: the node's own clock counts from its start, so this asks the wall clock.
     checkCertificate: (bytes) => {
-      const c = validateCertificate(bytes, { trusted: [ca], now: Date.now() });
+      const c = validateCertificate(bytes, { trusted, now: Date.now() });
       return { role: c.subject.role, name: c.subject.name, publicKey: c.publicKey, fingerprint: c.fingerprint, notAfter: c.notAfter };
     },
     verifyEvidence: (evidence, ctx) => verifier.verify(evidence, { ...ctx, now: Date.now() }), // TCB info is dated on the calendar too

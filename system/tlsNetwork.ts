@@ -4,7 +4,7 @@ import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker, type BreakerInput, type BreakerState } from '../machines/circuitBreaker.js';
 import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
-import { certificateValidityProblem, identitiesOf, tenantOf, type CertificateRole, type TlsIdentity } from './certificates.js';
+import { caBundleProblem, certificateValidityProblem, identitiesOf, tenantOf, type CertificateRole, type TlsIdentity } from './certificates.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { listenOn } from './listen.js';
@@ -128,7 +128,7 @@ export class TlsNetwork {
     // An expired certificate (or CA) would only show as handshakes failing with a bare alert: refuse it here, plainly.
     const ownProblem = certificateValidityProblem(options.tls.cert);
     if (ownProblem !== null) throw new RangeError(`TlsNetwork: the certificate for ${options.role}:${name} is ${ownProblem}; issue a new one ('grey certs')`);
-    const caProblem = certificateValidityProblem(options.tls.ca);
+    const caProblem = caBundleProblem(options.tls.ca);
     if (caProblem !== null) throw new RangeError(`TlsNetwork: the cluster CA certificate is ${caProblem}; every certificate it issued fails with it`);
     this.codec = options.codec ?? msgpackCodec;
     this.peers = new Map(Object.entries(options.peers ?? {}).map(([id, addr]) => [id, parseAddress(addr, `peer ${id}`)]));

@@ -15,7 +15,8 @@ import { base64url, expandProofBatch, ProofSigner, proofBytes, signProof, signPr
 import type { ProposeOutcome } from '../actors/clusterNode.js';
 import { verifyProof, type VerifyProofOptions } from '../actors/proofVerification.js';
 import { deriveIdentity } from '../actors/nodeIdentity.js';
-import { toPem } from '../actors/nodeCertificate.js';
+import { generateIdentity } from '../system/nodeIdentityFiles.js';
+import { createCertificateAuthority, toPem } from '../actors/nodeCertificate.js';
 import { canonicalJson } from '../actors/canonical.js';
 import { lengthPrefixed } from '../actors/domainEncoding.js';
 import type { ProofArtifact } from '../actors/taskTable.js';
@@ -289,6 +290,10 @@ describe('grey proof verify', () => {
 
     const ok = await grey(['proof', 'verify', good, '--cert', cert, '--ca', ca, ...at]);
     expect(ok).toMatchObject({ code: 0, err: [] });
+    // A CA bundle (during a rotation: another CA first, then the cluster's) verifies it too.
+    const other = createCertificateAuthority(generateIdentity('other CA'), { name: 'other CA', notBefore: 0, notAfter: Date.now() + 86_400_000, serial: '07' });
+    const bundle = file('bundle.pem', `${other.pem}\n${sec.ca.pem}`);
+    expect(await grey(['proof', 'verify', good, '--cert', cert, '--ca', bundle, ...at])).toMatchObject({ code: 0, err: [] });
     expect(ok.out[0]).toMatch(new RegExp(`^proof ok: task ${proof.taskId} attempt 1, signed (alone|in a batch \\(leaf \\d+ of \\d+\\)) by node ${proof.workerId} \\(key [0-9a-f]{16}…, CA [0-9a-f]{16}…\\)$`));
     // A line of 'grey submit --wait' (result and proof): the result is checked against the signed hash too.
     const line = file('line.json', JSON.stringify({ taskId: proof.taskId, status: 'completed', result, proof }));

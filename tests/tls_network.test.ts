@@ -10,7 +10,9 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateValidityProblem, createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
+import { X509Certificate } from 'node:crypto';
+import { realNodeSecurity } from '../system/realSecurity.js';
+import { caBundleProblem, certificateValidityProblem, createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
 import { createCertificateAuthority, issueNodeCertificate, loadCertificateAuthority } from '../actors/nodeCertificate.js';
 import { privateKeyPem } from '../actors/nodeIdentity.js';
 import { generateIdentity } from '../system/nodeIdentityFiles.js';
@@ -73,6 +75,19 @@ describe('certificates that cannot be used, and peers that cannot be reached, sa
     const oldCa = createCertificateAuthority(generateIdentity('old CA'), { name: 'old CA', notBefore: Date.now() - 10 * day, notAfter: Date.now() - day, serial: '01' });
     expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: oldCa.pem } })).toThrow(/cluster CA certificate is expired/);
     expect(certificateValidityProblem(certs.n1.cert)).toBeNull();
+  });
+
+  it('a CA bundle in rotation, an expired old CA first and the valid one after it, is accepted; a bundle with no valid CA is refused, naming each', () => {
+    const day = 86_400_000;
+    const old = createCertificateAuthority(generateIdentity('old CA'), { name: 'old CA', notBefore: Date.now() - 10 * day, notAfter: Date.now() - day, serial: '02' });
+    const older = createCertificateAuthority(generateIdentity('older CA'), { name: 'older CA', notBefore: Date.now() - 20 * day, notAfter: Date.now() - 2 * day, serial: '03' });
+    expect(caBundleProblem(`${old.pem}\n${certs.n1.ca}`)).toBeNull();
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${certs.n1.ca}` } })).not.toThrow();
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${older.pem}` } })).toThrow(/cluster CA certificate is expired on [^,]+, and so is every other certificate in its bundle \(expired on /);
+    expect(() => caBundleProblem('not a certificate')).toThrow(/holds no PEM certificate/);
+    // The join handshake trusts every CA of the bundle, the old one first included.
+    const security = realNodeSecurity('n1', { ...certs.n1, ca: `${old.pem}\n${certs.n1.ca}` });
+    expect(security.checkCertificate(new Uint8Array(new X509Certificate(certs.n2.cert).raw), 0)).toMatchObject({ role: 'node', name: 'n2' });
   });
 
   it('a client that cannot connect says why in its timeout, not only that the node did not answer', async () => {
