@@ -1,7 +1,7 @@
-import { pemCertificates } from './certificates.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resultHash } from '../actors/resultHash.js';
+import { pemCertificates } from './certificates.js';
 import { verifyProof, type ProofVerification } from '../actors/proofVerification.js';
 import type { CliIO } from './cli.js';
 import { UsageError } from './cliArgs.js';

@@ -128,7 +128,12 @@ export class TlsNetwork {
     // An expired certificate (or CA) would only show as handshakes failing with a bare alert: refuse it here, plainly.
     const ownProblem = certificateValidityProblem(options.tls.cert);
     if (ownProblem !== null) throw new RangeError(`TlsNetwork: the certificate for ${options.role}:${name} is ${ownProblem}; issue a new one ('grey certs')`);
-    const caProblem = caBundleProblem(options.tls.ca);
+    let caProblem: string | null;
+    try {
+      caProblem = caBundleProblem(options.tls.ca);
+    } catch (err) {
+      throw new RangeError(`TlsNetwork: the cluster CA: ${(err as Error).message}`);
+    }
     if (caProblem !== null) throw new RangeError(`TlsNetwork: the cluster CA certificate is ${caProblem}; every certificate it issued fails with it`);
     this.codec = options.codec ?? msgpackCodec;
     this.peers = new Map(Object.entries(options.peers ?? {}).map(([id, addr]) => [id, parseAddress(addr, `peer ${id}`)]));

@@ -85,6 +85,7 @@ describe('certificates that cannot be used, and peers that cannot be reached, sa
     expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${certs.n1.ca}` } })).not.toThrow();
     expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${older.pem}` } })).toThrow(/cluster CA certificate is expired on [^,]+, and so is every other certificate in its bundle \(expired on /);
     expect(() => caBundleProblem('not a certificate')).toThrow(/holds no PEM certificate/);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: 'not a certificate' } })).toThrow(/^TlsNetwork: the cluster CA: the CA bundle holds no PEM certificate$/);
     // The join handshake trusts every CA of the bundle, the old one first included.
     const security = realNodeSecurity('n1', { ...certs.n1, ca: `${old.pem}\n${certs.n1.ca}` });
     expect(security.checkCertificate(new Uint8Array(new X509Certificate(certs.n2.cert).raw), 0)).toMatchObject({ role: 'node', name: 'n2' });
