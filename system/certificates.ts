@@ -133,11 +133,16 @@ export function caBundleProblem(pem: string, now: number = Date.now()): string |
   const blocks = pemCertificates(pem);
   const problems: string[] = [];
   for (const block of blocks) {
-    const problem = certificateValidityProblem(block, now);
+    let problem: string | null;
+    try {
+      problem = certificateValidityProblem(block, now);
+    } catch (err) {
+      problem = `unreadable (${(err as Error).message})`;
+    }
     if (problem === null) return null;
     problems.push(problem);
   }
-  return problems.length === 1 ? problems[0] : `${problems[0]}, and so is every other certificate in its bundle (${problems.slice(1).join('; ')})`;
+  return problems.length === 1 ? problems[0] : `${problems[0]}, and no other certificate in its bundle is usable either (${problems.slice(1).join('; ')})`;
 }
 
 /** The identities a certificate binds (its `grey://` URIs), parsed: synchronous, with node:crypto. */

@@ -865,13 +865,14 @@ export class ClusterClient {
       return;
     }
     p.retransmitted = true;
-    this.net.bus.send(this.id, p.target, CLIENT_REQUEST, p.request);
     // Back off once, then keep the pace: a lost message says little about
     // congestion here, and a long backoff only adds latency under loss.
     p.wait = Math.min(p.wait * 2, p.first * 2);
     const left = Math.max(0, p.deadline - this.kernel.now()); // (a wall-clock timer may fire late)
     p.ending = p.wait >= left;
+    // Set before sending, so that the attempt still ends should the send throw.
     p.timer = this.kernel.schedule(p.ending ? left : p.wait, this.onAttemptTimer, p);
+    this.net.bus.send(this.id, p.target, CLIENT_REQUEST, p.request);
   };
 
   private onReply(from: string, reply: Reply): void {

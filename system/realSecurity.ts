@@ -65,7 +65,13 @@ function der(pem: string): Uint8Array {
  */
 export function realNodeSecurity(name: string, tls: TlsIdentity, options: RealSecurityOptions = {}): NodeSecurity {
   // Every CA of the bundle is trusted: during a rotation it holds the old CA beside the new one.
-  const trusted: ParsedCertificate[] = pemCertificates(tls.ca).map((pem) => parseCertificate(pem));
+  const trusted: ParsedCertificate[] = pemCertificates(tls.ca).map((pem, i) => {
+    try {
+      return parseCertificate(pem);
+    } catch (err) {
+      throw new RangeError(`certificate ${i + 1} of the cluster CA bundle cannot be read: ${(err as Error).message}`);
+    }
+  });
   const identity = identityFromPrivateKey(name, tls.key);
   const measurement = codeMeasurement();
   const verifier = new DcapStyleVerifier({ vendorRoots: options.vendorRoots ?? [], measurements: [measurement, ...(options.allowMeasurements ?? [])] });

@@ -251,64 +251,89 @@ describe('clients live on the network', () => {
   });
 });
 
+/** A client on a clock driven by hand (timers fire when the test says, maybe late) and a network that never answers. */
+function handDriven() {
+  const h = {
+    now: 0,
+    timers: [] as Array<{ at: number; fn: (arg: unknown) => void; arg: unknown; live: boolean }>,
+    sent: [] as number[],
+    sendThrows: false,
+  };
+  const clock = {
+    now: () => h.now,
+    setTimeout: () => 0,
+    clearTimeout: () => {},
+    sleep: (ms: number) => new Promise<void>((resolve) => void h.timers.push({ at: h.now + ms, fn: () => resolve(), arg: undefined, live: true })),
+    schedule<A>(delay: number, fn: (arg: A) => void, arg?: A) {
+      if (!(delay >= 0)) throw new RangeError(`delay must be a non-negative number, got ${delay}`);
+      const t = { at: h.now + delay, fn: fn as (arg: unknown) => void, arg, live: true };
+      h.timers.push(t);
+      return t;
+    },
+    cancel(handle: unknown) {
+      (handle as { live: boolean }).live = false;
+      return true;
+    },
+    wake() {},
+    random: () => ({ next: () => 0.5, int: (n: number) => Math.floor(n / 2) }),
+  };
+  const bus = {
+    inbox: () => new Subject<never>(),
+    send: (_f: string, _t: string, _type: string, p: { rid: number }) => {
+      if (h.sendThrows) throw new TypeError('the wire refuses this');
+      h.sent.push(p.rid);
+    },
+  };
+  const client = new ClusterClientClass({ kernel: clock, bus, trace: undefined, ids: ['n1'], watchTask: () => EMPTY } as never, 'late', { timeoutMs: 10_000, attemptTimeoutMs: 300, minRetransmitMs: 20, breaker: false });
+  const live = () => h.timers.filter((t) => t.live);
+  /** Fires `t` at `at` (its own time unless told later). */
+  const fire = (t: (typeof h.timers)[number], at = t.at) => {
+    t.live = false;
+    h.now = at;
+    t.fn(t.arg);
+  };
+  return { h, client, live, fire };
+}
+
 describe('an attempt on a clock whose timers fire late', () => {
   it('a retransmission timer that fires past the attempt deadline ends the attempt: one timer at a time, never a negative delay', async () => {
-    // A wall clock fires a timer when it can, maybe after the attempt's time is out.
-    let now = 0;
-    const timers: Array<{ at: number; fn: (arg: unknown) => void; arg: unknown; live: boolean }> = [];
-    const clock = {
-      now: () => now,
-      setTimeout: () => 0,
-      clearTimeout: () => {},
-      sleep: (ms: number) => new Promise<void>((resolve) => void timers.push({ at: now + ms, fn: () => resolve(), arg: undefined, live: true })),
-      schedule<A>(delay: number, fn: (arg: A) => void, arg?: A) {
-        if (!(delay >= 0)) throw new RangeError(`delay must be a non-negative number, got ${delay}`);
-        const t = { at: now + delay, fn: fn as (arg: unknown) => void, arg, live: true };
-        timers.push(t);
-        return t;
-      },
-      cancel(handle: unknown) {
-        (handle as { live: boolean }).live = false;
-        return true;
-      },
-      wake() {},
-      random: () => ({ next: () => 0.5, int: (n: number) => Math.floor(n / 2) }),
-    };
-    const sent: number[] = [];
-    const net = {
-      kernel: clock,
-      bus: { inbox: () => new Subject<never>(), send: (_f: string, _t: string, _type: string, p: { rid: number }) => void sent.push(p.rid) },
-      trace: undefined,
-      ids: ['n1'],
-      watchTask: () => EMPTY,
-    };
-    const client = new ClusterClientClass(net as never, 'late', { timeoutMs: 10_000, attemptTimeoutMs: 300, minRetransmitMs: 20, breaker: false });
+    const { h, client, live, fire } = handDriven();
     const answer = client.get('k').catch((e: unknown) => e);
-    expect(sent).toEqual([1]);
-    const live = () => timers.filter((t) => t.live);
+    expect(h.sent).toEqual([1]);
     // One timer per attempt: the first retransmission (no separate deadline timer).
     expect(live()).toHaveLength(1);
-    const first = live()[0];
     // It fires 500 ms late, past the attempt's 300 ms: the request goes again, and the timer left is the attempt's end, due now.
-    first.live = false;
-    now = first.at + 500;
-    first.fn(first.arg);
-    expect(sent).toEqual([1, 1]);
+    const first = live()[0];
+    fire(first, first.at + 500);
+    expect(h.sent).toEqual([1, 1]);
     expect(live()).toHaveLength(1);
     const end = live()[0];
-    expect(end.at).toBe(now);
-    end.live = false;
-    end.fn(end.arg);
+    expect(end.at).toBe(h.now);
+    fire(end);
     // The attempt ended: the client pauses before its next one (a sleep), nothing else is pending.
     await vi.waitFor(() => expect(live()).toHaveLength(1));
-    expect(live()[0].at).toBe(now + 50);
+    expect(live()[0].at).toBe(h.now + 50);
     client.detach();
-    const pause = live()[0];
-    pause.live = false;
-    pause.fn(pause.arg);
+    fire(live()[0]);
     const err = (await answer) as ClientError;
     expect(err).toBeInstanceOf(ClientError);
     expect(err.code).toBe('Closed');
-    expect(sent).toEqual([1, 1]);
+    expect(h.sent).toEqual([1, 1]);
+  });
+
+  it('a retransmission whose send throws still leaves the attempt its end: it settles at the deadline', async () => {
+    const { h, client, live, fire } = handDriven();
+    const answer = client.get('k').catch((e: unknown) => e);
+    h.sendThrows = true;
+    expect(() => fire(live()[0])).toThrow(/the wire refuses this/);
+    // The next timer was set before the send: the attempt still ends, within its 300 ms.
+    expect(live()).toHaveLength(1);
+    h.sendThrows = false;
+    while (live().length === 1 && live()[0].at <= 300) fire(live()[0]);
+    await vi.waitFor(() => expect(live()).toHaveLength(1));
+    expect(live()[0].at).toBe(350); // the pause after an attempt that ended at 300 ms
+    client.detach();
+    fire(live()[0]);
+    expect(((await answer) as ClientError).code).toBe('Closed');
   });
 });

@@ -83,8 +83,11 @@ describe('certificates that cannot be used, and peers that cannot be reached, sa
     const older = createCertificateAuthority(generateIdentity('older CA'), { name: 'older CA', notBefore: Date.now() - 20 * day, notAfter: Date.now() - 2 * day, serial: '03' });
     expect(caBundleProblem(`${old.pem}\n${certs.n1.ca}`)).toBeNull();
     expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${certs.n1.ca}` } })).not.toThrow();
-    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${older.pem}` } })).toThrow(/cluster CA certificate is expired on [^,]+, and so is every other certificate in its bundle \(expired on /);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: `${old.pem}\n${older.pem}` } })).toThrow(/cluster CA certificate is expired on [^,]+, and no other certificate in its bundle is usable either \(expired on /);
     expect(() => caBundleProblem('not a certificate')).toThrow(/holds no PEM certificate/);
+    const junk = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----';
+    expect(caBundleProblem(`${junk}\n${certs.n1.ca}`)).toBeNull();
+    expect(caBundleProblem(junk)).toMatch(/^unreadable \(/);
     expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: 'not a certificate' } })).toThrow(/^TlsNetwork: the cluster CA: the CA bundle holds no PEM certificate$/);
     // The join handshake trusts every CA of the bundle, the old one first included.
     const security = realNodeSecurity('n1', { ...certs.n1, ca: `${old.pem}\n${certs.n1.ca}` });
