@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../system/cli.js';
 import { connect } from '../system/embeddedNode.js';
 import { readTlsDir } from '../system/nodeCommand.js';
-import { freePort, until } from './helpers/realTime.js';
+import { freePort, freePorts, until } from './helpers/realTime.js';
 
 const CLI = fileURLToPath(new URL('../system/cli.ts', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('./fixtures/processHandlers.mjs', import.meta.url));
@@ -41,8 +41,8 @@ function endpointsFlag(): string {
 }
 
 beforeAll(async () => {
-  const base = Math.min(await freePort(), 65_000); // and the two ports after it
-  const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base), '--handlers', HANDLERS]);
+  const base = await freePorts(6); // the nodes, then their HTTP APIs
+  const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base), '--api-port', String(base + 3), '--handlers', HANDLERS]);
   expect(up.code, up.err.join('\n')).toBe(0);
 }, 30_000);
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../system/cli.js';
-import { freePort } from './helpers/realTime.js';
+import { freePorts } from './helpers/realTime.js';
 import { isProcessAlive } from '../system/processAlive.js';
 import { isNodeOf } from '../system/dataDirHolder.js';
 
@@ -31,7 +31,7 @@ async function run(argv: string[]): Promise<{ code: number; out: string[]; err: 
 
 describe('grey cluster up, status, down', () => {
   it('starts three node processes with fresh certificates, shows a leader, and stops them all', async () => {
-    const base = Math.min(await freePort(), 65_000); // and the two ports after it
+    const base = await freePorts(6); // n1–n3, then their HTTP APIs
     const apiBase = base + 3; // the nodes' HTTP APIs
     const up = await run(['cluster', 'up', '--nodes', '3', '--dir', dir, '--base-port', String(base), '--api-port', String(apiBase)]);
     expect(up.code, up.err.join('\n')).toBe(0);
@@ -89,7 +89,7 @@ describe('grey cluster up, status, down', () => {
   }, 60_000);
 
   it('fails when a node exits while the cluster comes up, names it with the line it logged, and cluster down stops the rest', async () => {
-    const base = Math.min(await freePort(), 65_000);
+    const base = await freePorts(3);
     const other = join(dir, '..', 'busy');
     // Something else holds n2's port.
     const squatter = createServer((socket) => socket.destroy()); // (n1 and n3 dial it: hang up, or close() would wait on them)
