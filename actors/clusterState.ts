@@ -3,7 +3,8 @@ import type { MemberStatus, MembershipContext, MembershipEvent } from '../machin
 import type { LogEntry } from './raftTypes.js';
 import type { TableInspection } from './chartInspection.js';
 import { DEFAULT_KV_LIMITS, KvStore, type KvExpectation, type KvLimits, type KvSnapshot } from './kvStore.js';
-import { completionsOf, DEFAULT_TASK_LIMITS, TaskTable, type NewTask, type ResultAdmission, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
+import { expandTasks, type WireTask } from './wireTaskSpec.js';
+import { completionsOf, DEFAULT_TASK_LIMITS, TaskTable, type ResultAdmission, type TaskChange, type TaskRecord, type TaskTableLimits, type TaskTransition } from './taskTable.js';
 import { SessionAnswers } from './sessionAnswers.js';
 import type { JoinTrust, MemberIdentity } from './joinAuthenticator.js';
 import { DEFAULT_TENANT_QUOTA, quotaProblem, type TenantQuota } from './tenantQuota.js';
@@ -97,9 +98,10 @@ export type ClusterCommand =
   /**
    * Submissions; admitted all or none (tenant registered, within its quota
    * and rate). With `tenant`, the request acts for that tenant only: a task
-   * of another tenant refuses the whole request (`Unauthorized`).
+   * of another tenant refuses the whole request (`Unauthorized`). Specs
+   * travel in their wire form (see `wireTaskSpec.ts`).
    */
-  | { op: 'submitTasks'; tasks: NewTask[]; tenant?: string }
+  | { op: 'submitTasks'; tasks: WireTask[]; tenant?: string }
   /**
    * Lifecycle changes. With `tenant`, every task changed must be that
    * tenant's, or nothing applies (`Unauthorized`). With `proofBatch` (from
@@ -618,11 +620,12 @@ export class ClusterState {
         return { ok: true };
       }
       case 'submitTasks': {
+        const tasks = expandTasks(cmd.tasks);
         if (cmd.tenant !== undefined) {
-          const other = cmd.tasks.find((t) => t.spec.tenant !== cmd.tenant);
+          const other = tasks.find((t) => t.spec.tenant !== cmd.tenant);
           if (other) return this.crossTenant(index, cmd.tenant, 'submitTasks', `a request acting for tenant '${cmd.tenant}' submits task ${other.id} for tenant '${other.spec.tenant}'`);
         }
-        const admission = this.tenantBook.admit(cmd.tasks, this.quotaOf);
+        const admission = this.tenantBook.admit(tasks, this.quotaOf);
         if (!admission.ok) {
           if (admission.code !== 'UnknownTenant') {
             this.deny({ index, tenant: admission.tenant, code: admission.code, reason: admission.message, client: this.applying, op: 'submitTasks', ...(admission.retryAfterMs !== undefined ? { retryAfterMs: admission.retryAfterMs } : {}) });
@@ -632,9 +635,9 @@ export class ClusterState {
             : { ok: false, code: admission.code, message: admission.message, retryAfterMs: admission.retryAfterMs };
         }
         const before = this.transitions.length;
-        const ids = this.taskTable.submit(cmd.tasks, index, this.transitions);
+        const ids = this.taskTable.submit(tasks, index, this.transitions);
         let resubmitted: string[] | undefined;
-        for (const t of cmd.tasks) if (t.resubmitOf !== undefined) (resubmitted ??= []).push(t.resubmitOf);
+        for (const t of tasks) if (t.resubmitOf !== undefined) (resubmitted ??= []).push(t.resubmitOf);
         this.tenantBook.account(this.transitions, before, resubmitted);
         return { ok: true, value: ids };
       }

@@ -2,7 +2,8 @@ import { Observable } from 'rxjs';
 import type { KvChange, KvEntry, KvExpectation, KvRead } from '../actors/kvStore.js';
 import { SubmittedTask } from './taskHandle.js';
 import type { ClusterCommand, FenceAnswer, MemberRecord, SessionCommand } from '../actors/clusterState.js';
-import type { NewTask, ProofArtifact, TaskRecord } from '../actors/taskTable.js';
+import type { ProofArtifact, TaskRecord } from '../actors/taskTable.js';
+import { compactTaskSpec, type WireTask } from '../actors/wireTaskSpec.js';
 import type { TaskStreamEvent } from './events.js';
 import { seededIds, type IdSource } from './ids.js';
 import { resolveTaskSpecSized, TASK_LIMITS, type TaskSpec } from './taskSpec.js';
@@ -383,11 +384,12 @@ export class ClusterClient {
     const now = this.kernel.now();
     const scope = this.tenant;
     let bytesAtMost = COMMAND_FRAME_BYTES + 3 * (scope?.length ?? 0);
-    const tasks: NewTask[] = specs.map((spec, i) => {
+    const tasks: WireTask[] = specs.map((given, i) => {
       const id = this.taskIds.next('task');
-      const resolved = resolveTaskSpecSized(scope !== undefined && spec?.tenant === undefined ? { ...spec, tenant: scope } : spec, this.limits.maxPayloadBytes, id);
+      const resolved = resolveTaskSpecSized(scope !== undefined && given?.tenant === undefined ? { ...given, tenant: scope } : given, this.limits.maxPayloadBytes, id);
       bytesAtMost += resolved.bytesAtMost + 3 * (resubmitOf?.[i]?.length ?? 0);
-      return { id, spec: resolved.spec, submittedAt: now, ...(resubmitOf?.[i] ? { resubmitOf: resubmitOf[i] } : {}) };
+      const spec = compactTaskSpec(resolved.spec);
+      return resubmitOf?.[i] ? { id, spec, submittedAt: now, resubmitOf: resubmitOf[i] } : { id, spec, submittedAt: now };
     });
     const cmd: ClusterCommand = scope === undefined ? { op: 'submitTasks', tasks } : { op: 'submitTasks', tasks, tenant: scope };
     // Each payload is within its limit; the batch must be within the command's,

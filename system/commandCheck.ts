@@ -2,7 +2,7 @@ import type { ClusterCommand } from '../actors/clusterState.js';
 import type { TaskChange } from '../actors/taskTable.js';
 import { checkValue, copyValue, ValueDomainError } from './valueDomain.js';
 import { ClientError } from './clientError.js';
-import { checkResolvedTaskSpec, InvalidTaskError } from './taskSpec.js';
+import { checkWireTaskSpec, InvalidTaskError } from './taskSpec.js';
 
 /** Limits on what one client command may carry (explicit, as TigerBeetle keeps them). */
 export interface CommandLimits {
@@ -172,9 +172,10 @@ const NEW_TASK_FIELDS: ReadonlySet<string> = new Set(['id', 'spec', 'submittedAt
 
 /**
  * The tasks of a `submitTasks` command: at least one, each with an id, a
- * submission time and a fully resolved spec (the client fills in the
- * defaults, so every replica stores the same spec whatever its version's
- * defaults). A malformed task is refused here, naming it.
+ * submission time and a spec in its wire form (the client resolves the
+ * defaults and leaves out what equals the log's fixed baseline, so every
+ * replica stores the same spec whatever its version's defaults). A
+ * malformed task is refused here, naming it.
  */
 const taskList: Check = (cmd, limits) => {
   const tasks = cmd.tasks as unknown[];
@@ -188,7 +189,7 @@ const taskList: Check = (cmd, limits) => {
     checkFinite(t, 'submittedAt', at);
     if (t.resubmitOf !== undefined) checkName(t, 'resubmitOf', at, limits.maxNameLength);
     try {
-      checkResolvedTaskSpec(t.spec);
+      checkWireTaskSpec(t.spec);
     } catch (err) {
       if (!(err instanceof InvalidTaskError)) throw err;
       throw new InvalidCommandError(err.field === 'spec' ? `${at}.spec` : `${at}.spec.${err.field}`, err.detail);

@@ -2,6 +2,7 @@ import type { BackoffPolicy, ResolvedTaskSpec, Resources } from '../actors/taskT
 import { isWellFormed } from '../actors/canonical.js';
 import { copyValue, ValueDomainError } from './valueDomain.js';
 import { MAX_RESULT_BYTES } from '../actors/resultHash.js';
+import type { WireTaskSpec } from '../actors/wireTaskSpec.js';
 
 /** What a user submits. Everything but `type` has a default. */
 export interface TaskSpec {
@@ -131,28 +132,28 @@ export function resolveTaskSpecSized(spec: TaskSpec, maxPayloadBytes: number, id
     timeoutMs: spec.timeoutMs ?? TASK_DEFAULTS.timeoutMs,
   };
   if (spec.idempotencyKey !== undefined) resolved.idempotencyKey = spec.idempotencyKey;
-  checkResolvedFields(resolved);
+  checkFields(resolved);
   // UTF-8 takes at most 3 bytes per UTF-16 unit of well-formed text.
   const strings = id.length + resolved.type.length + resolved.tenant.length + (resolved.idempotencyKey?.length ?? 0);
   return { spec: resolved, bytesAtMost: payloadBytes + TASK_FRAME_BYTES + 3 * strings };
 }
 
 /**
- * Checks a spec as a submission carries it, already resolved (every
- * default filled in): what a node receives from a client, and what each
- * replica checks again before applying, so a malformed spec is refused
- * rather than crashing every replica that reads it. Throws
+ * Checks a spec as a submission carries it in a command: a
+ * {@link WireTaskSpec}, each field left out standing for the log's
+ * baseline. What a node receives from a client, and what each replica
+ * checks again before applying, so a malformed spec is refused rather
+ * than crashing every replica that reads it. Throws
  * {@link InvalidTaskError} naming the first field at fault. The payload
  * is not walked here: the command it rides in is checked as a value.
  */
-export function checkResolvedTaskSpec(spec: unknown): asserts spec is ResolvedTaskSpec {
+export function checkWireTaskSpec(spec: unknown): asserts spec is WireTaskSpec {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new InvalidTaskError('spec', 'must be an object');
   const s = spec as Record<string, unknown>;
-  for (const k in s) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field'); // a resolved spec has a task's fields, each required but the key
-  if (!('payload' in s)) throw new InvalidTaskError('payload', 'is required in a resolved spec (null when there is none)');
-  exactFields('resources', s.resources, TASK_DEFAULTS.resources);
-  exactFields('backoff', s.backoff, TASK_DEFAULTS.backoff);
-  checkResolvedFields(s as unknown as ResolvedTaskSpec);
+  for (const k in s) if (!TASK_FIELDS.has(k)) throw new InvalidTaskError(k, 'is not a task field');
+  if (s.resources !== undefined) exactFields('resources', s.resources, TASK_DEFAULTS.resources);
+  if (s.backoff !== undefined) exactFields('backoff', s.backoff, TASK_DEFAULTS.backoff);
+  checkFields(s as Partial<ResolvedTaskSpec>);
 }
 
 /** `given` is an object with exactly the fields of `defaults`. */
@@ -161,24 +162,34 @@ function exactFields(field: string, given: unknown, defaults: object): void {
   for (const k in given) if (!Object.hasOwn(defaults, k)) throw new InvalidTaskError(`${field}.${k}`, `is not a ${field} field`);
 }
 
-/** The value checks of every field of a resolved spec (its shape is known). */
-function checkResolvedFields(spec: ResolvedTaskSpec): void {
+/** The value checks of each field `spec` gives (its shape is known); `type` is required, the rest are checked when present. */
+function checkFields(spec: Partial<ResolvedTaskSpec>): void {
   if (typeof spec.type !== 'string' || spec.type.length === 0 || spec.type.length > TASK_LIMITS.maxTypeLength) {
     throw new InvalidTaskError('type', `must be a handler name of 1–${TASK_LIMITS.maxTypeLength} characters`);
   }
   checkText('type', spec.type);
   const { tenant, priority, resources, maxRetries, backoff, timeoutMs } = spec;
-  if (typeof tenant !== 'string' || tenant.length === 0) throw new InvalidTaskError('tenant', 'must be a non-empty string');
-  checkText('tenant', tenant);
-  if (!isInt(priority) || priority < -100 || priority > 100) throw new InvalidTaskError('priority', 'must be an integer in [-100, 100]');
-  if (!isNum(resources.cpu) || resources.cpu <= 0) throw new InvalidTaskError('resources.cpu', 'must be a positive number');
-  if (!isInt(resources.memoryBytes) || resources.memoryBytes <= 0) throw new InvalidTaskError('resources.memoryBytes', 'must be a positive integer');
-  if (!isInt(maxRetries) || maxRetries < 0 || maxRetries > TASK_LIMITS.maxRetries) throw new InvalidTaskError('maxRetries', `must be an integer in [0, ${TASK_LIMITS.maxRetries}]`);
-  if (!isNum(backoff.initialMs) || backoff.initialMs < 0) throw new InvalidTaskError('backoff.initialMs', 'must be a number >= 0');
-  if (!isNum(backoff.factor) || backoff.factor < 1) throw new InvalidTaskError('backoff.factor', 'must be a number >= 1');
-  if (!isNum(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidTaskError('backoff.maxMs', 'must be a number >= backoff.initialMs');
-  if (!isNum(backoff.jitter) || backoff.jitter < 0 || backoff.jitter > 1) throw new InvalidTaskError('backoff.jitter', 'must be a fraction in [0, 1]');
-  if (!isNum(timeoutMs) || timeoutMs <= 0 || timeoutMs > TASK_LIMITS.maxTimeoutMs) throw new InvalidTaskError('timeoutMs', `must be in (0, ${TASK_LIMITS.maxTimeoutMs}] ms`);
+  if (tenant !== undefined) {
+    if (typeof tenant !== 'string' || tenant.length === 0) throw new InvalidTaskError('tenant', 'must be a non-empty string');
+    checkText('tenant', tenant);
+  }
+  if (priority !== undefined && (!isInt(priority) || priority < -100 || priority > 100)) throw new InvalidTaskError('priority', 'must be an integer in [-100, 100]');
+  if (resources !== undefined) {
+    if (!isNum(resources.cpu) || resources.cpu <= 0) throw new InvalidTaskError('resources.cpu', 'must be a positive number');
+    if (!isInt(resources.memoryBytes) || resources.memoryBytes <= 0) throw new InvalidTaskError('resources.memoryBytes', 'must be a positive integer');
+  }
+  if (maxRetries !== undefined && (!isInt(maxRetries) || maxRetries < 0 || maxRetries > TASK_LIMITS.maxRetries)) {
+    throw new InvalidTaskError('maxRetries', `must be an integer in [0, ${TASK_LIMITS.maxRetries}]`);
+  }
+  if (backoff !== undefined) {
+    if (!isNum(backoff.initialMs) || backoff.initialMs < 0) throw new InvalidTaskError('backoff.initialMs', 'must be a number >= 0');
+    if (!isNum(backoff.factor) || backoff.factor < 1) throw new InvalidTaskError('backoff.factor', 'must be a number >= 1');
+    if (!isNum(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidTaskError('backoff.maxMs', 'must be a number >= backoff.initialMs');
+    if (!isNum(backoff.jitter) || backoff.jitter < 0 || backoff.jitter > 1) throw new InvalidTaskError('backoff.jitter', 'must be a fraction in [0, 1]');
+  }
+  if (timeoutMs !== undefined && (!isNum(timeoutMs) || timeoutMs <= 0 || timeoutMs > TASK_LIMITS.maxTimeoutMs)) {
+    throw new InvalidTaskError('timeoutMs', `must be in (0, ${TASK_LIMITS.maxTimeoutMs}] ms`);
+  }
   const key = spec.idempotencyKey;
   if (key !== undefined) {
     if (typeof key !== 'string' || key.length === 0 || key.length > TASK_LIMITS.maxKeyLength) throw new InvalidTaskError('idempotencyKey', `must be a string of 1–${TASK_LIMITS.maxKeyLength} characters`);

@@ -5,6 +5,7 @@ import { rejection } from './helpers/rejection.js';
 import { resolveTaskSpec, resolveTaskSpecSized, type TaskSpec } from '../system/taskSpec.js';
 import { checkValue } from '../system/valueDomain.js';
 import { checkCommand } from '../system/commandCheck.js';
+import { compactTaskSpec, expandTaskSpec, WIRE_SPEC_BASELINE } from '../actors/wireTaskSpec.js';
 
 /** A value nested `depth` objects deep: { a: { a: … 1 } }. */
 function nested(depth: number): unknown {
@@ -98,13 +99,12 @@ describe('the client edge: bad commands are refused with a typed error and leave
     expect((refused as ClientError).code).toBe('TaskNotFound');
   });
 
-  it('submitted tasks are checked at the edge, each with a fully resolved spec: a malformed one is refused naming it, and nothing is proposed', async () => {
+  it('submitted tasks are checked at the edge, each spec in its wire form: a malformed one is refused naming it, and nothing is proposed', async () => {
     const c = createTestCluster(3, { seed: 65 });
     await c.waitForLeader();
     const client = c.client();
     const spec = resolveTaskSpec({ type: 'noop' });
     const task = { id: 'task_a', spec, submittedAt: 0 };
-    const { backoff: _backoff, ...noBackoff } = spec;
     const cases: Array<[unknown[], string]> = [
       [[], '$.tasks'],
       [[1], '$.tasks[0]'],
@@ -114,7 +114,9 @@ describe('the client edge: bad commands are refused with a typed error and leave
       [[{ ...task, extra: 1 }], '$.tasks[0].extra'],
       [[{ ...task, resubmitOf: 3 }], '$.tasks[0].resubmitOf'],
       [[{ id: 'task_a', submittedAt: 0 }], '$.tasks[0].spec'],
-      [[{ ...task, spec: noBackoff }], '$.tasks[0].spec.backoff'],
+      [[{ ...task, spec: { ...spec, backoff: null } }], '$.tasks[0].spec.backoff'],
+      [[{ ...task, spec: { ...spec, backoff: { initialMs: 5 } } }], '$.tasks[0].spec.backoff.factor'],
+      [[{ ...task, spec: { tenant: 'default' } }], '$.tasks[0].spec.type'],
       [[{ ...task, spec: { ...spec, resources: { cpu: 1 } } }], '$.tasks[0].spec.resources.memoryBytes'],
       [[{ ...task, spec: { ...spec, priority: 1000 } }], '$.tasks[0].spec.priority'],
       [[{ ...task, spec: { ...spec, tenant: '' } }], '$.tasks[0].spec.tenant'],
@@ -130,6 +132,50 @@ describe('the client edge: bad commands are refused with a typed error and leave
     // The same tasks well formed are accepted.
     const ok = await c.drive(client.submit({ op: 'submitTasks', tasks: [task] }));
     expect(ok.value).toEqual(['task_a']);
+  });
+
+  it('a spec travels in its wire form: fields equal to the log\'s baseline are left out, every replica stores the spec resolved, and a full spec (an older log) applies the same', async () => {
+    const c = createTestCluster(3, { seed: 66 });
+    await c.waitForLeader();
+    const client = c.client();
+    const plain = client.submitTask({ type: 'noop' });
+    const custom = client.submitTask({ type: 'noop', priority: 5, resources: { cpu: 2 }, backoff: { jitter: 0 } });
+    await c.drive(Promise.all([plain.accepted, custom.accepted]));
+    await c.run(100); // every replica applies what the leader committed
+    const leader = c.leader()!;
+    const wire = new Map<string, unknown>();
+    for (const e of leader.raft.log.slice(1, leader.raft.log.lastIndex, 10_000)) {
+      const cmd = (e.payload as { command?: { cmd?: { op: string; tasks?: Array<{ id: string; spec: unknown }> } } }).command?.cmd;
+      if (cmd?.op === 'submitTasks') for (const t of cmd.tasks!) wire.set(t.id, t.spec);
+    }
+    expect(wire.get(plain.id)).toEqual({ type: 'noop' });
+    expect(wire.get(custom.id)).toEqual({ type: 'noop', priority: 5, resources: { cpu: 2, memoryBytes: 64 * 2 ** 20 }, backoff: { initialMs: 100, factor: 2, maxMs: 10_000, jitter: 0 } });
+    for (const n of c.upNodes()) {
+      expect(n.state.task(plain.id)!.spec).toEqual(resolveTaskSpec({ type: 'noop' }));
+      expect(n.state.task(custom.id)!.spec).toEqual(resolveTaskSpec({ type: 'noop', priority: 5, resources: { cpu: 2 }, backoff: { jitter: 0 } }));
+    }
+    // A command written with the whole spec, as logs before the wire form hold them, stores the same spec.
+    const full = resolveTaskSpec({ type: 'noop', tenant: 'default', maxRetries: 1 });
+    await c.drive(client.submit({ op: 'submitTasks', tasks: [{ id: 'task_full', spec: full, submittedAt: 0 }] }));
+    await c.run(100);
+    for (const n of c.upNodes()) expect(n.state.task('task_full')!.spec).toEqual(full);
+  });
+
+  it('a wire spec expands to the spec it was compacted from, whatever fields differ from the baseline', () => {
+    const specs: TaskSpec[] = [
+      { type: 'a' },
+      { type: 'a', payload: { x: [1, 2] }, tenant: 't', priority: -0, maxRetries: 0, timeoutMs: 5, idempotencyKey: 'k' },
+      { type: 'a', payload: 0, resources: { memoryBytes: 1 }, backoff: { initialMs: 0, maxMs: 0 } },
+      { type: 'a', priority: 100, resources: { cpu: 1, memoryBytes: 64 * 2 ** 20 }, backoff: { factor: 2 } },
+    ];
+    for (const given of specs) {
+      const spec = resolveTaskSpec(given);
+      const wire = compactTaskSpec(spec);
+      expect(expandTaskSpec(wire)).toEqual(spec);
+      expect(Object.is(expandTaskSpec(wire).priority, spec.priority)).toBe(true);
+      // Only what differs from the baseline is written.
+      for (const k of Object.keys(wire)) if (k !== 'type') expect(wire[k as keyof typeof wire], k).not.toEqual(WIRE_SPEC_BASELINE[k as keyof typeof WIRE_SPEC_BASELINE]);
+    }
   });
 
   it('a submission is stamped with the leader\'s time, not the client\'s: a client clock far ahead cannot move a tenant\'s rate bucket', async () => {
