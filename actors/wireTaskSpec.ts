@@ -5,7 +5,7 @@ import type { BackoffPolicy, NewTask, ResolvedTaskSpec, Resources } from './task
  * spec with each field that equals {@link WIRE_SPEC_BASELINE} left out.
  * `resources` and `backoff` are left out whole or given whole.
  *
- * Why: a task of all defaults is `{ type }` on the wire, not fifteen
+ * Why: a task of all defaults is `{ type, tenant }` on the wire, not fifteen
  * fields in three objects that every request, AppendEntries and replica
  * would encode, decode and keep. A full resolved spec is a wire spec too
  * (every field given), so logs written before this form apply unchanged.
@@ -41,11 +41,16 @@ const isBaselineResources = (r: Resources): boolean => r.cpu === B.resources.cpu
 const isBaselineBackoff = (b: BackoffPolicy): boolean =>
   b.initialMs === B.backoff.initialMs && b.factor === B.backoff.factor && b.maxMs === B.backoff.maxMs && b.jitter === B.backoff.jitter;
 
-/** `spec` for the wire: the fields that differ from {@link WIRE_SPEC_BASELINE} (a -0 or NaN is always written out). */
+/**
+ * `spec` for the wire: its type and tenant, and the other fields that
+ * differ from {@link WIRE_SPEC_BASELINE} (a -0 or NaN is always written
+ * out). The tenant is always written: a node serving a client bound to a
+ * tenant gives a task that names none that tenant, so leaving out
+ * `'default'` would change whose task it is.
+ */
 export function compactTaskSpec(spec: ResolvedTaskSpec): WireTaskSpec {
-  const w: WireTaskSpec = { type: spec.type };
+  const w: WireTaskSpec = { type: spec.type, tenant: spec.tenant };
   if (spec.payload !== null) w.payload = spec.payload;
-  if (spec.tenant !== B.tenant) w.tenant = spec.tenant;
   if (!Object.is(spec.priority, B.priority)) w.priority = spec.priority;
   if (!isBaselineResources(spec.resources)) w.resources = spec.resources;
   if (spec.maxRetries !== B.maxRetries) w.maxRetries = spec.maxRetries;

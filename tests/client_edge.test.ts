@@ -148,8 +148,8 @@ describe('the client edge: bad commands are refused with a typed error and leave
       const cmd = (e.payload as { command?: { cmd?: { op: string; tasks?: Array<{ id: string; spec: unknown }> } } }).command?.cmd;
       if (cmd?.op === 'submitTasks') for (const t of cmd.tasks!) wire.set(t.id, t.spec);
     }
-    expect(wire.get(plain.id)).toEqual({ type: 'noop' });
-    expect(wire.get(custom.id)).toEqual({ type: 'noop', priority: 5, resources: { cpu: 2, memoryBytes: 64 * 2 ** 20 }, backoff: { initialMs: 100, factor: 2, maxMs: 10_000, jitter: 0 } });
+    expect(wire.get(plain.id)).toEqual({ type: 'noop', tenant: 'default' });
+    expect(wire.get(custom.id)).toEqual({ type: 'noop', tenant: 'default', priority: 5, resources: { cpu: 2, memoryBytes: 64 * 2 ** 20 }, backoff: { initialMs: 100, factor: 2, maxMs: 10_000, jitter: 0 } });
     for (const n of c.upNodes()) {
       expect(n.state.task(plain.id)!.spec).toEqual(resolveTaskSpec({ type: 'noop' }));
       expect(n.state.task(custom.id)!.spec).toEqual(resolveTaskSpec({ type: 'noop', priority: 5, resources: { cpu: 2 }, backoff: { jitter: 0 } }));
@@ -174,7 +174,7 @@ describe('the client edge: bad commands are refused with a typed error and leave
       expect(expandTaskSpec(wire)).toEqual(spec);
       expect(Object.is(expandTaskSpec(wire).priority, spec.priority)).toBe(true);
       // Only what differs from the baseline is written.
-      for (const k of Object.keys(wire)) if (k !== 'type') expect(wire[k as keyof typeof wire], k).not.toEqual(WIRE_SPEC_BASELINE[k as keyof typeof WIRE_SPEC_BASELINE]);
+      for (const k of Object.keys(wire)) if (k !== 'type' && k !== 'tenant') expect(wire[k as keyof typeof wire], k).not.toEqual(WIRE_SPEC_BASELINE[k as keyof typeof WIRE_SPEC_BASELINE]);
     }
   });
 

@@ -119,6 +119,8 @@ describe('the simulation binds a client to a tenant (Cluster.bindTenant)', () =>
     expect([forged.code, forged.message]).toEqual(['Unauthorized', "a client bound to tenant 'a' may not act for tenant 'b'"]);
     expect((await refused(c, a.query('tenantTasks', { tenant: 'b' }))).code).toBe('Unauthorized');
     expect((await refused(c, a.put('k', 1))).code).toBe('Unauthorized');
+    // Naming the baseline tenant is naming a tenant: not taken as naming none (which would make it a's).
+    expect((await refused(c, a.submitTask({ type: 'echo', tenant: 'default' }).accepted)).code).toBe('Unauthorized');
     expect(await c.drive(operator.query('task', { taskId: 'forged-sim' }))).toBeNull();
     expect((await c.drive(operator.query('task', { taskId: theirs.id })))?.status).not.toBe('cancelled');
     expect((await c.drive(a.query('tenantTasks', {} as { tenant: string }))).tasks.map((t) => t.id)).toEqual([mine.id]);

@@ -3,6 +3,7 @@
  * loopback port, and waiting for a condition the system reaches on its
  * own (polled, with a deadline that fails the test).
  */
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 
@@ -14,31 +15,33 @@ import { createServer, type Server } from 'node:net';
  * EADDRINUSE on the port after a cluster's base port).
  */
 export async function freePorts(count: number): Promise<number> {
-  const low = 10_000;
-  const high = ephemeralLow() - count;
-  // Spread parallel test files apart: each starts at its own place and walks on.
-  let next = low + ((process.pid * 7_919 + ++calls * 1_009) % (high - low));
+  const [low, high] = portRange(count);
+  // A random start: parallel test files share a process id, and each would walk from the same place.
+  let next = randomInt(low, high);
   for (let attempt = 0; attempt < 200; attempt++, next = next + count + 1 >= high ? low : next + count + 1) {
     if (await allFree(next, count)) return next;
   }
-  throw new Error(`no ${count} consecutive free ports found below ${high + count}`);
+  throw new Error(`no ${count} consecutive free ports found in ${low}–${high + count - 1}`);
 }
 
-/** A port free on 127.0.0.1 now, below the ephemeral range (see {@link freePorts}). */
+/** A port free on 127.0.0.1 now, outside the ephemeral range (see {@link freePorts}). */
 export function freePort(): Promise<number> {
   return freePorts(1);
 }
 
-let calls = 0;
-
-/** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
-function ephemeralLow(): number {
+/** Where runs of `count` ports may start, [low, high): below the kernel's ephemeral range, or above it when it starts too low. */
+function portRange(count: number): [number, number] {
+  let first = 32_768;
+  let last = 60_999; // Linux's default range, when it cannot be read
   try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+    const [a, b] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(a) && Number.isInteger(b) && a <= b) [first, last] = [a, b];
   } catch {
-    return 32_768;
+    // not Linux: keep the default
   }
+  if (first > 12_000) return [10_000, first - count];
+  if (last < 60_000) return [last + 1, 65_536 - count];
+  return [10_000, 32_768 - count]; // no room outside it: take the chance
 }
 
 /** Whether `count` ports from `first` can all be bound now (all are released again before it returns). */
