@@ -5,6 +5,7 @@ import type { HardState, LogEntry, Snapshot } from '../actors/raftTypes.js';
 import type { DurableState, Storage } from '../actors/storage.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import { encodeKept } from './keptEncodings.js';
+import { lmdbFileProblem } from './lmdbFileCheck.js';
 import { isProcessAlive } from './processAlive.js';
 
 /**
@@ -174,6 +175,11 @@ export class LmdbStorage implements Storage {
     }
     let root: RootDatabase;
     try {
+      // LMDB maps its file and trusts it: one it cannot read kills the process (SIGSEGV, SIGBUS). Said here instead.
+      const problem = existsSync(data) && statSync(data).size > 0 ? lmdbFileProblem(data) : null;
+      if (problem !== null) {
+        throw new StorageFormatError(`${data} is not a sound LMDB file: ${problem}. Its log cannot be read. Restore it from a backup; or remove the node from its cluster ('grey member remove'), empty the directory and add it again as a new member`, path, null);
+      }
       root = open({ path, maxDbs: 4 });
     } catch (err) {
       release(path);

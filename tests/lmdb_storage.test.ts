@@ -4,7 +4,7 @@
  * of a disk) on every sequence of writes; data of another format version
  * is refused with a clear error.
  */
-import { mkdtempSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -175,6 +175,44 @@ describe('LmdbStorage', () => {
     writeFileSync(join(died, 'data.mdb'), '');
     const first = LmdbStorage.open(died);
     await first.close();
+  });
+
+  it('refuses a data.mdb that LMDB would crash on (not an LMDB file, cut short, a damaged meta page), naming what is wrong; a sound one opens', async () => {
+    const dir = tempDir();
+    const s = LmdbStorage.open(dir);
+    s.setHardState({ term: 4, votedFor: 'n1' });
+    for (let k = 0; k < 20; k++) s.append(Array.from({ length: 50 }, (_, i) => entry(k * 50 + i + 1, 1, { pad: 'x'.repeat(200) })));
+    await s.sync();
+    await s.close();
+    const sound = readFileSync(join(dir, 'data.mdb'));
+    const page = 4096;
+    expect(sound.length).toBeGreaterThan(8 * page);
+    const damaged: [string, Uint8Array, RegExp][] = [
+      ['text', new TextEncoder().encode('not a database\n'), /is 15 bytes: too short for LMDB's two meta pages/],
+      ['zeros', new Uint8Array(4 * page), /page 0 is not a meta page/],
+      ['cut short', sound.subarray(0, 3 * page), /names page \d+ as its last, but the file is 12288 bytes .*cut short/],
+      ['meta page 1 overwritten', Buffer.concat([sound.subarray(0, page), new Uint8Array(page), sound.subarray(2 * page)]), /page 1 is not a meta page/],
+      ['magic number changed', Buffer.concat([sound.subarray(0, 24), Buffer.from([0, 0, 0, 0]), sound.subarray(28)]), /page 0 lacks the LMDB magic number/],
+    ];
+    for (const [name, bytes, why] of damaged) {
+      writeFileSync(join(dir, 'data.mdb'), bytes);
+      let err: unknown;
+      try {
+        LmdbStorage.open(dir);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, name).toBeInstanceOf(StorageFormatError);
+      expect((err as Error).message, name).toMatch(/data\.mdb is not a sound LMDB file/);
+      expect((err as Error).message, name).toMatch(why);
+    }
+    // Refused without taking the directory: the sound file back, it opens with what was synced.
+    writeFileSync(join(dir, 'data.mdb'), sound);
+    const again = LmdbStorage.open(dir);
+    const loaded = again.load();
+    expect(loaded.hardState).toEqual({ term: 4, votedFor: 'n1' });
+    expect(loaded.entries).toHaveLength(1000);
+    await again.close();
   });
 
   it('one owner at a time: a directory open here or in a live process is refused; a dead owner\'s lock is taken over', async () => {
