@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import tls, { type TLSSocket } from 'node:tls';
 import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
@@ -71,6 +71,8 @@ const HANDSHAKE_TIMEOUT_MS = 5_000;
 /** What a peer without a node certificate may send: requests. Raft and forwarding between nodes need a node certificate. */
 const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([CLIENT_REQUEST]);
 const BACKOFF_MIN_MS = 50;
+/** Incarnations of one node remembered as replaced: enough for many restarts between two connections of a stale process. */
+const MAX_REPLACED = 16;
 const LINK_BREAKER: BreakerInput = { failureThreshold: 3, resetTimeoutMs: 1_000, windowSize: 10, minimumVolume: 10, failureRateThreshold: 1 };
 const BACKOFF_MAX_MS = 2_000;
 
@@ -115,6 +117,21 @@ export class TlsNetwork {
   readonly refusals: Refusal[] = [];
   /** Why the last dial to each peer failed, until one succeeds (see {@link TlsNetwork.whyUnreachable}). */
   private readonly dialErrors = new Map<string, string>();
+  /** Connections dialed and not yet a link (or failed): closing the network ends them too. */
+  private readonly dials = new Set<TLSSocket>();
+  /**
+   * This process's incarnation: random, new at each start, said in every
+   * handshake. Two processes running with one node id (one certificate
+   * copied to two machines, a node started twice) would each vote in its
+   * own right, and a term could elect two leaders. A peer cannot tell that
+   * from a restart when the second appears; it can when the first comes
+   * back: see {@link TlsNetwork.admitIncarnation}.
+   */
+  private readonly incarnation = randomBytes(8).toString('hex');
+  /** Each node peer's incarnation, and those it replaced (the newest last, at most {@link MAX_REPLACED}). */
+  private readonly incarnations = new Map<string, { current: string; replaced: string[] }>();
+  /** The incarnation each node link was opened with. */
+  private readonly linkIncarnations = new WeakMap<TLSSocket, string>();
   readonly stats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0 };
 
   constructor(private readonly options: TlsNetworkOptions) {
@@ -269,6 +286,8 @@ export class TlsNetwork {
     this.closed = true;
     for (const d of this.dialing.values()) if (d.timer) clearTimeout(d.timer);
     for (const b of this.breakers.values()) b.stop();
+    for (const socket of this.dials) socket.destroy();
+    this.dials.clear();
     for (const list of this.links.values()) for (const socket of list) socket.destroy();
     this.links.clear();
     this.inboxSubject.complete();
@@ -313,10 +332,12 @@ export class TlsNetwork {
     const dial = d;
     dial.active = true;
     const socket = tls.connect({ ...this.tlsOptions(), host: addr.host, port: addr.port, servername: isIp(addr.host) ? undefined : addr.host, checkServerIdentity: () => undefined });
+    this.dials.add(socket);
     let settled = false;
     const fail = (reason: string) => {
       socket.destroy();
-      if (settled) return;
+      this.dials.delete(socket);
+      if (settled || this.closed) return; // (closed: its breaker is stopped, and nothing is redialled)
       settled = true;
       dial.active = false;
       this.dialErrors.set(peer, reason);
@@ -333,15 +354,26 @@ export class TlsNetwork {
         fail(reason);
         return;
       }
-      socket.write(frameOf(this.codec.encode({ grey: PROTOCOL_VERSION, id: this.options.id })));
+      socket.write(frameOf(this.codec.encode({ grey: PROTOCOL_VERSION, id: this.options.id, inc: this.incarnation })));
       this.readFrames(socket, (first) => {
-        const ack = first as { ok?: unknown; grey?: unknown; error?: unknown };
+        if (this.closed) {
+          fail('closed'); // an answer that came as the network closed: no link is opened
+          return null;
+        }
+        const ack = first as { ok?: unknown; grey?: unknown; error?: unknown; inc?: unknown };
         if (ack?.ok !== true || ack.grey !== PROTOCOL_VERSION) {
           const why = `handshake refused by ${peer}: ${typeof ack?.error === 'string' ? ack.error : `protocol ${String(ack?.grey)}`}`;
           this.refuse(peer, why);
           fail(why);
           return null;
         }
+        const replaced = this.admitIncarnation(peer, ack.inc, socket);
+        if (replaced !== null) {
+          this.refuse(peer, replaced);
+          fail(replaced);
+          return null;
+        }
+        this.dials.delete(socket);
         settled = true;
         dial.active = false;
         dial.backoff = BACKOFF_MIN_MS;
@@ -393,7 +425,7 @@ export class TlsNetwork {
     socket.on('error', () => socket.destroy());
     this.readFrames(socket, (first) => {
       clearTimeout(timer);
-      const hello = first as { grey?: unknown; id?: unknown };
+      const hello = first as { grey?: unknown; id?: unknown; inc?: unknown };
       const id = typeof hello?.id === 'string' ? hello.id : null;
       let reason: string | null = null;
       if (hello?.grey !== PROTOCOL_VERSION) reason = `protocol version ${String(hello?.grey)}, this node speaks ${PROTOCOL_VERSION}`;
@@ -424,15 +456,45 @@ export class TlsNetwork {
           }
         }
       }
+      // Last, once nothing else refuses it: a new incarnation closes the links of the one before.
+      if (reason === null && node) reason = this.admitIncarnation(id!, hello.inc, socket);
       if (reason !== null) {
         this.refuse(id, reason);
         socket.end(frameOf(this.codec.encode({ ok: false, grey: PROTOCOL_VERSION, error: reason })));
         return null;
       }
-      socket.write(frameOf(this.codec.encode({ ok: true, grey: PROTOCOL_VERSION, id: this.options.id })));
+      socket.write(frameOf(this.codec.encode({ ok: true, grey: PROTOCOL_VERSION, id: this.options.id, inc: this.incarnation })));
       this.attach(id!, socket);
       return { peer: id!, node };
     });
+  }
+
+  /**
+   * Why node `peer`, met on `socket` as incarnation `inc`, is refused, or
+   * null (and the link is recorded as that incarnation's). The first
+   * incarnation of a node is taken as it is. Another one replaces it: the
+   * node restarted, or a second process runs with its id. Links of the one
+   * replaced are closed, and it is refused for good: a restarted node's
+   * former process never connects again, while a second process still
+   * running does and is refused, so only one of the two takes part. A peer
+   * that says no incarnation (a build before it) is not checked.
+   */
+  private admitIncarnation(peer: string, inc: unknown, socket: TLSSocket): string | null {
+    if (typeof inc !== 'string' || inc.length === 0 || inc.length > 64) return null;
+    const known = this.incarnations.get(peer);
+    if (known === undefined) {
+      this.incarnations.set(peer, { current: inc, replaced: [] });
+    } else if (known.current !== inc) {
+      if (known.replaced.includes(inc)) {
+        return `another process runs as ${peer}: incarnation ${inc} was replaced by incarnation ${known.current}, which connected after it. Two processes must not share a node id: stop one`;
+      }
+      known.replaced.push(known.current);
+      if (known.replaced.length > MAX_REPLACED) known.replaced.shift();
+      known.current = inc;
+      for (const old of [...(this.links.get(peer) ?? [])]) if (this.linkIncarnations.get(old) !== inc) old.destroy();
+    }
+    this.linkIncarnations.set(socket, inc);
+    return null;
   }
 
   /** Why `socket`'s peer may not be `name` (its certificate must bind it, in `role` or, for an inbound peer, any role), or null. */

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { realNodeSecurity } from '../system/realSecurity.js';
 import { caBundleProblem, certificateValidityProblem, createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
@@ -203,6 +204,64 @@ describe('nodes over TCP with mutual TLS', () => {
       expect(net.refusals.some((r) => /TLS handshake/.test(r.reason))).toBe(true);
     } finally {
       await net.close();
+    }
+  }, 20_000);
+
+  it('a second process running with a node\'s id replaces the first, which the peer refuses from then on, naming why', async () => {
+    const port = await freePort();
+    const n2 = new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n2, listen: `127.0.0.1:${port}` });
+    const got: unknown[] = [];
+    n2.inbox('n2').subscribe((e) => got.push(e.payload));
+    await n2.start();
+    const peers = { n2: `127.0.0.1:${port}` };
+    const first = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers });
+    const second = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers });
+    try {
+      first.send('n1', 'n2', 'ping', 'first 1');
+      await until(() => got.includes('first 1'), 'the first process connected');
+      // The same id and certificate from another process: to n2, n1 restarted. The first one's link is closed.
+      second.send('n1', 'n2', 'ping', 'second 1');
+      await until(() => got.includes('second 1'), 'the second process connected');
+      // The first is still running: its next connection is refused, and it is told why.
+      first.send('n1', 'n2', 'ping', 'first 2');
+      await until(() => /another process runs as n1/.test(first.whyUnreachable('n2') ?? ''), 'the first process refused');
+      expect(first.whyUnreachable('n2')).toMatch(/handshake refused by n2: another process runs as n1: incarnation \w+ was replaced by incarnation \w+.*stop one/);
+      expect(n2.refusals.some((r) => r.peer === 'n1' && /another process runs as n1/.test(r.reason))).toBe(true);
+      second.send('n1', 'n2', 'ping', 'second 2');
+      await until(() => got.includes('second 2'), 'the second process still served');
+      expect(got).not.toContain('first 2');
+    } finally {
+      await first.close();
+      await second.close();
+      await n2.close();
+    }
+  }, 20_000);
+
+  it('closing the network ends a dial still in its handshake: no link opens after, and its stopped breaker hears nothing', async () => {
+    // A peer that takes the TLS connection and the hello, and never answers.
+    const port = await freePort();
+    let helloReceived = false;
+    let peerClosed = false;
+    const server = tls.createServer({ cert: certs.n2.cert, key: certs.n2.key, ca: certs.n2.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (socket) => {
+      socket.on('error', () => {});
+      socket.on('close', () => (peerClosed = true));
+      socket.once('data', () => (helloReceived = true));
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const warnings: string[] = [];
+    const warn = vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void warnings.push(a.join(' ')));
+    const n1 = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers: { n2: `127.0.0.1:${port}` } });
+    try {
+      n1.send('n1', 'n2', 'ping', 1);
+      await until(() => helloReceived, 'the hello reached the peer');
+      await n1.close();
+      await until(() => peerClosed, 'the dial in flight closed with the network');
+      expect(n1.stats.connects).toBe(0);
+      expect(warnings.filter((w) => /stopped actor/.test(w))).toEqual([]);
+    } finally {
+      warn.mockRestore();
+      await n1.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   }, 20_000);
 
