@@ -99,6 +99,13 @@ export interface GreyNode {
   /** Calls `listener` on every change of this node's role, term or leader; returns the unsubscribe. */
   onRole(listener: (role: string, term: number, leader: string | null) => void): () => void;
   /**
+   * Calls `listener` on each connection refused over TLS, either way (a peer
+   * this node would not take, or a peer that would not take this node, as
+   * `handshake refused by …`: another process running with this node's id,
+   * say); returns the unsubscribe. Never called for an in-process network.
+   */
+  onRefusal(listener: (peer: string | null, reason: string) => void): () => void;
+  /**
    * Hands leadership over when this node leads (to the most caught-up
    * voter) and waits until another node leads, up to `withinMs`; resolves
    * whether it no longer leads. What a graceful shutdown does before `stop`.
@@ -339,6 +346,10 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
     onRole: (listener) => {
       roleListeners.add(listener);
       return () => roleListeners.delete(listener);
+    },
+    onRefusal: (listener) => {
+      const sub = tcp?.refusals$.subscribe((r) => listener(r.peer, r.reason));
+      return () => sub?.unsubscribe();
     },
     handOver: async (withinMs = 3_000) => {
       const raft = node.raft;

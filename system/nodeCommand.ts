@@ -151,6 +151,15 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
     } else log('info', 'waiting to be added', { node: id, hint: `grey member add ${id} --address ${reachable}` });
   }
   node.onRole((role, term, leader) => log('info', 'role', { node: id, role, term, leader }));
+  // Each refusal once: a dial refused is retried with backoff, and one line says it.
+  const refusalsLogged = new Set<string>();
+  node.onRefusal((peer, reason) => {
+    const key = `${peer}\u0000${reason}`;
+    if (refusalsLogged.has(key)) return;
+    if (refusalsLogged.size >= 1_000) refusalsLogged.clear();
+    refusalsLogged.add(key);
+    log(reason.includes('another process runs as') ? 'error' : 'warn', 'connection refused', { node: id, peer, reason });
+  });
   await new Promise<void>((done) => {
     const drain = async (signal: string) => {
       signals.off('SIGTERM', onTerm);

@@ -96,6 +96,7 @@ export class TlsNetwork {
   private readonly codec: Codec;
   private readonly inboxSubject = new Subject<Envelope>();
   private readonly disconnectSubject = new Subject<string>();
+  private readonly refusalSubject = new Subject<Refusal>();
   /** Open, authenticated connections by peer (either side may have dialed); messages go out on the first. */
   private readonly links = new Map<string, TLSSocket[]>();
   private readonly queues = new Map<string, Uint8Array[]>();
@@ -232,6 +233,11 @@ export class TlsNetwork {
   inbox<P = unknown>(id: string): Observable<Envelope<P>> {
     if (id !== this.options.id) throw new RangeError(`TlsNetwork of ${this.options.id} has no inbox for ${id}`);
     return this.inboxSubject.asObservable() as Observable<Envelope<P>>;
+  }
+
+  /** Each connection refused, either way: by this process (a peer it would not take) or by the peer (`handshake refused by …`). */
+  get refusals$(): Observable<Refusal> {
+    return this.refusalSubject.asObservable();
   }
 
   /**
@@ -511,6 +517,7 @@ export class TlsNetwork {
     this.stats.refused++;
     this.refusals.push({ peer, reason });
     if (this.refusals.length > 100) this.refusals.shift();
+    if (!this.closed) this.refusalSubject.next({ peer, reason });
   }
 
   // ------------------------------------------------------------ links

@@ -3,7 +3,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { main } from '../system/cli.js';
+import { nodeCommand } from '../system/nodeCommand.js';
+import { freePorts, until } from './helpers/realTime.js';
 
 function capture() {
   const out: string[] = [];
@@ -84,6 +87,38 @@ describe('grey CLI', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a node started twice under one id: the peer takes the second, and the first logs that another process runs as it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
+    const base = await freePorts(3);
+    const [p1, p2, p3] = [base, base + 1, base + 2];
+    const signals = new EventEmitter();
+    const runs: Promise<number>[] = [];
+    const logs: Record<string, Array<{ level: string; msg: string; peer?: string; reason?: string }>> = { first: [], n2: [], second: [] };
+    const start = (name: string, args: string[]) => {
+      const io = { out: (l: string) => logs[name].push(JSON.parse(l)), err: (l: string) => logs[name].push({ level: 'stderr', msg: l }) };
+      runs.push(nodeCommand([...args, '--heartbeat', '20', '--election-timeout', '150-300', '--log-level', 'info'], io, signals));
+    };
+    try {
+      expect(await main(['certs', '--dir', join(dir, 'tls'), '--nodes', 'n1,n2'], capture().io)).toBe(0);
+      const a1 = `127.0.0.1:${p1}`;
+      const a2 = `127.0.0.1:${p2}`;
+      start('n2', ['--id', 'n2', '--listen', a2, '--peers', `n1=${a1}`, '--data', join(dir, 'n2'), '--tls', join(dir, 'tls', 'n2')]);
+      start('first', ['--id', 'n1', '--listen', a1, '--peers', `n2=${a2}`, '--data', join(dir, 'n1'), '--tls', join(dir, 'tls', 'n1')]);
+      await until(() => logs.n2.some((l) => l.msg === 'role' && (l as { leader?: string }).leader !== null), 'n1 and n2 elect a leader');
+      // The same id and certificate, started again elsewhere (another port, another data directory).
+      start('second', ['--id', 'n1', '--listen', `127.0.0.1:${p3}`, '--peers', `n2=${a2}`, '--data', join(dir, 'n1-copy'), '--tls', join(dir, 'tls', 'n1')]);
+      const refused = await until(() => logs.first.find((l) => l.msg === 'connection refused'), 'the first n1 is refused', 15_000);
+      expect(refused).toMatchObject({ level: 'error', peer: 'n2' });
+      expect(refused.reason).toMatch(/^handshake refused by n2: another process runs as n1: incarnation \w+ was replaced by incarnation \w+/);
+      // Said once, however often the dial is retried.
+      expect(logs.first.filter((l) => l.msg === 'connection refused' && l.reason === refused.reason)).toHaveLength(1);
+    } finally {
+      signals.emit('SIGTERM');
+      await Promise.all(runs);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('help prints usage', async () => {
     const c = capture();
