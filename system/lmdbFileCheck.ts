@@ -15,8 +15,10 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
  * header is 24 bytes): pages 0 and 1 are meta pages, each a page header
  * (flags at byte 18, P_META = 0x08) then the meta: magic 0xBEEFC0DE at 24,
  * the page size at 48 (the free-page tree's pad field), each tree's root
- * page at 88 and 136 and the last page used at 144, all little-endian.
- * Both metas are checked: LMDB uses whichever was written last.
+ * page at 88 and 136, the last page used at 144 and the transaction id at
+ * 152, all little-endian. Both meta pages must be meta pages; LMDB then
+ * uses the one with the higher transaction id, whose pages must be in the
+ * file.
  */
 export function lmdbFileProblem(file: string): string | null {
   const fd = openSync(file, 'r');
@@ -32,12 +34,12 @@ export function lmdbFileProblem(file: string): string | null {
     readSync(fd, second, 0, META_BYTES, pageSize);
     const other = readMeta(second);
     if (typeof other === 'string') return `page 1 ${other}`;
-    for (const [n, m] of [[0, first], [1, other]] as const) {
-      const needed = (m.lastPage + 1n) * BigInt(pageSize);
-      if (needed > BigInt(size)) return `meta page ${n} names page ${m.lastPage} as its last, but the file is ${size} bytes (${needed} needed): it was cut short`;
-      for (const root of m.roots) {
-        if (root !== NO_PAGE && (root < 2n || root > m.lastPage)) return `meta page ${n} names root page ${root}, outside pages 2–${m.lastPage}`;
-      }
+    // The pages of the meta LMDB will use, the newer one: those it reads first.
+    const [n, m] = other.txnid > first.txnid ? [1, other] : [0, first];
+    const needed = (m.lastPage + 1n) * BigInt(pageSize);
+    if (needed > BigInt(size)) return `meta page ${n} names page ${m.lastPage} as its last, but the file is ${size} bytes (${needed} needed): it was cut short`;
+    for (const root of m.roots) {
+      if (root !== NO_PAGE && (root < 2n || root > m.lastPage)) return `meta page ${n} names root page ${root}, outside pages 2–${m.lastPage}`;
     }
     return null;
   } finally {
@@ -57,6 +59,7 @@ interface Meta {
   pageSize: number;
   lastPage: bigint;
   roots: bigint[];
+  txnid: bigint;
 }
 
 function readMeta(b: Buffer): Meta | string {
@@ -64,5 +67,5 @@ function readMeta(b: Buffer): Meta | string {
   if (b.readUInt32LE(24) !== META_MAGIC) return 'lacks the LMDB magic number (not an LMDB file, or a damaged one)';
   const pageSize = b.readUInt32LE(48);
   if (pageSize < MIN_PAGE || pageSize > MAX_PAGE || (pageSize & (pageSize - 1)) !== 0) return `names a page size of ${pageSize} bytes (a damaged meta page)`;
-  return { pageSize, lastPage: b.readBigUInt64LE(144), roots: [b.readBigUInt64LE(88), b.readBigUInt64LE(136)] };
+  return { pageSize, lastPage: b.readBigUInt64LE(144), roots: [b.readBigUInt64LE(88), b.readBigUInt64LE(136)], txnid: b.readBigUInt64LE(152) };
 }
