@@ -5,20 +5,21 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
  * and read without checking, or null when its two meta pages look sound.
  *
  * Why: LMDB trusts its file. Opening one that is not an LMDB file (a text
- * file, zeros), that was cut short (a partial copy) or whose meta pages
- * are damaged kills the process with SIGSEGV or SIGBUS, with no message.
- * This reads the two meta pages first, as LMDB will, and says what it
- * found instead. Damage inside the data pages is not found: LMDB keeps no
- * page checksums, and only reading the pages would tell.
+ * file, zeros) or whose meta pages are damaged kills the process with
+ * SIGSEGV or SIGBUS, with no message. This reads the two meta pages first,
+ * as LMDB will, and says what it found instead. Not found: damage inside
+ * the data pages (LMDB keeps no page checksums, and only reading the pages
+ * would tell), nor a file cut short past its meta pages. (A sound file may
+ * be shorter than its last page says, when the pages at its end are free,
+ * so the length proves nothing.)
  *
  * The layout read (the LMDB that the `lmdb` package builds, whose page
  * header is 24 bytes): pages 0 and 1 are meta pages, each a page header
  * (flags at byte 18, P_META = 0x08) then the meta: magic 0xBEEFC0DE at 24,
  * the page size at 48 (the free-page tree's pad field), each tree's root
- * page at 88 and 136, the last page used at 144 and the transaction id at
- * 152, all little-endian. Both meta pages must be meta pages; LMDB then
- * uses the one with the higher transaction id, whose pages must be in the
- * file.
+ * page at 88 and 136 and the last page used at 144, all little-endian.
+ * Both are checked: LMDB may use either (the newer one, or after a crash
+ * the one before).
  */
 export function lmdbFileProblem(file: string): string | null {
   const fd = openSync(file, 'r');
@@ -34,12 +35,10 @@ export function lmdbFileProblem(file: string): string | null {
     readSync(fd, second, 0, META_BYTES, pageSize);
     const other = readMeta(second);
     if (typeof other === 'string') return `page 1 ${other}`;
-    // The pages of the meta LMDB will use, the newer one: those it reads first.
-    const [n, m] = other.txnid > first.txnid ? [1, other] : [0, first];
-    const needed = (m.lastPage + 1n) * BigInt(pageSize);
-    if (needed > BigInt(size)) return `meta page ${n} names page ${m.lastPage} as its last, but the file is ${size} bytes (${needed} needed): it was cut short`;
-    for (const root of m.roots) {
-      if (root !== NO_PAGE && (root < 2n || root > m.lastPage)) return `meta page ${n} names root page ${root}, outside pages 2–${m.lastPage}`;
+    for (const [n, m] of [[0, first], [1, other]] as const) {
+      for (const root of m.roots) {
+        if (root !== NO_PAGE && (root < 2n || root > m.lastPage)) return `meta page ${n} names root page ${root}, outside pages 2–${m.lastPage} (a damaged meta page)`;
+      }
     }
     return null;
   } finally {
@@ -59,7 +58,6 @@ interface Meta {
   pageSize: number;
   lastPage: bigint;
   roots: bigint[];
-  txnid: bigint;
 }
 
 function readMeta(b: Buffer): Meta | string {
@@ -67,5 +65,5 @@ function readMeta(b: Buffer): Meta | string {
   if (b.readUInt32LE(24) !== META_MAGIC) return 'lacks the LMDB magic number (not an LMDB file, or a damaged one)';
   const pageSize = b.readUInt32LE(48);
   if (pageSize < MIN_PAGE || pageSize > MAX_PAGE || (pageSize & (pageSize - 1)) !== 0) return `names a page size of ${pageSize} bytes (a damaged meta page)`;
-  return { pageSize, lastPage: b.readBigUInt64LE(144), roots: [b.readBigUInt64LE(88), b.readBigUInt64LE(136)], txnid: b.readBigUInt64LE(152) };
+  return { pageSize, lastPage: b.readBigUInt64LE(144), roots: [b.readBigUInt64LE(88), b.readBigUInt64LE(136)] };
 }

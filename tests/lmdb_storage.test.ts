@@ -177,7 +177,13 @@ describe('LmdbStorage', () => {
     await first.close();
   });
 
-  it('refuses a data.mdb that LMDB would crash on (not an LMDB file, cut short, a damaged meta page), naming what is wrong; a sound one opens', async () => {
+  it('refuses a data.mdb that LMDB would crash on (not an LMDB file, a damaged meta page), naming what is wrong; a sound one opens', async () => {
+    // The main tree's root page (meta page 0, byte 136) set to `root`.
+    const withRoot = (file: Uint8Array, root: bigint): Buffer => {
+      const copy = Buffer.from(file);
+      copy.writeBigUInt64LE(root, 136);
+      return copy;
+    };
     const dir = tempDir();
     const s = LmdbStorage.open(dir);
     s.setHardState({ term: 4, votedFor: 'n1' });
@@ -190,7 +196,8 @@ describe('LmdbStorage', () => {
     const damaged: [string, Uint8Array, RegExp][] = [
       ['text', new TextEncoder().encode('not a database\n'), /is 15 bytes: too short for LMDB's two meta pages/],
       ['zeros', new Uint8Array(4 * page), /page 0 is not a meta page/],
-      ['cut short', sound.subarray(0, 3 * page), /names page \d+ as its last, but the file is 12288 bytes .*cut short/],
+      ['cut to one page', sound.subarray(0, page), /is 4096 bytes: too short for two meta pages of 4096 bytes/],
+      ['a root page past the last page', withRoot(sound, 1n << 40n), /meta page 0 names root page 1099511627776, outside pages 2–\d+ \(a damaged meta page\)/],
       ['meta page 1 overwritten', Buffer.concat([sound.subarray(0, page), new Uint8Array(page), sound.subarray(2 * page)]), /page 1 is not a meta page/],
       ['magic number changed', Buffer.concat([sound.subarray(0, 24), Buffer.from([0, 0, 0, 0]), sound.subarray(28)]), /page 0 lacks the LMDB magic number/],
     ];
