@@ -151,14 +151,16 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
     } else log('info', 'waiting to be added', { node: id, hint: `grey member add ${id} --address ${reachable}` });
   }
   node.onRole((role, term, leader) => log('info', 'role', { node: id, role, term, leader }));
-  // Each refusal once: a dial refused is retried with backoff, and one line says it.
+  // Each refusal once: a dial refused is retried with backoff, and one line says it. An error when
+  // a peer refused this node for another process running as it (a peer refusing an older process may
+  // be seeing a restarted node's former one: a warning there).
   const refusalsLogged = new Set<string>();
   node.onRefusal((peer, reason) => {
     const key = `${peer}\u0000${reason}`;
     if (refusalsLogged.has(key)) return;
     if (refusalsLogged.size >= 1_000) refusalsLogged.clear();
     refusalsLogged.add(key);
-    log(reason.includes('another process runs as') ? 'error' : 'warn', 'connection refused', { node: id, peer, reason });
+    log(reason.startsWith('handshake refused by') && reason.includes(`another process runs as ${id},`) ? 'error' : 'warn', 'connection refused', { node: id, peer, reason });
   });
   await new Promise<void>((done) => {
     const drain = async (signal: string) => {

@@ -71,8 +71,8 @@ const HANDSHAKE_TIMEOUT_MS = 5_000;
 /** What a peer without a node certificate may send: requests. Raft and forwarding between nodes need a node certificate. */
 const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set([CLIENT_REQUEST]);
 const BACKOFF_MIN_MS = 50;
-/** Incarnations of one node remembered as replaced: enough for many restarts between two connections of a stale process. */
-const MAX_REPLACED = 16;
+/** An incarnation as the handshake carries it: the start time (ms, 16 digits) and a random part, so that comparing the strings orders them by start. */
+const INCARNATION = /^\d{16}-[0-9a-f]{16}$/;
 const LINK_BREAKER: BreakerInput = { failureThreshold: 3, resetTimeoutMs: 1_000, windowSize: 10, minimumVolume: 10, failureRateThreshold: 1 };
 const BACKOFF_MAX_MS = 2_000;
 
@@ -121,16 +121,13 @@ export class TlsNetwork {
   /** Connections dialed and not yet a link (or failed): closing the network ends them too. */
   private readonly dials = new Set<TLSSocket>();
   /**
-   * This process's incarnation: random, new at each start, said in every
-   * handshake. Two processes running with one node id (one certificate
-   * copied to two machines, a node started twice) would each vote in its
-   * own right, and a term could elect two leaders. A peer cannot tell that
-   * from a restart when the second appears; it can when the first comes
-   * back: see {@link TlsNetwork.admitIncarnation}.
+   * This process's incarnation, said in every handshake: when it started
+   * (wall clock) and a random part. Two processes running with one node id
+   * (a certificate copied to a second machine, a node started twice) would
+   * each vote in its own right, and a term could elect two leaders. See
+   * {@link TlsNetwork.admitIncarnation} for what a peer does about it.
    */
-  private readonly incarnation = randomBytes(8).toString('hex');
-  /** Each node peer's incarnation, and those it replaced (the newest last, at most {@link MAX_REPLACED}). */
-  private readonly incarnations = new Map<string, { current: string; replaced: string[] }>();
+  readonly incarnation = `${String(Date.now()).padStart(16, '0')}-${randomBytes(8).toString('hex')}`;
   /** The incarnation each node link was opened with. */
   private readonly linkIncarnations = new WeakMap<TLSSocket, string>();
   readonly stats = { sent: 0, delivered: 0, dropped: 0, connects: 0, refused: 0 };
@@ -477,27 +474,36 @@ export class TlsNetwork {
 
   /**
    * Why node `peer`, met on `socket` as incarnation `inc`, is refused, or
-   * null (and the link is recorded as that incarnation's). The first
-   * incarnation of a node is taken as it is. Another one replaces it: the
-   * node restarted, or a second process runs with its id. Links of the one
-   * replaced are closed, and it is refused for good: a restarted node's
-   * former process never connects again, while a second process still
-   * running does and is refused, so only one of the two takes part. A peer
-   * that says no incarnation (a build before it) is not checked.
+   * null (and the link is recorded as that incarnation's). Of the
+   * incarnations of one node with a link open here, the latest started
+   * wins: a newer one closes the links of older ones, and an older one is
+   * refused while a newer one is connected. Every peer orders incarnations
+   * the same way, whatever order they connect in, so once both are
+   * connected to a peer it talks to the same one as every other peer. A
+   * restarted node is newer than its former process (whose half-open
+   * links it closes); a second process running with a node's id is
+   * refused wherever the later-started one is connected. A peer that says
+   * no incarnation (a build before it) is not checked.
    */
   private admitIncarnation(peer: string, inc: unknown, socket: TLSSocket): string | null {
-    if (typeof inc !== 'string' || inc.length === 0 || inc.length > 64) return null;
-    const known = this.incarnations.get(peer);
-    if (known === undefined) {
-      this.incarnations.set(peer, { current: inc, replaced: [] });
-    } else if (known.current !== inc) {
-      if (known.replaced.includes(inc)) {
-        return `another process runs as ${peer}: incarnation ${inc} was replaced by incarnation ${known.current}, which connected after it. Two processes must not share a node id: stop one`;
+    if (typeof inc !== 'string' || !INCARNATION.test(inc)) return null;
+    const live = this.links.get(peer) ?? [];
+    for (const other of live) {
+      const o = this.linkIncarnations.get(other);
+      if (o !== undefined && o > inc) {
+        return `another process runs as ${peer}, started later (incarnation ${o}, connected here; this one is ${inc}): two processes must not share a node id. If ${peer} restarted, this is its former process`;
       }
-      known.replaced.push(known.current);
-      if (known.replaced.length > MAX_REPLACED) known.replaced.shift();
-      known.current = inc;
-      for (const old of [...(this.links.get(peer) ?? [])]) if (this.linkIncarnations.get(old) !== inc) old.destroy();
+    }
+    const older = live.filter((other) => {
+      const o = this.linkIncarnations.get(other);
+      return o !== undefined && o < inc;
+    });
+    if (older.length > 0) {
+      // Out of the list now: a destroyed socket leaves it only at its close event, and frames written to it meanwhile are lost.
+      const kept = live.filter((other) => !older.includes(other));
+      if (kept.length > 0) this.links.set(peer, kept);
+      else this.links.delete(peer);
+      for (const other of older) other.destroy();
     }
     this.linkIncarnations.set(socket, inc);
     return null;

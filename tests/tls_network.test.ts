@@ -20,7 +20,7 @@ import { generateIdentity } from '../system/nodeIdentityFiles.js';
 import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
 import { ClientError } from '../system/clientError.js';
 import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
-import { freePort, until } from './helpers/realTime.js';
+import { freePort, freePorts, until } from './helpers/realTime.js';
 import { hello } from './helpers/tlsHello.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grey-tls-'));
@@ -207,35 +207,47 @@ describe('nodes over TCP with mutual TLS', () => {
     }
   }, 20_000);
 
-  it('a second process running with a node\'s id replaces the first, which the peer refuses from then on, naming why', async () => {
-    const port = await freePort();
-    const n2 = new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n2, listen: `127.0.0.1:${port}` });
-    const got: unknown[] = [];
-    n2.inbox('n2').subscribe((e) => got.push(e.payload));
-    await n2.start();
-    const peers = { n2: `127.0.0.1:${port}` };
-    const first = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers });
-    const second = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers });
+  it('two processes running with one node id: every peer keeps the later-started one, whatever order they connect in, and refuses the other, naming why', async () => {
+    const base = await freePorts(2);
+    const listeners = ['n2', 'n3'].map((id, i) => new TlsNetwork({ id, role: 'node', tls: certs[id], listen: `127.0.0.1:${base + i}` }));
+    const [n2, n3] = listeners;
+    const got: Record<string, unknown[]> = { n2: [], n3: [] };
+    n2.inbox('n2').subscribe((e) => got.n2.push(e.payload));
+    n3.inbox('n3').subscribe((e) => got.n3.push(e.payload));
+    await Promise.all(listeners.map((n) => n.start()));
+    const peers = { n2: `127.0.0.1:${base}`, n3: `127.0.0.1:${base + 1}` };
+    const a = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers });
+    const b = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers });
+    const [winner, loser] = a.incarnation > b.incarnation ? [a, b] : [b, a];
+    const name = (n: TlsNetwork) => (n === a ? 'a' : 'b');
     try {
-      first.send('n1', 'n2', 'ping', 'first 1');
-      await until(() => got.includes('first 1'), 'the first process connected');
-      // The same id and certificate from another process: to n2, n1 restarted. The first one's link is closed.
-      second.send('n1', 'n2', 'ping', 'second 1');
-      await until(() => got.includes('second 1'), 'the second process connected');
-      // The first is still running: its next connection is refused, and it is told why.
-      first.send('n1', 'n2', 'ping', 'first 2');
-      await until(() => /another process runs as n1/.test(first.whyUnreachable('n2') ?? ''), 'the first process refused');
-      expect(first.whyUnreachable('n2')).toMatch(/handshake refused by n2: another process runs as n1: incarnation \w+ was replaced by incarnation \w+.*stop one/);
-      expect(n2.refusals.some((r) => r.peer === 'n1' && /another process runs as n1/.test(r.reason))).toBe(true);
-      second.send('n1', 'n2', 'ping', 'second 2');
-      await until(() => got.includes('second 2'), 'the second process still served');
-      expect(got).not.toContain('first 2');
+      // n2 meets a first, n3 meets b first; then each meets the other one.
+      a.send('n1', 'n2', 'ping', 'a to n2');
+      await until(() => got.n2.includes('a to n2'), 'a reaches n2');
+      b.send('n1', 'n3', 'ping', 'b to n3');
+      await until(() => got.n3.includes('b to n3'), 'b reaches n3');
+      b.send('n1', 'n2', 'ping', 'b to n2');
+      a.send('n1', 'n3', 'ping', 'a to n3');
+      await until(() => got.n2.includes(`${name(winner)} to n2`) && got.n3.includes(`${name(winner)} to n3`), 'the later-started one reaches both');
+      // From now on both peers talk to the later-started one only, and refuse the other.
+      for (const peer of ['n2', 'n3']) {
+        loser.send('n1', peer, 'ping', `loser to ${peer}`);
+        winner.send('n1', peer, 'ping', `winner to ${peer}`);
+      }
+      await until(() => got.n2.includes('winner to n2') && got.n3.includes('winner to n3'), 'the later-started one is served by both');
+      for (const peer of ['n2', 'n3']) {
+        await until(() => /another process runs as n1, started later/.test(loser.whyUnreachable(peer) ?? ''), `${peer} refuses the earlier-started one`);
+        expect(loser.whyUnreachable(peer)).toContain(`incarnation ${winner.incarnation}, connected here; this one is ${loser.incarnation}`);
+      }
+      expect([...got.n2, ...got.n3]).not.toContain('loser to n2');
+      expect([...got.n2, ...got.n3]).not.toContain('loser to n3');
+      expect(winner.whyUnreachable('n2')).toBeNull();
     } finally {
-      await first.close();
-      await second.close();
-      await n2.close();
+      await a.close();
+      await b.close();
+      await Promise.all(listeners.map((n) => n.close()));
     }
-  }, 20_000);
+  }, 30_000);
 
   it('closing the network ends a dial still in its handshake: no link opens after, and its stopped breaker hears nothing', async () => {
     // A peer that takes the TLS connection and the hello, and never answers.
