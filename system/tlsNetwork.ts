@@ -483,7 +483,8 @@ export class TlsNetwork {
    * restarted node is newer than its former process (whose half-open
    * links it closes); a second process running with a node's id is
    * refused wherever the later-started one is connected. A peer that says
-   * no incarnation (a build before it) is not checked.
+   * no incarnation (a build before it) is not checked, and its links count
+   * as older than any incarnation.
    */
   private admitIncarnation(peer: string, inc: unknown, socket: TLSSocket): string | null {
     if (typeof inc !== 'string' || !INCARNATION.test(inc)) return null;
@@ -494,9 +495,10 @@ export class TlsNetwork {
         return `another process runs as ${peer}, started later (incarnation ${o}, connected here; this one is ${inc}): two processes must not share a node id. If ${peer} restarted, this is its former process`;
       }
     }
+    // Older: a smaller incarnation, or none (a link made before the peer said one: a build before it, since replaced).
     const older = live.filter((other) => {
       const o = this.linkIncarnations.get(other);
-      return o !== undefined && o < inc;
+      return o === undefined || o < inc;
     });
     if (older.length > 0) {
       // Out of the list now: a destroyed socket leaves it only at its close event, and frames written to it meanwhile are lost.
@@ -537,6 +539,9 @@ export class TlsNetwork {
     const b = this.breakers.get(peer);
     if (b && b.getSnapshot().value !== 'closed') b.send({ type: 'RESET' });
     socket.setNoDelay(true);
+    // A peer whose host died leaves a link open here until a write to it fails, which TCP may take many
+    // minutes to decide while nothing is written: probes after 10 s of silence find it dead sooner.
+    socket.setKeepAlive(true, 10_000);
     socket.on('close', () => {
       const l = this.links.get(peer);
       if (!l) return;
