@@ -20,6 +20,7 @@ import { generateIdentity } from '../system/nodeIdentityFiles.js';
 import { connect, startNode, type GreyNode } from '../system/embeddedNode.js';
 import { ClientError } from '../system/clientError.js';
 import { PROTOCOL_VERSION, TlsNetwork } from '../system/tlsNetwork.js';
+import { msgpackCodec } from '../system/codec.js';
 import { freePort, freePorts, until } from './helpers/realTime.js';
 import { hello } from './helpers/tlsHello.js';
 
@@ -248,6 +249,37 @@ describe('nodes over TCP with mutual TLS', () => {
       await Promise.all(listeners.map((n) => n.close()));
     }
   }, 30_000);
+
+  it('a link from a build before incarnations counts as older: a process saying one closes it', async () => {
+    const port = await freePort();
+    const n2 = new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n2, listen: `127.0.0.1:${port}` });
+    const got: unknown[] = [];
+    n2.inbox('n2').subscribe((e) => got.push(e.payload));
+    await n2.start();
+    // An n1 of the earlier build: its hello says no incarnation, and it keeps the link open.
+    let oldClosed = false;
+    const old = tls.connect({ host: '127.0.0.1', port, cert: certs.n1.cert, key: certs.n1.key, ca: certs.n1.ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' }, () => {
+      const body = msgpackCodec.encode({ grey: PROTOCOL_VERSION, id: 'n1' });
+      const frame = Buffer.alloc(4 + body.byteLength);
+      frame.writeUInt32BE(body.byteLength, 0);
+      frame.set(body, 4);
+      old.write(frame);
+    });
+    old.on('error', () => {});
+    old.on('data', () => {}); // read what n2 answers, so that its closing is seen
+    old.on('close', () => (oldClosed = true));
+    const n1 = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, peers: { n2: `127.0.0.1:${port}` } });
+    try {
+      await until(() => n2.stats.connects === 1, 'the earlier build linked');
+      n1.send('n1', 'n2', 'ping', 'new');
+      await until(() => got.includes('new'), 'the process saying an incarnation linked');
+      await until(() => oldClosed, 'the earlier build\'s link closed');
+    } finally {
+      old.destroy();
+      await n1.close();
+      await n2.close();
+    }
+  }, 20_000);
 
   it('closing the network ends a dial still in its handshake: no link opens after, and its stopped breaker hears nothing', async () => {
     // A peer that takes the TLS connection and the hello, and never answers.
