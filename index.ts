@@ -160,7 +160,7 @@ export type { NodeStatus } from './actors/clientProtocol.js';
 export { LocalNetwork, AddressInUseError } from './system/localNetwork.js';
 export { startOpsServer, type OpsServer } from './system/opsServer.js';
 export { NodeMetrics, type TransportStats } from './system/nodeMetrics.js';
-export { TlsNetwork, PROTOCOL_VERSION, parseAddress, type TlsNetworkOptions, type Refusal } from './system/tlsNetwork.js';
+export { TlsNetwork, PROTOCOL_VERSION, parseAddress, type TlsNetworkOptions, type Refusal, type ConnectionRefusalCode } from './system/tlsNetwork.js';
 export { createClusterCa, issueCertificate, identitiesOf, identityUri, type ClusterCa, type TlsIdentity, type CertificateRole, type IssueOptions } from './system/certificates.js';
 export { LmdbStorage, StorageFormatError, StorageInUseError, STORAGE_FORMAT_VERSION, type LmdbStorageOptions, type FoundingRecord } from './system/lmdbStorage.js';
 export { FoundingVotersError } from './system/foundingVoters.js';

@@ -16,7 +16,7 @@ import { realNodeSecurity } from './realSecurity.js';
 import type { AuditLog } from '../actors/auditLog.js';
 import type { JoinOutcome } from '../actors/joinRequester.js';
 import { JOIN_CHALLENGE, JOIN_EVIDENCE, JOIN_HELLO, JOIN_RESULT } from '../actors/joinAuthenticator.js';
-import { TlsNetwork, parseAddress } from './tlsNetwork.js';
+import { TlsNetwork, parseAddress, type Refusal } from './tlsNetwork.js';
 import { pollTask } from './taskPolling.js';
 import { NodeMetrics } from './nodeMetrics.js';
 import { ApiGateway } from './apiGateway.js';
@@ -103,8 +103,10 @@ export interface GreyNode {
    * this node would not take, or a peer that would not take this node, as
    * `handshake refused by …`: another process running with this node's id,
    * say); returns the unsubscribe. Never called for an in-process network.
+   * `refusal` says what kind (`code`) and which side refused (`byPeer`):
+   * match on those, not on the wording of `reason`.
    */
-  onRefusal(listener: (peer: string | null, reason: string) => void): () => void;
+  onRefusal(listener: (peer: string | null, reason: string, refusal: Refusal) => void): () => void;
   /**
    * Hands leadership over when this node leads (to the most caught-up
    * voter) and waits until another node leads, up to `withinMs`; resolves
@@ -348,7 +350,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
       return () => roleListeners.delete(listener);
     },
     onRefusal: (listener) => {
-      const sub = tcp?.refusals$.subscribe((r) => listener(r.peer, r.reason));
+      const sub = tcp?.refusals$.subscribe((r) => listener(r.peer, r.reason, r));
       return () => sub?.unsubscribe();
     },
     handOver: async (withinMs = 3_000) => {

@@ -155,12 +155,12 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   // a peer refused this node for another process running as it (a peer refusing an older process may
   // be seeing a restarted node's former one: a warning there).
   const refusalsLogged = new Set<string>();
-  node.onRefusal((peer, reason) => {
+  node.onRefusal((peer, reason, { code, byPeer }) => {
     const key = `${peer}\u0000${reason}`;
     if (refusalsLogged.has(key)) return;
     if (refusalsLogged.size >= 1_000) refusalsLogged.clear();
     refusalsLogged.add(key);
-    log(reason.startsWith('handshake refused by') && reason.includes(`another process runs as ${id},`) ? 'error' : 'warn', 'connection refused', { node: id, peer, reason });
+    log(byPeer && code === 'superseded' ? 'error' : 'warn', 'connection refused', { node: id, peer, code, byPeer, reason });
   });
   await new Promise<void>((done) => {
     const drain = async (signal: string) => {

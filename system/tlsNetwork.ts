@@ -60,10 +60,34 @@ export interface TlsNetworkOptions {
   refusePeer?: (id: string, role: CertificateRole) => string | null;
 }
 
+/**
+ * What kind of refusal a {@link Refusal} is, for code to act on (its
+ * `reason` is for people, and its wording may change):
+ * - `tls`: the TLS handshake failed (a certificate from another CA, say);
+ * - `handshake-timeout`: no handshake within the time allowed;
+ * - `protocol`: another wire protocol version, or a malformed handshake;
+ * - `identity`: the certificate does not bind the id the peer claims (or that was dialed);
+ * - `not-accepting`: a client process takes no connections;
+ * - `blocked`: the cluster blocked the peer;
+ * - `tenant`: a client's tenant binding conflicts with its open connection, or is malformed;
+ * - `superseded`: another process runs as that node id, started later (two processes must not share one);
+ * - `frame`: a frame over the size limit, or one that does not decode;
+ * - `message`: a message a client may not send;
+ * - `other`: a refusal by a peer that gave no code (a build before codes).
+ */
+export type ConnectionRefusalCode = 'tls' | 'handshake-timeout' | 'protocol' | 'identity' | 'not-accepting' | 'blocked' | 'tenant' | 'superseded' | 'frame' | 'message' | 'other';
+
+const CONNECTION_REFUSAL_CODES: ReadonlySet<string> = new Set<ConnectionRefusalCode>(['tls', 'handshake-timeout', 'protocol', 'identity', 'not-accepting', 'blocked', 'tenant', 'superseded', 'frame', 'message', 'other']);
+
 /** Why a connection was refused (see {@link TlsNetwork.refusals}). */
 export interface Refusal {
+  /** The peer's id, when known. */
   peer: string | null;
+  /** Why, in words (for people: match on `code`, not on this). */
   reason: string;
+  code: ConnectionRefusalCode;
+  /** Whether the peer refused this process (its handshake answer said no), rather than this process the peer. */
+  byPeer: boolean;
 }
 
 
@@ -219,7 +243,7 @@ export class TlsNetwork {
     // idle unauthenticated connections would hold file descriptors for good.
     const server = tls.createServer({ ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS }, (socket) => this.onAccepted(socket));
     server.on('tlsClientError', (err, socket) => {
-      this.refuse(null, `TLS handshake: ${err.message}`);
+      this.refuse(null, `TLS handshake: ${err.message}`, 'tls');
       socket.destroy();
     });
     this.server = server;
@@ -353,7 +377,7 @@ export class TlsNetwork {
       // The peer must be the node we dialed: its certificate binds node:<peer>.
       const reason = this.checkPeer(socket, 'node', peer);
       if (reason) {
-        this.refuse(peer, reason);
+        this.refuse(peer, reason, 'identity');
         fail(reason);
         return;
       }
@@ -363,16 +387,18 @@ export class TlsNetwork {
           fail('closed'); // an answer that came as the network closed: no link is opened
           return null;
         }
-        const ack = first as { ok?: unknown; grey?: unknown; error?: unknown; inc?: unknown };
+        const ack = first as { ok?: unknown; grey?: unknown; error?: unknown; code?: unknown; inc?: unknown };
         if (ack?.ok !== true || ack.grey !== PROTOCOL_VERSION) {
-          const why = `handshake refused by ${peer}: ${typeof ack?.error === 'string' ? ack.error : `protocol ${String(ack?.grey)}`}`;
-          this.refuse(peer, why);
+          const said = typeof ack?.error === 'string';
+          const why = `handshake refused by ${peer}: ${said ? ack.error : `protocol ${String(ack?.grey)}`}`;
+          const code: ConnectionRefusalCode = typeof ack?.code === 'string' && CONNECTION_REFUSAL_CODES.has(ack.code) ? (ack.code as ConnectionRefusalCode) : said ? 'other' : 'protocol';
+          this.refuse(peer, why, code, true);
           fail(why);
           return null;
         }
         const replaced = this.admitIncarnation(peer, ack.inc, socket);
         if (replaced !== null) {
-          this.refuse(peer, replaced);
+          this.refuse(peer, replaced, 'superseded');
           fail(replaced);
           return null;
         }
@@ -422,7 +448,7 @@ export class TlsNetwork {
       return;
     }
     const timer = setTimeout(() => {
-      this.refuse(null, 'no handshake in time');
+      this.refuse(null, 'no handshake in time', 'handshake-timeout');
       socket.destroy();
     }, HANDSHAKE_TIMEOUT_MS);
     socket.on('error', () => socket.destroy());
@@ -431,22 +457,27 @@ export class TlsNetwork {
       const hello = first as { grey?: unknown; id?: unknown; inc?: unknown };
       const id = typeof hello?.id === 'string' ? hello.id : null;
       let reason: string | null = null;
+      let code: ConnectionRefusalCode = 'protocol';
       if (hello?.grey !== PROTOCOL_VERSION) reason = `protocol version ${String(hello?.grey)}, this node speaks ${PROTOCOL_VERSION}`;
       else if (id === null) reason = 'no id in the handshake';
-      else if (id !== certifiedName(id)) {
-        // A tagged client id: its certificate must bind the name before the tag, as a client or an operator (never a node).
-        const name = certifiedName(id);
-        reason = this.checkPeer(socket, 'operator', name) === null ? null : this.checkPeer(socket, 'client', name);
-      } else reason = this.checkPeer(socket, null, id);
-      if (reason === null && this.options.role !== 'node') reason = 'a client accepts no connections';
+      else {
+        code = 'identity';
+        if (id !== certifiedName(id)) {
+          // A tagged client id: its certificate must bind the name before the tag, as a client or an operator (never a node).
+          const name = certifiedName(id);
+          reason = this.checkPeer(socket, 'operator', name) === null ? null : this.checkPeer(socket, 'client', name);
+        } else reason = this.checkPeer(socket, null, id);
+      }
+      if (reason === null && this.options.role !== 'node') [reason, code] = ['a client accepts no connections', 'not-accepting'];
       const node = reason === null && this.checkPeer(socket, 'node', id!) === null;
       if (reason === null) {
         const ids = identitiesOf(socket.getPeerX509Certificate() as X509Certificate);
         const name = certifiedName(id!);
         const role = (['node', 'operator', 'client'] as const).find((r) => (r !== 'node' || name === id) && ids.some((i) => i.role === r && i.name === name));
         if (role) this.roles.set(id!, role);
-        if (role) reason = this.options.refusePeer?.(id!, role) ?? null;
+        if (role) [reason, code] = [this.options.refusePeer?.(id!, role) ?? null, 'blocked'];
         if (reason === null && role === 'client') {
+          code = 'tenant';
           try {
             const tenant = tenantOf(socket.getPeerX509Certificate() as X509Certificate);
             const known = this.tenants.get(id!) ?? null;
@@ -460,10 +491,10 @@ export class TlsNetwork {
         }
       }
       // Last, once nothing else refuses it: a new incarnation closes the links of the one before.
-      if (reason === null && node) reason = this.admitIncarnation(id!, hello.inc, socket);
+      if (reason === null && node) [reason, code] = [this.admitIncarnation(id!, hello.inc, socket), 'superseded'];
       if (reason !== null) {
-        this.refuse(id, reason);
-        socket.end(frameOf(this.codec.encode({ ok: false, grey: PROTOCOL_VERSION, error: reason })));
+        this.refuse(id, reason, code);
+        socket.end(frameOf(this.codec.encode({ ok: false, grey: PROTOCOL_VERSION, error: reason, code })));
         return null;
       }
       socket.write(frameOf(this.codec.encode({ ok: true, grey: PROTOCOL_VERSION, id: this.options.id, inc: this.incarnation })));
@@ -521,11 +552,12 @@ export class TlsNetwork {
     return ok ? null : `certificate binds ${ids.map((i) => `${i.role}:${i.name}`).join(', ') || 'no Grey identity'}, not ${role ?? 'any'}:${name}`;
   }
 
-  private refuse(peer: string | null, reason: string): void {
+  private refuse(peer: string | null, reason: string, code: ConnectionRefusalCode, byPeer = false): void {
     this.stats.refused++;
-    this.refusals.push({ peer, reason });
+    const refusal: Refusal = { peer, reason, code, byPeer };
+    this.refusals.push(refusal);
     if (this.refusals.length > 100) this.refusals.shift();
-    if (!this.closed) this.refusalSubject.next({ peer, reason });
+    if (!this.closed) this.refusalSubject.next(refusal);
   }
 
   // ------------------------------------------------------------ links
@@ -589,7 +621,7 @@ export class TlsNetwork {
       while (buffer.length >= 4) {
         const n = buffer.readUInt32BE(0);
         if (n > this.maxFrame) {
-          this.refuse(peer, `frame of ${n} bytes, over the ${this.maxFrame} limit`);
+          this.refuse(peer, `frame of ${n} bytes, over the ${this.maxFrame} limit`, 'frame');
           socket.destroy();
           return;
         }
@@ -606,7 +638,7 @@ export class TlsNetwork {
         try {
           value = this.codec.decode(body);
         } catch {
-          this.refuse(peer, 'a frame that does not decode');
+          this.refuse(peer, 'a frame that does not decode', 'frame');
           socket.destroy();
           return;
         }
@@ -623,7 +655,7 @@ export class TlsNetwork {
         // A client may only make requests: node-to-node messages (Raft, forwarding) need a node certificate.
         if (!peerIsNode && !CLIENT_MESSAGE_TYPES.has(m.t)) {
           this.stats.dropped++;
-          this.refuse(peer, `a ${m.t} message from a client`);
+          this.refuse(peer, `a ${m.t} message from a client`, 'message');
           continue;
         }
         this.stats.delivered++;

@@ -109,7 +109,7 @@ describe('grey CLI', () => {
       // The same id and certificate, started again elsewhere (another port, another data directory).
       start('second', ['--id', 'n1', '--listen', `127.0.0.1:${p3}`, '--peers', `n2=${a2}`, '--data', join(dir, 'n1-copy'), '--tls', join(dir, 'tls', 'n1')]);
       const refused = await until(() => logs.first.find((l) => l.msg === 'connection refused'), 'the first n1 is refused', 15_000);
-      expect(refused).toMatchObject({ level: 'error', peer: 'n2' });
+      expect(refused).toMatchObject({ level: 'error', peer: 'n2', code: 'superseded', byPeer: true });
       expect(refused.reason).toMatch(/^handshake refused by n2: another process runs as n1, started later \(incarnation [\w-]+, connected here; this one is [\w-]+\)/);
       // Said once, however often the dial is retried.
       expect(logs.first.filter((l) => l.msg === 'connection refused' && l.reason === refused.reason)).toHaveLength(1);

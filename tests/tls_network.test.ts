@@ -175,9 +175,11 @@ describe('nodes over TCP with mutual TLS', () => {
       const e = await hello(port, stranger, 'n2');
       expect(e === 'closed' || e instanceof Error).toBe(true); // the TLS handshake fails: not our CA
       await until(() => net.refusals.some((r) => /TLS handshake/.test(r.reason)), 'the foreign CA refused');
+      expect(net.refusals.find((r) => /TLS handshake/.test(r.reason))).toMatchObject({ code: 'tls', byPeer: false });
 
-      expect(await hello(port, certs.n3, 'n2')).toMatchObject({ ok: false, error: expect.stringMatching(/binds node:n3, not any:n2/) });
-      expect(await hello(port, certs.n2, 'n2', PROTOCOL_VERSION + 1)).toMatchObject({ ok: false, error: expect.stringMatching(/protocol version 2/) });
+      // The answer says why in words and as a code, which the dialing side reports as the peer's.
+      expect(await hello(port, certs.n3, 'n2')).toMatchObject({ ok: false, code: 'identity', error: expect.stringMatching(/binds node:n3, not any:n2/) });
+      expect(await hello(port, certs.n2, 'n2', PROTOCOL_VERSION + 1)).toMatchObject({ ok: false, code: 'protocol', error: expect.stringMatching(/protocol version 2/) });
       expect(await hello(port, certs.n2, 'n2')).toMatchObject({ ok: true, id: 'n1' });
 
       // A client connects and tries to speak Raft: refused, dropped; its requests get through.
@@ -186,7 +188,7 @@ describe('nodes over TCP with mutual TLS', () => {
       client.send('app', 'n1', 'client.request', { kind: 'query' });
       await until(() => received.length > 0, 'the request delivered');
       expect(received).toEqual(['app:client.request']);
-      expect(net.refusals.some((r) => r.peer === 'app' && /raft.append message from a client/.test(r.reason))).toBe(true);
+      expect(net.refusals.find((r) => r.peer === 'app' && /raft.append message from a client/.test(r.reason))).toMatchObject({ code: 'message', byPeer: false });
       await client.close();
     } finally {
       await net.close();
@@ -239,7 +241,10 @@ describe('nodes over TCP with mutual TLS', () => {
       for (const peer of ['n2', 'n3']) {
         await until(() => /another process runs as n1, started later/.test(loser.whyUnreachable(peer) ?? ''), `${peer} refuses the earlier-started one`);
         expect(loser.whyUnreachable(peer)).toContain(`incarnation ${winner.incarnation}, connected here; this one is ${loser.incarnation}`);
+        // As a code too: the loser was refused by the peer, the peer refused it.
+        expect(loser.refusals.find((r) => r.peer === peer && r.byPeer)).toMatchObject({ code: 'superseded' });
       }
+      for (const peer of listeners) expect(peer.refusals.find((r) => r.peer === 'n1' && !r.byPeer)).toMatchObject({ code: 'superseded' });
       expect([...got.n2, ...got.n3]).not.toContain('loser to n2');
       expect([...got.n2, ...got.n3]).not.toContain('loser to n3');
       expect(winner.whyUnreachable('n2')).toBeNull();
