@@ -1,4 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
+import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
@@ -43,7 +44,7 @@ export interface TlsNetworkOptions {
   maxBufferedBytes?: number;
   /** Largest frame accepted (default 64 MiB): a larger one closes the connection. */
   maxFrameBytes?: number;
-  /** An accepted connection that has not completed its TLS handshake within this long is closed (default 5 000 ms). */
+  /** An accepted connection that has not completed its TLS handshake, or said its hello after it, within this long is closed (default 5 000 ms). */
   handshakeTimeoutMs?: number;
   /**
    * The circuit breaker of each link this process dials (Grey's breaker
@@ -145,6 +146,13 @@ export class TlsNetwork {
   /** Connections dialed and not yet a link (or failed): closing the network ends them too. */
   private readonly dials = new Set<TLSSocket>();
   /**
+   * Accepted TCP connections until they close, links or not: `close()` ends
+   * them all, those still in their TLS handshake or before their hello
+   * too, which it would otherwise wait on (a server closes once its last
+   * connection has) until their handshake timed out.
+   */
+  private readonly accepted = new Set<Socket>();
+  /**
    * This process's incarnation, said in every handshake: when it started
    * (wall clock) and a random part. Two processes running with one node id
    * (a certificate copied to a second machine, a node started twice) would
@@ -242,6 +250,11 @@ export class TlsNetwork {
     // closed: Node reports it (tlsClientError) but leaves the socket open, and
     // idle unauthenticated connections would hold file descriptors for good.
     const server = tls.createServer({ ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS }, (socket) => this.onAccepted(socket));
+    server.on('connection', (raw: Socket) => {
+      if (this.closed) return void raw.destroy();
+      this.accepted.add(raw);
+      raw.once('close', () => this.accepted.delete(raw));
+    });
     server.on('tlsClientError', (err, socket) => {
       this.refuse(null, `TLS handshake: ${err.message}`, 'tls');
       socket.destroy();
@@ -315,6 +328,8 @@ export class TlsNetwork {
     for (const b of this.breakers.values()) b.stop();
     for (const socket of this.dials) socket.destroy();
     this.dials.clear();
+    for (const socket of this.accepted) socket.destroy();
+    this.accepted.clear();
     for (const list of this.links.values()) for (const socket of list) socket.destroy();
     this.links.clear();
     this.inboxSubject.complete();
@@ -450,7 +465,8 @@ export class TlsNetwork {
     const timer = setTimeout(() => {
       this.refuse(null, 'no handshake in time', 'handshake-timeout');
       socket.destroy();
-    }, HANDSHAKE_TIMEOUT_MS);
+    }, this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timer));
     socket.on('error', () => socket.destroy());
     this.readFrames(socket, (first) => {
       clearTimeout(timer);

@@ -210,6 +210,24 @@ describe('nodes over TCP with mutual TLS', () => {
     }
   }, 20_000);
 
+  it('closing ends accepted connections still in their TLS handshake or before their hello, at once (it does not wait for their timeout)', async () => {
+    // Timeouts far past the test's own: a close that waited for them would time the test out.
+    const net = new TlsNetwork({ id: 'n1', role: 'node', tls: certs.n1, listen: '127.0.0.1:0', handshakeTimeoutMs: 120_000 });
+    const { port } = (await net.start())!;
+    const raw = createConnection({ host: '127.0.0.1', port });
+    raw.on('error', () => {});
+    const rawClosed = new Promise<void>((done) => raw.on('close', () => done()));
+    await new Promise<void>((done) => raw.on('connect', () => done()));
+    // Through the TLS handshake, then silent: no hello.
+    const quiet = tls.connect({ host: '127.0.0.1', port, cert: certs.n2.cert, key: certs.n2.key, ca: certs.n2.ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+    quiet.on('error', () => {});
+    const quietClosed = new Promise<void>((done) => quiet.on('close', () => done()));
+    await new Promise<void>((done) => quiet.on('secureConnect', () => done()));
+    await net.close();
+    await Promise.all([rawClosed, quietClosed]);
+    expect(net.stats.connects).toBe(0);
+  }, 10_000);
+
   it('two processes running with one node id: every peer keeps the later-started one, whatever order they connect in, and refuses the other, naming why', async () => {
     const base = await freePorts(2);
     const listeners = ['n2', 'n3'].map((id, i) => new TlsNetwork({ id, role: 'node', tls: certs[id], listen: `127.0.0.1:${base + i}` }));
