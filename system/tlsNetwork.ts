@@ -277,8 +277,10 @@ export class TlsNetwork {
   /**
    * A peer each time its last open connection closes: its process ended, or
    * its host reset the connections (a partition or lost packets close
-   * nothing, so they never show here). The Raft node uses it to fail over
-   * without waiting out an election timeout.
+   * nothing, so they never show here); and each time a later-started
+   * process of the node replaces the links of the one before (a restart
+   * found first by the new process's link). The Raft node uses it to fail
+   * over without waiting out an election timeout.
    */
   get disconnects$(): Observable<string> {
     return this.disconnectSubject.asObservable();
@@ -553,6 +555,9 @@ export class TlsNetwork {
       if (kept.length > 0) this.links.set(peer, kept);
       else this.links.delete(peer);
       for (const other of older) other.destroy();
+      // That process is gone as far as this one is concerned (its links here are), though a link
+      // of the node's stays: said as a disconnect, so that a follower whose leader it was fails over early.
+      if (!this.closed) this.disconnectSubject.next(peer);
     }
     this.linkIncarnations.set(socket, inc);
     return null;

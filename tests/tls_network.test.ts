@@ -273,11 +273,13 @@ describe('nodes over TCP with mutual TLS', () => {
     }
   }, 30_000);
 
-  it('a link from a build before incarnations counts as older: a process saying one closes it', async () => {
+  it('a link from a build before incarnations counts as older: a process saying one closes it, and the peer hears that the former process is gone', async () => {
     const port = await freePort();
     const n2 = new TlsNetwork({ id: 'n2', role: 'node', tls: certs.n2, listen: `127.0.0.1:${port}` });
     const got: unknown[] = [];
     n2.inbox('n2').subscribe((e) => got.push(e.payload));
+    const gone: string[] = [];
+    n2.disconnects$.subscribe((peer) => gone.push(peer));
     await n2.start();
     // An n1 of the earlier build: its hello says no incarnation, and it keeps the link open.
     let oldClosed = false;
@@ -297,6 +299,8 @@ describe('nodes over TCP with mutual TLS', () => {
       n1.send('n1', 'n2', 'ping', 'new');
       await until(() => got.includes('new'), 'the process saying an incarnation linked');
       await until(() => oldClosed, 'the earlier build\'s link closed');
+      // Replaced, not closed by its host: a leader's followers must still hear that its process is gone (to fail over early).
+      expect(gone).toEqual(['n1']);
     } finally {
       old.destroy();
       await n1.close();
