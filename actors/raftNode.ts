@@ -166,6 +166,8 @@ interface Progress {
   progressAt: number;
   /** Answered during the current CheckQuorum interval (etcd's RecentActive). */
   active: boolean;
+  /** When this leader last had an answer from the peer (−∞: not yet). */
+  heardAt: number;
 }
 
 /** An AppendEntries batch already built, by its range (see `RaftNode.batch`). */
@@ -775,6 +777,7 @@ export class RaftNode {
     if (!pr) return; // no longer a member
     // CheckQuorum: the chart's quorumActive guard counts these at its interval.
     pr.active = true;
+    pr.heardAt = this.clock.now();
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;
       this.confirmReads();
@@ -960,7 +963,7 @@ export class RaftNode {
   }
 
   private freshProgress(last: number): Progress {
-    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now(), active: false };
+    return { state: 'probe', match: 0, next: last + 1, inflight: [], probeSent: false, pendingSnapshot: 0, snapshotSentAt: 0, readRound: 0, progressAt: this.clock.now(), active: false, heardAt: Number.NEGATIVE_INFINITY };
   }
 
   private stepProgress(pr: Progress, type: 'ACCEPTED' | 'REJECTED' | 'UNREACHABLE' | 'NEED_SNAPSHOT' | 'SNAPSHOT_DONE' | 'SNAPSHOT_FAILED'): void {

@@ -63,8 +63,12 @@ export class RecoveryManager {
   private readonly requeuedAt = new FifoMap<string, { worker: string; at: number }>(100_000);
   /** When each removed node was last re-admitted (so one burst of messages re-admits it once). */
   private readonly readmitted = new Map<string, number>();
-  /** A removal proposed and not yet applied (one at a time). */
-  private removing: string | null = null;
+  /**
+   * The last removal proposed, and when: one at a time, until it applies
+   * or a grace period passes (a proposal lost with a leader change). Once
+   * applied it is over, whatever happens to the node after (it may rejoin).
+   */
+  private removing: { peer: string; at: number } | null = null;
   readonly actions: RecoveryAction[] = [];
   private readonly unsubscribe: () => void;
   private stopped = false;
@@ -205,11 +209,16 @@ export class RecoveryManager {
     if (this.stopped || !raft.isLeader || this.node.health.state(peer) !== 'quarantined') return;
     const voters = raft.config.voters;
     if (!voters.includes(peer)) return;
+    const now = this.clock.now();
+    if (this.removing !== null && (this.node.state.member(this.removing.peer)?.status === 'removed' || now - this.removing.at >= this.o.removeAfterMs)) this.removing = null;
     const remaining = voters.filter((v) => v !== peer);
     const live = remaining.filter((v) => v === this.node.id || this.node.health.state(v) !== 'quarantined');
+    const heard = now - (raft.progressOf(peer)?.heardAt ?? Number.NEGATIVE_INFINITY);
     let why: string | null = null;
     if (!raft.committedOwnTerm) why = 'this leader has not committed an entry of its own term yet';
-    else if (this.removing !== null && this.node.state.member(this.removing)?.status !== 'removed') why = `removal of ${this.removing} still in progress`;
+    // Quarantine is a verdict on the past (it lasts longer with each strike); removal is for a voter that is gone now.
+    else if (heard < this.o.removeAfterMs) why = `it answered ${Math.round(heard)} ms ago: reachable, though still quarantined`;
+    else if (this.removing !== null) why = `removal of ${this.removing.peer} still in progress`;
     else if (remaining.length < this.o.minVoters) why = `would leave ${remaining.length} voters (minimum ${this.o.minVoters})`;
     else if (live.length < quorumOf(remaining.length)) why = `only ${live.length} of ${remaining.length} remaining voters are healthy`;
     if (why) {
@@ -218,8 +227,8 @@ export class RecoveryManager {
       this.removeTimers.set(peer, this.clock.setTimeout(() => this.maybeRemove(peer), this.o.removeAfterMs));
       return;
     }
-    this.removing = peer;
+    this.removing = { peer, at: now };
     this.node.forward({ op: 'remove', node: peer, reason: 'unreachable' });
-    this.record('remove', peer, `quarantined for ${this.o.removeAfterMs} ms`);
+    this.record('remove', peer, `quarantined for ${this.o.removeAfterMs} ms, no answer for ${heard === Number.POSITIVE_INFINITY ? 'as long as this node has led' : `${Math.round(heard)} ms`}`);
   }
 }

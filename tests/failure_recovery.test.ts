@@ -323,6 +323,13 @@ describe('Failure & Recovery workflow', () => {
     expect(configs.slice(-3)).toEqual(['4v/0l', '4v/1l', '5v/0l']); // removed, learner, voter
     expect(c.node(victim).raft.lastApplied).toBe(l.raft.commitIndex);
 
+    // The next voter to die is removed too, by the same leader: a removal that applied is over, though the node came back.
+    const second = followersOf(c, l).find((id) => id !== victim)!;
+    c.crash(second);
+    await c.runUntil(() => l.state.member(second)?.status === 'removed', { within: 3_000, description: 'the second dead voter removed' });
+    expect(l.raft.isLeader).toBe(true);
+    expect(l.recovery.actions.filter((a) => a.kind === 'remove').map((a) => a.peer)).toEqual(l === leader ? [victim, second] : [second]);
+
     // Three voters: one down is never removed (that would go below minVoters).
     const small = createTestCluster(3, { seed: 106, network: fast, recovery: { removeAfterMs: 500 } });
     const sl = await small.waitForLeader();
@@ -339,6 +346,31 @@ describe('Failure & Recovery workflow', () => {
     expect(skips[0].detail).toBe('would leave 2 voters (minimum 3)');
     // Still available: the two live voters are a quorum.
     await small.drive(small.client().submit({ op: 'put', key: 'still', value: 'up' }));
+  });
+
+  it('a voter still quarantined but answering again is not removed: removal is for a voter gone now, not for one with a long quarantine', async () => {
+    const removeAfterMs = 1_000;
+    // A long quarantine (as after several strikes): it outlasts the node's absence by far.
+    const c = createTestCluster(5, { seed: 107, network: fast, recovery: { removeAfterMs }, health: { quarantine: { baseQuarantineMs: 10_000 } } });
+    const leader = await c.waitForLeader();
+    await c.settle();
+    const changes = recordHealth(leader);
+    const victim = followersOf(c, leader)[0];
+    c.crash(victim);
+    await c.runUntil(() => changes.some((h) => h.peer === victim && h.to === 'quarantined'), { within: 2_000, description: 'the victim quarantined' });
+    c.restart(victim);
+    await c.run(removeAfterMs * 4);
+    expect(leader.raft.isLeader).toBe(true);
+    expect(leader.health.state(victim)).toBe('quarantined');
+    expect(leader.state.member(victim)?.status).toBe('voter');
+    expect(leader.raft.config.voters).toContain(victim);
+    expect(leader.recovery.actions.filter((a) => a.kind === 'remove')).toEqual([]);
+    const skips = leader.recovery.actions.filter((a) => a.kind === 'skip-remove' && a.peer === victim);
+    expect(skips.length).toBeGreaterThanOrEqual(3);
+    for (const s of skips) expect(s.detail).toMatch(/^it answered \d+ ms ago: reachable, though still quarantined$/);
+    // And it catches up meanwhile: it is a voter in every sense.
+    await c.settle();
+    expect(c.node(victim).raft.lastApplied).toBe(leader.raft.commitIndex);
   });
 
   it('test_task_replay_after_recovery: a crashed worker\'s incomplete tasks are found from the checkpoint, requeued under the same id and completed elsewhere on a fresh run, once', async () => {
