@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { ChartInspector } from '../actors/chartInspection.js';
 import { MemoryAuditStore } from '../actors/auditLog.js';
 import type { JoinCredentials } from '../actors/joinRequester.js';
@@ -28,13 +30,13 @@ import { checkClientOptions, ClusterClient, type ClientOptions } from './client.
 import { TenantClient } from './tenantClient.js';
 import { DigestChain } from './digest.js';
 import { Kernel, type RunUntilOptions } from './kernel.js';
-import type { LinkConfigPatch } from './network.js';
+import { DEFAULT_LINK_CONFIG, resolveLinkConfig, type LinkConfigPatch } from './network.js';
 import { traceObserver } from './nodeTracer.js';
 import { DriftingClock } from './driftingClock.js';
 import { InvariantChecker } from './invariants.js';
 import { isConverged } from './convergence.js';
 import { Trace, writeTraceFile } from './trace.js';
-import { checkStateLimits, checkTaskOptions } from './nodeOptionsCheck.js';
+import { checkHealthOptions, checkRaftFlags, checkRecoveryOptions, checkStateLimits, checkTaskOptions, checkWorkerCapacity } from './nodeOptionsCheck.js';
 
 /** Options of {@link createCluster}. */
 export interface ClusterOptions {
@@ -133,11 +135,15 @@ const CLUSTER_OPTION_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'syncLatency', 'inspect', 'security',
 ]);
 
+const SECURITY_OPTION_KEYS: ReadonlySet<string> = new Set<keyof SimulatedSecurityOptions>(['attestation', 'minTrust', 'requireAuthenticatedJoin', 'challengeTtlMs', 'certificateValidityMs', 'proofSigning']);
+
 /**
  * Refuses options a cluster cannot honour, naming the option: unknown keys
- * (top level, `raft`, `tasks`, `limits`), values out of range in `tasks`
- * and `limits`, a node count that is not a positive integer, ids
- * that are not non-empty strings, a seed that is not a safe integer.
+ * (top level, `raft`, `tasks`, `limits`, `health`, `recovery`,
+ * `security`), values out of range or of the wrong type, a node count that
+ * is not a positive integer, ids that are not non-empty strings, a seed
+ * that is not a safe integer, a trace file in a folder that does not
+ * exist.
  */
 function checkClusterOptions(options: ClusterOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('createCluster: options must be an object');
@@ -163,6 +169,38 @@ function checkClusterOptions(options: ClusterOptions): void {
   const l = options.syncLatency;
   if (l !== undefined && !(l !== null && typeof l === 'object' && l.min >= 0 && l.max >= l.min && Number.isFinite(l.max))) {
     throw new RangeError(`createCluster: syncLatency must be { min, max } with 0 <= min <= max (virtual ms), got ${JSON.stringify(l)}`);
+  }
+  resolveLinkConfig(DEFAULT_LINK_CONFIG, options.network, 'createCluster: network');
+  checkRaftFlags('createCluster', options.raft);
+  checkWorkerCapacity('createCluster', options.workerCapacity, true);
+  checkHealthOptions('createCluster', options.health);
+  checkRecoveryOptions('createCluster', options.recovery);
+  const said = (v: unknown) => JSON.stringify(v) ?? String(v);
+  for (const key of ['keepTrace', 'crashClosesConnections', 'check'] as const) {
+    const v = options[key];
+    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`createCluster: ${key} must be a boolean, got ${said(v)}`);
+  }
+  if (options.bootstrap !== undefined && options.bootstrap !== 'all' && options.bootstrap !== 'first') throw new RangeError(`createCluster: bootstrap must be 'all' or 'first', got ${said(options.bootstrap)}`);
+  const loss = options.crashLoss;
+  if (loss !== undefined && loss !== 'none' && loss !== 'unsynced' && loss !== 'random') throw new RangeError(`createCluster: crashLoss must be 'none', 'unsynced' or 'random', got ${said(loss)}`);
+  const h = options.eventHistory;
+  if (h !== undefined && !(Number.isSafeInteger(h) && h >= 0)) throw new RangeError(`createCluster: eventHistory must be an integer ≥ 0, got ${said(h)}`);
+  const c = options.workerConcurrency;
+  if (c !== undefined && !(Number.isSafeInteger(c) && c >= 1)) throw new RangeError(`createCluster: workerConcurrency must be an integer ≥ 1, got ${said(c)}`);
+  if (options.inspect !== undefined && typeof options.inspect !== 'function') throw new TypeError(`createCluster: inspect must be a function (an inspection observer), got ${said(options.inspect)}`);
+  const t = options.onTrace;
+  if (t !== undefined && !(Array.isArray(t) && t.every((f) => typeof f === 'function'))) throw new TypeError('createCluster: onTrace must be an array of functions, each given the trace');
+  const sec = options.security;
+  if (sec !== undefined && typeof sec !== 'boolean') {
+    if (sec === null || typeof sec !== 'object' || Array.isArray(sec)) throw new TypeError(`createCluster: security must be a boolean or an object of options, got ${said(sec)}`);
+    for (const key of Object.keys(sec)) if (!SECURITY_OPTION_KEYS.has(key)) throw new TypeError(`createCluster: unknown option 'security.${key}'; known: ${[...SECURITY_OPTION_KEYS].join(', ')}`);
+  }
+  const path = options.tracePath;
+  if (path !== undefined) {
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError(`createCluster: tracePath must be a file path, got ${said(path)}`);
+    const folder = dirname(resolve(path));
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new RangeError(`createCluster: tracePath ${path}: the folder ${folder} does not exist`);
+    if (existsSync(path) && statSync(path).isDirectory()) throw new RangeError(`createCluster: tracePath ${path} is a folder; give a file path`);
   }
 }
 

@@ -3,6 +3,7 @@ import type { TaskChange } from '../actors/taskTable.js';
 import { checkValue, copyValue, ValueDomainError } from './valueDomain.js';
 import { ClientError } from './clientError.js';
 import { checkWireTaskSpec, InvalidTaskError } from './taskSpec.js';
+import { quotaProblem } from '../actors/tenantQuota.js';
 
 /** Limits on what one client command may carry (explicit, as TigerBeetle keeps them). */
 export interface CommandLimits {
@@ -197,6 +198,30 @@ const taskList: Check = (cmd, limits) => {
   }
 };
 
+/**
+ * A quota the cluster would store, but under which a tenant's tasks could
+ * never run (no task at once): refused at the edge only, since a log
+ * written before may hold one and every replica must apply it alike.
+ */
+const runnableQuota: Check = (cmd, limits) => {
+  if (limits === APPLY_LIMITS || cmd.quota === undefined) return;
+  const problem = quotaProblem(cmd.quota);
+  if (problem !== null) throw new InvalidCommandError(`$.${problem.slice(0, problem.indexOf(' '))}`, problem.slice(problem.indexOf(' ') + 1));
+  if ((cmd.quota as Record<string, unknown>).maxConcurrentTasks === 0) {
+    throw new InvalidCommandError('$.quota.maxConcurrentTasks', 'must be ≥ 1: a tenant that may run no task at once would keep every task it submits waiting for good');
+  }
+};
+
+/** A worker offering no CPU or no memory (or NaN) would take no task: refused at the edge only, as {@link runnableQuota}. */
+const usableCapacity: Check = (cmd, limits) => {
+  if (limits === APPLY_LIMITS) return;
+  const c = cmd.capacity as Record<string, unknown>;
+  for (const k of ['cpu', 'memoryBytes']) {
+    const v = c[k];
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new InvalidCommandError(`$.capacity.${k}`, `must be a finite number > 0, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+};
+
 /** Each op a client may send, and the fields it needs (beyond the value domain every field is checked against). */
 const OPS: Record<ClusterCommand['op'], Check[]> = {
   put: [name('key'), present('value')],
@@ -212,8 +237,8 @@ const OPS: Record<ClusterCommand['op'], Check[]> = {
   block: [name('node'), optionalString('reason')],
   unblock: [name('node')],
   setSecurityPolicy: [trustLevel('minTrust'), optionalBoolean('requireAuthenticatedJoin')],
-  registerTenant: [name('tenant'), object('quota', true)],
-  registerWorker: [name('worker'), object('capacity')],
+  registerTenant: [name('tenant'), object('quota', true), runnableQuota],
+  registerWorker: [name('worker'), object('capacity'), usableCapacity],
   drainWorker: [name('worker')],
   submitTasks: [array('tasks'), taskList, optionalName('tenant')],
   taskChanges: [array('changes'), taskChangeList, optionalName('tenant'), proofBatch],

@@ -26,7 +26,7 @@ import { startHttpApi, type HttpApi } from './httpApi.js';
 import { CryptoRandom, WallClock } from './wallClock.js';
 import { identityFromPrivateKey } from '../actors/nodeIdentity.js';
 import { PROOF_SIGNING_MODES, ProofSigner, type ProofSigningMode } from '../actors/proofSignature.js';
-import { checkStateLimits, checkTaskOptions } from './nodeOptionsCheck.js';
+import { checkRaftFlags, checkStateLimits, checkTaskOptions, checkWorkerCapacity } from './nodeOptionsCheck.js';
 
 /** Options of {@link startNode}. */
 export interface StartNodeOptions {
@@ -423,6 +423,8 @@ function checkStartOptions(o: StartNodeOptions): void {
   for (const key of Object.keys(o.raft ?? {})) if (!Object.hasOwn(DEFAULT_RAFT_OPTIONS, key)) throw new TypeError(`startNode: unknown option 'raft.${key}'; known: ${Object.keys(DEFAULT_RAFT_OPTIONS).join(', ')}`);
   checkTaskOptions('startNode', o.tasks);
   checkStateLimits('startNode', o.limits);
+  checkRaftFlags('startNode', o.raft);
+  if (o.workerCapacity !== false) checkWorkerCapacity('startNode', o.workerCapacity, false);
   if (o.proofSigning !== undefined && !PROOF_SIGNING_MODES.includes(o.proofSigning)) throw new TypeError(`startNode: proofSigning must be 'each', 'batch' or 'off', got ${String(o.proofSigning)}`);
   if (o.listen !== undefined) {
     if (o.network !== undefined) throw new TypeError('startNode: give network (in-process) or listen and tls (TCP), not both');

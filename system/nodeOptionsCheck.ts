@@ -89,3 +89,59 @@ export function checkStateLimits(where: string, limits: unknown): void {
   if (tasks !== undefined) checkNumbers(where, 'limits.tasks', tasks, TASK_LIMIT_RULES);
   if (kv !== undefined) checkNumbers(where, 'limits.kv', kv, KV_LIMIT_RULES);
 }
+
+const RAFT_FLAGS = ['preVote', 'checkQuorum', 'leaseReads', 'fastFailover'] as const;
+
+/** Refuses a `raft` flag that is not a boolean (`'yes'` would read as on), naming it; numbers are checked by the Raft node. */
+export function checkRaftFlags(where: string, raft: unknown): void {
+  if (raft === undefined) return;
+  const o = objectAt(where, 'raft', raft);
+  for (const key of RAFT_FLAGS) {
+    const v = o[key];
+    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${where}: raft.${key} must be a boolean, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+}
+
+const CAPACITY_RULE: NumberRule = { ok: (v) => Number.isFinite(v) && v > 0, says: 'a finite number > 0' };
+
+/**
+ * Refuses a worker capacity that is not `{ cpu, memoryBytes }` of finite
+ * numbers > 0 (or null, when `nullable`): a worker offering nothing, or
+ * NaN, would take no task, and every task would wait for good.
+ */
+export function checkWorkerCapacity(where: string, capacity: unknown, nullable: boolean): void {
+  if (capacity === undefined || (nullable && capacity === null)) return;
+  const o = objectAt(where, 'workerCapacity', capacity);
+  checkNumbers(where, 'workerCapacity', o, { cpu: CAPACITY_RULE, memoryBytes: CAPACITY_RULE });
+  for (const key of ['cpu', 'memoryBytes']) if (o[key] === undefined) throw new TypeError(`${where}: workerCapacity.${key} is missing (give both cpu and memoryBytes)`);
+}
+
+const RECOVERY_RULES: Record<string, NumberRule> = {
+  removeAfterMs: msOrZero,
+  minVoters: positiveInt,
+  maxRequeuePerEntry: positiveInt,
+  requeueIntervalMs: positiveMs,
+  sweepMs: positiveMs,
+};
+
+/** Refuses a `recovery` option with an unknown key or a value out of range, naming it. */
+export function checkRecoveryOptions(where: string, recovery: unknown): void {
+  if (recovery !== undefined) checkNumbers(where, 'recovery', recovery, RECOVERY_RULES);
+}
+
+const HEALTH_KEYS = ['detector', 'phi', 'heartbeat', 'quarantine', 'checkIntervalMs'];
+
+/**
+ * Refuses a `health` option with an unknown key, a detector other than
+ * `phi` or `heartbeat`, or a check interval that is not > 0. The
+ * detectors' and quarantine's own numbers are checked where they are made.
+ */
+export function checkHealthOptions(where: string, health: unknown): void {
+  if (health === undefined) return;
+  const o = objectAt(where, 'health', health);
+  for (const key of Object.keys(o)) if (!HEALTH_KEYS.includes(key)) throw new TypeError(`${where}: unknown option 'health.${key}'; known: ${HEALTH_KEYS.join(', ')}`);
+  if (o.detector !== undefined && o.detector !== 'phi' && o.detector !== 'heartbeat') throw new RangeError(`${where}: health.detector must be 'phi' or 'heartbeat', got ${JSON.stringify(o.detector)}`);
+  for (const key of ['phi', 'heartbeat', 'quarantine']) if (o[key] !== undefined) objectAt(where, `health.${key}`, o[key]);
+  const i = o.checkIntervalMs;
+  if (i !== undefined && !(typeof i === 'number' && positiveMs.ok(i))) throw new RangeError(`${where}: health.checkIntervalMs must be ${positiveMs.says}, got ${JSON.stringify(i) ?? String(i)}`);
+}

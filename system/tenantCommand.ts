@@ -58,6 +58,7 @@ function quotaOf(flags: Record<string, string | boolean>): Partial<TenantQuota> 
     const flag = Object.entries(QUOTA_FLAGS).find(([, f]) => problem.startsWith(`quota.${f} `))?.[0];
     throw new UsageError(flag ? `--${flag}: ${problem.slice(problem.indexOf(' ') + 1)}` : problem);
   }
+  if (quota.maxConcurrentTasks === 0) throw new UsageError('--max-concurrent must be ≥ 1: a tenant that may run no task at once would keep every task it submits waiting for good');
   return quota;
 }
 
@@ -75,6 +76,7 @@ export async function tenantCommand(args: string[], io: CliIO): Promise<number> 
     if (positional.length > 0) throw new UsageError(`grey tenant list takes no arguments, got '${positional[0]}'`);
   } else {
     if (positional.length !== 1) throw new UsageError(`grey tenant set needs one tenant name${positional.length > 1 ? `, got ${positional.join(' ')}` : ''}`);
+    if (positional[0].length === 0) throw new UsageError('grey tenant set needs a tenant name, got an empty one');
     quota = quotaOf(flags);
   }
   const { client, nodes } = clientFor(flags, 'tenant');

@@ -198,6 +198,8 @@ describe('grey submit, watch and member against node processes', () => {
       ['tenant', '--dir', dir],
       ['tenant', 'set', '--dir', dir],
       ['tenant', 'set', 'a', '--weight', '0', '--dir', dir],
+      ['tenant', 'set', 'a', '--max-concurrent', '0', '--dir', dir],
+      ['tenant', 'set', '', '--weight', '1', '--dir', dir],
       ['tenant', 'set', 'a', '--max-memory', 'lots', '--dir', dir],
       ['tenant', 'set', 'a', '--rate', 'fast', '--dir', dir],
       ['tenant', 'list', '--weight', '2', '--dir', dir],

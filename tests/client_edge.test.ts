@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ClientError, InvalidCommandError } from '../system/client.js';
 import { createTestCluster } from '../system/cluster.js';
 import { rejection } from './helpers/rejection.js';
@@ -41,6 +43,12 @@ describe('the client edge: bad commands are refused with a typed error and leave
       [{ op: 'explode' }, '$.op'],
       [{ op: 'remove' }, '$.node'],
       [{ op: 'registerWorker', worker: 'w', capacity: 8 }, '$.capacity'],
+      // A worker offering nothing, or a tenant allowed no task at once: every task would wait for good.
+      [{ op: 'registerWorker', worker: 'w', capacity: { cpu: 0, memoryBytes: 1 } }, '$.capacity.cpu'],
+      [{ op: 'registerWorker', worker: 'w', capacity: { cpu: 1 } }, '$.capacity.memoryBytes'],
+      [{ op: 'registerTenant', tenant: 't', quota: { maxConcurrentTasks: 0 } }, '$.quota.maxConcurrentTasks'],
+      [{ op: 'registerTenant', tenant: 't', quota: { maxCpuUnits: -1 } }, '$.quota.maxCpuUnits'],
+      [{ op: 'registerTenant', tenant: 't', quota: { bogus: 1 } }, '$.quota.bogus'],
     ];
     for (const [cmd, path] of cases) {
       const err = await rejection(client.submit(cmd as never));
@@ -372,6 +380,38 @@ describe('createCluster', () => {
     ];
     for (const [options, message] of cases) expect(() => createTestCluster(3, { seed: 1, ...options } as never), message.source).toThrow(message);
     expect(() => createTestCluster(3, { seed: 1, tasks: { agingMs: Infinity, placement: 'spread' }, limits: { maxSessions: 5, kv: { maxChanges: 10, maxRange: 10 } } })).not.toThrow();
+  });
+
+  it('every other option of the wrong type or out of range is refused too, naming it (a worker offering nothing would leave every task waiting for good)', () => {
+    const missing = join(tmpdir(), `grey-no-such-folder-${process.pid}`, 't.jsonl');
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ workerCapacity: { cpu: 0, memoryBytes: 1 } }, /createCluster: workerCapacity\.cpu must be a finite number > 0, got 0/],
+      [{ workerCapacity: { cpu: -1, memoryBytes: 1 } }, /workerCapacity\.cpu must be a finite number > 0, got -1/],
+      [{ workerCapacity: { cpu: 'x', memoryBytes: 1 } }, /workerCapacity\.cpu must be a finite number > 0, got "x"/],
+      [{ workerCapacity: { cpu: 1 } }, /workerCapacity\.memoryBytes is missing/],
+      [{ workerCapacity: { cpu: 1, memoryBytes: 1, gpu: 1 } }, /unknown option 'workerCapacity\.gpu'/],
+      [{ bootstrap: 'bogus' }, /createCluster: bootstrap must be 'all' or 'first', got "bogus"/],
+      [{ crashLoss: 5 }, /createCluster: crashLoss must be 'none', 'unsynced' or 'random', got 5/],
+      [{ eventHistory: -5 }, /createCluster: eventHistory must be an integer ≥ 0, got -5/],
+      [{ check: 'no' }, /createCluster: check must be a boolean, got "no"/],
+      [{ keepTrace: 1 }, /createCluster: keepTrace must be a boolean/],
+      [{ raft: { leaseReads: 'yes' } }, /createCluster: raft\.leaseReads must be a boolean, got "yes"/],
+      [{ security: 'yes' }, /createCluster: security must be a boolean or an object of options, got "yes"/],
+      [{ security: { bogus: 1 } }, /unknown option 'security\.bogus'/],
+      [{ health: { bogus: 1 } }, /createCluster: unknown option 'health\.bogus'/],
+      [{ health: { detector: 'magic' } }, /health\.detector must be 'phi' or 'heartbeat'/],
+      [{ health: { checkIntervalMs: 0 } }, /health\.checkIntervalMs must be a number of ms > 0/],
+      [{ recovery: { bogus: 1 } }, /createCluster: unknown option 'recovery\.bogus'/],
+      [{ recovery: { minVoters: 0 } }, /recovery\.minVoters must be an integer ≥ 1, got 0/],
+      [{ inspect: 5 }, /createCluster: inspect must be a function/],
+      [{ onTrace: 'x' }, /createCluster: onTrace must be an array of functions/],
+      [{ tracePath: missing }, /createCluster: tracePath .*: the folder .* does not exist/],
+      [{ tracePath: tmpdir() }, /createCluster: tracePath .* is a folder; give a file path/],
+      [{ workerConcurrency: 0 }, /createCluster: workerConcurrency must be an integer ≥ 1, got 0/],
+      [{ network: { loss: 2 } }, /createCluster: network: .*loss/],
+    ];
+    for (const [options, message] of cases) expect(() => createTestCluster(3, { seed: 1, ...options } as never), message.source).toThrow(message);
+    expect(() => createTestCluster(3, { seed: 1, workerCapacity: null, bootstrap: 'first', crashLoss: 'random', eventHistory: 0, check: false, raft: { leaseReads: true }, security: { proofSigning: 'off' }, health: { detector: 'heartbeat' }, recovery: { minVoters: 1 }, inspect: () => {}, onTrace: [() => {}] })).not.toThrow();
   });
 
   it('drive takes its time limit as a number, and says so when given runUntil\'s options', async () => {
