@@ -348,6 +348,8 @@ interface ClusterFile {
   nodes: Record<string, { address: string; api?: string; pid?: number; log?: string }>;
   tls: string;
   client: string;
+  /** The handlers module the nodes were started with (absent: none, or a file written before it was recorded). */
+  handlers?: string;
 }
 
 const CLUSTER_FILE = 'cluster.json';
@@ -356,6 +358,8 @@ const CLUSTER_FILE = 'cluster.json';
  * `grey cluster up [--nodes 3] [--dir .grey] [--base-port 7001] [--handlers FILE]`:
  * a local development cluster of processes in `dir` (certificates, data,
  * logs, and `cluster.json` that `grey status` and `grey cluster down` read).
+ * On a directory whose cluster runs in part (a node killed), it starts the
+ * nodes that are down again, as they were started.
  * `grey cluster down [--dir .grey]` stops it (SIGTERM: each node drains).
  */
 export async function clusterCommand(args: string[], io: CliIO): Promise<number> {
@@ -381,8 +385,23 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   const handlers = typeof f.handlers === 'string' ? resolve(f.handlers) : null;
   if (handlers && !existsSync(handlers)) throw new UsageError(`--handlers: ${handlers} does not exist`);
   if (old !== null) {
-    const alive = Object.entries(old.nodes).filter(([id, x]) => x.pid !== undefined && isNodeOf(x.pid, join(dir, 'data', id)));
-    if (alive.length > 0) throw new UsageError(`a cluster runs from ${dir} already (pids ${alive.map(([, x]) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
+    // Running: under the pid recorded, or restarted by hand (its data directory's lock names its process).
+    const pidOf = (id: string, x: ClusterFile['nodes'][string]): number | null =>
+      x.pid !== undefined && isNodeOf(x.pid, join(dir, 'data', id)) ? x.pid : dataDirHolder(join(dir, 'data', id));
+    const started = Object.entries(old.nodes).filter(([, x]) => x.log !== undefined);
+    const alive = started.flatMap(([id, x]) => {
+      const pid = pidOf(id, x);
+      return pid === null ? [] : [{ id, pid }];
+    });
+    if (alive.length === started.length && alive.length > 0) {
+      throw new Error(`a cluster runs from ${dir} already (pids ${alive.map((x) => x.pid).join(', ')}); 'grey cluster down --dir ${dir}' first`);
+    }
+    if (alive.length > 0) {
+      if (typeof f.nodes === 'string' || typeof f['base-port'] === 'string' || typeof f['api-port'] === 'string') {
+        throw new UsageError(`the cluster in ${dir} runs in part (${alive.map((x) => x.id).join(', ')}): 'grey cluster up --dir ${dir}' starts the others as they were, without --nodes, --base-port or --api-port`);
+      }
+      return restartDown(dir, old, started.map(([id]) => id).filter((id) => !alive.some((x) => x.id === id)), handlers ?? old.handlers ?? null, io);
+    }
     // Its nodes keep their founding voters: a different count here would hand
     // the new nodes a voter set the others never agreed to.
     if (founders !== n) {
@@ -395,33 +414,78 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   await certsCommand(['--dir', tlsDir, '--nodes', ids.join(','), '--operators', 'admin', '--hosts', localHosts], { out: () => {}, err: io.err });
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${basePort + i}`).join(',');
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const cluster: ClusterFile = { nodes: {}, tls: tlsDir, client: 'admin' };
+  const cluster: ClusterFile = { nodes: {}, tls: tlsDir, client: 'admin', ...(handlers ? { handlers } : {}) };
   // Nodes whose process ended while the cluster came up (a port in use, say).
   const exited: Array<{ id: string; how: string; log: string }> = [];
   for (const [i, id] of ids.entries()) {
-    const log = join(dir, 'logs', `${id}.log`);
-    const out = openSync(log, 'a');
-    const child = spawn(process.execPath, [...cliInvocation(), 'node', '--id', id, '--listen', `127.0.0.1:${basePort + i}`, '--peers', peers, '--data', join(dir, 'data', id), '--tls', join(tlsDir, id), '--api', `127.0.0.1:${apiPort + i}`, ...(handlers ? ['--handlers', handlers] : [])], {
-      detached: true,
-      stdio: ['ignore', out, out],
-    });
-    child.unref();
-    child.once('exit', (code, signal) => exited.push({ id, how: signal ?? `code ${code}`, log }));
-    closeSync(out);
-    cluster.nodes[id] = { address: `127.0.0.1:${basePort + i}`, api: `https://127.0.0.1:${apiPort + i}`, pid: child.pid!, log };
+    const address = `127.0.0.1:${basePort + i}`;
+    const api = `https://127.0.0.1:${apiPort + i}`;
+    cluster.nodes[id] = { address, api, ...spawnNode(dir, tlsDir, id, address, peers, api, handlers, exited) };
   }
   writeFileSync(file, JSON.stringify(cluster, null, 2));
-  // Wait for a leader, then show the cluster; a node that exits on the way fails the command.
+  const shown = await awaitLeader(dir, cluster, ids, exited, io);
+  if (shown !== null) return shown;
+  io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
+  io.out(`HTTP API: ${Object.values(cluster.nodes).map((x) => x.api).join(', ')} (client certificate: ${join(tlsDir, 'admin')})`);
+  const status = await statusCommand(['--dir', dir], io);
+  return exited.length > 0 ? failedStart(exited, dir, io) : status;
+}
+
+/** Starts node `id` of a `cluster up` cluster as a detached process logging to `logs/<id>.log`; its end is pushed to `exited`. */
+function spawnNode(dir: string, tlsDir: string, id: string, address: string, peers: string, api: string | undefined, handlers: string | null, exited: Array<{ id: string; how: string; log: string }>): { pid: number; log: string } {
+  const log = join(dir, 'logs', `${id}.log`);
+  const out = openSync(log, 'a');
+  const apiFlag = api === undefined ? [] : ['--api', api.replace(/^https:\/\//, '')];
+  const child = spawn(process.execPath, [...cliInvocation(), 'node', '--id', id, '--listen', address, '--peers', peers, '--data', join(dir, 'data', id), '--tls', join(tlsDir, id), ...apiFlag, ...(handlers ? ['--handlers', handlers] : [])], {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  child.unref();
+  child.once('exit', (code, signal) => exited.push({ id, how: signal ?? `code ${code}`, log }));
+  closeSync(out);
+  return { pid: child.pid!, log };
+}
+
+/**
+ * `cluster up` on a cluster that runs in part: the founding nodes in
+ * `down` are started again with the addresses, API ports and handlers
+ * recorded, and the command waits for a leader as at first start.
+ */
+async function restartDown(dir: string, cluster: ClusterFile, down: string[], handlers: string | null, io: CliIO): Promise<number> {
+  const exited: Array<{ id: string; how: string; log: string }> = [];
+  const founders = Object.entries(cluster.nodes).filter(([, x]) => x.log !== undefined);
+  const peers = founders.map(([id, x]) => `${id}=${x.address}`).join(',');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  for (const id of down) {
+    const x = cluster.nodes[id];
+    Object.assign(x, spawnNode(dir, cluster.tls, id, x.address, peers, x.api, handlers, exited));
+  }
+  if (handlers) cluster.handlers = handlers;
+  writeFileSync(join(dir, CLUSTER_FILE), JSON.stringify(cluster, null, 2));
+  const ids = founders.map(([id]) => id);
+  const shown = await awaitLeader(dir, cluster, ids, exited, io, down);
+  if (shown !== null) return shown;
+  const running = ids.filter((id) => !down.includes(id));
+  io.out(`started ${down.join(', ')} again from ${dir} (${running.join(', ')} ran already; logs in ${join(dir, 'logs')})`);
+  const status = await statusCommand(['--dir', dir], io);
+  return exited.length > 0 ? failedStart(exited, dir, io) : status;
+}
+
+/**
+ * Waits until some node leads and each of `needUp` answers: null then, or
+ * the exit status when a node ended on the way or that took over 20 s.
+ */
+async function awaitLeader(dir: string, cluster: ClusterFile, ids: string[], exited: ReadonlyArray<{ id: string; how: string; log: string }>, io: CliIO, needUp: readonly string[] = []): Promise<number | null> {
   const endpoints = Object.fromEntries(Object.entries(cluster.nodes).map(([id, x]) => [id, x.address]));
-  const client = connect({ endpoints, tls: readTlsDir(join(tlsDir, 'admin')), timeoutMs: 2_000, attemptTimeoutMs: 500 });
+  const client = connect({ endpoints, tls: readTlsDir(join(cluster.tls, 'admin')), timeoutMs: 2_000, attemptTimeoutMs: 500 });
   try {
     const deadline = Date.now() + 20_000;
     for (;;) {
       const roles = await Promise.all(ids.map((id) => client.nodeStatus(id).then((s) => s.role, () => 'down')));
       if (exited.length > 0) return failedStart(exited, dir, io);
-      if (roles.includes('leader')) break;
+      if (roles.includes('leader') && needUp.every((id) => roles[ids.indexOf(id)] !== 'down')) break;
       if (Date.now() > deadline) {
-        io.err(`grey: no leader within 20 s; see the logs in ${join(dir, 'logs')}`);
+        io.err(`grey: ${roles.includes('leader') ? `${needUp.filter((id) => roles[ids.indexOf(id)] === 'down').join(', ')} not up` : 'no leader'} within 20 s; see the logs in ${join(dir, 'logs')}`);
         return 1;
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -429,10 +493,7 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   } finally {
     await client.close();
   }
-  io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
-  io.out(`HTTP API: ${Object.values(cluster.nodes).map((x) => x.api).join(', ')} (client certificate: ${join(tlsDir, 'admin')})`);
-  const shown = await statusCommand(['--dir', dir], io);
-  return exited.length > 0 ? failedStart(exited, dir, io) : shown;
+  return null;
 }
 
 /** Says which nodes ended while the cluster came up, with the last line each logged; exit status 1. */

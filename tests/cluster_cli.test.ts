@@ -42,7 +42,7 @@ describe('grey cluster up, status, down', () => {
     for (const pid of pids) expect(() => process.kill(pid, 0)).not.toThrow();
 
     const again = await run(['cluster', 'up', '--dir', dir]);
-    expect(again.code).toBe(2);
+    expect(again.code).toBe(1); // not a usage mistake: the cluster runs
     expect(again.err[0]).toMatch(/a cluster runs from .* already/);
 
     const status = await run(['status', '--dir', dir, '--json']);
@@ -69,6 +69,23 @@ describe('grey cluster up, status, down', () => {
     expect(submitted).toMatchObject({ status: 201, body: { taskId: expect.any(String) } });
     expect(await api(apiBase + 2, 'GET', `/v1/tasks/${submitted.body.taskId as string}`)).toMatchObject({ status: 200, body: { id: submitted.body.taskId, status: expect.any(String) } });
 
+    // n3 dies: cluster up starts it again as it was (same address, API port), and leaves the others be.
+    process.kill(pids[2], 'SIGKILL');
+    while (isProcessAlive(pids[2])) await new Promise((r) => setTimeout(r, 20));
+    const partial = await run(['cluster', 'up', '--dir', dir, '--nodes', '3']);
+    expect(partial.code).toBe(2);
+    expect(partial.err[0]).toMatch(/runs in part \(n1, n2\): 'grey cluster up --dir .*' starts the others as they were, without --nodes/);
+    const restarted = await run(['cluster', 'up', '--dir', dir]);
+    expect(restarted.code, restarted.err.join('\n')).toBe(0);
+    expect(restarted.out[0]).toMatch(/^started n3 again from .* \(n1, n2 ran already/);
+    const after = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { nodes: Record<string, { pid: number; address: string }> };
+    const n3 = after.nodes.n3.pid;
+    expect(n3).not.toBe(pids[2]);
+    expect(isProcessAlive(n3)).toBe(true);
+    expect([after.nodes.n1.pid, after.nodes.n2.pid]).toEqual(pids.slice(0, 2));
+    expect(after.nodes.n3.address).toBe(`127.0.0.1:${base + 2}`);
+    expect(await api(apiBase + 2, 'GET', '/v1/kv/greeting')).toMatchObject({ status: 200, body: { value: 'hello' } });
+
     // n1 dies and an operator starts it again by hand, with the same command: a pid cluster.json never saw.
     const argv = readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0);
     process.kill(pids[0], 'SIGKILL');
@@ -83,7 +100,7 @@ describe('grey cluster up, status, down', () => {
     const down = await run(['cluster', 'down', '--dir', dir]);
     expect(down.code).toBe(0);
     expect(down.out[0]).toMatch(/stopped 3 nodes/);
-    for (const pid of [...pids, byHand.pid!]) expect(isProcessAlive(pid)).toBe(false);
+    for (const pid of [...pids, n3, byHand.pid!]) expect(isProcessAlive(pid)).toBe(false);
     const log = readFileSync(join(dir, 'logs', 'n2.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
     expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'drained', 'stopped']));
   }, 60_000);
