@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TaskHandler } from '../actors/taskHandlers.js';
 import { PROOF_SIGNING_MODES, type ProofSigningMode } from '../actors/proofSignature.js';
@@ -307,6 +307,13 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
   const list = (k: string) => (typeof f[k] === 'string' ? (f[k] as string).split(',').map((x) => x.trim()).filter(Boolean) : []);
   const names: Array<[CertificateRole, string]> = [...list('nodes').map((n) => ['node', n] as [CertificateRole, string]), ...list('clients').map((n) => ['client', n] as [CertificateRole, string]), ...list('operators').map((n) => ['operator', n] as [CertificateRole, string])];
   if (names.length === 0) throw new UsageError('grey certs needs --nodes, --clients or --operators');
+  // Each name is a folder under --dir and part of a URI in the certificate: plain names only, each once.
+  const seen = new Set<string>();
+  for (const [role, name] of names) {
+    if (!CERT_NAME.test(name)) throw new UsageError(`--${role === 'node' ? 'nodes' : `${role}s`}: '${name}' is not a name (letters, digits, '.', '_', '-'; 1–64, starting with a letter or digit)`);
+    if (seen.has(name)) throw new UsageError(`'${name}' is named twice (each name is one folder under --dir)`);
+    seen.add(name);
+  }
   const validDays = typeof f['valid-days'] === 'string' ? parsePositiveInt(f['valid-days'], 'valid-days') : undefined;
   const dir = resolve(f.dir);
   mkdirSync(dir, { recursive: true });
@@ -314,7 +321,11 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
   const caKey = join(dir, 'ca.key');
   let ca: ClusterCa;
   if (existsSync(caCert) && existsSync(caKey)) ca = { cert: readFileSync(caCert, 'utf8'), key: readFileSync(caKey, 'utf8') };
-  else {
+  else if (existsSync(caCert) || existsSync(caKey)) {
+    // One without the other: a new CA here would replace the cluster's, and its nodes would trust nothing issued from now on.
+    const [there, missing] = existsSync(caCert) ? [caCert, caKey] : [caKey, caCert];
+    throw new Error(`${there} is there but ${missing} is not: certificates issued now would come from a new CA that the cluster does not trust. Put ${basename(missing)} back (it stays with whoever issues certificates), or remove ${basename(there)} to start a new cluster CA`);
+  } else {
     ca = await createClusterCa('Grey cluster CA', validDays ? { validDays } : {});
     writeFileSync(caCert, ca.cert);
     writeFileSync(caKey, ca.key, { mode: 0o600 });
@@ -335,6 +346,9 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
   }
   return 0;
 }
+
+/** A name `grey certs` issues a certificate for. */
+const CERT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** How to start this CLI as a child process: the compiled `cli.js`, or `cli.ts` through tsx in a checkout. */
 function cliInvocation(): string[] {

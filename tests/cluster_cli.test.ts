@@ -151,12 +151,32 @@ describe('grey cluster up, status, down', () => {
     }
   });
 
+  it('grey certs refuses to make a new CA beside a CA certificate whose key is gone (the cluster would trust nothing it issued), and reuses a CA that is whole', async () => {
+    const tls = join(dir, '..', 'tls-ca');
+    expect((await run(['certs', '--dir', tls, '--nodes', 'n1'])).code).toBe(0);
+    const caPem = readFileSync(join(tls, 'ca.pem'), 'utf8');
+    const again = await run(['certs', '--dir', tls, '--nodes', 'n2']);
+    expect(again.code).toBe(0);
+    expect(again.out.join('\n')).not.toMatch(/^CA/m);
+    expect(readFileSync(join(tls, 'n2', 'ca.pem'), 'utf8')).toBe(caPem);
+    rmSync(join(tls, 'ca.key'));
+    const keyless = await run(['certs', '--dir', tls, '--nodes', 'n3']);
+    expect(keyless.code).toBe(1);
+    expect(keyless.err[0]).toMatch(/ca\.pem is there but .*ca\.key is not: certificates issued now would come from a new CA that the cluster does not trust/);
+    expect(readFileSync(join(tls, 'ca.pem'), 'utf8')).toBe(caPem);
+    expect(existsSync(join(tls, 'n3'))).toBe(false);
+  });
+
   it('refuses bad input with one line and a hint', async () => {
     for (const argv of [
       ['node', '--id', 'n1'],
       ['node', '--id', 'n1', '--listen', 'nowhere', '--data', 'd', '--tls', 't'],
       ['status'],
       ['certs', '--dir', join(dir, 'x')],
+      ['certs', '--dir', join(dir, 'x'), '--nodes', 'bad name'],
+      ['certs', '--dir', join(dir, 'x'), '--nodes', '../outside'],
+      ['certs', '--dir', join(dir, 'x'), '--nodes', 'n1,n1'],
+      ['certs', '--dir', join(dir, 'x'), '--nodes', 'n1', '--clients', 'n1'],
       ['cluster', 'sideways'],
       ['node', '--id', 'n1', '--listen', '127.0.0.1:1', '--data', 'd', '--tls', join(dir, 'missing')],
     ]) {
