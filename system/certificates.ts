@@ -1,4 +1,4 @@
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate, webcrypto } from 'node:crypto';
 import {
   createCertificateAuthority,
   identityUri,
@@ -143,6 +143,40 @@ export function caBundleProblem(pem: string, now: number = Date.now()): string |
     problems.push(problem);
   }
   return problems.length === 1 ? problems[0] : `${problems[0]}, and no other certificate in its bundle is usable either (${problems.slice(1).join('; ')})`;
+}
+
+/**
+ * What is wrong with a TLS identity's files, if anything, naming the file
+ * (`cert`, `key` or `ca`): text that is not PEM, a key that is not the
+ * certificate's, a certificate that no CA of the bundle issued (another
+ * cluster's CA, say). Without this a node starts and every handshake fails
+ * with a bare alert, or an OpenSSL code that names no file.
+ */
+export function tlsIdentityProblem(identity: TlsIdentity): { file: keyof TlsIdentity; problem: string } | null {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(identity.cert);
+  } catch (err) {
+    return { file: 'cert', problem: `is not a PEM certificate (${(err as Error).message})` };
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(identity.key);
+  } catch (err) {
+    return { file: 'key', problem: `is not a PEM private key (${(err as Error).message})` };
+  }
+  const der = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' });
+  if (!der(createPublicKey(key)).equals(der(cert.publicKey))) return { file: 'key', problem: "is not the key of the certificate beside it (another node's key?)" };
+  let cas: X509Certificate[];
+  try {
+    cas = pemCertificates(identity.ca).map((b) => new X509Certificate(b));
+  } catch (err) {
+    return { file: 'ca', problem: `is not a PEM CA bundle (${(err as Error).message})` };
+  }
+  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+    return { file: 'ca', problem: "did not issue the certificate beside it (a CA of another cluster, or a certificate from one?): peers of this CA would refuse it" };
+  }
+  return null;
 }
 
 /** The identities a certificate binds (its `grey://` URIs), parsed: synchronous, with node:crypto. */

@@ -6,7 +6,7 @@ import type { TaskHandler } from '../actors/taskHandlers.js';
 import { PROOF_SIGNING_MODES, type ProofSigningMode } from '../actors/proofSignature.js';
 import type { CliIO } from './cli.js';
 import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
-import { createClusterCa, issueCertificate, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
+import { createClusterCa, issueCertificate, tlsIdentityProblem, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
 import { connect, startNode, type RealClient } from './embeddedNode.js';
 import type { NodeStatus } from '../actors/clientProtocol.js';
 import { parseAddress } from './tlsNetwork.js';
@@ -52,6 +52,8 @@ export function readTlsDir(dir: string, flag = 'tls'): TlsIdentity {
     if (!existsSync(path)) throw new UsageError(`--${flag}: ${path} is missing (a TLS folder holds ca.pem, cert.pem and key.pem; 'grey cluster up' makes them)`);
     out[k] = readFileSync(path, 'utf8');
   }
+  const problem = tlsIdentityProblem(out);
+  if (problem !== null) throw new Error(`--${flag}: ${join(dir, files[problem.file])} ${problem.problem}`);
   return out;
 }
 
@@ -336,6 +338,9 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
       ...(validDays ? { validDays } : {}),
       ...(role === 'node' && hosts.has(name) ? { hosts: hosts.get(name) } : {}),
       ...(role === 'client' && tenant !== undefined ? { tenant } : {}),
+    }).catch((err: unknown) => {
+      // The CA's files are the only input that can make issuing fail here: name them.
+      throw new Error(`the CA in ${dir} (ca.pem, ca.key) cannot issue: ${(err as Error).message}`);
     });
     const sub = join(dir, name);
     mkdirSync(sub, { recursive: true });

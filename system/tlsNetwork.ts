@@ -5,7 +5,7 @@ import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import { breakerAdmits, circuitBreaker, type BreakerInput, type BreakerState } from '../machines/circuitBreaker.js';
 import { CLIENT_REQUEST } from '../actors/clientProtocol.js';
-import { caBundleProblem, certificateValidityProblem, identitiesOf, tenantOf, type CertificateRole, type TlsIdentity } from './certificates.js';
+import { caBundleProblem, certificateValidityProblem, identitiesOf, tenantOf, tlsIdentityProblem, type CertificateRole, type TlsIdentity } from './certificates.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { listenOn } from './listen.js';
@@ -167,6 +167,10 @@ export class TlsNetwork {
   constructor(private readonly options: TlsNetworkOptions) {
     if (!options || typeof options.id !== 'string' || options.id.length === 0) throw new TypeError('TlsNetwork: id must be a non-empty string');
     if (!options.tls?.cert || !options.tls?.key || !options.tls?.ca) throw new TypeError('TlsNetwork: tls needs cert, key and ca (PEM)');
+    // Unreadable files, or a key not the certificate's, first; the CA's problems after its dates (the more telling).
+    const files = tlsIdentityProblem(options.tls);
+    const fileProblem = () => new RangeError(`TlsNetwork: the ${{ cert: 'certificate', key: 'private key', ca: 'CA bundle' }[files!.file]} ${files!.problem}`);
+    if (files !== null && files.file !== 'ca') throw fileProblem();
     const own = identitiesOf(options.tls.cert);
     const name = options.role === 'node' ? options.id : certifiedName(options.id);
     if (!own.some((i) => i.role === options.role && i.name === name)) {
@@ -182,6 +186,7 @@ export class TlsNetwork {
       throw new RangeError(`TlsNetwork: the cluster CA: ${(err as Error).message}`);
     }
     if (caProblem !== null) throw new RangeError(`TlsNetwork: the cluster CA certificate is ${caProblem}; every certificate it issued fails with it`);
+    if (files !== null) throw fileProblem();
     this.codec = options.codec ?? msgpackCodec;
     this.peers = new Map(Object.entries(options.peers ?? {}).map(([id, addr]) => [id, parseAddress(addr, `peer ${id}`)]));
     this.maxQueued = options.maxQueuedMessages ?? 10_000;

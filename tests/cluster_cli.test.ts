@@ -4,7 +4,7 @@
  * down` drains and stops it; usage errors are one line and a hint.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -165,6 +165,15 @@ describe('grey cluster up, status, down', () => {
     expect(keyless.err[0]).toMatch(/ca\.pem is there but .*ca\.key is not: certificates issued now would come from a new CA that the cluster does not trust/);
     expect(readFileSync(join(tls, 'ca.pem'), 'utf8')).toBe(caPem);
     expect(existsSync(join(tls, 'n3'))).toBe(false);
+
+    // A TLS folder whose files do not fit together is named, file and fault, before anything connects.
+    writeFileSync(join(tls, 'n2', 'key.pem'), readFileSync(join(tls, 'n1', 'key.pem')));
+    const mismatched = await run(['status', '--endpoints', 'n2=127.0.0.1:1', '--tls', join(tls, 'n2')]);
+    expect(mismatched.code).toBe(1);
+    expect(mismatched.err[0]).toMatch(/^grey: --tls: .*n2\/key\.pem is not the key of the certificate beside it/);
+    writeFileSync(join(tls, 'n2', 'cert.pem'), 'garbage');
+    const garbage = await run(['status', '--endpoints', 'n2=127.0.0.1:1', '--tls', join(tls, 'n2')]);
+    expect(garbage.err[0]).toMatch(/^grey: --tls: .*n2\/cert\.pem is not a PEM certificate/);
   });
 
   it('refuses bad input with one line and a hint', async () => {

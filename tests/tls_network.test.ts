@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { realNodeSecurity } from '../system/realSecurity.js';
-import { caBundleProblem, certificateValidityProblem, createClusterCa, identitiesOf, issueCertificate, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
+import { caBundleProblem, certificateValidityProblem, createClusterCa, identitiesOf, issueCertificate, tlsIdentityProblem, type ClusterCa, type TlsIdentity } from '../system/certificates.js';
 import { createCertificateAuthority, issueNodeCertificate, loadCertificateAuthority } from '../actors/nodeCertificate.js';
 import { privateKeyPem } from '../actors/nodeIdentity.js';
 import { generateIdentity } from '../system/nodeIdentityFiles.js';
@@ -77,6 +77,18 @@ describe('certificates that cannot be used, and peers that cannot be reached, sa
     const oldCa = createCertificateAuthority(generateIdentity('old CA'), { name: 'old CA', notBefore: Date.now() - 10 * day, notAfter: Date.now() - day, serial: '01' });
     expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, ca: oldCa.pem } })).toThrow(/cluster CA certificate is expired/);
     expect(certificateValidityProblem(certs.n1.cert)).toBeNull();
+  });
+
+  it('a certificate its CA bundle did not issue, a key that is not the certificate\'s, or a file that is not PEM is refused before anything opens, naming which', async () => {
+    const otherCa = await createClusterCa('Someone else');
+    const stranger = await issueCertificate(otherCa, 'node', 'n1');
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...stranger, ca: certs.n1.ca } })).toThrow(/^TlsNetwork: the CA bundle did not issue the certificate beside it \(a CA of another cluster/);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, key: certs.n2.key } })).toThrow(/^TlsNetwork: the private key is not the key of the certificate beside it/);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, cert: 'garbage' } })).toThrow(/^TlsNetwork: the certificate is not a PEM certificate \(/);
+    expect(() => new TlsNetwork({ id: 'n1', role: 'node', tls: { ...certs.n1, key: 'garbage' } })).toThrow(/^TlsNetwork: the private key is not a PEM private key \(/);
+    // A bundle in rotation holding the issuing CA among others is fine.
+    expect(tlsIdentityProblem({ ...certs.n1, ca: `${otherCa.cert}\n${certs.n1.ca}` })).toBeNull();
+    expect(tlsIdentityProblem(stranger)).toBeNull();
   });
 
   it('a CA bundle in rotation, an expired old CA first and the valid one after it, is accepted; a bundle with no valid CA is refused, naming each', () => {
