@@ -6,6 +6,7 @@ import type { TaskHandler } from '../actors/taskHandlers.js';
 import { PROOF_SIGNING_MODES, type ProofSigningMode } from '../actors/proofSignature.js';
 import type { CliIO } from './cli.js';
 import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
+import { loadCertificateAuthority } from '../actors/nodeCertificate.js';
 import { createClusterCa, issueCertificate, tlsIdentityProblem, type CertificateRole, type ClusterCa, type TlsIdentity } from './certificates.js';
 import { connect, startNode, type RealClient } from './embeddedNode.js';
 import type { NodeStatus } from '../actors/clientProtocol.js';
@@ -322,7 +323,14 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
   const caCert = join(dir, 'ca.pem');
   const caKey = join(dir, 'ca.key');
   let ca: ClusterCa;
-  if (existsSync(caCert) && existsSync(caKey)) ca = { cert: readFileSync(caCert, 'utf8'), key: readFileSync(caKey, 'utf8') };
+  if (existsSync(caCert) && existsSync(caKey)) {
+    ca = { cert: readFileSync(caCert, 'utf8'), key: readFileSync(caKey, 'utf8') };
+    try {
+      loadCertificateAuthority(ca.cert, ca.key);
+    } catch (err) {
+      throw new Error(`the CA in ${dir} (ca.pem and ca.key) cannot issue: ${(err as Error).message}`);
+    }
+  }
   else if (existsSync(caCert) || existsSync(caKey)) {
     // One without the other: a new CA here would replace the cluster's, and its nodes would trust nothing issued from now on.
     const [there, missing] = existsSync(caCert) ? [caCert, caKey] : [caKey, caCert];
@@ -338,9 +346,6 @@ export async function certsCommand(args: string[], io: CliIO): Promise<number> {
       ...(validDays ? { validDays } : {}),
       ...(role === 'node' && hosts.has(name) ? { hosts: hosts.get(name) } : {}),
       ...(role === 'client' && tenant !== undefined ? { tenant } : {}),
-    }).catch((err: unknown) => {
-      // The CA's files are the only input that can make issuing fail here: name them.
-      throw new Error(`the CA in ${dir} (ca.pem, ca.key) cannot issue: ${(err as Error).message}`);
     });
     const sub = join(dir, name);
     mkdirSync(sub, { recursive: true });
