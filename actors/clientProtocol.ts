@@ -1,8 +1,13 @@
 import type { ApplyResult, SessionCommand } from './clusterState.js';
 import type { RaftStatus } from './raftNode.js';
 
-/** What a node says of itself: its Raft view, and how many tasks and workers it knows. */
-export type NodeStatus = RaftStatus & { tasks: number; workers: number };
+/**
+ * What a node says of itself: its Raft view, how many tasks and workers it
+ * knows, and how many tasks its own worker holds (`running`: running,
+ * starting, or assigned to it and waiting for a slot; absent from nodes of
+ * a build before it).
+ */
+export type NodeStatus = RaftStatus & { tasks: number; workers: number; running?: number };
 
 /** Message type of a client's request to a node. */
 export const CLIENT_REQUEST = 'client.request';

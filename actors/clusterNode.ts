@@ -823,7 +823,7 @@ export class ClusterNode {
         (o) => send(o.ok ? { rid, ok: true, kind: 'query', index: o.index, value: o.value } : { rid, ...o }),
       );
     } else if (req?.kind === 'status') {
-      send({ rid, ok: true, kind: 'status', value: { ...this.raft.status(), tasks: this.state.taskTable.size, workers: this.state.workers().length } });
+      send({ rid, ok: true, kind: 'status', value: { ...this.raft.status(), tasks: this.state.taskTable.size, workers: this.state.workers().length, running: this.executor?.held ?? 0 } });
     }
   }
 

@@ -160,6 +160,11 @@ export class Executor {
     return this.runs.size + this.starting.size;
   }
 
+  /** Tasks this worker holds: {@link busy}, and those assigned here waiting for a slot. */
+  get held(): number {
+    return this.busy + this.waiting.size;
+  }
+
   /** Hands back what still runs (a drain's deadline): each task pending again under its id, its attempt aborted. */
   handBack(reason: string): void {
     const me = this.node.id;

@@ -313,7 +313,7 @@ export async function startNode(options: StartNodeOptions): Promise<GreyNode> {
           gateway: gateway!,
           history: history!,
           taskTenant: (taskId) => node.state.task(taskId)?.spec.tenant,
-          status: () => ({ ...node.raft.status(), tasks: node.state.taskTable.size, workers: node.state.workers().length }),
+          status: () => ({ ...node.raft.status(), tasks: node.state.taskTable.size, workers: node.state.workers().length, running: node.executor?.held ?? 0 }),
           onRole: (l) => {
             roleListeners.add(l);
             return () => roleListeners.delete(l);

@@ -551,14 +551,60 @@ async function clusterDown(args: string[], io: CliIO): Promise<number> {
     const holder = dataDirHolder(join(dir, 'data', id));
     if (holder !== null && !running.some((x) => x.pid === holder)) running.push({ id, pid: holder });
   }
-  for (const x of running) process.kill(x.pid, 'SIGTERM');
-  const deadline = Date.now() + 15_000;
-  while (running.some((x) => isProcessAlive(x.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const stuck = running.filter((x) => isProcessAlive(x.pid));
-  for (const x of stuck) process.kill(x.pid, 'SIGKILL');
-  io.out(`stopped ${running.length} nodes${stuck.length ? ` (${stuck.length} killed after 15 s)` : ''}; data and logs stay in ${dir}`);
+  // First, every node up: none takes new work, and what runs finishes. Its reports need a quorum
+  // to commit, which nodes stopped at once (the idle ones exit first) would take with them.
+  const leader = await drainWorkers(cluster, running.map((x) => x.id), io);
+  // Then one at a time, the leader last (one election at most).
+  running.sort((a, b) => Number(a.id === leader) - Number(b.id === leader));
+  const stuck: string[] = [];
+  for (const x of running) {
+    process.kill(x.pid, 'SIGTERM');
+    const deadline = Date.now() + 15_000;
+    while (isProcessAlive(x.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (isProcessAlive(x.pid)) {
+      process.kill(x.pid, 'SIGKILL');
+      stuck.push(x.id);
+    }
+  }
+  io.out(`stopped ${running.length} nodes${stuck.length ? ` (${stuck.join(', ')} killed after 15 s)` : ''}; data and logs stay in ${dir}`);
   // Nodes added with 'grey member add' run in processes someone else started.
   const added = Object.keys(cluster.nodes).filter((id) => cluster.nodes[id].pid === undefined);
-  if (added.length > 0) io.out(`not stopped: ${added.join(', ')} (added with 'grey member add'; stop their processes yourself)`);
+  if (added.length > 0) io.out(`not stopped: ${added.join(', ')} (added with 'grey member add': their processes, if they run, are not this command's to stop)`);
   return 0;
+}
+
+/** How long `cluster down` waits for the tasks the nodes hold to finish before it stops them (a node's own drain timeout). */
+const CLUSTER_DRAIN_MS = 10_000;
+
+/**
+ * Marks each node's worker draining (a replicated `drainWorker`: nothing
+ * new is assigned to it) and waits, up to {@link CLUSTER_DRAIN_MS}, until
+ * no node holds a task. Returns the leader, as the nodes last said (null:
+ * none answered, or none led).
+ */
+async function drainWorkers(cluster: ClusterFile, ids: string[], io: CliIO): Promise<string | null> {
+  if (ids.length === 0) return null;
+  let client: ReturnType<typeof connect>;
+  try {
+    client = connect({ endpoints: Object.fromEntries(ids.map((id) => [id, cluster.nodes[id].address])), tls: readTlsDir(join(cluster.tls, cluster.client)), timeoutMs: 2_000, attemptTimeoutMs: 500 });
+  } catch {
+    return null; // its TLS folder is gone: each node drains on its own
+  }
+  try {
+    // A refusal (no quorum, say) leaves each node to drain on its own.
+    await Promise.all(ids.map((worker) => client.submit({ op: 'drainWorker', worker }).catch(() => undefined)));
+    const start = Date.now();
+    let said = false;
+    for (;;) {
+      const statuses = await Promise.all(ids.map((id) => client.nodeStatus(id).catch(() => null)));
+      const held = statuses.reduce((n, st) => n + (st?.running ?? 0), 0);
+      const leader = ids[statuses.findIndex((st) => st?.role === 'leader')] ?? null;
+      if (held === 0 || Date.now() - start > CLUSTER_DRAIN_MS) return leader;
+      if (!said) io.out(`waiting for ${held} task${held === 1 ? '' : 's'} the nodes hold to finish (up to ${CLUSTER_DRAIN_MS / 1000} s)`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await client.close();
+  }
 }

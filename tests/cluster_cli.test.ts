@@ -105,6 +105,40 @@ describe('grey cluster up, status, down', () => {
     expect(log.map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'draining', 'drained', 'stopped']));
   }, 60_000);
 
+  it('cluster down lets the tasks the nodes run finish first, while every node is up to commit what they report', async () => {
+    const other = join(dir, '..', 'draining');
+    const handlers = join(dir, '..', 'slow.mjs');
+    writeFileSync(handlers, 'export async function slow() { await new Promise((r) => setTimeout(r, 1500)); return "done"; }\n');
+    const base = await freePorts(6);
+    const up = ['cluster', 'up', '--nodes', '3', '--dir', other, '--base-port', String(base), '--api-port', String(base + 3), '--handlers', handlers];
+    try {
+      expect((await run(up)).code).toBe(0);
+      const admin = (f: string) => readFileSync(join(other, 'tls', 'admin', f), 'utf8');
+      const api = (method: string, path: string, body?: unknown) =>
+        new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: base + 3, method, path, ca: admin('ca.pem'), cert: admin('cert.pem'), key: admin('key.pem'), headers: { 'content-type': 'application/json' } }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+          });
+          req.on('error', reject);
+          req.end(body === undefined ? undefined : JSON.stringify(body));
+        });
+      const { body } = await api('POST', '/v1/tasks', { type: 'slow' });
+      const taskId = body.taskId as string;
+      for (const t0 = Date.now(); (await api('GET', `/v1/tasks/${taskId}`)).body.status !== 'running' && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
+      expect((await api('GET', `/v1/tasks/${taskId}`)).body.status).toBe('running');
+      const down = await run(['cluster', 'down', '--dir', other]);
+      expect(down.out[0]).toBe('waiting for 1 task the nodes hold to finish (up to 10 s)');
+      expect(down.out[1]).toMatch(/^stopped 3 nodes; data/);
+      // Started again, the cluster has it completed, on its first attempt: it was not handed back and run again.
+      expect((await run(up)).code).toBe(0);
+      expect((await api('GET', `/v1/tasks/${taskId}`)).body).toMatchObject({ status: 'completed', attempt: 1, result: 'done' });
+    } finally {
+      await run(['cluster', 'down', '--dir', other]);
+    }
+  }, 90_000);
+
   it('fails when a node exits while the cluster comes up, names it with the line it logged, and cluster down stops the rest', async () => {
     const base = await freePorts(3);
     const other = join(dir, '..', 'busy');
