@@ -1,7 +1,7 @@
 import type { CliIO } from './cli.js';
 import { parseDuration, parseFlags, parsePositiveInt, parseRange, UsageError } from './cliArgs.js';
 import { parseFaults } from './nemesis.js';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONVERGE_MS, DEFAULT_SIMULATION, runSimulation, seedFailed, type SimulationOptions, type SimulationResult } from './simulation.js';
 import { MAX_CLUSTER_NODES } from './cluster.js';
@@ -60,12 +60,16 @@ export async function simulateCommand(args: string[], io: CliIO): Promise<number
     throw new UsageError(`--election-timeout: the minimum (${base.electionTimeout[0]} ms) must be above the heartbeat interval (${heartbeat} ms), or no follower would ever hear its leader in time`);
   }
   const trace = get('trace');
-  if (trace !== undefined && !existsSync(dirname(resolve(trace)))) throw new UsageError(`--trace: the folder '${dirname(resolve(trace))}' does not exist`);
+  if (trace !== undefined) {
+    if (/[\\/]$/.test(trace) || (existsSync(trace) && statSync(trace).isDirectory())) throw new UsageError(`--trace: '${trace}' is a folder; give a file (for one file per seed, --trace-dir FOLDER)`);
+    if (!existsSync(dirname(resolve(trace)))) throw new UsageError(`--trace: the folder '${dirname(resolve(trace))}' does not exist`);
+  }
   const sweep = last > first;
   if (sweep && get('trace')) throw new UsageError('--trace writes one run; use it with --seed, or --trace-dir for a sweep');
   if (get('trace') && get('trace-dir')) throw new UsageError('give --trace or --trace-dir, not both');
   const traceDir = get('trace-dir');
   if (traceDir !== undefined) {
+    if (existsSync(traceDir) && !statSync(traceDir).isDirectory()) throw new UsageError(`--trace-dir: '${traceDir}' is a file, not a folder`);
     try {
       mkdirSync(traceDir, { recursive: true });
     } catch (err) {

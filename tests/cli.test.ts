@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import { main } from '../system/cli.js';
 import { nodeCommand } from '../system/nodeCommand.js';
@@ -41,6 +42,9 @@ describe('grey CLI', () => {
       ['models', 'stray'],
       ['simulate', '--election-timeout', '10-20'],
       ['simulate', '--trace', '/no/such/folder/out.jsonl'],
+      ['simulate', '--trace', tmpdir()],
+      ['simulate', '--trace', '/no/such/folder/'],
+      ['simulate', '--seeds', '1-2', '--trace-dir', fileURLToPath(import.meta.url)],
       ['simulate', '--nodes', '0'],
       ['simulate', '--nodes', '100000', '--duration', '1s'],
       ['simulate', '--rate', '1e9', '--duration', '1s'],
