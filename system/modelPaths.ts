@@ -3,6 +3,7 @@ import type { AnyStateMachine, AnyStateNode, EventFromLogic, InputFrom, Inspecti
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { Kernel } from './kernel.js';
 import { MachineCoverage, type CoverageReport } from './machineCoverage.js';
+import { checkMachineArgument, checkOptionKeys } from './machineArgument.js';
 
 type Snap<M extends AnyStateMachine> = SnapshotFrom<M>;
 type Ev<M extends AnyStateMachine> = EventFromLogic<M>;
@@ -105,6 +106,7 @@ function describeEvent(event: { type: string }): string {
  * only every state: every transition is a step of some path.
  */
 export function generateModelPaths<M extends AnyStateMachine>(plan: ModelPlan<M>): ModelPath<M>[] {
+  checkPlan(plan);
   const key = (plan.serialize ?? defaultSerialize) as (s: Snap<M>) => string;
   const serializeEvent = (e: Ev<M>) => JSON.stringify(e);
   const options = {
@@ -207,6 +209,17 @@ function runSteps<M extends AnyStateMachine>(
   });
 }
 
+const PLAN_KEYS: ReadonlyArray<keyof ModelPlan<AnyStateMachine>> = ['machine', 'input', 'events', 'serialize', 'stopWhen', 'invariant', 'strategy', 'limit'];
+
+/** Refuses a plan that is not one (no machine, no `events` function, an unknown key), naming what is wrong. */
+function checkPlan(plan: unknown): void {
+  if (plan === null || typeof plan !== 'object') throw new TypeError('a model plan must be an object { machine, events, … }');
+  checkOptionKeys('model plan', plan, PLAN_KEYS);
+  const p = plan as Partial<ModelPlan<AnyStateMachine>>;
+  checkMachineArgument('a model plan', p.machine);
+  if (typeof p.events !== 'function') throw new TypeError('a model plan needs events: a function of the snapshot giving the events to try from it');
+}
+
 /**
  * Generates and runs every path of a model; returns its size and coverage.
  * Pass one `coverage` to several plans of the same machine (other inputs)
@@ -214,8 +227,10 @@ function runSteps<M extends AnyStateMachine>(
  */
 export function checkModel<M extends AnyStateMachine>(
   plan: ModelPlan<M>,
-  coverage: MachineCoverage = new MachineCoverage(plan.machine),
+  coverage?: MachineCoverage,
 ): ModelReport {
+  checkPlan(plan);
+  coverage ??= new MachineCoverage(plan.machine);
   const paths = generateModelPaths(plan);
   let steps = 0;
   for (const path of paths) {

@@ -1,6 +1,7 @@
 import { createActor, createMachine, type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type EventObject, type InputFrom, type InspectionEvent } from 'xstate';
 import { stateNodesOf, transitionKey, transitionsOf, type CoverageCount } from './machineCoverage.js';
 import { contextLiterals, guardLiterals, payloadsFor, readsOf, type Literal } from './payloadSynthesis.js';
+import { checkMachineArgument, checkOptionKeys } from './machineArgument.js';
 
 /**
  * Model-based testing of a user's own system from an XState v5 machine, in
@@ -182,6 +183,8 @@ interface Edge {
   entered: string[];
 }
 
+const TEST_MODEL_OPTION_KEYS: ReadonlyArray<keyof TestModelOptions<AnyStateMachine>> = ['input', 'events', 'actors', 'serialize', 'stopWhen', 'synthesize', 'limit'];
+
 /** Builds a test model of `machine`: see {@link TestModelOptions}. */
 export function createTestModel<M extends AnyStateMachine>(machine: M, options: TestModelOptions<M> = {}): TestModel {
   return new TestModel(machine, options as TestModelOptions<AnyStateMachine>);
@@ -203,9 +206,8 @@ export class TestModel {
     readonly machine: AnyStateMachine,
     private readonly options: TestModelOptions<AnyStateMachine>,
   ) {
-    if (typeof (machine as { transition?: unknown })?.transition !== 'function' || typeof (machine as { root?: unknown }).root !== 'object') {
-      throw new TypeError(`createTestModel needs an XState v5 machine (from createMachine or setup().createMachine), got ${machine === null ? 'null' : typeof machine}`);
-    }
+    checkMachineArgument('createTestModel', machine);
+    checkOptionKeys('createTestModel', options, TEST_MODEL_OPTION_KEYS);
     const limit = options.limit ?? DEFAULT_LIMIT;
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer ≥ 1, got ${limit}`);
     for (const [type, spec] of Object.entries(options.events ?? {})) {

@@ -172,6 +172,11 @@ const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').re
 const svgTexts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => unescape(m[1]));
 
 describe('diagrams of a hand-written chart', () => {
+  it('diagramOf refuses what is not a machine with a TypeError naming it', async () => {
+    await expect(diagramOf(null as never, 'svg')).rejects.toThrow(/^diagramOf needs an XState v5 machine .*got null$/);
+    await expect(diagramOf({} as never, 'mermaid')).rejects.toThrow(TypeError);
+  });
+
   it('mermaid: exactly its transitions, with guard and delay names; nested, parallel, initial and final marked', async () => {
     const text = await diagramOf(door, 'mermaid');
     expect(text.startsWith('stateDiagram-v2\n')).toBe(true);

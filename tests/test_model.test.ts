@@ -5,7 +5,7 @@ import { resultHash } from '../actors/resultHash.js';
 import { TaskTable, type TaskChange, type TaskTransition } from '../actors/taskTable.js';
 import { createTestModel, TestPathError } from '../system/testModel.js';
 import { main } from '../system/cli.js';
-import { runModelPath, generateModelPaths } from '../system/modelPaths.js';
+import { checkModel, runModelPath, generateModelPaths } from '../system/modelPaths.js';
 import { resolveTaskSpec } from '../system/taskSpec.js';
 import { circuitBreaker, type BreakerEvent } from '../machines/circuitBreaker.js';
 import { breakerInvariant, EVENTS, SMALL } from '../system/modelPlans/circuitBreaker.plan.js';
@@ -193,6 +193,12 @@ describe('createTestModel on machines as users write them', () => {
     expect(() => createTestModel(m, { events: { TICK: 'fast' as never } })).toThrow(/events.TICK must be an array/);
     expect(() => createTestModel(m, { actors: { load: { output: 1 as never } } })).toThrow(/actors.load must be/);
     expect(() => createTestModel(m, { serialize: 'json' as never })).toThrow(/serialize must be a function/);
+    expect(() => createTestModel(m, { limt: 5 } as never)).toThrow(/createTestModel: unknown option 'limt'; known: input, events/);
+    // The path runner's plans are checked alike: no machine, no events function, a misspelt key.
+    expect(() => checkModel({} as never)).toThrow(/a model plan needs an XState v5 machine/);
+    expect(() => checkModel({ machine: m } as never)).toThrow(/a model plan needs events: a function of the snapshot/);
+    expect(() => generateModelPaths({ machine: m, events: () => [], limt: 5 } as never)).toThrow(/model plan: unknown option 'limt'/);
+    expect(checkModel({ machine: m, events: () => [{ type: 'TICK' }], serialize: (s) => JSON.stringify(s.value) }).states.total).toBeGreaterThan(0);
   });
 });
 

@@ -5,6 +5,7 @@ import { layoutMachineGraph, type Box, type DiagramLayout, type LaidOutEdge, typ
 import { toMermaid } from './mermaid.js';
 import { toDot } from './dot.js';
 import { toSvg } from './svg.js';
+import { checkMachineArgument } from '../machineArgument.js';
 
 export * from './graph.js';
 export * from './layout.js';
@@ -88,6 +89,7 @@ export function diagramJson(layout: DiagramLayout): DiagramJson {
  * bytes.
  */
 export async function diagramOf(machine: AnyStateMachine, format: DiagramFormat, options: DiagramOptions = {}): Promise<string> {
+  checkMachineArgument('diagramOf', machine);
   const graph = machineGraph(machine);
   switch (format) {
     case 'mermaid':
