@@ -348,13 +348,19 @@ export class ClusterClient {
   private closed = false;
 
   /**
-   * Stops receiving answers, so the client's address is free for another
-   * (real mode's `close()`). A request waiting for an answer ends at once
-   * with `Closed` (outcome unknown: it was sent); a later one is refused
-   * with `Closed` before anything is sent; a `watch` ends with the same
-   * error.
-   * @internal
+   * Closes the client: it stops receiving answers, so its address is free
+   * for another. A request waiting for an answer ends at once with `Closed`
+   * (outcome unknown: it was sent); a later one is refused with `Closed`
+   * before anything is sent (a task handle's promises reject with it); a
+   * `watch` ends with the same error. Closing twice does nothing. (A
+   * promise, as real mode's `close()` is: that one also ends connections.)
    */
+  close(): Promise<void> {
+    this.detach();
+    return Promise.resolve();
+  }
+
+  /** {@link ClusterClient.close}, by its older name. @internal */
   detach(): void {
     if (this.closed) return;
     this.closed = true;

@@ -533,7 +533,7 @@ export function connect(options: ConnectOptions): RealClient {
   client = new ClusterClient(net, id, { ...clientOptions, session, endpoints: ids });
   const real = client as RealClient;
   real.close = async () => {
-    client!.detach(); // the id is free again on a LocalNetwork
+    client!.detach(); // the id is free again on a LocalNetwork (close() is this function now)
     await tcp?.close();
   };
   return real;

@@ -431,7 +431,7 @@ export class TestModel {
     }
     // Stopped at the limit with something left to cover: random walks (seeded,
     // so the same model gives the same paths) from the frontier, deeper than
-    // breadth-first order got, within a budget of a fifth of the limit more.
+    // breadth-first order got, within a budget of a fifth of the limit more (at least 50).
     // A draw in tic-tac-toe lies nine moves deep, past thousands of boards.
     if (truncated && limit > 1) {
       const states = new Set<string>();
@@ -486,7 +486,7 @@ export class TestModel {
     const exploration: Exploration = { states: vertices.length, edges, truncated, skipped };
     if (truncated) {
       exploration.message =
-        `exploration of ${machine.id} stopped at its limit of ${limit} abstract states (then walked at random past it, up to a fifth more, for what was left): the paths cover only what was seen. ` +
+        `exploration of ${machine.id} stopped at its limit of ${limit} abstract states (then walked at random past it, up to a fifth more and at least 50, for what was left): the paths cover only what was seen. ` +
         'If the machine has an unbounded counter or a growing context, abstract it with `serialize` or stop it with `stopWhen`; else raise `limit`.';
     }
     this.explored = { vertices, exploration };

@@ -432,6 +432,29 @@ describe('createCluster', () => {
   });
 });
 
+describe('closing a client', () => {
+  it('a closed simulated client refuses with Closed before sending: a command, a read, a task (through its handle); closing twice does nothing', async () => {
+    const c = createTestCluster(3, { seed: 66 });
+    c.registerHandler('noop', () => null);
+    await c.waitForLeader();
+    const client = c.client();
+    await c.drive(client.put('k', new Date(0)));
+    expect(c.leader()!.state.get('k')).toBe('1970-01-01T00:00:00.000Z'); // a Date stands for its toJSON
+    await client.close();
+    await client.close();
+    const sent = c.bus.stats().sent;
+    for (const call of [() => client.put('k', 2), () => client.get('k')]) {
+      const err = await rejection(call());
+      expect(err).toMatchObject({ code: 'Closed', outcome: 'failed' });
+      expect((err as Error).message).toMatch(/this client was closed; nothing was sent/);
+    }
+    const handle = client.submitTask({ type: 'noop' });
+    expect(await rejection(handle.accepted)).toMatchObject({ code: 'Closed' });
+    expect(await rejection(handle.result)).toMatchObject({ code: 'Closed' });
+    expect(c.bus.stats().sent).toBe(sent);
+  });
+});
+
 describe('sessions', () => {
   it('a client whose session the cluster evicted gets SessionExpired (outcome unknown), and later requests run in a new session', async () => {
     const c = createTestCluster(3, { seed: 65, limits: { maxSessions: 2 } });

@@ -313,7 +313,7 @@ describe('an attempt on a clock whose timers fire late', () => {
     // The attempt ended: the client pauses before its next one (a sleep), nothing else is pending.
     await vi.waitFor(() => expect(live()).toHaveLength(1));
     expect(live()[0].at).toBe(h.now + 50);
-    client.detach();
+    void client.close();
     fire(live()[0]);
     const err = (await answer) as ClientError;
     expect(err).toBeInstanceOf(ClientError);
@@ -332,7 +332,7 @@ describe('an attempt on a clock whose timers fire late', () => {
     while (live().length === 1 && live()[0].at <= 300) fire(live()[0]);
     await vi.waitFor(() => expect(live()).toHaveLength(1));
     expect(live()[0].at).toBe(350); // the pause after an attempt that ended at 300 ms
-    client.detach();
+    void client.close();
     fire(live()[0]);
     expect(((await answer) as ClientError).code).toBe('Closed');
   });
