@@ -73,7 +73,7 @@ usage:
                                           index, for the nodes given and the members added with an address
                                           (without --endpoints: the cluster 'grey cluster up' started,
                                           as its operator; submit, watch and member take the same options)
-  grey submit --type T [--payload JSON] [--priority N] [--timeout MS] [--tenant X] [--retries N]
+  grey submit --type T [--payload JSON] [--priority N] [--timeout DURATION] [--tenant X] [--retries N]
               [--idempotency-key K] [--wait]
                                           submit a task; prints {"taskId","index"} once committed; --wait
                                           then prints its result and proof (exit 0) or failure (exit 1)

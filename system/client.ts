@@ -680,7 +680,7 @@ export class ClusterClient {
       if (!(err instanceof ValueDomainError)) throw err;
       throw new ClientError('InvalidQuery', `query ${name}: ${err.path} ${err.detail}`, 'failed');
     }
-    const reply = (await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`)) as Extract<Reply, { kind: 'query' }>;
+    const reply = (await this.exchange((rid) => ({ kind: 'query', rid, name, args }), `query ${name}`, true)) as Extract<Reply, { kind: 'query' }>;
     return { index: reply.index, value: reply.value as Queries[N]['result'] };
   }
 
@@ -703,8 +703,10 @@ export class ClusterClient {
    * node's refusal when it is final, `Timeout` (outcome unknown) when no
    * answer came in time.
    */
-  private async exchange(make: (rid: number) => ClientRequest, what: string): Promise<Extract<Reply, { ok: true }>> {
+  private async exchange(make: (rid: number) => ClientRequest, what: string, read = false): Promise<Extract<Reply, { ok: true }>> {
     this.refuseIfClosed(what);
+    // What an answer that never came leaves in doubt: a read changes nothing.
+    const doubt = read ? 'what it would have read is unknown' : 'it may or may not have taken effect';
     const kernel = this.kernel;
     const deadline = kernel.now() + this.timeoutMs;
     let lastError = 'no attempt';
@@ -713,7 +715,7 @@ export class ClusterClient {
     let unanswered = false;
     let sent = false;
     while (kernel.now() < deadline) {
-      if (this.closed) throw new ClientError('Closed', `${what}: the client was closed before an answer came${sent ? '; it may or may not have taken effect' : ''}`, sent ? 'unknown' : 'failed');
+      if (this.closed) throw new ClientError('Closed', `${what}: the client was closed before an answer came${sent ? `; ${doubt}` : ''}`, sent ? 'unknown' : 'failed');
       const target = this.pickTarget(tried++);
       if (target === null) {
         // Every breaker shut and a probe already out: wait for it.
@@ -746,7 +748,7 @@ export class ClusterClient {
       // without a hint, rather than bounce between followers.
       if (!this.leaderGuess || !this.admits(this.leaderGuess)) await kernel.sleep(Math.min(this.retryMs, Math.max(0, deadline - kernel.now())));
     }
-    throw new ClientError('Timeout', `${what}: no answer within ${this.timeoutMs} ms (last: ${lastError}); it may or may not have taken effect`, 'unknown');
+    throw new ClientError('Timeout', `${what}: no answer within ${this.timeoutMs} ms (last: ${lastError}); ${doubt}`, 'unknown');
   }
 
   /** How long to wait for an answer before sending again: RFC 6298's estimate from measured round trips, within bounds. */
@@ -869,7 +871,7 @@ export class ClusterClient {
     if (this.pending.get(p.rid) !== p) return;
     if (p.ending) {
       const why = this.net.bus.whyUnreachable?.(p.target) ?? null;
-      this.settle(p.rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${p.target} did not answer in ${p.timeout} ms${why === null ? '' : ` (connecting: ${why})`}` });
+      this.settle(p.rid, { ok: false, code: 'Unreachable', leaderHint: null, message: `${p.target} did not answer in ${Math.round(p.timeout)} ms${why === null ? '' : ` (connecting: ${why})`}` });
       return;
     }
     p.retransmitted = true;

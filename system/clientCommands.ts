@@ -60,7 +60,8 @@ export function reportFailure(err: unknown, io: CliIO, endpoints: readonly strin
     io.err("  and a client certificate bound to a tenant (grey certs --tenant) acts for that tenant's tasks only");
   }
   else if (err.outcome === 'unknown') {
-    io.err(`  no node answered in time: it may or may not have taken effect${err.requestId ? ` (request ${err.requestId})` : ''}`);
+    // A write in doubt has a request id (its session's sequence number); a read changes nothing.
+    io.err(`  no node answered in time${err.requestId ? `: it may or may not have taken effect (request ${err.requestId})` : ''}`);
     // The nodes pointed the client at a leader it has no address for.
     const hinted = /Unreachable: (\S+) did not answer/.exec(err.message)?.[1];
     if (hinted && endpoints.length > 0 && !endpoints.includes(hinted)) {
@@ -107,7 +108,7 @@ function outcomeOf(last: TaskStreamEvent): { line: Record<string, unknown>; ok: 
 }
 
 /**
- * `grey submit --type T [--payload JSON] [--priority N] [--timeout MS]
+ * `grey submit --type T [--payload JSON] [--priority N] [--timeout DURATION]
  * [--tenant X] [--retries N] [--idempotency-key K] [--wait]`: submits one
  * task and prints `{ taskId, index }` once it is committed. With `--wait`
  * it then follows the task and prints its outcome: the result and proof

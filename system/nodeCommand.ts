@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -62,7 +62,18 @@ export function readTlsDir(dir: string, flag = 'tls'): TlsIdentity {
 async function loadHandlers(file: string): Promise<Record<string, TaskHandler>> {
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`--handlers: ${path} does not exist`);
-  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    // A syntax error's message names no line (and a loader may word it its own way):
+    // node --check says where it is and what, as path:LINE on its first line.
+    const check = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8' });
+    const report = check.status === 0 ? [] : check.stderr.split('\n');
+    const syntax = report.find((l) => l.startsWith('SyntaxError: '));
+    if (report[0]?.startsWith(path) && syntax) throw new Error(`--handlers: ${report[0]}: ${syntax.slice('SyntaxError: '.length)}`);
+    throw new Error(`--handlers: ${path}: ${(err as Error)?.message ?? String(err)}`);
+  }
   const out: Record<string, TaskHandler> = {};
   const from = (o: Record<string, unknown>) => {
     for (const [name, fn] of Object.entries(o)) if (typeof fn === 'function' && name !== 'default') out[name] = fn as TaskHandler;

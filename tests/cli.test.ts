@@ -92,6 +92,22 @@ describe('grey CLI', () => {
     }
   });
 
+  it('a handlers module that does not load is named with the line at fault, and nothing starts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
+    try {
+      expect(await main(['certs', '--dir', join(dir, 'tls'), '--nodes', 'n1'], capture().io)).toBe(0);
+      const handlers = join(dir, 'handlers.mjs');
+      writeFileSync(handlers, 'export function ok() { return 1; }\nexport function bad( { ;\n');
+      const c = capture();
+      const code = await main(['node', '--id', 'n1', '--listen', '127.0.0.1:1', '--data', join(dir, 'data'), '--tls', join(dir, 'tls', 'n1'), '--handlers', handlers], c.io);
+      expect(code).toBe(1);
+      expect(c.err[0]).toBe(`grey: --handlers: ${handlers}:2: Unexpected token ';'`);
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a node started twice under one id: the peer keeps the later-started one, and the first logs (an error) that another process runs as it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'grey-cli-'));
     const base = await freePorts(3);

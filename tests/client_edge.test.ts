@@ -481,6 +481,11 @@ describe('timeouts', () => {
     for (const id of c.ids) c.isolate(id); // no quorum anywhere: no read can be confirmed
     const err = await rejection(c.drive(client.get('k'), 2_000));
     expect(err).toMatchObject({ code: 'Timeout', outcome: 'unknown' });
+    // What is in doubt is what it would have read: a read takes no effect, and has no request id to ask about.
+    expect((err as Error).message).toMatch(/^query get: no answer within 500 ms \(last: .*\); what it would have read is unknown$/);
+    expect((err as ClientError).requestId).toBeUndefined();
+    const write = await rejection(c.drive(client.put('k', 1), 2_000));
+    expect((write as Error).message).toMatch(/; it may or may not have taken effect$/);
   });
 });
 
