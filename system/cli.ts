@@ -49,7 +49,7 @@ usage:
   grey node --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 \\
             --data ./data/n1 --tls ./tls/n1 [--handlers ./handlers.js] [--log-level info]
             [--heartbeat 100] [--election-timeout 1000-2000] [--ops 127.0.0.1:9001] [--api 127.0.0.1:8001]
-            [--drain-timeout 10s] [--proof-signing batch|each|off]
+            [--drain-timeout 10s] [--proof-signing batch|each|off] [--retention 60s]
                                           run one node as this process, over TCP with mutual TLS (the
                                           folder holds ca.pem, cert.pem, key.pem); handlers: every function
                                           the module exports, by name; SIGTERM hands leadership over,
@@ -60,7 +60,8 @@ usage:
                                           to client and operator certificates of the cluster CA;
                                           --proof-signing: how it signs the proofs of tasks it completes
                                           with its key (one signature per report to the leader, per proof,
-                                          or none; default batch)
+                                          or none; default batch); --retention: how long finished tasks
+                                          (results, proofs) stay queryable before they are pruned
       --join                              a new node for a running cluster (--peers: its nodes): it takes
                                           no configuration of its own and waits for 'grey member add'
   grey certs --dir ./tls --nodes n1,n2,n3 [--clients app] [--operators admin] [--valid-days 90]

@@ -207,7 +207,7 @@ export async function watchCommand(args: string[], io: CliIO, signals: NodeJS.Ev
 async function followTask(client: RealClient, taskId: string, limit: number, io: CliIO, signals: NodeJS.EventEmitter): Promise<number> {
   const now = await client.task(taskId);
   if (now === undefined) {
-    io.err(`grey: TaskNotFound: no task '${taskId}' (never submitted, or pruned after it finished)`);
+    io.err(`grey: TaskNotFound: no task '${taskId}' (never submitted, or pruned after it finished: finished tasks are kept for 60 s by default, 'grey node --retention')`);
     return 1;
   }
   let last: TaskStreamEvent | null = null;

@@ -98,6 +98,7 @@ const NODE_FLAGS = {
   api: 'value',
   join: 'bool',
   'proof-signing': 'value',
+  retention: 'value',
 } as const;
 
 /**
@@ -135,6 +136,8 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
   if (!PROOF_SIGNING_MODES.includes(proofSigning)) throw new UsageError(`--proof-signing must be one of ${PROOF_SIGNING_MODES.join(', ')}, got '${proofSigning}'`);
   const tls = readTlsDir(need('tls'));
   const drainMs = typeof f['drain-timeout'] === 'string' ? parseDuration(f['drain-timeout'], 'drain-timeout') : 10_000;
+  // How long finished tasks stay queryable (results, proofs) before a leader prunes them.
+  const retentionMs = typeof f.retention === 'string' ? parseDuration(f.retention, 'retention') : undefined;
   const handlers = typeof f.handlers === 'string' ? await loadHandlers(f.handlers) : {};
   const log = jsonLogger(level, io.out);
 
@@ -147,6 +150,7 @@ export async function nodeCommand(args: string[], io: CliIO, signals: NodeJS.Eve
     dataDir: need('data'),
     handlers,
     raft: { heartbeatMs, electionTimeoutMin, electionTimeoutMax },
+    ...(retentionMs === undefined ? {} : { tasks: { retentionMs } }),
     proofSigning,
     ...(typeof f.api === 'string' ? { api: { listen: f.api } } : {}),
   });

@@ -111,7 +111,7 @@ async function readTask(taskId: string, flags: Record<string, string | boolean>,
   try {
     const record = await client.task(taskId);
     if (record === undefined) {
-      io.err(`grey: no task ${taskId}`);
+      io.err(`grey: no task ${taskId} (never submitted, or pruned: finished tasks are kept for 60 s by default, 'grey node --retention')`);
       return 1;
     }
     const tlsDir = localTlsDir(flags);
