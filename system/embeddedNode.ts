@@ -497,7 +497,10 @@ export function connect(options: ConnectOptions): RealClient {
   if (identity) {
     if (Array.isArray(endpoints)) throw new TypeError("connect: over TCP, endpoints maps node ids to host:port ({ n1: '127.0.0.1:7001', … })");
     const bound = identitiesOf(identity.cert).find((i) => (i.role === 'client' || i.role === 'operator') && (givenId === undefined || i.name === givenId));
-    if (!bound) throw new RangeError(`connect: the certificate binds no client${givenId ? ` named '${givenId}'` : ''}`);
+    if (!bound) {
+      const binds = identitiesOf(identity.cert).map((i) => `${i.role}:${i.name}`).join(', ') || 'no Grey identity';
+      throw new RangeError(`connect: the certificate binds no client or operator${givenId ? ` named '${givenId}'` : ''} (it binds ${binds}); a client connects with a client or operator certificate ('grey certs --clients NAME' or '--operators NAME'; 'grey cluster up' makes .grey/tls/admin)`);
+    }
     // Tagged, so that two processes with one certificate (a watch and a submit, say) are two peers: a node
     // answers each on its own connection, and each numbers its requests in a session of its own.
     if (bound.role === 'client') {

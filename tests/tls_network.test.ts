@@ -91,6 +91,10 @@ describe('certificates that cannot be used, and peers that cannot be reached, sa
     expect(tlsIdentityProblem(stranger)).toBeNull();
   });
 
+  it('a client connecting with a node certificate is told which certificate a client needs', () => {
+    expect(() => connect({ endpoints: { n1: '127.0.0.1:1' }, tls: certs.n1 })).toThrow(/^connect: the certificate binds no client or operator \(it binds node:n1\); a client connects with a client or operator certificate .*\.grey\/tls\/admin\)$/);
+  });
+
   it('a CA bundle in rotation, an expired old CA first and the valid one after it, is accepted; a bundle with no valid CA is refused, naming each', () => {
     const day = 86_400_000;
     const old = createCertificateAuthority(generateIdentity('old CA'), { name: 'old CA', notBefore: Date.now() - 10 * day, notAfter: Date.now() - day, serial: '02' });
