@@ -122,7 +122,8 @@ const STATUS_OF: Readonly<Record<string, number>> = {
  * - `GET /v1/status`: this node's own view;
  * - `GET /v1/events?from=N&types=a,b&task=ID`: server-sent events,
  *   committed events from index N (or after `Last-Event-ID`), then live;
- *   this node's `role` and `commit` events too.
+ *   this node's `role` (its current one first, then each change) and
+ *   `commit` events too, unless the stream is of one task's events.
  *
  * Any node serves any request: one that does not lead relays it to the
  * leader (see {@link ApiGateway}). Errors are JSON, `{ error, message, … }`,
@@ -240,6 +241,8 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
     for (const t of types ?? []) if (!EVENT_TYPES.has(t)) throw new ApiError(400, 'BadRequest', `unknown event type '${t}'; known: ${[...EVENT_TYPES].join(', ')}`);
     const task = url.searchParams.get('task');
     const wanted = (type: string) => types === null || types.includes(type);
+    // This node's own events (role, commit) belong to no task: a stream of one task's events leaves them out.
+    const ownWanted = (type: 'role' | 'commit') => task === null && wanted(type);
     const visible = tenant === null ? () => true : tenantFilter(tenant, (taskId) => node.taskTenant?.(taskId));
     const backlog = from === Number.MAX_SAFE_INTEGER ? [] : node.history.since(from);
     if (!Array.isArray(backlog)) throw new ApiError(410, 'Compacted', `events from index ${from} are no longer kept; the oldest is ${backlog.oldest}`, { oldest: backlog.oldest });
@@ -259,13 +262,17 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
     // The backlog and the subscription are taken in one turn: nothing falls between them.
     for (const e of backlog) send(e);
     const subs: Subscription[] = [node.history.events$.subscribe({ next: send, complete: () => res.end() })];
-    const offRole = wanted('role')
-      ? node.onRole((role, term, leader) => res.write(`event: role\ndata: ${JSON.stringify({ type: 'role', node: node.id, role, term, leader })}\n\n`))
-      : () => {};
+    const writeRole = (role: string, term: number, leader: string | null) => res.write(`event: role\ndata: ${JSON.stringify({ type: 'role', node: node.id, role, term, leader })}\n\n`);
+    // The role as it is now first (a watcher should not wait for the next election to learn it), then each change.
+    if (ownWanted('role')) {
+      const now = node.status();
+      writeRole(now.role, now.term, now.leader);
+    }
+    const offRole = ownWanted('role') ? node.onRole(writeRole) : () => {};
     let commit = -1;
     const tick = setInterval(() => {
       const s = node.status();
-      if (wanted('commit') && s.commitIndex !== commit) {
+      if (ownWanted('commit') && s.commitIndex !== commit) {
         commit = s.commitIndex;
         res.write(`event: commit\ndata: ${JSON.stringify({ type: 'commit', node: node.id, term: s.term, commitIndex: s.commitIndex, lastApplied: s.lastApplied })}\n\n`);
       }

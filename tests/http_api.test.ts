@@ -198,6 +198,9 @@ describe('HTTP API (in-process nodes, plain HTTP on loopback)', () => {
     // This node's own view: its role and commit index, when asked for.
     const own = await readEvents(`${base(f)}/events?types=commit`, (s) => s.length > 0);
     expect(own[0]).toMatchObject({ event: 'commit', data: { node: f.id, commitIndex: expect.any(Number) } });
+    // Its role at once, as it is now: no waiting for the next election.
+    const role = await readEvents(`${base(f)}/events?types=role`, (s) => s.length > 0);
+    expect(role[0]).toMatchObject({ event: 'role', data: { type: 'role', node: f.id, role: 'follower', term: f.status().term, leader: f.status().leader } });
 
     // The window keeps 50 events: push it past index 1, then ask from 1.
     await json(`${base(f)}/tasks`, { method: 'POST', body: JSON.stringify({ tasks: Array.from({ length: 30 }, (_, i) => ({ type: 'echo', payload: i })) }) });
