@@ -56,7 +56,7 @@ export function reportFailure(err: unknown, io: CliIO, endpoints: readonly strin
   if (!(err instanceof ClientError)) throw err;
   io.err(`grey: ${err.code}: ${err.message}`);
   if (err.code === 'Unauthorized') {
-    io.err('  this certificate may not do that: membership changes need an operator certificate (grey certs --dir DIR --operators NAME),');
+    io.err('  this certificate may not do that: operations on the cluster (members, tenants, blocking) need an operator certificate (grey certs --dir DIR --operators NAME),');
     io.err("  and a client certificate bound to a tenant (grey certs --tenant) acts for that tenant's tasks only");
   }
   else if (err.outcome === 'unknown') {

@@ -548,7 +548,7 @@ function failedStart(exited: ReadonlyArray<{ id: string; how: string; log: strin
     }
     io.err(`grey: ${x.id} exited at start (${x.how})${last ? `: ${last}` : ''}`);
   }
-  io.err(`(the others run on: 'grey cluster down --dir ${dir}' stops them)`);
+  if (Object.keys(JSON.parse(readFileSync(join(dir, CLUSTER_FILE), 'utf8')).nodes).length > exited.length) io.err(`(the others run on: 'grey cluster down --dir ${dir}' stops them)`);
   return 1;
 }
 
