@@ -544,12 +544,18 @@ export class ClusterNode {
     this.executor?.drain();
   }
 
-  forward(cmd: ClusterCommand): void {
+  forward(cmd: ClusterCommand): number {
     const id = ++this.forwardSeq;
     const f: Forwarding = { id, command: { client: this.session, seq: id, cmd }, at: null, sentAt: Number.NEGATIVE_INFINITY, to: null };
     this.forwarding.set(f.id, f);
     this.sendForward(f);
     this.armForwardTimer();
+    return id;
+  }
+
+  /** Whether the command {@link ClusterNode.forward} numbered `id` is still on its way (not applied, or refused, yet). */
+  forwardPending(id: number): boolean {
+    return this.forwarding.has(id);
   }
 
   /**

@@ -10,10 +10,14 @@ import type { ClusterCommand, SessionCommand } from './clusterState.js';
 export type Principal = 'node' | 'operator' | 'client';
 
 /** Commands only nodes propose: the cluster's own bookkeeping. */
-const NODE_ONLY: ReadonlySet<ClusterCommand['op']> = new Set(['bootstrap', 'registerWorker', 'drainWorker', 'pruneTasks']);
+const NODE_ONLY: ReadonlySet<ClusterCommand['op']> = new Set(['bootstrap', 'registerWorker', 'pruneTasks']);
 
-/** Commands an operator may propose besides a client's: membership, its approvals, blocking, tenants and quotas. */
-const OPERATOR: ReadonlySet<ClusterCommand['op']> = new Set(['join', 'approve', 'reject', 'promote', 'demote', 'remove', 'block', 'unblock', 'setSecurityPolicy', 'registerTenant']);
+/**
+ * Commands an operator may propose besides a client's: membership, its
+ * approvals, blocking, tenants and quotas, and draining a worker (nothing
+ * new is assigned to it, as before a shutdown: `grey cluster down`).
+ */
+const OPERATOR: ReadonlySet<ClusterCommand['op']> = new Set(['join', 'approve', 'reject', 'promote', 'demote', 'remove', 'block', 'unblock', 'setSecurityPolicy', 'registerTenant', 'drainWorker']);
 
 /**
  * Why `principal`, connected as `from`, may not send `request`, or null

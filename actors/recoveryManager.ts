@@ -64,11 +64,12 @@ export class RecoveryManager {
   /** When each removed node was last re-admitted (so one burst of messages re-admits it once). */
   private readonly readmitted = new Map<string, number>();
   /**
-   * The last removal proposed, and when: one at a time, until it applies
-   * or a grace period passes (a proposal lost with a leader change). Once
-   * applied it is over, whatever happens to the node after (it may rejoin).
+   * The last removal proposed (its forwarding's number): one at a time. It
+   * is over once its command applied (or was refused) and the
+   * configuration no longer holds a voter the membership removed; whatever
+   * happens to the node after (it may rejoin) is not part of it.
    */
-  private removing: { peer: string; at: number } | null = null;
+  private removing: { peer: string; forward: number } | null = null;
   readonly actions: RecoveryAction[] = [];
   private readonly unsubscribe: () => void;
   private stopped = false;
@@ -210,8 +211,10 @@ export class RecoveryManager {
     const voters = raft.config.voters;
     if (!voters.includes(peer)) return;
     const now = this.clock.now();
-    if (this.removing !== null && (this.node.state.member(this.removing.peer)?.status === 'removed' || now - this.removing.at >= this.o.removeAfterMs)) this.removing = null;
-    const remaining = voters.filter((v) => v !== peer);
+    const r = this.removing;
+    if (r !== null && !this.node.forwardPending(r.forward) && !(this.node.state.member(r.peer)?.status === 'removed' && voters.includes(r.peer))) this.removing = null;
+    // Counted without voters the membership removed already (the configuration follows it a step behind).
+    const remaining = voters.filter((v) => v !== peer && this.node.state.member(v)?.status !== 'removed');
     const live = remaining.filter((v) => v === this.node.id || this.node.health.state(v) !== 'quarantined');
     const heard = now - (raft.progressOf(peer)?.heardAt ?? Number.NEGATIVE_INFINITY);
     let why: string | null = null;
@@ -227,8 +230,7 @@ export class RecoveryManager {
       this.removeTimers.set(peer, this.clock.setTimeout(() => this.maybeRemove(peer), this.o.removeAfterMs));
       return;
     }
-    this.removing = { peer, at: now };
-    this.node.forward({ op: 'remove', node: peer, reason: 'unreachable' });
+    this.removing = { peer, forward: this.node.forward({ op: 'remove', node: peer, reason: 'unreachable' }) };
     this.record('remove', peer, `quarantined for ${this.o.removeAfterMs} ms, no answer for ${heard === Number.POSITIVE_INFINITY ? 'as long as this node has led' : `${Math.round(heard)} ms`}`);
   }
 }

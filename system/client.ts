@@ -348,12 +348,12 @@ export class ClusterClient {
   private closed = false;
 
   /**
-   * Closes the client: it stops receiving answers, so its address is free
-   * for another. A request waiting for an answer ends at once with `Closed`
+   * Closes the client: it stops receiving answers. A request waiting for an answer ends at once with `Closed`
    * (outcome unknown: it was sent); a later one is refused with `Closed`
    * before anything is sent (a task handle's promises reject with it); a
    * `watch` ends with the same error. Closing twice does nothing. (A
-   * promise, as real mode's `close()` is: that one also ends connections.)
+   * promise, as real mode's `close()` is: that one also ends connections
+   * and frees the client's id; in a simulation the id stays taken.)
    */
   close(): Promise<void> {
     this.detach();
@@ -732,8 +732,8 @@ export class ClusterClient {
       if (r.code === 'Unreachable') unanswered = true;
       switch (r.code) {
         case 'Backpressure':
-          // This copy was refused; an earlier one that went unanswered may still have been accepted.
-          if (unanswered) throw new ClientError(r.code, `${r.message} (an earlier attempt went unanswered and may yet take effect)`, 'unknown', r.leaderHint);
+          // This copy was refused; an earlier one that went unanswered may still have been accepted (a read changes nothing).
+          if (unanswered && !read) throw new ClientError(r.code, `${r.message} (an earlier attempt went unanswered and may yet take effect)`, 'unknown', r.leaderHint);
           throw new ClientError(r.code, r.message, 'failed', r.leaderHint);
         case 'InvalidCommand':
         case 'UnknownQuery':

@@ -240,6 +240,8 @@ export async function startHttpApi(node: HttpApiNode, options: HttpApiOptions): 
     const types = url.searchParams.get('types')?.split(',').filter(Boolean) ?? null;
     for (const t of types ?? []) if (!EVENT_TYPES.has(t)) throw new ApiError(400, 'BadRequest', `unknown event type '${t}'; known: ${[...EVENT_TYPES].join(', ')}`);
     const task = url.searchParams.get('task');
+    const own = types?.filter((t) => t === 'role' || t === 'commit') ?? [];
+    if (task !== null && own.length > 0) throw new ApiError(400, 'BadRequest', `${own.join(' and ')} events are this node's, not a task's: ask for them without task=`);
     const wanted = (type: string) => types === null || types.includes(type);
     // This node's own events (role, commit) belong to no task: a stream of one task's events leaves them out.
     const ownWanted = (type: 'role' | 'commit') => task === null && wanted(type);

@@ -218,8 +218,13 @@ export interface ClusterTarget {
  */
 export function clusterTarget(f: Record<string, string | boolean>, command: string): ClusterTarget {
   if (typeof f.endpoints === 'string') {
-    if (typeof f.tls !== 'string') throw new UsageError(`grey ${command} needs --tls DIR (a client or operator certificate)`);
-    return { endpoints: parsePeers(f.endpoints, 'endpoints'), tls: readTlsDir(f.tls) };
+    const endpoints = parsePeers(f.endpoints, 'endpoints');
+    if (typeof f.tls === 'string') return { endpoints, tls: readTlsDir(f.tls) };
+    // Other endpoints of a 'grey cluster up' cluster: its operator's certificate, as without --endpoints.
+    const local = typeof f.dir === 'string' ? join(resolve(f.dir), CLUSTER_FILE) : null;
+    if (local === null || !existsSync(local)) throw new UsageError(`grey ${command} needs --tls DIR (a client or operator certificate)`);
+    const cluster = JSON.parse(readFileSync(local, 'utf8')) as ClusterFile;
+    return { endpoints, tls: readTlsDir(join(cluster.tls, cluster.client)) };
   }
   // A local cluster from 'grey cluster up'.
   const file = join(resolve(typeof f.dir === 'string' ? f.dir : '.grey'), CLUSTER_FILE);
@@ -606,8 +611,12 @@ async function drainWorkers(cluster: ClusterFile, ids: string[], io: CliIO): Pro
     return null; // its TLS folder is gone: each node drains on its own
   }
   try {
-    // A refusal (no quorum, say) leaves each node to drain on its own.
-    await Promise.all(ids.map((worker) => client.submit({ op: 'drainWorker', worker }).catch(() => undefined)));
+    // A refusal (no quorum, say) leaves that node to drain on its own, at its SIGTERM: said, not hidden.
+    await Promise.all(
+      ids.map((worker) =>
+        client.submit({ op: 'drainWorker', worker }).catch((err: unknown) => io.err(`grey: could not mark ${worker}'s worker draining (${(err as Error).message}); it drains at its SIGTERM`)),
+      ),
+    );
     const start = Date.now();
     let said = false;
     for (;;) {

@@ -49,6 +49,10 @@ describe('grey cluster up, status, down', () => {
     expect(status.code).toBe(0);
     const rows = JSON.parse(status.out.join('\n')) as Array<{ node: string; role: string; term: number }>;
     expect(rows.filter((r) => r.role === 'leader')).toHaveLength(1);
+    // Endpoints of its own, with the directory's operator certificate (no --tls).
+    const one = await run(['status', '--endpoints', `n1=127.0.0.1:${base}`, '--dir', dir, '--json']);
+    expect(one.code, one.err.join('\n')).toBe(0);
+    expect((JSON.parse(one.out.join('\n')) as Array<{ node: string }>).map((r) => r.node)).toEqual(['n1']);
 
     // Each node's HTTPS API, as curl would use it: the server's certificate checked for 127.0.0.1, the operator's presented.
     const tls = (f: string) => readFileSync(join(dir, 'tls', 'admin', f), 'utf8');
@@ -129,6 +133,7 @@ describe('grey cluster up, status, down', () => {
       for (const t0 = Date.now(); (await api('GET', `/v1/tasks/${taskId}`)).body.status !== 'running' && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
       expect((await api('GET', `/v1/tasks/${taskId}`)).body.status).toBe('running');
       const down = await run(['cluster', 'down', '--dir', other]);
+      expect(down.err).toEqual([]); // every worker marked draining (an operator may)
       expect(down.out[0]).toBe('waiting for 1 task the nodes hold to finish (up to 10 s)');
       expect(down.out[1]).toMatch(/^stopped 3 nodes; data/);
       // Started again, the cluster has it completed, on its first attempt: it was not handed back and run again.

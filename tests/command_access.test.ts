@@ -24,8 +24,8 @@ describe('command access', () => {
     expect(refusalOf('client', 'app', req({ op: 'fence', client: 'bob', seq: 1 }))).toMatch(/own sessions/);
   });
 
-  it('membership and tenants need an operator; bookkeeping and task reports need a node', () => {
-    for (const cmd of [{ op: 'remove', node: 'n1' }, { op: 'approve', node: 'n4' }, { op: 'block', node: 'n2' }, { op: 'registerTenant', tenant: 't' }] as ClusterCommand[]) {
+  it('membership, tenants and draining a worker need an operator; bookkeeping and task reports need a node', () => {
+    for (const cmd of [{ op: 'remove', node: 'n1' }, { op: 'approve', node: 'n4' }, { op: 'block', node: 'n2' }, { op: 'registerTenant', tenant: 't' }, { op: 'drainWorker', worker: 'n1' }] as ClusterCommand[]) {
       expect(refusalOf('client', 'app', req(cmd))).toMatch(/needs an operator certificate/);
       expect(refusalOf('operator', 'app', req(cmd))).toBeNull();
       expect(refusalOf('node', 'n1', req(cmd, 'n1/x'))).toBeNull();

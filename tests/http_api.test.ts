@@ -201,6 +201,8 @@ describe('HTTP API (in-process nodes, plain HTTP on loopback)', () => {
     // Its role at once, as it is now: no waiting for the next election.
     const role = await readEvents(`${base(f)}/events?types=role`, (s) => s.length > 0);
     expect(role[0]).toMatchObject({ event: 'role', data: { type: 'role', node: f.id, role: 'follower', term: f.status().term, leader: f.status().leader } });
+    // They belong to no task: asked for with task=, a 400 says so rather than a silent stream.
+    expect(await json(`${base(f)}/events?task=${taskId}&types=role`)).toMatchObject({ status: 400, body: { error: 'BadRequest', message: expect.stringMatching(/role events are this node's, not a task's/) } });
 
     // The window keeps 50 events: push it past index 1, then ask from 1.
     await json(`${base(f)}/tasks`, { method: 'POST', body: JSON.stringify({ tasks: Array.from({ length: 30 }, (_, i) => ({ type: 'echo', payload: i })) }) });
