@@ -185,6 +185,7 @@ export async function watchCommand(args: string[], io: CliIO, signals: NodeJS.Ev
   if (kinds !== 1) throw new UsageError('grey watch needs one of: a task id, --kv KEY, --members');
   if (positional.length > 1) throw new UsageError(`grey watch follows one task, got ${positional.length} ids`);
   if ((f.prefix || f.from !== undefined) && typeof f.kv !== 'string') throw new UsageError('--prefix and --from go with --kv KEY');
+  if (f.kv === '' && f.prefix !== true) throw new UsageError('--kv needs a key (or --prefix with an empty one: every key)');
   const limit = typeof f.limit === 'string' ? parsePositiveInt(f.limit, 'limit') : Number.POSITIVE_INFINITY;
   const pollMs = typeof f.poll === 'string' ? parseDuration(f.poll, 'poll') : 100;
   if (!(pollMs > 0)) throw new UsageError('--poll must be above 0');

@@ -199,6 +199,7 @@ describe('grey submit, watch and member against node processes', () => {
       ['tenant', 'set', '--dir', dir],
       ['tenant', 'set', 'a', '--weight', '0', '--dir', dir],
       ['tenant', 'set', 'a', '--max-concurrent', '0', '--dir', dir],
+      ['watch', '--kv', '', '--dir', dir],
       ['tenant', 'set', '', '--weight', '1', '--dir', dir],
       ['tenant', 'set', 'a', '--max-memory', 'lots', '--dir', dir],
       ['tenant', 'set', 'a', '--rate', 'fast', '--dir', dir],
