@@ -192,9 +192,8 @@ describe("WorkerPool: a task's declared memory is its thread's heap limit", () =
       await expect(dropped).rejects.toThrow('cancelled while queued');
       expect(pool.stats.aborted).toBe(1);
       const spans = await Promise.all(runs);
-      // Each thread reads the epoch from its own timeOrigin, which can sit a
-      // millisecond or so off another thread's: runs of 150 ms that overlap
-      // by less than 5 ms are back to back, not at once.
+      // Times are whole milliseconds of the wall clock every thread shares:
+      // runs of 150 ms that overlap by less than 5 ms are back to back, not at once.
       const SKEW_MS = 5;
       let most = 0;
       for (const a of spans) most = Math.max(most, spans.filter((b) => b.start < a.end - SKEW_MS && a.start < b.end - SKEW_MS).length);
