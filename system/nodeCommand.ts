@@ -472,7 +472,7 @@ async function clusterUp(args: string[], io: CliIO): Promise<number> {
   io.out(`started ${n} nodes from ${dir} (logs in ${join(dir, 'logs')})`);
   io.out(`HTTP API: ${Object.values(cluster.nodes).map((x) => x.api).join(', ')} (client certificate: ${join(tlsDir, 'admin')})`);
   const status = await statusCommand(['--dir', dir], io);
-  return exited.length > 0 ? failedStart(exited, dir, io) : status;
+  return exited.length > 0 ? failedStart(exited, dir, io, Object.keys(cluster.nodes).length) : status;
 }
 
 /** Starts node `id` of a `cluster up` cluster as a detached process logging to `logs/<id>.log`; its end is pushed to `exited`. */
@@ -512,7 +512,7 @@ async function restartDown(dir: string, cluster: ClusterFile, down: string[], ha
   const running = ids.filter((id) => !down.includes(id));
   io.out(`started ${down.join(', ')} again from ${dir} (${running.join(', ')} ran already; logs in ${join(dir, 'logs')})`);
   const status = await statusCommand(['--dir', dir], io);
-  return exited.length > 0 ? failedStart(exited, dir, io) : status;
+  return exited.length > 0 ? failedStart(exited, dir, io, Object.keys(cluster.nodes).length) : status;
 }
 
 /**
@@ -526,7 +526,7 @@ async function awaitLeader(dir: string, cluster: ClusterFile, ids: string[], exi
     const deadline = Date.now() + 20_000;
     for (;;) {
       const roles = await Promise.all(ids.map((id) => client.nodeStatus(id).then((s) => s.role, () => 'down')));
-      if (exited.length > 0) return failedStart(exited, dir, io);
+      if (exited.length > 0) return failedStart(exited, dir, io, ids.length);
       if (roles.includes('leader') && needUp.every((id) => roles[ids.indexOf(id)] !== 'down')) break;
       if (Date.now() > deadline) {
         io.err(`grey: ${roles.includes('leader') ? `${needUp.filter((id) => roles[ids.indexOf(id)] === 'down').join(', ')} not up` : 'no leader'} within 20 s; see the logs in ${join(dir, 'logs')}`);
@@ -541,7 +541,7 @@ async function awaitLeader(dir: string, cluster: ClusterFile, ids: string[], exi
 }
 
 /** Says which nodes ended while the cluster came up, with the last line each logged; exit status 1. */
-function failedStart(exited: ReadonlyArray<{ id: string; how: string; log: string }>, dir: string, io: CliIO): number {
+function failedStart(exited: ReadonlyArray<{ id: string; how: string; log: string }>, dir: string, io: CliIO, nodes: number): number {
   for (const x of exited) {
     let last = '';
     try {
@@ -553,7 +553,7 @@ function failedStart(exited: ReadonlyArray<{ id: string; how: string; log: strin
     }
     io.err(`grey: ${x.id} exited at start (${x.how})${last ? `: ${last}` : ''}`);
   }
-  if (Object.keys(JSON.parse(readFileSync(join(dir, CLUSTER_FILE), 'utf8')).nodes).length > exited.length) io.err(`(the others run on: 'grey cluster down --dir ${dir}' stops them)`);
+  if (nodes > exited.length) io.err(`(the others run on: 'grey cluster down --dir ${dir}' stops them)`);
   return 1;
 }
 
